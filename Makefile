@@ -1,0 +1,39 @@
+# CLTKit: reproducible set-up, tests and benchmarks.
+#   make test    install what is missing, fetch the tokenizer assets, build, run every test
+#   make bench   side-by-side speed against Hugging Face transformers on CPU torch
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= release
+ASSETS := assets
+GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
+BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
+
+.PHONY: all deps assets build test bench format clean gpt2-download
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+assets: $(GPT2_RANKS)
+
+$(GPT2_RANKS):
+	scripts/fetch-gpt2-ranks.sh $@
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+## Runs every test. The tokenizer tests read assets/gpt2.tiktoken.
+test: deps assets
+	$(SWIFT) build
+	CLTKIT_ASSETS=$(CURDIR)/$(ASSETS) $(SWIFT) test
+
+## Downloads openai-community/gpt2 where the network allows (not on the build machines).
+gpt2-download:
+	scripts/download-gpt2.sh models/gpt2
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build

@@ -1,0 +1,73 @@
+// swift-tools-version:6.1
+// CLTKit: cross-layer transcoders and attribution graphs for language models on a CPU.
+import PackageDescription
+
+let package = Package(
+  name: "CLTKit",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "gpt2-acts", targets: ["gpt2-acts"]),
+    .executable(name: "clt-replace", targets: ["clt-replace"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // MARK: - System libraries
+    .systemLibrary(
+      name: "CBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CHDF5", pkgConfig: "hdf5-serial",
+      providers: [.apt(["libhdf5-dev"])]),
+
+    // MARK: - Libraries, in the order data flows through them
+    /// Numerical kernels on flat Float buffers; every dense product goes through cblas_sgemm.
+    .target(name: "Kernels", dependencies: ["CBLAS"]),
+    /// A small, typed Swift wrapper over the HDF5 C API.
+    .target(name: "HDF5", dependencies: ["CHDF5"]),
+    /// Checkpoint readers: safetensors (and later GGUF).
+    .target(name: "ModelFormats", dependencies: ["Kernels"]),
+    /// Byte-level BPE tokenizers (GPT-2 rank files, Hugging Face vocab.json + merges.txt).
+    .target(name: "Tokenizers"),
+    /// Model families behind one protocol: forward passes with MLP taps, KV-cached generation.
+    .target(name: "LanguageModels", dependencies: ["Kernels", "ModelFormats", "Tokenizers"]),
+    /// Corpus reading, windowing and the HDF5 activation-shard format.
+    .target(name: "ActivationShards", dependencies: ["HDF5", "Tokenizers", "Kernels"]),
+    /// What every tool shares: progress on stderr, atomic files, signals, common options.
+    .target(
+      name: "ToolSupport",
+      dependencies: [
+        "LanguageModels", "Kernels",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // MARK: - Tools (thin: parse arguments, call the libraries)
+    .executableTarget(
+      name: "gpt2-acts",
+      dependencies: [
+        "ToolSupport", "ActivationShards", "LanguageModels", "Tokenizers",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "clt-replace",
+      dependencies: [
+        "ToolSupport", "LanguageModels", "Tokenizers",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // MARK: - Tests
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+    .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+    .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"]),
+    .testTarget(
+      name: "TokenizersTests", dependencies: ["Tokenizers"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelFormats"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
+    .testTarget(name: "ToolsTests", dependencies: ["HDF5", "ModelFormats"]),
+  ],
+  swiftLanguageModes: [.v5]
+)

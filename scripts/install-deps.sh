@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages CLTKit builds against, when they are missing.
+# As root it runs apt-get; otherwise it names the packages and stops.
+set -euo pipefail
+packages=(libopenblas-dev libhdf5-dev pkg-config "$@")
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "error: missing Debian packages: ${missing[*]}" >&2
+  echo "       install them with: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
