@@ -1,0 +1,37 @@
+/// A fixed-size, uninitialised-on-creation buffer of `Float`, owned by a class so that kernels
+/// can take raw pointers into it without the copy-on-write and closure nesting of `[Float]`.
+///
+/// Forward passes keep their activations in a handful of these, allocated once per call
+/// size and reused, so no allocation happens inside a layer loop.
+public final class FloatBuffer: @unchecked Sendable {
+  /// Number of `Float` elements.
+  public let count: Int
+  /// Start of the storage; valid for the lifetime of the buffer.
+  public let pointer: UnsafeMutablePointer<Float>
+
+  /// Allocates `count` elements, all zero.
+  public init(count: Int) {
+    self.count = count
+    pointer = .allocate(capacity: max(count, 1))
+    pointer.initialize(repeating: 0, count: max(count, 1))
+  }
+
+  /// Copies `values` into a new buffer.
+  public convenience init(_ values: [Float]) {
+    self.init(count: values.count)
+    values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
+  }
+
+  deinit { pointer.deallocate() }
+
+  /// The contents as an array (a copy).
+  public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+  /// Sets every element to zero.
+  public func zero() { pointer.update(repeating: 0, count: count) }
+
+  public subscript(index: Int) -> Float {
+    get { pointer[index] }
+    set { pointer[index] = newValue }
+  }
+}

@@ -1,0 +1,62 @@
+import Kernels
+
+/// What every tool needs to know about a model, whatever its family.
+public struct ModelDescription: Sendable, Equatable {
+  /// Family name as written into shards and transcoders: "gpt2" or "llama".
+  public var architecture: String
+  /// A human-readable name (the checkpoint folder or file name).
+  public var name: String
+  /// sha256 of the weights file, so that derived files can be matched to their model.
+  public var sha256: String
+  public var nLayers: Int
+  public var dModel: Int
+  public var vocabularySize: Int
+  /// Longest sequence the model's positions cover.
+  public var contextLength: Int
+  /// Where the MLP input tap and the MLP output tap sit, in words (recorded in shards).
+  public var inputTap: String
+  public var outputTap: String
+}
+
+/// Per-layer MLP inputs and outputs captured during a forward pass: the activations a
+/// cross-layer transcoder reads (input) and reconstructs (output).
+/// Both are layer-major: (nLayers, rows, dModel), rows = batch · length.
+public final class MLPTaps {
+  public let nLayers: Int
+  public let rows: Int
+  public let dModel: Int
+  public let mlpIn: FloatBuffer
+  public let mlpOut: FloatBuffer
+
+  public init(nLayers: Int, rows: Int, dModel: Int) {
+    self.nLayers = nLayers
+    self.rows = rows
+    self.dModel = dModel
+    mlpIn = FloatBuffer(count: nLayers * rows * dModel)
+    mlpOut = FloatBuffer(count: nLayers * rows * dModel)
+  }
+
+  /// Start of layer `layer`'s (rows, dModel) block in a layer-major buffer.
+  public func pointer(_ buffer: FloatBuffer, layer: Int) -> UnsafeMutablePointer<Float> {
+    buffer.pointer + layer * rows * dModel
+  }
+}
+
+/// A decoder-only language model with MLP taps and KV-cached decoding. Both families
+/// (GPT-2 and Llama) implement this, so every tool works on either.
+public protocol LanguageModel: AnyObject {
+  var description: ModelDescription { get }
+
+  /// Runs `batch` independent windows of `length` tokens (row-major `tokens`, batch · length) from
+  /// position 0. Fills `taps` when given; returns logits (batch · length, vocabularySize) when
+  /// `computeLogits`, else an empty array (the activation dump never needs the unembedding).
+  func forward(tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool) throws
+    -> [Float]
+
+  /// A cache able to hold `capacity` positions of one sequence.
+  func makeCache(capacity: Int) -> KVCache
+
+  /// Appends `tokens` to the sequence held in `cache` and returns the logits of the last of them
+  /// (vocabularySize). Prefill and single-token steps are the same call.
+  func decode(tokens: [Int32], cache: KVCache) throws -> [Float]
+}
