@@ -67,7 +67,9 @@ let package = Package(
       name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelFormats"],
       resources: [.copy("Fixtures")]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
-    .testTarget(name: "ToolsTests", dependencies: ["HDF5", "ModelFormats"]),
+    .testTarget(
+      name: "ToolsTests",
+      dependencies: ["HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -1,1 +1,223 @@
-print("not yet implemented")
+import ActivationShards
+import ArgumentParser
+import Foundation
+import LanguageModels
+import ToolSupport
+import Tokenizers
+
+/// Runs a language model over a corpus and writes every layer's MLP input and output to HDF5 shards.
+struct GPT2Acts: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "gpt2-acts",
+    abstract: "Dump a language model's MLP inputs and outputs to HDF5 activation shards.",
+    discussion: """
+      CORPUS is plain text (documents separated by a line that is exactly <|endoftext|>), .jsonl \
+      (one {"text": ...} per line), or - for stdin. Documents are joined with <|endoftext|> and cut \
+      into windows of --context tokens, each starting with <|endoftext|>; the BOS row of each window \
+      is not written unless --keep-bos. Each shard is written under a temporary name and renamed when \
+      complete; only then is its path printed on stdout, so that `gpt2-acts corpus.txt | clt-fit` \
+      can start training while later shards are still being written. Progress goes to stderr.
+
+      The shard schema is in docs/FORMATS.md.
+      """,
+    version: "0.1.0")
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(name: .long, help: "Folder for the shards (created if missing).")
+  var outDir: String = "shards"
+
+  @Option(name: .long, help: "Tokens per window, <|endoftext|> included.")
+  var context: Int = 128
+
+  @Option(name: .long, help: "Windows per forward pass.")
+  var batch: Int = 8
+
+  @Option(name: .long, help: "Rows (tokens) per shard.")
+  var shardTokens: Int = 16384
+
+  @Option(name: .long, help: "Element type of mlp_in/mlp_out: f16 or f32.")
+  var dtype: String = "f16"
+
+  @Option(name: .long, help: "Stop after this many tokens have gone through the model.")
+  var maxTokens: Int?
+
+  @Option(name: .long, help: "Before starting a shard, wait while this many shards exist in --out-dir.")
+  var maxPending: Int?
+
+  @Flag(name: .long, help: "Also write the row of each window's <|endoftext|> position.")
+  var keepBos = false
+
+  @Flag(name: .long, help: "Print {\"doc\": i, \"tokens\": [ids]} per document and run no model.")
+  var printTokens = false
+
+  @Flag(name: .long, help: "Print a JSON line with tokens/s (model loading excluded) on stderr at the end.")
+  var timing = false
+
+  @Flag(name: .shortAndLong, help: "No progress on stderr.")
+  var quiet = false
+
+  @Argument(help: "Corpus files (.txt or .jsonl), or - for stdin.")
+  var corpus: [String] = []
+
+  func validate() throws {
+    guard !corpus.isEmpty else { throw ValidationError("give at least one CORPUS file, or - for stdin") }
+    guard context >= 2 else { throw ValidationError("--context must be at least 2 (BOS and one token)") }
+    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    guard shardTokens >= 1 else { throw ValidationError("--shard-tokens must be at least 1") }
+    guard ShardDType(rawValue: dtype) != nil else { throw ValidationError("--dtype must be f16 or f32") }
+    if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    if let maxPending, maxPending < 1 { throw ValidationError("--max-pending must be at least 1") }
+  }
+
+  func run() throws {
+    try runReportingErrors(tool: "gpt2-acts") {
+      modelOptions.applyThreads()
+      let tokenizer = try modelOptions.loadTokenizer()
+      if printTokens {
+        var doc = 0
+        try CorpusReader(paths: corpus).forEachDocument { text in
+          let ids = tokenizer.encode(text).map(String.init).joined(separator: ",")
+          StandardOutput.line("{\"doc\": \(doc), \"tokens\": [\(ids)]}")
+          doc += 1
+        }
+        return
+      }
+      try dump(model: try modelOptions.loadModel(), tokenizer: tokenizer)
+    }
+  }
+
+  func dump(model: any LanguageModel, tokenizer: any Tokenizer) throws {
+    let info = model.description
+    guard context <= info.contextLength else {
+      throw ValidationError("--context \(context) exceeds the model's \(info.contextLength) positions")
+    }
+    guard tokenizer.vocabularySize <= info.vocabularySize else {
+      throw ToolError.mismatch(
+        "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(info.vocabularySize); "
+          + "pass the model's own tokenizer with --tokenizer")
+    }
+    let metadata = ShardMetadata(
+      architecture: info.architecture, model: info.name, modelSHA256: info.sha256, nLayers: info.nLayers,
+      dModel: info.dModel, context: context, dtype: ShardDType(rawValue: dtype)!, inputTap: info.inputTap,
+      outputTap: info.outputTap, createdBy: "gpt2-acts \(Self.configuration.version)")
+    let writer = try ShardWriter(
+      directory: URL(fileURLWithPath: outDir), metadata: metadata, rowsPerShard: shardTokens, maxPending: maxPending)
+    let cleanup = SignalCleanup()
+    cleanup.install { writer.temporaryPath }
+    do {
+      let run = DumpRun(model: model, writer: writer, keepBOS: keepBos, quiet: quiet)
+      var windows = TokenWindows(context: context, bos: tokenizer.endOfTextID)
+      var batchWindows: [[Int32]] = []
+      func budgetLeft() -> Bool { maxTokens.map { run.tokensProcessed < $0 } ?? true }
+      func flush() throws {
+        if let maxTokens {  // trim the batch to the token budget, whole windows first
+          var room = maxTokens - run.tokensProcessed
+          batchWindows = batchWindows.compactMap { w in
+            defer { room -= w.count }
+            return room >= w.count ? w : (room >= 2 ? Array(w.prefix(room)) : nil)
+          }
+        }
+        // A trimmed last window is shorter; run it on its own so each batch has one length.
+        let full = batchWindows.filter { $0.count == batchWindows.first?.count }
+        if !full.isEmpty { try run.process(full) }
+        for short in batchWindows.dropFirst(full.count) { try run.process([short]) }
+        batchWindows.removeAll()
+      }
+      try CorpusReader(paths: corpus).forEachDocument { text in
+        guard budgetLeft() else { return }
+        windows.add(document: tokenizer.encode(text))
+        while budgetLeft(), let w = windows.nextFullWindow() {
+          batchWindows.append(w)
+          if batchWindows.count == batch { try flush() }
+        }
+      }
+      if budgetLeft(), let last = windows.finalWindow() { batchWindows.append(last) }
+      if budgetLeft() || !batchWindows.isEmpty { try flush() }
+      run.report(try writer.finish())
+      run.progress.finish(done: run.tokensProcessed)
+      if run.tokensProcessed == 0 { throw ToolError.emptyInput("the corpus") }
+      if timing {
+        let seconds = run.progress.elapsed
+        StandardError.line(
+          "{\"side\": \"swift\", \"bench\": \"dump\", \"tokens\": \(run.tokensProcessed), "
+            + "\"rows\": \(run.rowsWritten), \"seconds\": \(seconds), "
+            + "\"tokens_per_second\": \(Double(run.tokensProcessed) / seconds)}")
+      }
+    } catch {
+      writer.abort()
+      throw error
+    }
+  }
+}
+
+/// The state of one dump: runs batches through the model and hands the rows to the writer.
+final class DumpRun {
+  let model: any LanguageModel
+  let writer: ShardWriter
+  let keepBOS: Bool
+  let progress: Progress
+  private(set) var tokensProcessed = 0
+  private(set) var rowsWritten = 0
+  private var windowIndex: Int32 = 0
+
+  init(model: any LanguageModel, writer: ShardWriter, keepBOS: Bool, quiet: Bool) {
+    self.model = model
+    self.writer = writer
+    self.keepBOS = keepBOS
+    progress = Progress(label: "gpt2-acts", unit: "tokens", quiet: quiet)
+  }
+
+  /// Runs windows of one length as a batch and appends their rows to the shards.
+  func process(_ windows: [[Int32]]) throws {
+    let length = windows[0].count
+    let info = model.description
+    let taps = MLPTaps(nLayers: info.nLayers, rows: windows.count * length, dModel: info.dModel)
+    _ = try model.forward(
+      tokens: windows.flatMap { $0 }, batch: windows.count, length: length, taps: taps, computeLogits: false)
+    // Keep every row, or drop each window's BOS row by compacting the layer-major blocks in place.
+    let first = keepBOS ? 0 : 1
+    var tokens: [Int32] = []
+    var positions: [Int32] = []
+    var windowIDs: [Int32] = []
+    var keptRows: [Int] = []
+    for (w, window) in windows.enumerated() {
+      for p in first..<length {
+        tokens.append(window[p])
+        positions.append(Int32(p))
+        windowIDs.append(windowIndex + Int32(w))
+        keptRows.append(w * length + p)
+      }
+    }
+    windowIndex += Int32(windows.count)
+    let d = info.dModel
+    if keptRows.count != taps.rows {
+      for buffer in [taps.mlpIn, taps.mlpOut] {
+        for l in 0..<info.nLayers {
+          let block = taps.pointer(buffer, layer: l)
+          let compacted = buffer.pointer + l * keptRows.count * d
+          for (i, row) in keptRows.enumerated() { (compacted + i * d).update(from: block + row * d, count: d) }
+        }
+      }
+    }
+    let completed = try tokens.withUnsafeBufferPointer { t in
+      try positions.withUnsafeBufferPointer { p in
+        try windowIDs.withUnsafeBufferPointer { w in
+          try writer.append(
+            tokens: t, positions: p, windows: w, mlpIn: taps.mlpIn.pointer, mlpOut: taps.mlpOut.pointer)
+        }
+      }
+    }
+    report(completed)
+    tokensProcessed += windows.count * length
+    rowsWritten += keptRows.count
+    progress.update(done: tokensProcessed)
+  }
+
+  /// Prints completed shards' paths, one per line, as soon as they exist.
+  func report(_ shards: [URL]) {
+    for url in shards { StandardOutput.line(url.path) }
+  }
+}
+
+GPT2Acts.main()

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import LanguageModels
+import Tokenizers
+
+/// The options every tool that runs a model shares: which model, which tokenizer, how many threads.
+public struct ModelOptions: ParsableArguments {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "GPT-2 checkpoint folder (config.json + model.safetensors).", valueName: "path"))
+  public var model: String = "models/gpt2"
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Tokenizer: a .tiktoken rank file or a folder with vocab.json and merges.txt "
+        + "(default: the model folder's own, else $CLTKIT_ASSETS/gpt2.tiktoken, else assets/gpt2.tiktoken).",
+      valueName: "path"))
+  public var tokenizer: String?
+
+  @Option(name: .long, help: "Threads for matrix products (default: all cores).")
+  public var threads: Int?
+
+  public init() {}
+
+  public func validate() throws {
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+  }
+
+  /// Sets the BLAS thread count from --threads or the core count.
+  public func applyThreads() {
+    BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+  }
+
+  /// Loads the model named by --model.
+  public func loadModel() throws -> any LanguageModel {
+    let url = URL(fileURLWithPath: model)
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+      throw LanguageModelError.missingFile(
+        path: url.path, hint: "pass --model with a GPT-2 checkpoint folder (config.json + model.safetensors)")
+    }
+    guard isDirectory.boolValue else {
+      throw LanguageModelError.unsupportedModel(
+        path: url.path, detail: "expected a GPT-2 checkpoint folder (config.json + model.safetensors)")
+    }
+    return try GPT2Model(directory: url)
+  }
+
+  /// Finds and loads the tokenizer: --tokenizer, then the model folder's vocab.json + merges.txt,
+  /// then gpt2.tiktoken in $CLTKIT_ASSETS or ./assets.
+  public func loadTokenizer() throws -> any Tokenizer {
+    let fm = FileManager.default
+    func load(_ path: String) throws -> (any Tokenizer)? {
+      var isDirectory: ObjCBool = false
+      guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
+      let url = URL(fileURLWithPath: path)
+      if isDirectory.boolValue {
+        let vocab = url.appendingPathComponent("vocab.json")
+        let merges = url.appendingPathComponent("merges.txt")
+        guard fm.fileExists(atPath: vocab.path), fm.fileExists(atPath: merges.path) else { return nil }
+        return try BPETokenizer.gpt2(vocabJSON: vocab, merges: merges)
+      }
+      return try BPETokenizer.gpt2(rankFile: url)
+    }
+    if let tokenizer {
+      guard let loaded = try load(tokenizer) else { throw ToolError.tokenizerNotFound(searched: [tokenizer]) }
+      return loaded
+    }
+    var searched: [String] = []
+    var candidates = [model]
+    if let assets = ProcessInfo.processInfo.environment["CLTKIT_ASSETS"] {
+      candidates.append(assets + "/gpt2.tiktoken")
+    }
+    candidates.append("assets/gpt2.tiktoken")
+    for candidate in candidates {
+      searched.append(candidate)
+      if let loaded = try load(candidate) { return loaded }
+    }
+    throw ToolError.tokenizerNotFound(searched: searched)
+  }
+}

@@ -1,0 +1,218 @@
+import ActivationShards
+import Foundation
+import LanguageModels
+import Testing
+import Tokenizers
+
+/// `gpt2-acts` run as a user runs it, on a random checkpoint the test writes.
+@Suite(.serialized) struct GPT2ActsTests {
+  let dir: URL
+  let model: URL
+  let rankFile: URL
+
+  init() throws {
+    dir = try ToolHarness.temporaryDirectory("acts")
+    model = dir.appendingPathComponent("model")
+    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+    try ToolHarness.makeCheckpoint(in: model)
+    rankFile = try ToolHarness.rankFile
+  }
+
+  static let documents = [
+    "The quick brown fox jumps over the lazy dog. It's 3:14 in the afternoon.",
+    "Activation shards hold every layer's MLP input and output, row by row.",
+    "Ünïcödé, 日本語, emoji 🙂 and\ttabs\n\nand blank lines.",
+  ]
+
+  func writeCorpus(_ documents: [String] = Self.documents) throws -> URL {
+    let url = dir.appendingPathComponent("corpus.txt")
+    try documents.joined(separator: "\n<|endoftext|>\n").write(to: url, atomically: true, encoding: .utf8)
+    return url
+  }
+
+  func acts(_ extra: [String], corpus: URL) throws -> ToolHarness.Result {
+    try ToolHarness.run(
+      "gpt2-acts",
+      ["--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir", dir.appendingPathComponent("out").path]
+        + extra + [corpus.path])
+  }
+
+  @Test("shards hold exactly the corpus' tokens, windowed with BOS, and the model's own MLP activations")
+  func shardsMatchDirectForward() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    let result = try acts(["--context", "16", "--batch", "2", "--shard-tokens", "40", "--dtype", "f32"], corpus: corpus)
+    #expect(result.status == 0, "stderr: \(result.stderr)")
+    let paths = result.stdout.split(separator: "\n").map(String.init)
+    #expect(paths.count >= 2, "several shards expected, got \(paths)")
+    #expect(paths == paths.sorted(), "shards are printed in order")
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("out").path)
+      .filter { $0.hasSuffix(".tmp") }
+    #expect(leftovers.isEmpty, "no temporary files remain: \(leftovers)")
+
+    // The stream the windows are cut from: each document followed by <|endoftext|>.
+    let tokenizer = try BPETokenizer.gpt2(rankFile: rankFile)
+    let stream = Self.documents.flatMap { tokenizer.encode($0) + [50256] }
+    var tokens: [Int32] = []
+    var positions: [Int32] = []
+    var windows: [Int32] = []
+    var mlpIn: [Float] = []
+    var mlpOut: [Float] = []
+    for path in paths {
+      let shard = try ShardReader(url: URL(fileURLWithPath: path))
+      #expect(shard.metadata.architecture == "gpt2" && shard.metadata.nLayers == 2 && shard.metadata.dModel == 16)
+      #expect(shard.metadata.context == 16 && shard.metadata.dtype == .f32)
+      #expect(shard.metadata.modelSHA256.count == 64)
+      let rows = 0..<shard.rowCount
+      tokens += try shard.readTokens(rows: rows)
+      positions += try shard.readPositions(rows: rows)
+      windows += try shard.readWindows(rows: rows)
+      mlpIn += try shard.readActivations(.mlpIn, rows: rows)
+      mlpOut += try shard.readActivations(.mlpOut, rows: rows)
+    }
+    #expect(tokens == stream, "every token of the stream is written once, in order, BOS rows excluded")
+    #expect(positions.allSatisfy { $0 >= 1 && $0 < 16 })
+    #expect(positions.prefix(15) == ArraySlice((1..<16).map(Int32.init)))
+
+    // Recompute window by window in-process and compare (rows, layers, d) with the shards.
+    let gpt2 = try GPT2Model(directory: model)
+    var row = 0
+    for w in 0...Int(windows.last!) {
+      let members = windows.indices.filter { windows[$0] == Int32(w) }
+      let window: [Int32] = [50256] + members.map { tokens[$0] }
+      let taps = MLPTaps(nLayers: 2, rows: window.count, dModel: 16)
+      _ = try gpt2.forward(tokens: window, batch: 1, length: window.count, taps: taps, computeLogits: false)
+      for p in 1..<window.count {
+        for l in 0..<2 {
+          for j in 0..<16 {
+            let shardIndex = (row * 2 + l) * 16 + j
+            let direct = (l * window.count + p) * 16 + j
+            #expect(abs(mlpIn[shardIndex] - taps.mlpIn[direct]) <= 1e-5, "mlp_in row \(row) layer \(l)")
+            #expect(abs(mlpOut[shardIndex] - taps.mlpOut[direct]) <= 1e-5, "mlp_out row \(row) layer \(l)")
+          }
+        }
+        row += 1
+      }
+    }
+    #expect(row == tokens.count)
+  }
+
+  @Test("--keep-bos writes the BOS rows too, and f16 shards round the activations to half precision")
+  func keepBOSAndFloat16() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    let result = try acts(["--context", "16", "--keep-bos"], corpus: corpus)
+    #expect(result.status == 0, "stderr: \(result.stderr)")
+    let shard = try ShardReader(url: URL(fileURLWithPath: String(result.stdout.split(separator: "\n")[0])))
+    #expect(shard.metadata.dtype == .f16)
+    let positions = try shard.readPositions(rows: 0..<shard.rowCount)
+    let tokens = try shard.readTokens(rows: 0..<shard.rowCount)
+    #expect(positions.first == 0 && tokens.first == 50256, "the first row is the BOS position")
+    #expect(positions.filter { $0 == 0 }.count == Int(try shard.readWindows(rows: 0..<shard.rowCount).last!) + 1)
+    let values = try shard.readActivations(.mlpIn, rows: 0..<shard.rowCount)
+    #expect(values.allSatisfy { Float(Float16($0)) == $0 }, "f16 values are exactly representable in half precision")
+  }
+
+  @Test("--print-tokens prints each document's ids as JSON and needs no model")
+  func printTokens() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    let result = try ToolHarness.run(
+      "gpt2-acts", ["--print-tokens", "--tokenizer", rankFile.path, "--model", "/nonexistent", corpus.path])
+    #expect(result.status == 0, "stderr: \(result.stderr)")
+    let tokenizer = try BPETokenizer.gpt2(rankFile: rankFile)
+    let lines = result.stdout.split(separator: "\n")
+    #expect(lines.count == Self.documents.count)
+    for (i, line) in lines.enumerated() {
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+      #expect(object["doc"] as? Int == i)
+      #expect((object["tokens"] as? [Int])?.map(Int32.init) == tokenizer.encode(Self.documents[i]))
+    }
+  }
+
+  @Test("--max-tokens stops after that many tokens have gone through the model")
+  func maxTokens() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    let result = try acts(["--context", "8", "--batch", "3", "--max-tokens", "20", "--timing"], corpus: corpus)
+    #expect(result.status == 0, "stderr: \(result.stderr)")
+    let shard = try ShardReader(url: URL(fileURLWithPath: String(result.stdout.split(separator: "\n")[0])))
+    // 20 tokens = two windows of 8 and one of 4; minus three BOS rows.
+    #expect(shard.rowCount == 17)
+    #expect(result.stderr.contains("\"tokens\": 20"), "the timing line counts the tokens: \(result.stderr)")
+  }
+
+  @Test("bad inputs fail with a message naming what is wrong and leave no shard behind")
+  func badInputs() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    // Missing model folder.
+    var r = try ToolHarness.run(
+      "gpt2-acts", ["--model", dir.appendingPathComponent("nope").path, "--tokenizer", rankFile.path, corpus.path])
+    #expect(r.status != 0 && r.stderr.contains("nope") && r.stderr.contains("not found"), "\(r.stderr)")
+    // Truncated weights.
+    let broken = dir.appendingPathComponent("broken")
+    try FileManager.default.createDirectory(at: broken, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(
+      at: model.appendingPathComponent("config.json"), to: broken.appendingPathComponent("config.json"))
+    let weights = try Data(contentsOf: model.appendingPathComponent("model.safetensors"))
+    try weights.prefix(weights.count - 100).write(to: broken.appendingPathComponent("model.safetensors"))
+    r = try ToolHarness.run("gpt2-acts", ["--model", broken.path, "--tokenizer", rankFile.path, corpus.path])
+    #expect(r.status != 0 && r.stderr.contains("truncated") && r.stderr.contains("model.safetensors"), "\(r.stderr)")
+    // Malformed config.json.
+    try Data("{ not json".utf8).write(to: broken.appendingPathComponent("config.json"))
+    r = try ToolHarness.run("gpt2-acts", ["--model", broken.path, "--tokenizer", rankFile.path, corpus.path])
+    #expect(r.status != 0 && r.stderr.contains("config.json"), "\(r.stderr)")
+    // Invalid UTF-8 in the corpus, named with its byte offset.
+    let bad = dir.appendingPathComponent("bad.txt")
+    try Data([0x41, 0x42, 0x43, 0xFF, 0x44]).write(to: bad)
+    r = try acts([], corpus: bad)
+    #expect(r.status != 0 && r.stderr.contains("bad.txt") && r.stderr.contains("3"), "\(r.stderr)")
+    // An out dir that cannot be created (its parent is a file).
+    r = try ToolHarness.run(
+      "gpt2-acts",
+      ["--model", model.path, "--tokenizer", rankFile.path, "--out-dir", corpus.path + "/shards", corpus.path])
+    #expect(r.status != 0 && r.stderr.contains("shards"), "\(r.stderr)")
+    // Nonsense options.
+    r = try acts(["--context", "1"], corpus: corpus)
+    #expect(r.status != 0 && r.stderr.contains("--context"), "\(r.stderr)")
+    r = try acts(["--context", "65"], corpus: corpus)
+    #expect(r.status != 0 && r.stderr.contains("64"), "\(r.stderr)")
+    let out = dir.appendingPathComponent("out")
+    let written = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
+    #expect(written.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".tmp") }.isEmpty, "failed runs wrote \(written)")
+  }
+
+  @Test("SIGTERM mid-run leaves the completed shards valid and no temporary file")
+  func interruptedRunKeepsCompletedShards() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let long = (0..<400).map { "Document \($0) says something about activations and features, at some length." }
+    let corpus = try writeCorpus(long)
+    let out = dir.appendingPathComponent("out")
+    let process = Process()
+    process.executableURL = ToolHarness.binDirectory.appendingPathComponent("gpt2-acts")
+    process.arguments = [
+      "--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir", out.path,
+      "--context", "32", "--batch", "1", "--shard-tokens", "64", "--max-pending", "2", corpus.path,
+    ]
+    let stdout = Pipe()
+    process.standardOutput = stdout
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // --max-pending 2 makes it wait, mid-run, once two shards exist; then interrupt it.
+    let first = stdout.fileHandleForReading.availableData
+    #expect(!first.isEmpty, "the first shard's path arrives before the run ends")
+    Thread.sleep(forTimeInterval: 0.5)
+    process.terminate()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 128 + SIGTERM || process.terminationReason == .uncaughtSignal)
+    let files = try FileManager.default.contentsOfDirectory(atPath: out.path)
+    #expect(files.filter { $0.hasSuffix(".tmp") }.isEmpty, "no temporary shard remains: \(files)")
+    let shards = files.filter { $0.hasSuffix(".h5") }
+    #expect(shards.count == 2)
+    for name in shards {
+      let shard = try ShardReader(url: out.appendingPathComponent(name))
+      #expect(shard.rowCount == 64)
+    }
+  }
+}
