@@ -1,0 +1,199 @@
+import Foundation
+
+/// GPT-2's byte-level BPE tokenizer, giving exactly tiktoken's `r50k_base` / `gpt2` ids.
+///
+/// Encoding splits text with `GPT2PreTokenizer`, then for each piece: a piece that is a token
+/// itself gives that id; otherwise its UTF-8 bytes are merged by rank (see `bytePairEncode`).
+/// Results for pieces that needed merging are cached, since corpora repeat words.
+///
+/// Thread safety: everything is immutable after loading except the piece cache, which is only
+/// touched under `cacheLock`; so one instance may be shared by threads (hence `@unchecked Sendable`).
+public final class BPETokenizer: Tokenizer, @unchecked Sendable {
+  /// What the vocabulary knows about a byte string: its id, and the priority (lower merges first)
+  /// with which two adjacent parts whose concatenation it is may merge into it.
+  struct Entry {
+    var id: Int32
+    var priority: Int32
+  }
+
+  public let vocabularySize: Int
+  public let endOfTextID: Int32
+
+  private let table: ByteStringTable<Entry>
+  /// id of each single byte, so one-byte pieces skip the table.
+  private let byteIDs: [Int32]
+  /// Bytes of every id (special tokens included): id i is decoderBytes[decoderOffsets[i]..<decoderOffsets[i+1]].
+  private let decoderBytes: [UInt8]
+  private let decoderOffsets: [Int]
+
+  private let cacheLock = NSLock()
+  private var cache = ByteStringTable<[Int32]>(minimumCapacity: 1 << 14)
+  /// The cache is emptied when its keys pass this many bytes, bounding memory on huge corpora.
+  private static let cacheKeyByteLimit = 32 << 20
+
+  /// GPT-2 from tiktoken's rank file (`gpt2.tiktoken`); `<|endoftext|>` is added as id 50256.
+  public static func gpt2(rankFile: URL) throws -> BPETokenizer {
+    let entries = try RankFile.read(rankFile)
+    let endOfText: Int32 = 50256
+    if entries.contains(where: { $0.rank == endOfText }) {
+      throw TokenizerError.malformedVocabulary(
+        path: rankFile.path,
+        problem: "rank \(endOfText) is GPT-2's <|endoftext|>, but the file gives it to a token")
+    }
+    return try BPETokenizer(
+      tokens: entries.map { ($0.bytes, $0.rank, $0.rank) }, specialTokens: ["<|endoftext|>": endOfText],
+      endOfTextID: endOfText, path: rankFile.path)
+  }
+
+  /// GPT-2 from Hugging Face's `vocab.json` (ids) and `merges.txt` (merge priority by line).
+  ///
+  /// The merge "a b" on line k lets adjacent parts whose bytes concatenate to ab merge with
+  /// priority k, as in tiktoken, rather than only the parts a and b; the two agree whenever each
+  /// merged token comes from one merge only, which holds for GPT-2 (the tests check both loaders).
+  public static func gpt2(vocabJSON: URL, merges: URL) throws -> BPETokenizer {
+    let vocabulary = try HuggingFaceBPEFiles.readVocabulary(vocabJSON)
+    let merged = try HuggingFaceBPEFiles.readMerges(merges, vocabulary: vocabulary)
+    var priority: [[UInt8]: Int32] = [:]
+    for (line, bytes) in merged.enumerated() where priority[bytes] == nil { priority[bytes] = Int32(line) }
+    guard let endOfText = vocabulary.specialTokens["<|endoftext|>"] else {
+      throw TokenizerError.malformedVocabulary(
+        path: vocabJSON.path, problem: "there is no \"<|endoftext|>\" token; is this GPT-2's vocab.json?")
+    }
+    let tokens = vocabulary.ids.map { bytes, id in (bytes, id, priority[bytes] ?? Int32.max) }
+    return try BPETokenizer(
+      tokens: tokens, specialTokens: vocabulary.specialTokens, endOfTextID: endOfText, path: vocabJSON.path)
+  }
+
+  /// - Parameters:
+  ///   - tokens: ordinary tokens as (bytes, id, merge priority); `Int32.max` for tokens no merge makes.
+  ///   - specialTokens: decoded verbatim, never produced by `encode`.
+  init(
+    tokens: [(bytes: [UInt8], id: Int32, priority: Int32)], specialTokens: [String: Int32],
+    endOfTextID: Int32,
+    path: String
+  ) throws {
+    var table = ByteStringTable<Entry>(minimumCapacity: tokens.count)
+    var bytesOfID: [Int32: [UInt8]] = [:]
+    for token in tokens {
+      table.insert(token.bytes, Entry(id: token.id, priority: token.priority))
+      bytesOfID[token.id] = token.bytes
+    }
+    var byteIDs = [Int32](repeating: -1, count: 256)
+    for byte in 0..<256 {
+      guard let entry = table.value(for: [UInt8(byte)]) else {
+        throw TokenizerError.malformedVocabulary(
+          path: path,
+          problem: String(
+            format: "byte 0x%02X has no token; a byte-level BPE vocabulary needs all 256 bytes", byte))
+      }
+      byteIDs[byte] = entry.id
+    }
+    for (name, id) in specialTokens { bytesOfID[id] = Array(name.utf8) }
+    let size = Int(bytesOfID.keys.max() ?? -1) + 1
+    var decoderBytes: [UInt8] = []
+    var decoderOffsets = [0]
+    decoderOffsets.reserveCapacity(size + 1)
+    for id in 0..<size {
+      decoderBytes.append(contentsOf: bytesOfID[Int32(id)] ?? [])
+      decoderOffsets.append(decoderBytes.count)
+    }
+    self.table = table
+    self.byteIDs = byteIDs
+    self.decoderBytes = decoderBytes
+    self.decoderOffsets = decoderOffsets
+    self.vocabularySize = size
+    self.endOfTextID = endOfTextID
+  }
+
+  public func encode(_ text: String) -> [Int32] {
+    var text = text
+    var ids: [Int32] = []
+    ids.reserveCapacity(text.utf8.count / 3 + 1)
+    text.withUTF8 { bytes in
+      GPT2PreTokenizer.bmpClasses.withUnsafeBufferPointer { classes in
+        let scanner = GPT2PreTokenizer.Scanner(bytes: bytes, classes: classes)
+        var start = 0
+        while start < bytes.count {
+          let end = scanner.pieceEnd(from: start)
+          encodePiece(UnsafeBufferPointer(rebasing: bytes[start..<end]), into: &ids)
+          start = end
+        }
+      }
+    }
+    return ids
+  }
+
+  /// Bytes of `id`; empty for ids outside the vocabulary.
+  public func tokenBytes(_ id: Int32) -> [UInt8] {
+    guard id >= 0, Int(id) < vocabularySize else { return [] }
+    return Array(decoderBytes[decoderOffsets[Int(id)]..<decoderOffsets[Int(id) + 1]])
+  }
+
+  /// Concatenated token bytes read as UTF-8; ids outside the vocabulary contribute nothing.
+  public func decode(_ ids: [Int32]) -> String {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(ids.count * 4)
+    for id in ids where id >= 0 && Int(id) < vocabularySize {
+      bytes.append(contentsOf: decoderBytes[decoderOffsets[Int(id)]..<decoderOffsets[Int(id) + 1]])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  @inline(__always)
+  private func encodePiece(_ piece: UnsafeBufferPointer<UInt8>, into ids: inout [Int32]) {
+    if piece.count == 1 {
+      ids.append(byteIDs[Int(piece[0])])
+      return
+    }
+    if let entry = table[piece] {
+      ids.append(entry.id)
+      return
+    }
+    cacheLock.lock()
+    let cached = cache[piece]
+    cacheLock.unlock()
+    if let cached {
+      ids.append(contentsOf: cached)
+      return
+    }
+    let merged = bytePairEncode(piece)
+    ids.append(contentsOf: merged)
+    cacheLock.lock()
+    if cache.keyBytes > Self.cacheKeyByteLimit { cache.removeAll() }
+    cache.insert(piece, merged)
+    cacheLock.unlock()
+  }
+
+  /// Merge priority of the bytes `piece[start..<end]` as one token, `Int32.max` if not a token.
+  @inline(__always)
+  private func priority(_ piece: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int32 {
+    table[UnsafeBufferPointer(rebasing: piece[start..<end])]?.priority ?? Int32.max
+  }
+
+  /// BPE of one piece, following tiktoken's `byte_pair_merge` (openai/tiktoken, src/lib.rs):
+  /// start from single bytes and repeatedly merge the adjacent pair whose concatenation has the
+  /// lowest rank (the leftmost such pair on ties) until no adjacent pair concatenates to a token;
+  /// then each part's id is looked up.
+  func bytePairEncode(_ piece: UnsafeBufferPointer<UInt8>) -> [Int32] {
+    let count = piece.count
+    // Part k is piece[bounds[k]..<bounds[k + 1]]; pair k (parts k and k+1) may merge with priorities[k].
+    var bounds = Array(0...count)
+    var priorities = (0..<count - 1).map { priority(piece, $0, $0 + 2) }
+    while !priorities.isEmpty {
+      var best = 0
+      var bestPriority = priorities[0]
+      for k in 1..<priorities.count where priorities[k] < bestPriority {
+        best = k
+        bestPriority = priorities[k]
+      }
+      if bestPriority == Int32.max { break }
+      bounds.remove(at: best + 1)
+      priorities.remove(at: best)
+      if best < priorities.count { priorities[best] = priority(piece, bounds[best], bounds[best + 2]) }
+      if best > 0 { priorities[best - 1] = priority(piece, bounds[best - 1], bounds[best + 1]) }
+    }
+    return (0..<bounds.count - 1).map { k in
+      table[UnsafeBufferPointer(rebasing: piece[bounds[k]..<bounds[k + 1]])]!.id
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+@testable import Tokenizers
+
+/// The Swift tokenizer against tiktoken's own output on about 1 MB of varied text.
+@Suite("GPT-2 tokenizer against the tiktoken fixture")
+struct FixtureTests {
+  @Test("the fixture was made from the same rank file the tests load")
+  func rankFileMatchesFixture() throws {
+    let fixture = try TestAssets.fixture()
+    let data = [UInt8](try Data(contentsOf: try TestAssets.rankFileURL()))
+    #expect(
+      SHA256.hex(data) == fixture.metadata.rankFileSHA256,
+      "assets/gpt2.tiktoken differs from the file the fixture was made from; fetch it again with `make assets`"
+    )
+    #expect(fixture.metadata.encoding == "gpt2")
+    #expect(
+      fixture.textBytes.count == fixture.metadata.textBytes, "tokenizer-text.txt is truncated or edited")
+    #expect(fixture.ids.count == fixture.metadata.idCount, "tokenizer-ids.u16 is truncated or edited")
+    #expect(fixture.textBytes.count >= 1_000_000, "the fixture should hold at least 1 MB of text")
+  }
+
+  @Test("encode gives exactly tiktoken's ids for every fixture document")
+  func idsMatchTiktoken() throws {
+    let tokenizer = try TestAssets.gpt2()
+    let fixture = try TestAssets.fixture()
+    var mismatched: [String] = []
+    var firstReport = ""
+    for document in fixture.metadata.documents {
+      let expected = fixture.ids(document)
+      let actual = tokenizer.encode(fixture.text(document))
+      if actual != expected {
+        if mismatched.isEmpty {
+          firstReport = describeMismatch(
+            document: document, expected: expected, actual: actual, tokenizer: tokenizer)
+        }
+        mismatched.append(document.name)
+      }
+    }
+    let mismatchCount = mismatched.count
+    #expect(
+      mismatchCount == 0,
+      "\(mismatched.count) of \(fixture.metadata.documents.count) documents differ from tiktoken (\(mismatched.prefix(10).joined(separator: ", "))); first: \(firstReport)"
+    )
+  }
+
+  @Test("decode(encode(text)) gives the text back for every fixture document")
+  func roundTrip() throws {
+    let tokenizer = try TestAssets.gpt2()
+    let fixture = try TestAssets.fixture()
+    for document in fixture.metadata.documents {
+      let text = fixture.text(document)
+      let back = tokenizer.decode(tokenizer.encode(text))
+      #expect(back == text, "round trip changed document \(document.name)")
+      #expect(
+        tokenizer.decode(fixture.ids(document)) == text, "decoding tiktoken's ids changed \(document.name)")
+    }
+  }
+
+  /// Where the first difference is, with the tokens around it and the text they cover.
+  private func describeMismatch(
+    document: TiktokenFixture.Document, expected: [Int32], actual: [Int32], tokenizer: BPETokenizer
+  ) -> String {
+    let common = min(expected.count, actual.count)
+    let position = (0..<common).first { expected[$0] != actual[$0] } ?? common
+    let byteOffset = expected[..<position].reduce(0) { $0 + tokenizer.tokenBytes($1).count }
+    func show(_ ids: [Int32]) -> String {
+      let window = ids[max(0, position - 3)..<min(ids.count, position + 5)]
+      return window.map {
+        "\($0) \(String(reflecting: String(decoding: tokenizer.tokenBytes($0), as: UTF8.self)))"
+      }
+      .joined(separator: ", ")
+    }
+    return "document \(document.name), token \(position) (byte \(byteOffset) of the document): "
+      + "tiktoken [\(show(expected))] vs ours [\(show(actual))]"
+  }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Tokenizers
+
+/// A test input that is not there; its description says how to get it.
+struct MissingAsset: Error, CustomStringConvertible {
+  let description: String
+}
+
+/// Where the tests find GPT-2's rank file and the tiktoken fixture, loaded once per test process.
+enum TestAssets {
+  /// `$CLTKIT_ASSETS/gpt2.tiktoken`, else `<package root>/assets/gpt2.tiktoken`.
+  static func rankFileURL() throws -> URL {
+    let folder: URL
+    if let assets = ProcessInfo.processInfo.environment["CLTKIT_ASSETS"], !assets.isEmpty {
+      folder = URL(fileURLWithPath: assets, isDirectory: true)
+    } else {
+      folder = packageRoot().appendingPathComponent("assets", isDirectory: true)
+    }
+    let file = folder.appendingPathComponent("gpt2.tiktoken")
+    guard FileManager.default.fileExists(atPath: file.path) else {
+      throw MissingAsset(
+        description: "GPT-2's rank file is missing at \(file.path); run `make assets` in the package root "
+          + "(or point CLTKIT_ASSETS at a folder holding gpt2.tiktoken)")
+    }
+    return file
+  }
+
+  /// The folder holding Package.swift, found by walking up from this source file.
+  static func packageRoot() -> URL {
+    var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    while folder.path != "/" {
+      if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
+        return folder
+      }
+      folder.deleteLastPathComponent()
+    }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+  }
+
+  static func fixtureURL(_ name: String, _ ext: String) throws -> URL {
+    if let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Fixtures") {
+      return url
+    }
+    throw MissingAsset(
+      description:
+        "fixture Fixtures/\(name).\(ext) is missing; regenerate it with scripts/make_tokenizer_fixture.py")
+  }
+
+  private static let loadedTokenizer = Result { try BPETokenizer.gpt2(rankFile: try rankFileURL()) }
+  private static let loadedFixture = Result { try TiktokenFixture.load() }
+
+  /// GPT-2 from the rank file, shared by all tests (loading it is the slow part in debug builds).
+  static func gpt2() throws -> BPETokenizer { try loadedTokenizer.get() }
+
+  static func fixture() throws -> TiktokenFixture { try loadedFixture.get() }
+}
+
+/// The texts and tiktoken ids written by scripts/make_tokenizer_fixture.py (its header documents the layout).
+struct TiktokenFixture {
+  struct Metadata: Decodable {
+    var encoding: String
+    var tiktokenVersion: String
+    var rankFileSHA256: String
+    var textBytes: Int
+    var idCount: Int
+    var documents: [Document]
+  }
+
+  struct Document: Decodable {
+    var name: String
+    var textOffset: Int
+    var textLength: Int
+    var idOffset: Int
+    var idCount: Int
+  }
+
+  var metadata: Metadata
+  var textBytes: [UInt8]
+  var ids: [Int32]
+
+  static func load() throws -> TiktokenFixture {
+    let metadata = try JSONDecoder().decode(
+      Metadata.self, from: Data(contentsOf: TestAssets.fixtureURL("tokenizer-fixture", "json")))
+    let text = [UInt8](try Data(contentsOf: TestAssets.fixtureURL("tokenizer-text", "txt")))
+    let raw = [UInt8](try Data(contentsOf: TestAssets.fixtureURL("tokenizer-ids", "u16")))
+    let ids = (0..<raw.count / 2).map { Int32(UInt16(raw[2 * $0]) | UInt16(raw[2 * $0 + 1]) << 8) }
+    return TiktokenFixture(metadata: metadata, textBytes: text, ids: ids)
+  }
+
+  func text(_ document: Document) -> String {
+    String(
+      decoding: textBytes[document.textOffset..<document.textOffset + document.textLength], as: UTF8.self)
+  }
+
+  func ids(_ document: Document) -> [Int32] {
+    Array(ids[document.idOffset..<document.idOffset + document.idCount])
+  }
+}
