@@ -33,7 +33,7 @@ let package = Package(
     /// Model families behind one protocol: forward passes with MLP taps, KV-cached generation.
     .target(name: "LanguageModels", dependencies: ["Kernels", "ModelFormats", "Tokenizers"]),
     /// Corpus reading, windowing and the HDF5 activation-shard format.
-    .target(name: "ActivationShards", dependencies: ["HDF5", "Tokenizers", "Kernels"]),
+    .target(name: "ActivationShards", dependencies: ["HDF5"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",

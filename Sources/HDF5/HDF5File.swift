@@ -1,0 +1,93 @@
+import CHDF5
+import Foundation
+
+/// An open HDF5 file; its root is the container for datasets, groups and root attributes.
+///
+/// The file is closed by `close()` (which reports errors such as a full disk while flushing) or,
+/// failing that, when the object is released. Datasets and groups opened from it keep the file
+/// open until they are closed too (HDF5's default "weak" close).
+public final class HDF5File: HDF5Container {
+  /// How to open an existing file.
+  public enum Mode: Sendable {
+    case readOnly
+    case readWrite
+  }
+
+  private var id: hid_t
+  /// The path as given, used in every error message about this file.
+  public let filePath: String
+  public var objectName: String { "/" }
+
+  private init(id: hid_t, path: String) {
+    self.id = id
+    self.filePath = path
+  }
+
+  deinit {
+    if id >= 0 { H5Fclose(id) }
+  }
+
+  /// Creates a file, truncating any existing file at `path`.
+  public static func create(path: String) throws -> HDF5File {
+    HDF5Library.ensureInitialized()
+    let id = H5Fcreate(path, cltk_h5f_acc_trunc(), cltk_h5p_default(), cltk_h5p_default())
+    guard id >= 0 else {
+      throw HDF5Error.cannotCreateFile(path: path, detail: HDF5Library.lastErrorDetail())
+    }
+    return HDF5File(id: id, path: path)
+  }
+
+  /// Creates a file at a file URL, truncating any existing file.
+  public static func create(url: URL) throws -> HDF5File {
+    try create(path: url.path)
+  }
+
+  /// Opens an existing file; a missing file or a file that is not HDF5 is a named error.
+  public convenience init(path: String, mode: Mode = .readOnly) throws {
+    HDF5Library.ensureInitialized()
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw HDF5Error.fileNotFound(path: path)
+    }
+    if H5Fis_hdf5(path) <= 0 {
+      throw HDF5Error.notHDF5File(path: path)
+    }
+    let flags = mode == .readOnly ? cltk_h5f_acc_rdonly() : cltk_h5f_acc_rdwr()
+    let id = H5Fopen(path, flags, cltk_h5p_default())
+    guard id >= 0 else {
+      throw HDF5Error.cannotOpenFile(path: path, detail: HDF5Library.lastErrorDetail())
+    }
+    self.init(id: id, path: path)
+  }
+
+  /// Opens an existing file at a file URL.
+  public convenience init(url: URL, mode: Mode = .readOnly) throws {
+    try self.init(path: url.path, mode: mode)
+  }
+
+  public var objectID: hid_t {
+    get throws {
+      HDF5Library.ensureInitialized()
+      guard id >= 0 else { throw HDF5Error.fileClosed(path: filePath) }
+      return id
+    }
+  }
+
+  /// Whether `close()` has been called.
+  public var isClosed: Bool { id < 0 }
+
+  /// Writes buffered data to disk, so that a full disk is reported here rather than lost.
+  public func flush() throws {
+    try HDF5Library.check(
+      H5Fflush(try objectID, H5F_SCOPE_GLOBAL), path: filePath, name: "",
+      operation: "flush to disk (is the disk full?)")
+  }
+
+  /// Closes the file, reporting any error from writing the last buffered data. Idempotent.
+  public func close() throws {
+    guard id >= 0 else { return }
+    let status = H5Fclose(id)
+    id = -1
+    try HDF5Library.check(
+      status, path: filePath, name: "", operation: "close file (is the disk full?)")
+  }
+}

@@ -1,0 +1,49 @@
+import CHDF5
+
+/// Process-wide HDF5 setup and the helpers that turn C return codes into `HDF5Error`s.
+enum HDF5Library {
+  /// Opens the library once per process.
+  static let initialized: Bool = {
+    _ = H5open()
+    return true
+  }()
+
+  /// Opens the library and silences HDF5's automatic error printing on the calling thread
+  /// (this libhdf5 is built thread-safe, so the setting is per thread); errors surface as
+  /// Swift errors instead. Cheap; called before every use of an open object.
+  @inline(__always) static func ensureInitialized() {
+    _ = initialized
+    _ = cltk_h5_silence_errors()
+  }
+
+  /// The innermost message on HDF5's error stack (empty if none), for error details.
+  static func lastErrorDetail() -> String {
+    var buffer = [CChar](repeating: 0, count: 512)
+    cltk_h5_last_error(&buffer, buffer.count)
+    let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Throws `error` (with HDF5's detail where the case has one) if `status` is negative.
+  @discardableResult
+  static func check(
+    _ status: herr_t, path: String, name: String, operation: @autoclosure () -> String
+  ) throws -> herr_t {
+    if status < 0 {
+      throw HDF5Error.operationFailed(
+        path: path, name: name, operation: operation(), detail: lastErrorDetail())
+    }
+    return status
+  }
+
+  /// Throws if `id` is negative (an invalid identifier), else returns it.
+  static func checkID(
+    _ id: hid_t, path: String, name: String, operation: @autoclosure () -> String
+  ) throws -> hid_t {
+    if id < 0 {
+      throw HDF5Error.operationFailed(
+        path: path, name: name, operation: operation(), detail: lastErrorDetail())
+    }
+    return id
+  }
+}
