@@ -10,6 +10,9 @@ public func runReportingErrors(tool: String, _ body: () throws -> Void) throws {
     throw error
   } catch let error as CleanExit {
     throw error
+  } catch let error as ValidationError {
+    FileHandle.standardError.write(Data("\(tool): error: \(error.message)\n".utf8))
+    throw ExitCode.validationFailure
   } catch {
     FileHandle.standardError.write(Data("\(tool): error: \(error.localizedDescription)\n".utf8))
     throw ExitCode.failure

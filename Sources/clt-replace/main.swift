@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import LanguageModels
-import ToolSupport
 import Tokenizers
+import ToolSupport
 
 /// Generates text with a language model; with a transcoder (a later issue), with its replacement model.
 struct CLTReplace: ParsableCommand {
@@ -57,7 +57,8 @@ struct CLTReplace: ParsableCommand {
       let promptIDs = tokenizer.encode(prompt)
       guard !promptIDs.isEmpty else { throw ToolError.emptyInput("the prompt") }
       guard promptIDs.count < model.description.contextLength else {
-        throw LanguageModelError.sequenceTooLong(tokens: promptIDs.count + 1, context: model.description.contextLength)
+        throw LanguageModelError.sequenceTooLong(
+          tokens: promptIDs.count + 1, context: model.description.contextLength)
       }
       let sampling: Sampling =
         temperature == 0 ? .greedy : .sample(temperature: temperature, topK: topK, seed: seed)
@@ -72,9 +73,11 @@ struct CLTReplace: ParsableCommand {
       let seconds = Date().timeIntervalSince(start)
       if json {
         let object: [String: Any] = [
-          "prompt_ids": promptIDs.map(Int.init), "new_ids": newIDs.map(Int.init), "text": tokenizer.decode(newIDs),
+          "prompt_ids": promptIDs.map(Int.init), "new_ids": newIDs.map(Int.init),
+          "text": tokenizer.decode(newIDs),
         ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        let data = try JSONSerialization.data(
+          withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         StandardOutput.line(String(decoding: data, as: UTF8.self))
       } else {
         StandardOutput.line(stream.flush())

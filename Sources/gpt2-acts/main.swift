@@ -2,8 +2,8 @@ import ActivationShards
 import ArgumentParser
 import Foundation
 import LanguageModels
-import ToolSupport
 import Tokenizers
+import ToolSupport
 
 /// Runs a language model over a corpus and writes every layer's MLP input and output to HDF5 shards.
 struct GPT2Acts: ParsableCommand {
@@ -76,7 +76,7 @@ struct GPT2Acts: ParsableCommand {
       let tokenizer = try modelOptions.loadTokenizer()
       if printTokens {
         var doc = 0
-        try CorpusReader(paths: corpus).forEachDocument { text in
+        try CorpusReader(inputs: corpus).forEachDocument { text in
           let ids = tokenizer.encode(text).map(String.init).joined(separator: ",")
           StandardOutput.line("{\"doc\": \(doc), \"tokens\": [\(ids)]}")
           doc += 1
@@ -102,7 +102,8 @@ struct GPT2Acts: ParsableCommand {
       dModel: info.dModel, context: context, dtype: ShardDType(rawValue: dtype)!, inputTap: info.inputTap,
       outputTap: info.outputTap, createdBy: "gpt2-acts \(Self.configuration.version)")
     let writer = try ShardWriter(
-      directory: URL(fileURLWithPath: outDir), metadata: metadata, rowsPerShard: shardTokens, maxPending: maxPending)
+      directory: URL(fileURLWithPath: outDir), metadata: metadata, rowsPerShard: shardTokens,
+      maxPending: maxPending)
     let cleanup = SignalCleanup()
     cleanup.install { writer.temporaryPath }
     do {
@@ -124,7 +125,7 @@ struct GPT2Acts: ParsableCommand {
         for short in batchWindows.dropFirst(full.count) { try run.process([short]) }
         batchWindows.removeAll()
       }
-      try CorpusReader(paths: corpus).forEachDocument { text in
+      try CorpusReader(inputs: corpus).forEachDocument { text in
         guard budgetLeft() else { return }
         windows.add(document: tokenizer.encode(text))
         while budgetLeft(), let w = windows.nextFullWindow() {
@@ -156,7 +157,7 @@ final class DumpRun {
   let model: any LanguageModel
   let writer: ShardWriter
   let keepBOS: Bool
-  let progress: Progress
+  let progress: ProgressLine
   private(set) var tokensProcessed = 0
   private(set) var rowsWritten = 0
   private var windowIndex: Int32 = 0
@@ -165,7 +166,7 @@ final class DumpRun {
     self.model = model
     self.writer = writer
     self.keepBOS = keepBOS
-    progress = Progress(label: "gpt2-acts", unit: "tokens", quiet: quiet)
+    progress = ProgressLine(label: "gpt2-acts", unit: "tokens", quiet: quiet)
   }
 
   /// Runs windows of one length as a batch and appends their rows to the shards.
@@ -196,7 +197,9 @@ final class DumpRun {
         for l in 0..<info.nLayers {
           let block = taps.pointer(buffer, layer: l)
           let compacted = buffer.pointer + l * keptRows.count * d
-          for (i, row) in keptRows.enumerated() { (compacted + i * d).update(from: block + row * d, count: d) }
+          for (i, row) in keptRows.enumerated() {
+            (compacted + i * d).update(from: block + row * d, count: d)
+          }
         }
       }
     }

@@ -82,7 +82,8 @@ import Testing
     }
   }
 
-  @Test("causal attention with a cache equals the naive softmax(q·kᵀ·scale)·v over visible keys, GQA included")
+  @Test(
+    "causal attention with a cache equals the naive softmax(q·kᵀ·scale)·v over visible keys, GQA included")
   func attentionMatchesDefinition() {
     let (heads, kvHeads, headDim, past, new) = (4, 2, 3, 2, 3)
     let total = past + new
@@ -101,7 +102,10 @@ import Testing
       for i in 0..<new {
         let visible = past + i + 1
         let logits = (0..<visible).map { j in
-          (0..<headDim).reduce(0.0) { $0 + Double(q[i * heads * headDim + h * headDim + $1]) * Double(k[j * kvHeads * headDim + g * headDim + $1]) } * 0.7
+          (0..<headDim).reduce(0.0) {
+            $0 + Double(q[i * heads * headDim + h * headDim + $1])
+              * Double(k[j * kvHeads * headDim + g * headDim + $1])
+          } * 0.7
         }
         let m = logits.max()!
         let e = logits.map { Foundation.exp($0 - m) }
@@ -111,7 +115,9 @@ import Testing
           #expect(abs(got - (j < visible ? p[j] : 0)) < 1e-6, "pattern h\(h) i\(i) j\(j)")
         }
         for d in 0..<headDim {
-          let want = (0..<visible).reduce(0.0) { $0 + p[$1] * Double(v[$1 * kvHeads * headDim + g * headDim + d]) }
+          let want = (0..<visible).reduce(0.0) {
+            $0 + p[$1] * Double(v[$1 * kvHeads * headDim + g * headDim + d])
+          }
           #expect(abs(Double(out[i * heads * headDim + h * headDim + d]) - want) < 1e-5)
         }
       }

@@ -22,7 +22,8 @@ import Tokenizers
     defer { try? FileManager.default.removeItem(at: dir) }
     let prompt = "The capital of France is"
     let r = try ToolHarness.run(
-      "clt-replace", ["--model", model.path, "--tokenizer", rankFile.path, "--json", "--max-new-tokens", "12", "-"],
+      "clt-replace",
+      ["--model", model.path, "--tokenizer", rankFile.path, "--json", "--max-new-tokens", "12", "-"],
       stdin: prompt)
     #expect(r.status == 0, "\(r.stderr)")
     let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
@@ -60,7 +61,8 @@ import Tokenizers
     #expect(r.status != 0 && r.stderr.contains("empty"), "\(r.stderr)")
     r = try ToolHarness.run("clt-replace", base, stdin: String(repeating: "word ", count: 100))
     #expect(r.status != 0 && r.stderr.contains("context of 64"), "\(r.stderr)")
-    r = try ToolHarness.run("clt-replace", ["--model", model.path, "--tokenizer", "/nonexistent/ranks", "-"], stdin: "x")
+    r = try ToolHarness.run(
+      "clt-replace", ["--model", model.path, "--tokenizer", "/nonexistent/ranks", "-"], stdin: "x")
     #expect(r.status != 0 && r.stderr.contains("--tokenizer"), "\(r.stderr)")
   }
 }

@@ -33,7 +33,10 @@ import Tokenizers
   func acts(_ extra: [String], corpus: URL) throws -> ToolHarness.Result {
     try ToolHarness.run(
       "gpt2-acts",
-      ["--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir", dir.appendingPathComponent("out").path]
+      [
+        "--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir",
+        dir.appendingPathComponent("out").path,
+      ]
         + extra + [corpus.path])
   }
 
@@ -41,18 +44,22 @@ import Tokenizers
   func shardsMatchDirectForward() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     let corpus = try writeCorpus()
-    let result = try acts(["--context", "16", "--batch", "2", "--shard-tokens", "40", "--dtype", "f32"], corpus: corpus)
+    let result = try acts(
+      ["--context", "16", "--batch", "2", "--shard-tokens", "40", "--dtype", "f32"], corpus: corpus)
     #expect(result.status == 0, "stderr: \(result.stderr)")
     let paths = result.stdout.split(separator: "\n").map(String.init)
     #expect(paths.count >= 2, "several shards expected, got \(paths)")
     #expect(paths == paths.sorted(), "shards are printed in order")
-    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("out").path)
-      .filter { $0.hasSuffix(".tmp") }
+    let leftovers = try FileManager.default.contentsOfDirectory(
+      atPath: dir.appendingPathComponent("out").path
+    )
+    .filter { $0.hasSuffix(".tmp") }
     #expect(leftovers.isEmpty, "no temporary files remain: \(leftovers)")
 
     // The stream the windows are cut from: each document followed by <|endoftext|>.
     let tokenizer = try BPETokenizer.gpt2(rankFile: rankFile)
-    let stream = Self.documents.flatMap { tokenizer.encode($0) + [50256] }
+    let stream: [Int32] = Self.documents.flatMap { document -> [Int32] in tokenizer.encode(document) + [50256]
+    }
     var tokens: [Int32] = []
     var positions: [Int32] = []
     var windows: [Int32] = []
@@ -60,7 +67,8 @@ import Tokenizers
     var mlpOut: [Float] = []
     for path in paths {
       let shard = try ShardReader(url: URL(fileURLWithPath: path))
-      #expect(shard.metadata.architecture == "gpt2" && shard.metadata.nLayers == 2 && shard.metadata.dModel == 16)
+      #expect(
+        shard.metadata.architecture == "gpt2" && shard.metadata.nLayers == 2 && shard.metadata.dModel == 16)
       #expect(shard.metadata.context == 16 && shard.metadata.dtype == .f32)
       #expect(shard.metadata.modelSHA256.count == 64)
       let rows = 0..<shard.rowCount
@@ -108,9 +116,12 @@ import Tokenizers
     let positions = try shard.readPositions(rows: 0..<shard.rowCount)
     let tokens = try shard.readTokens(rows: 0..<shard.rowCount)
     #expect(positions.first == 0 && tokens.first == 50256, "the first row is the BOS position")
-    #expect(positions.filter { $0 == 0 }.count == Int(try shard.readWindows(rows: 0..<shard.rowCount).last!) + 1)
+    #expect(
+      positions.filter { $0 == 0 }.count == Int(try shard.readWindows(rows: 0..<shard.rowCount).last!) + 1)
     let values = try shard.readActivations(.mlpIn, rows: 0..<shard.rowCount)
-    #expect(values.allSatisfy { Float(Float16($0)) == $0 }, "f16 values are exactly representable in half precision")
+    #expect(
+      values.allSatisfy { Float(Float16($0)) == $0 }, "f16 values are exactly representable in half precision"
+    )
   }
 
   @Test("--print-tokens prints each document's ids as JSON and needs no model")
@@ -134,7 +145,8 @@ import Tokenizers
   func maxTokens() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     let corpus = try writeCorpus()
-    let result = try acts(["--context", "8", "--batch", "3", "--max-tokens", "20", "--timing"], corpus: corpus)
+    let result = try acts(
+      ["--context", "8", "--batch", "3", "--max-tokens", "20", "--timing"], corpus: corpus)
     #expect(result.status == 0, "stderr: \(result.stderr)")
     let shard = try ShardReader(url: URL(fileURLWithPath: String(result.stdout.split(separator: "\n")[0])))
     // 20 tokens = two windows of 8 and one of 4; minus three BOS rows.
@@ -148,7 +160,8 @@ import Tokenizers
     let corpus = try writeCorpus()
     // Missing model folder.
     var r = try ToolHarness.run(
-      "gpt2-acts", ["--model", dir.appendingPathComponent("nope").path, "--tokenizer", rankFile.path, corpus.path])
+      "gpt2-acts",
+      ["--model", dir.appendingPathComponent("nope").path, "--tokenizer", rankFile.path, corpus.path])
     #expect(r.status != 0 && r.stderr.contains("nope") && r.stderr.contains("not found"), "\(r.stderr)")
     // Truncated weights.
     let broken = dir.appendingPathComponent("broken")
@@ -158,7 +171,9 @@ import Tokenizers
     let weights = try Data(contentsOf: model.appendingPathComponent("model.safetensors"))
     try weights.prefix(weights.count - 100).write(to: broken.appendingPathComponent("model.safetensors"))
     r = try ToolHarness.run("gpt2-acts", ["--model", broken.path, "--tokenizer", rankFile.path, corpus.path])
-    #expect(r.status != 0 && r.stderr.contains("truncated") && r.stderr.contains("model.safetensors"), "\(r.stderr)")
+    #expect(
+      r.status != 0 && r.stderr.contains("truncated") && r.stderr.contains("model.safetensors"), "\(r.stderr)"
+    )
     // Malformed config.json.
     try Data("{ not json".utf8).write(to: broken.appendingPathComponent("config.json"))
     r = try ToolHarness.run("gpt2-acts", ["--model", broken.path, "--tokenizer", rankFile.path, corpus.path])
@@ -166,12 +181,16 @@ import Tokenizers
     // Invalid UTF-8 in the corpus, named with its byte offset.
     let bad = dir.appendingPathComponent("bad.txt")
     try Data([0x41, 0x42, 0x43, 0xFF, 0x44]).write(to: bad)
-    r = try acts([], corpus: bad)
+    r = try acts(["--context", "16"], corpus: bad)
     #expect(r.status != 0 && r.stderr.contains("bad.txt") && r.stderr.contains("3"), "\(r.stderr)")
     // An out dir that cannot be created (its parent is a file).
     r = try ToolHarness.run(
       "gpt2-acts",
-      ["--model", model.path, "--tokenizer", rankFile.path, "--out-dir", corpus.path + "/shards", corpus.path])
+      [
+        "--model", model.path, "--tokenizer", rankFile.path, "--context", "16", "--out-dir",
+        corpus.path + "/shards",
+        corpus.path,
+      ])
     #expect(r.status != 0 && r.stderr.contains("shards"), "\(r.stderr)")
     // Nonsense options.
     r = try acts(["--context", "1"], corpus: corpus)
@@ -180,13 +199,16 @@ import Tokenizers
     #expect(r.status != 0 && r.stderr.contains("64"), "\(r.stderr)")
     let out = dir.appendingPathComponent("out")
     let written = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
-    #expect(written.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".tmp") }.isEmpty, "failed runs wrote \(written)")
+    #expect(
+      written.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".tmp") }.isEmpty, "failed runs wrote \(written)")
   }
 
   @Test("SIGTERM mid-run leaves the completed shards valid and no temporary file")
   func interruptedRunKeepsCompletedShards() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
-    let long = (0..<400).map { "Document \($0) says something about activations and features, at some length." }
+    let long = (0..<400).map {
+      "Document \($0) says something about activations and features, at some length."
+    }
     let corpus = try writeCorpus(long)
     let out = dir.appendingPathComponent("out")
     let process = Process()

@@ -7,7 +7,9 @@ import Testing
 enum ToolHarness {
   /// The folder holding the built executables: the test binary sits beside them.
   static let binDirectory: URL = {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let exe =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+      ?? CommandLine.arguments[0]
     return URL(fileURLWithPath: exe).deletingLastPathComponent()
   }()
 
@@ -17,7 +19,8 @@ enum ToolHarness {
   /// assets/gpt2.tiktoken, from $CLTKIT_ASSETS or the package's assets folder.
   static var rankFile: URL {
     get throws {
-      let folder = ProcessInfo.processInfo.environment["CLTKIT_ASSETS"].map { URL(fileURLWithPath: $0) }
+      let folder =
+        ProcessInfo.processInfo.environment["CLTKIT_ASSETS"].map { URL(fileURLWithPath: $0) }
         ?? packageRoot.appendingPathComponent("assets")
       let url = folder.appendingPathComponent("gpt2.tiktoken")
       guard FileManager.default.fileExists(atPath: url.path) else {
@@ -40,7 +43,9 @@ enum ToolHarness {
 
   /// Runs `tool` with `arguments`, feeding `stdin`, and waits for it.
   @discardableResult
-  static func run(_ tool: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:])
+  static func run(
+    _ tool: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]
+  )
     throws -> Result
   {
     let process = Process()
@@ -59,11 +64,11 @@ enum ToolHarness {
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try input.fileHandleForWriting.close()
     // Read both pipes before waiting, so a chatty tool cannot fill a pipe and block.
-    var errData = Data()
+    let errData = ErrorCollector()
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-      errData = err.fileHandleForReading.readDataToEndOfFile()
+      errData.data = err.fileHandleForReading.readDataToEndOfFile()
       group.leave()
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
@@ -71,19 +76,25 @@ enum ToolHarness {
     process.waitUntilExit()
     return Result(
       status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self))
+      stderr: String(decoding: errData.data, as: UTF8.self))
   }
+
+  /// Holds what the stderr reader thread collected; the DispatchGroup orders the access.
+  final class ErrorCollector: @unchecked Sendable { var data = Data() }
 
   /// A fresh temporary folder, removed by the caller.
   static func temporaryDirectory(_ name: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("cltkit-\(name)-\(UUID().uuidString)")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "cltkit-\(name)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
   }
 
   /// Writes a random GPT-2 checkpoint folder with the real vocabulary (50257) and a tiny width, so
   /// the real tokenizer's ids fit it.
-  static func makeCheckpoint(in directory: URL, layers: Int = 2, width: Int = 16, heads: Int = 2, positions: Int = 64)
+  static func makeCheckpoint(
+    in directory: URL, layers: Int = 2, width: Int = 16, heads: Int = 2, positions: Int = 64
+  )
     throws
   {
     let config: [String: Any] = [

@@ -2,7 +2,7 @@ import Foundation
 
 /// A one-line progress report on stderr (count, rate, ETA), redrawn at most twice a second.
 /// Silent when quiet; prints whole lines instead of redrawing when stderr is not a terminal.
-public final class Progress {
+public final class ProgressLine {
   private let label: String
   private let unit: String
   private let quiet: Bool
@@ -34,7 +34,8 @@ public final class Progress {
     let seconds = max(elapsed, 1e-9)
     var text = "\(label): \(done) \(unit), \(Self.format(Double(done) / seconds))/s"
     if let fraction, fraction > 0, fraction < 1 {
-      text += String(format: ", %.0f%%, ETA %@", fraction * 100, Self.duration(seconds * (1 - fraction) / fraction))
+      text += String(
+        format: ", %.0f%%, ETA %@", fraction * 100, Self.duration(seconds * (1 - fraction) / fraction))
     }
     if isTerminal {
       let pad = String(repeating: " ", count: max(0, lastLineLength - text.count))
@@ -50,7 +51,8 @@ public final class Progress {
     guard !quiet else { return }
     if isTerminal && lastLineLength > 0 { FileHandle.standardError.write(Data("\r".utf8)) }
     let seconds = max(elapsed, 1e-9)
-    let text = "\(label): \(done) \(unit) in \(Self.duration(seconds)), \(Self.format(Double(done) / seconds))/s"
+    let text =
+      "\(label): \(done) \(unit) in \(Self.duration(seconds)), \(Self.format(Double(done) / seconds))/s"
     let pad = String(repeating: " ", count: max(0, lastLineLength - text.count))
     FileHandle.standardError.write(Data((text + pad + "\n").utf8))
   }
