@@ -107,6 +107,9 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     self.endOfTextID = endOfTextID
   }
 
+  /// tiktoken's `encode_ordinary`: `<|endoftext|>` in the text is tokenized as the characters it
+  /// is made of, so corpus text can never inject a document boundary. Safe to call from several
+  /// threads at once.
   public func encode(_ text: String) -> [Int32] {
     var text = text
     var ids: [Int32] = []
