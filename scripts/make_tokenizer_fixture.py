@@ -216,7 +216,7 @@ def random_script_documents(rng):
     for name, ranges in blocks.items():
         pool = char_pool(rng, ranges, "LMNPS", 400)
         parts = []
-        for _ in range(700):
+        for _ in range(450):
             parts.append("".join(rng.choice(pool) for _ in range(rng.randint(1, 9))))
             parts.append(rng.choice([" ", " ", " ", "\n", "  ", "\t", ", ", ". ", "\u00a0", "\u3000"]))
         docs.append((f"random/{name}", "".join(parts)))

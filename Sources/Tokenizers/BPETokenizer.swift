@@ -28,8 +28,10 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
 
   private let cacheLock = NSLock()
   private var cache = ByteStringTable<[Int32]>(minimumCapacity: 1 << 14)
-  /// The cache is emptied when its keys pass this many bytes, bounding memory on huge corpora.
+  /// The cache is emptied when it passes either limit, bounding its memory (about 100 MB at most)
+  /// on corpora with endless distinct words.
   private static let cacheKeyByteLimit = 32 << 20
+  private static let cacheEntryLimit = 1 << 20
 
   /// GPT-2 from tiktoken's rank file (`gpt2.tiktoken`); `<|endoftext|>` is added as id 50256.
   public static func gpt2(rankFile: URL) throws -> BPETokenizer {
@@ -105,6 +107,9 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     self.endOfTextID = endOfTextID
   }
 
+  /// tiktoken's `encode_ordinary`: `<|endoftext|>` in the text is tokenized as the characters it
+  /// is made of, so corpus text can never inject a document boundary. Safe to call from several
+  /// threads at once.
   public func encode(_ text: String) -> [Int32] {
     var text = text
     var ids: [Int32] = []
@@ -159,7 +164,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     let merged = bytePairEncode(piece)
     ids.append(contentsOf: merged)
     cacheLock.lock()
-    if cache.keyBytes > Self.cacheKeyByteLimit { cache.removeAll() }
+    if cache.keyBytes > Self.cacheKeyByteLimit || cache.count > Self.cacheEntryLimit { cache.removeAll() }
     cache.insert(piece, merged)
     cacheLock.unlock()
   }
@@ -170,15 +175,33 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     table[UnsafeBufferPointer(rebasing: piece[start..<end])]?.priority ?? Int32.max
   }
 
+  /// Pieces longer than this many bytes are merged with a heap: scanning for the best pair is
+  /// quadratic, which a long run of letters (a base64 blob, a DNA string) would make take seconds.
+  static let heapMergeThreshold = 128
+
   /// BPE of one piece, following tiktoken's `byte_pair_merge` (openai/tiktoken, src/lib.rs):
   /// start from single bytes and repeatedly merge the adjacent pair whose concatenation has the
   /// lowest rank (the leftmost such pair on ties) until no adjacent pair concatenates to a token;
   /// then each part's id is looked up.
   func bytePairEncode(_ piece: UnsafeBufferPointer<UInt8>) -> [Int32] {
+    let bounds =
+      piece.count > Self.heapMergeThreshold ? mergeBoundsWithHeap(piece) : mergeBoundsByScanning(piece)
+    var ids: [Int32] = []
+    ids.reserveCapacity(bounds.count - 1)
+    for k in 0..<bounds.count - 1 {
+      let part = UnsafeBufferPointer(rebasing: piece[bounds[k]..<bounds[k + 1]])
+      ids.append(part.count == 1 ? byteIDs[Int(part[0])] : table[part]!.id)
+    }
+    return ids
+  }
+
+  /// Part boundaries after merging, by scanning all pairs for the best one each step, as tiktoken
+  /// does: quadratic, but the fastest for the short pieces that make up almost all text.
+  func mergeBoundsByScanning(_ piece: UnsafeBufferPointer<UInt8>) -> [Int] {
     let count = piece.count
     // Part k is piece[bounds[k]..<bounds[k + 1]]; pair k (parts k and k+1) may merge with priorities[k].
     var bounds = Array(0...count)
-    var priorities = (0..<count - 1).map { priority(piece, $0, $0 + 2) }
+    var priorities = (0..<max(0, count - 1)).map { priority(piece, $0, $0 + 2) }
     while !priorities.isEmpty {
       var best = 0
       var bestPriority = priorities[0]
@@ -192,8 +215,95 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
       if best < priorities.count { priorities[best] = priority(piece, bounds[best], bounds[best + 2]) }
       if best > 0 { priorities[best - 1] = priority(piece, bounds[best - 1], bounds[best + 1]) }
     }
-    return (0..<bounds.count - 1).map { k in
-      table[UnsafeBufferPointer(rebasing: piece[bounds[k]..<bounds[k + 1]])]!.id
+    return bounds
+  }
+
+  /// The same merges in O(n log n): candidate pairs wait in a min-heap ordered by (priority, start
+  /// of the left part), which picks the same pair as the scan (lowest rank, leftmost on ties).
+  /// Parts form a linked list over their start offsets; a popped pair whose parts have changed
+  /// since it was pushed is stale and skipped, since its bytes (and so its priority) are not the same.
+  func mergeBoundsWithHeap(_ piece: UnsafeBufferPointer<UInt8>) -> [Int] {
+    let count = piece.count
+    var next = Array(1...count + 1)  // next[start] = start of the following part (count = end)
+    var previous = Array(-1..<count)
+    var isPartStart = [Bool](repeating: true, count: count + 1)
+    var heap = PairHeap()
+    func push(_ left: Int, _ right: Int, _ end: Int) {
+      let rank = priority(piece, left, end)
+      if rank != Int32.max {
+        heap.push(.init(priority: rank, left: Int32(left), right: Int32(right), end: Int32(end)))
+      }
     }
+    for start in 0..<max(0, count - 1) { push(start, start + 1, start + 2) }
+    while let pair = heap.pop() {
+      let left = Int(pair.left)
+      let right = Int(pair.right)
+      let end = Int(pair.end)
+      guard isPartStart[left], next[left] == right, next[right] == end else { continue }
+      isPartStart[right] = false
+      next[left] = end
+      previous[end] = left
+      if end < count { push(left, end, next[end]) }
+      if left > 0 { push(previous[left], left, end) }
+    }
+    var bounds: [Int] = []
+    var start = 0
+    while start < count {
+      bounds.append(start)
+      start = next[start]
+    }
+    bounds.append(count)
+    return bounds
+  }
+}
+
+/// A binary min-heap of candidate merges for `BPETokenizer.mergeBoundsWithHeap`.
+struct PairHeap {
+  struct Pair {
+    var priority: Int32
+    var left: Int32
+    var right: Int32
+    var end: Int32
+
+    /// Lower priority first, then the leftmost pair.
+    @inline(__always)
+    func precedes(_ other: Pair) -> Bool {
+      priority != other.priority ? priority < other.priority : left < other.left
+    }
+  }
+
+  private var items: [Pair] = []
+
+  mutating func push(_ pair: Pair) {
+    items.append(pair)
+    var child = items.count - 1
+    while child > 0 {
+      let parent = (child - 1) / 2
+      if !items[child].precedes(items[parent]) { break }
+      items.swapAt(child, parent)
+      child = parent
+    }
+  }
+
+  mutating func pop() -> Pair? {
+    guard let top = items.first else { return nil }
+    let last = items.removeLast()
+    if !items.isEmpty {
+      items[0] = last
+      var parent = 0
+      while true {
+        let left = 2 * parent + 1
+        if left >= items.count { break }
+        let right = left + 1
+        let child = right < items.count && items[right].precedes(items[left]) ? right : left
+        if items[child].precedes(items[parent]) {
+          items.swapAt(parent, child)
+          parent = child
+        } else {
+          break
+        }
+      }
+    }
+    return top
   }
 }
