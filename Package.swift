@@ -61,7 +61,7 @@ let package = Package(
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
     .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"]),
     .testTarget(
-      name: "TokenizersTests", dependencies: ["Tokenizers"],
+      name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFormats"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelFormats"],
