@@ -17,9 +17,10 @@ public final class FloatBuffer: @unchecked Sendable {
   }
 
   /// Copies `values` into a new buffer.
-  public convenience init(_ values: [Float]) {
-    self.init(count: values.count)
-    values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
+  public init(_ values: [Float]) {
+    count = values.count
+    pointer = .allocate(capacity: max(count, 1))
+    values.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: count) }
   }
 
   deinit { pointer.deallocate() }

@@ -11,6 +11,11 @@ public func linearForward(
     for r in 0..<rows { (out + r * outDim).update(from: bias, count: outDim) }
     beta = 1
   }
+  if rows == 1 {  // one token (cached decoding): sgemv streams the weight once, with no packing copy
+    cblas_sgemv(
+      CblasRowMajor, CblasTrans, Int32(inDim), Int32(outDim), 1, weight, Int32(outDim), inp, 1, beta, out, 1)
+    return
+  }
   cblas_sgemm(
     CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(outDim), Int32(inDim),
     1, inp, Int32(inDim), weight, Int32(outDim), beta, out, Int32(outDim))
@@ -27,6 +32,11 @@ public func linearTransposedForward(
   if let bias {
     for r in 0..<rows { (out + r * outDim).update(from: bias, count: outDim) }
     beta = 1
+  }
+  if rows == 1 {
+    cblas_sgemv(
+      CblasRowMajor, CblasNoTrans, Int32(outDim), Int32(inDim), 1, weight, Int32(inDim), inp, 1, beta, out, 1)
+    return
   }
   cblas_sgemm(
     CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outDim), Int32(inDim),

@@ -66,7 +66,13 @@ public struct SHA256 {
   }
 
   private mutating func compress(_ block: UnsafeRawPointer) {
-    var w = [UInt32](repeating: 0, count: 64)
+    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+      compress(block, schedule: w.baseAddress!)
+    }
+  }
+
+  /// One 64-byte block; `w` is scratch for the 64-word message schedule.
+  private mutating func compress(_ block: UnsafeRawPointer, schedule w: UnsafeMutablePointer<UInt32>) {
     for i in 0..<16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
     for i in 16..<64 {
       let s0 = w[i - 15].rotatedRight(7) ^ w[i - 15].rotatedRight(18) ^ (w[i - 15] >> 3)
