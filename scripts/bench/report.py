@@ -5,7 +5,7 @@ Reads the JSON lines that the run collected (both sides, any order; other lines 
   {"side": "swift"|"pytorch", "bench": ..., "tokens": N, "seconds": S, "tokens_per_second": X}
 Where a side has several lines for one bench (the Swift generate runs), the run with the
 median seconds stands for it. Prints a table (bench, Swift tokens/s, PyTorch tokens/s,
-Swift / PyTorch) and appends every line, with a timestamp and the machine, to --results.
+Swift / PyTorch) and appends every line, with a timestamp, the machine and its load, to --results.
 
 Usage: python3 scripts/bench/report.py RUN.jsonl --results bench-out/results.jsonl
 """
@@ -68,6 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
     parser.add_argument("--results", required=True)
+    parser.add_argument("--loadavg-start", type=float, help="1-minute load average when the run began")
     args = parser.parse_args()
 
     records = read_lines(args.run)
@@ -95,7 +96,8 @@ def main() -> int:
         "machine": platform.machine(),
         "cpu": cpu_model(),
         "nproc": os.cpu_count(),
-        "loadavg_1m": round(os.getloadavg()[0], 2),
+        "loadavg_1m_start": args.loadavg_start,
+        "loadavg_1m_end": round(os.getloadavg()[0], 2),
         "commit": git_commit(),
     }
     with open(args.results, "a", encoding="utf-8") as f:

@@ -67,6 +67,13 @@ for tool in gpt2-acts clt-replace; do
     [ -x "$BIN/$tool" ] || die "$BIN/$tool was not built"
 done
 
+# Other work on the machine skews both sides (multi-threaded kernels stall when a core is taken
+# away), so say so up front; the load is also recorded with the results.
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD_START" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+    echo "bench: warning: load average $LOAD_START on $(nproc) CPUs; the figures will be low and noisy" >&2
+fi
+
 mkdir -p "$OUT"
 step "checkpoint $MODEL"
 "$PYTHON" "$HERE/make_random_gpt2.py" "$MODEL"
@@ -111,4 +118,4 @@ step "PyTorch: dump, dump_lmhead, generate"
     || die "torch_reference.py failed"
 
 step "results"
-"$PYTHON" "$HERE/report.py" "$RUN_LOG" --results "$OUT/results.jsonl"
+"$PYTHON" "$HERE/report.py" "$RUN_LOG" --results "$OUT/results.jsonl" --loadavg-start "$LOAD_START"
