@@ -6,8 +6,9 @@ classes and functions), read with `ast` from the source files, so nothing is imp
 and nothing needs the network. Files and definitions are visited in sorted order, so the
 output is the same on every run of the same Python version (the bench prints its sha256).
 
-Format: one document per docstring; each document is a single line (whitespace runs
-collapsed to one space) and documents are separated by one blank line. Only ASCII
+Format (the plain-text corpus format of docs/FORMATS.md): one document per docstring; each
+document is a single line (whitespace runs collapsed to one space) and documents are separated
+by lines that are exactly <|endoftext|>. Only ASCII
 docstrings of at least --min-chars characters are kept; the output stops at the first
 document that would take it past --bytes (default 300000).
 
@@ -19,6 +20,9 @@ import hashlib
 import os
 import sys
 import sysconfig
+
+# Documents are separated by a line that is exactly <|endoftext|> (docs/FORMATS.md, plain text).
+SEPARATOR = "\n<|endoftext|>\n"
 
 # Directories of the stdlib that are tests, tools or vendored code rather than library docs.
 SKIP_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__",
@@ -66,7 +70,7 @@ def main() -> int:
             if len(text) < args.min_chars or not text.isascii() or text in seen:
                 continue
             seen.add(text)
-            extra = len(text) + (2 if docs else 1)  # the separating blank line, or the final newline
+            extra = len(text) + 1 + (len(SEPARATOR) if docs else 0)
             if size + extra > args.bytes:
                 break
             docs.append(text)
@@ -75,7 +79,7 @@ def main() -> int:
             continue
         break
 
-    data = ("\n\n".join(docs) + "\n").encode("ascii")
+    data = (SEPARATOR.join(docs) + "\n").encode("ascii")
     os.makedirs(os.path.dirname(os.path.abspath(args.out_file)), exist_ok=True)
     tmp = args.out_file + ".tmp"
     with open(tmp, "wb") as f:

@@ -4,8 +4,10 @@
 Prints one JSON object per document, `{"doc": i, "tokens": [ids]}` (no BOS), with the
 GPT-2 (r50k_base) encoding built from a local rank file, so the windowing and the PyTorch
 side can be tested before the Swift tokenizer exists, and the Swift output can be
-cross-checked against it later. Documents are separated by blank lines (the corpus format
-of make_bench_corpus.py); each document's text is stripped of surrounding whitespace.
+cross-checked against it later. Documents are split as docs/FORMATS.md says for plain text:
+lines that are exactly <|endoftext|> separate documents, the single line break before a
+separator or the end of the file is not part of a document, and documents that are only
+whitespace are skipped.
 The harness itself never uses this script: it takes the tokens from the Swift tool.
 
 Usage: python3 scripts/bench/print_tokens_tiktoken.py --ranks assets/gpt2.tiktoken FILE
@@ -40,7 +42,11 @@ def main() -> int:
     enc = gpt2_encoding(args.ranks)
     with open(args.file, encoding="utf-8") as f:
         text = f.read()
-    docs = [d.strip() for d in re.split(r"\n\s*\n", text) if d.strip()]
+    docs = []
+    for part in re.split(r"^<\|endoftext\|>\r?$\n?", text, flags=re.M):
+        part = part[:-2] if part.endswith("\r\n") else part[:-1] if part.endswith("\n") else part
+        if part.strip(" \t\r\n\v\f"):
+            docs.append(part)
     out = sys.stdout
     for i, doc in enumerate(docs):
         out.write(json.dumps({"doc": i, "tokens": enc.encode_ordinary(doc)}, separators=(",", ":")) + "\n")
