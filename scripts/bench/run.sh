@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# make bench: CLTKit (Swift) against Hugging Face transformers on CPU torch, same machine,
+# same random-weight GPT-2 small checkpoint, same token windows, 2 threads each.
+#
+#   dump      gpt2-acts writing MLP input/output activations for 64 windows of 128 tokens
+#             vs. GPT2Model with forward hooks copying the same tensors to float16 numpy
+#             (also GPT2LMHeadModel, reported as dump_lmhead)
+#   generate  clt-replace, 50 greedy new tokens, median of 3 runs
+#             vs. GPT2LMHeadModel.generate, median of 3 runs after a warm-up
+#
+# Everything goes to bench-out/ (git-ignored); results are appended to bench-out/results.jsonl.
+# Environment: PYTHON (default python3), SWIFT (default swift). See docs/BENCHMARKS.md.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+PYTHON=${PYTHON:-python3}
+SWIFT=${SWIFT:-swift}
+HERE=scripts/bench
+OUT=bench-out
+MODEL=$OUT/gpt2-small-random
+CORPUS=$OUT/corpus.txt
+WINDOWS=$OUT/windows.json
+TOKENIZER=assets/gpt2.tiktoken
+PROMPT=$HERE/prompt.txt
+THREADS=2
+CONTEXT=128
+BATCH=8
+N_WINDOWS=64
+MAX_TOKENS=$((N_WINDOWS * CONTEXT))
+NEW_TOKENS=50
+RUNS=3
+
+# Both sides get exactly THREADS threads: the Swift tools through --threads (OpenBLAS must not
+# be overridden from the environment), torch through torch.set_num_threads. OPENBLAS_CORETYPE
+# and OPENBLAS_L2_SIZE, where set, are left alone.
+unset OPENBLAS_NUM_THREADS
+
+die() { echo "bench: error: $*" >&2; exit 1; }
+step() { echo "==> $*" >&2; }
+
+# Runs a Swift tool whose timing JSON line goes to stderr; keeps that line in $RUN_LOG.
+# Usage: swift_timed NAME BENCH -- command...
+swift_timed() {
+    local name=$1 bench=$2; shift 3
+    local err=$OUT/$name.stderr
+    if ! "$@" > /dev/null 2> "$err"; then
+        cat "$err" >&2
+        die "$name failed: $*"
+    fi
+    local line
+    line=$(grep -E '^\{.*"side" *: *"swift"' "$err" | grep -E "\"bench\" *: *\"$bench\"" | tail -n 1 || true)
+    [ -n "$line" ] || { cat "$err" >&2; die "$name printed no {\"side\": \"swift\", \"bench\": \"$bench\", ...} line on stderr"; }
+    echo "$line" >> "$RUN_LOG"
+    echo "    $line" >&2
+}
+
+[ -f "$TOKENIZER" ] || die "$TOKENIZER is missing; run 'make assets' first"
+[ -f "$PROMPT" ] || die "$PROMPT is missing"
+"$PYTHON" -c 'import torch, transformers, safetensors, numpy' 2>/dev/null \
+    || die "$PYTHON cannot import torch, transformers, safetensors and numpy (set PYTHON=...)"
+command -v "$SWIFT" > /dev/null || die "'$SWIFT' not found (set SWIFT=...)"
+
+step "building release"
+"$SWIFT" build -c release
+BIN=$("$SWIFT" build -c release --show-bin-path)
+for tool in gpt2-acts clt-replace; do
+    [ -x "$BIN/$tool" ] || die "$BIN/$tool was not built"
+done
+
+# Other work on the machine skews both sides (multi-threaded kernels stall when a core is taken
+# away), so say so up front; the load is also recorded with the results.
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD_START" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+    echo "bench: warning: load average $LOAD_START on $(nproc) CPUs; the figures will be low and noisy" >&2
+fi
+
+mkdir -p "$OUT"
+step "checkpoint $MODEL"
+"$PYTHON" "$HERE/make_random_gpt2.py" "$MODEL"
+if [ ! -f "$CORPUS" ]; then
+    step "corpus $CORPUS"
+    "$PYTHON" "$HERE/make_bench_corpus.py" "$CORPUS"
+fi
+echo "    corpus sha256 $(sha256sum "$CORPUS" | cut -c1-16)" >&2
+
+step "token windows (gpt2-acts --print-tokens)"
+"$BIN/gpt2-acts" --print-tokens --tokenizer "$TOKENIZER" "$CORPUS" > "$OUT/corpus.tokens.jsonl" \
+    || die "gpt2-acts --print-tokens failed on $CORPUS"
+"$PYTHON" "$HERE/make_windows.py" "$OUT/corpus.tokens.jsonl" -o "$WINDOWS" \
+    --context "$CONTEXT" --max-windows "$N_WINDOWS"
+"$BIN/gpt2-acts" --print-tokens --tokenizer "$TOKENIZER" "$PROMPT" > "$OUT/prompt.tokens.jsonl" \
+    || die "gpt2-acts --print-tokens failed on $PROMPT"
+"$PYTHON" -c 'import json, sys
+first = next(l for l in open(sys.argv[1]) if l.strip())
+json.dump(json.loads(first)["tokens"], open(sys.argv[2], "w"))' \
+    "$OUT/prompt.tokens.jsonl" "$OUT/prompt_ids.json" || die "no tokens for $PROMPT"
+echo "    prompt ids $(cat "$OUT/prompt_ids.json")" >&2
+
+RUN_LOG=$OUT/last-run.jsonl
+: > "$RUN_LOG"
+
+step "Swift: gpt2-acts dump ($N_WINDOWS windows x $CONTEXT, batch $BATCH)"
+rm -rf "$OUT/shards"
+swift_timed gpt2-acts dump -- "$BIN/gpt2-acts" --model "$MODEL" --tokenizer "$TOKENIZER" \
+    --context "$CONTEXT" --batch "$BATCH" --max-tokens "$MAX_TOKENS" --out-dir "$OUT/shards" \
+    --threads "$THREADS" --timing "$CORPUS"
+
+step "Swift: clt-replace generate ($NEW_TOKENS new tokens, $RUNS runs)"
+for _ in $(seq "$RUNS"); do
+    swift_timed clt-replace generate -- "$BIN/clt-replace" --model "$MODEL" --tokenizer "$TOKENIZER" \
+        --max-new-tokens "$NEW_TOKENS" --ignore-eos --threads "$THREADS" --timing "$PROMPT"
+done
+
+step "PyTorch: dump, dump_lmhead, generate"
+"$PYTHON" "$HERE/torch_reference.py" --model "$MODEL" --windows "$WINDOWS" \
+    --prompt-ids "$OUT/prompt_ids.json" --batch "$BATCH" --max-new-tokens "$NEW_TOKENS" \
+    --runs "$RUNS" --threads "$THREADS" | tee -a "$RUN_LOG" \
+    || die "torch_reference.py failed"
+
+step "results"
+"$PYTHON" "$HERE/report.py" "$RUN_LOG" --results "$OUT/results.jsonl" --loadavg-start "$LOAD_START"
