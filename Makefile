@@ -28,6 +28,10 @@ test: deps assets
 	$(SWIFT) build
 	CLTKIT_ASSETS=$(CURDIR)/$(ASSETS) $(SWIFT) test
 
+## Side-by-side speed against transformers on CPU torch (needs torch, transformers); see docs/BENCHMARKS.md.
+bench: deps assets
+	scripts/bench/run.sh
+
 ## Downloads openai-community/gpt2 where the network allows (not on the build machines).
 gpt2-download:
 	scripts/download-gpt2.sh models/gpt2
