@@ -23,7 +23,9 @@ let package = Package(
 
     // MARK: - Libraries, in the order data flows through them
     /// Numerical kernels on flat Float buffers; every dense product goes through cblas_sgemm.
-    .target(name: "Kernels", dependencies: ["CBLAS"]),
+    .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
+    /// The few element-wise loops that gain from AVX2, compiled with a run-time-selected variant.
+    .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
     /// A small, typed Swift wrapper over the HDF5 C API.
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     /// Checkpoint readers: safetensors (and later GGUF).

@@ -43,17 +43,15 @@ public func causalAttentionForward(
   }
 }
 
-/// Numerically stable softmax in place: x ← exp(x - max x) / Σ exp(x - max x).
+/// Numerically stable softmax in place: x ← exp(x - max x) / Σ exp(x - max x), with `fastExp`
+/// (the exponential loop vectorises; glibc's expf would dominate attention's cost).
 /// x (count).
 public func softmaxForward(_ x: UnsafeMutablePointer<Float>, count: Int) {
   var m = -Float.infinity
   for i in 0..<count { m = max(m, x[i]) }
+  for i in 0..<count { x[i] = fastExp(x[i] - m) }
   var sum: Float = 0
-  for i in 0..<count {
-    let e = expf(x[i] - m)
-    x[i] = e
-    sum += e
-  }
+  for i in 0..<count { sum += x[i] }
   let inv = 1 / sum
   for i in 0..<count { x[i] *= inv }
 }

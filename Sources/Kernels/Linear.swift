@@ -6,19 +6,15 @@ public func linearForward(
   out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, rows: Int, inDim: Int, outDim: Int
 ) {
-  var beta: Float = 0
-  if let bias {
-    for r in 0..<rows { (out + r * outDim).update(from: bias, count: outDim) }
-    beta = 1
-  }
   if rows == 1 {  // one token (cached decoding): sgemv streams the weight once, with no packing copy
     cblas_sgemv(
-      CblasRowMajor, CblasTrans, Int32(inDim), Int32(outDim), 1, weight, Int32(outDim), inp, 1, beta, out, 1)
-    return
+      CblasRowMajor, CblasTrans, Int32(inDim), Int32(outDim), 1, weight, Int32(outDim), inp, 1, 0, out, 1)
+  } else {
+    cblas_sgemm(
+      CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(outDim), Int32(inDim),
+      1, inp, Int32(inDim), weight, Int32(outDim), 0, out, Int32(outDim))
   }
-  cblas_sgemm(
-    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(outDim), Int32(inDim),
-    1, inp, Int32(inDim), weight, Int32(outDim), beta, out, Int32(outDim))
+  if let bias { addBias(out, bias: bias, rows: rows, dim: outDim) }
 }
 
 /// out = inp · weightᵀ + bias, for a weight stored output-major as `nn.Linear` and GGUF do
@@ -28,23 +24,33 @@ public func linearTransposedForward(
   out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
   bias: UnsafePointer<Float>?, rows: Int, inDim: Int, outDim: Int
 ) {
-  var beta: Float = 0
-  if let bias {
-    for r in 0..<rows { (out + r * outDim).update(from: bias, count: outDim) }
-    beta = 1
-  }
   if rows == 1 {
     cblas_sgemv(
-      CblasRowMajor, CblasNoTrans, Int32(outDim), Int32(inDim), 1, weight, Int32(inDim), inp, 1, beta, out, 1)
-    return
+      CblasRowMajor, CblasNoTrans, Int32(outDim), Int32(inDim), 1, weight, Int32(inDim), inp, 1, 0, out, 1)
+  } else {
+    cblas_sgemm(
+      CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outDim), Int32(inDim),
+      1, inp, Int32(inDim), weight, Int32(inDim), 0, out, Int32(outDim))
   }
-  cblas_sgemm(
-    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outDim), Int32(inDim),
-    1, inp, Int32(inDim), weight, Int32(inDim), beta, out, Int32(outDim))
+  if let bias { addBias(out, bias: bias, rows: rows, dim: outDim) }
+}
+
+/// Adds a bias to every row, in place (a separate pass rather than sgemm's beta = 1 on a
+/// pre-filled output, which costs two passes).
+/// x (rows, dim), bias (dim).
+public func addBias(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, dim: Int) {
+  ParallelLoop.forEachChunk(count: rows, grain: max(1, 16384 / dim)) { range in
+    for r in range {
+      let row = x + r * dim
+      for i in 0..<dim { row[i] += bias[i] }
+    }
+  }
 }
 
 /// Adds `inp` into `out` element-wise: the residual connection.
 /// out (count), inp (count).
 public func residualAdd(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
-  for i in 0..<count { out[i] += inp[i] }
+  ParallelLoop.forEachChunk(count: count) { range in
+    for i in range { out[i] += inp[i] }
+  }
 }

@@ -53,12 +53,18 @@ public final class GPT2Model: LanguageModel {
     for l in 0..<config.nLayer {
       blockForward(layer: l, rows: rows, ws: ws, taps: taps) { qkv, out in
         let c = config.nEmbd
-        for b in 0..<batch {
-          let q = qkv + b * length * 3 * c
-          causalAttentionForward(
-            out: out + b * length * c, ldo: c, q: q, ldq: 3 * c, k: q + c, v: q + 2 * c, ldkv: 3 * c,
-            newTokens: length, pastTokens: 0, heads: config.nHead, kvHeads: config.nHead,
-            headDim: config.headDim, scale: attentionScale(layer: l), scores: ws.scores.pointer)
+        // Many small products (one per window and head): parallel across windows, BLAS on one thread each.
+        BLASThreads.singleThreaded {
+          ParallelLoop.forEachChunk(count: batch, grain: 1) { windows in
+            for b in windows {
+              let q = qkv + b * length * 3 * c
+              causalAttentionForward(
+                out: out + b * length * c, ldo: c, q: q, ldq: 3 * c, k: q + c, v: q + 2 * c, ldkv: 3 * c,
+                newTokens: length, pastTokens: 0, heads: config.nHead, kvHeads: config.nHead,
+                headDim: config.headDim, scale: attentionScale(layer: l),
+                scores: ws.scores.pointer + b * length * length)
+            }
+          }
         }
       }
     }
@@ -142,9 +148,8 @@ public final class GPT2Model: LanguageModel {
     layerNormForward(
       out: mlpIn, inp: x, weight: w.ln2Weight.pointer, bias: w.ln2Bias.pointer, rows: rows, dim: c, eps: eps)
     linearForward(
-      out: ws.hidden.pointer, inp: mlpIn, weight: w.fcWeight.pointer, bias: w.fcBias.pointer,
-      rows: rows, inDim: c, outDim: m)
-    geluTanhForward(ws.hidden.pointer, count: rows * m)
+      out: ws.hidden.pointer, inp: mlpIn, weight: w.fcWeight.pointer, bias: nil, rows: rows, inDim: c, outDim: m)
+    biasGeluTanhForward(ws.hidden.pointer, bias: w.fcBias.pointer, rows: rows, dim: m)
     linearForward(
       out: mlpOut, inp: ws.hidden.pointer, weight: w.fcProjWeight.pointer, bias: w.fcProjBias.pointer,
       rows: rows, inDim: m, outDim: c)

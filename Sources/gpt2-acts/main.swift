@@ -161,6 +161,8 @@ final class DumpRun {
   private(set) var tokensProcessed = 0
   private(set) var rowsWritten = 0
   private var windowIndex: Int32 = 0
+  /// Reused while batches keep the same size: allocating 2 · layers · rows · d floats per batch costs.
+  private var taps: MLPTaps?
 
   init(model: any LanguageModel, writer: ShardWriter, keepBOS: Bool, quiet: Bool) {
     self.model = model
@@ -173,7 +175,10 @@ final class DumpRun {
   func process(_ windows: [[Int32]]) throws {
     let length = windows[0].count
     let info = model.description
-    let taps = MLPTaps(nLayers: info.nLayers, rows: windows.count * length, dModel: info.dModel)
+    if taps?.rows != windows.count * length {
+      taps = MLPTaps(nLayers: info.nLayers, rows: windows.count * length, dModel: info.dModel)
+    }
+    let taps = taps!
     _ = try model.forward(
       tokens: windows.flatMap { $0 }, batch: windows.count, length: length, taps: taps, computeLogits: false)
     // Keep every row, or drop each window's BOS row by compacting the layer-major blocks in place.

@@ -32,9 +32,15 @@ import Testing
       let x = Double(v)
       return 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
     }
+    var fused = values.map { $0 - 0.25 }
+    let bias = [Float](repeating: 0.25, count: values.count)
     values.withUnsafeMutableBufferPointer { geluTanhForward($0.baseAddress!, count: $0.count) }
+    biasGeluTanhForward(&fused, bias: bias, rows: 1, dim: fused.count)
     for (got, want) in zip(values, reference) {
       #expect(abs(Double(got) - want) <= 1e-6 * max(1, abs(want)), "gelu: got \(got), want \(want)")
+    }
+    for (got, want) in zip(fused, reference) {
+      #expect(abs(Double(got) - want) <= 2e-6 * max(1, abs(want)), "gelu(x + bias): got \(got), want \(want)")
     }
   }
 

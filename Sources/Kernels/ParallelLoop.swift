@@ -1,0 +1,22 @@
+import Dispatch
+
+/// Splits element-wise work across the same number of threads BLAS uses, so that LayerNorm, GELU
+/// and residual adds do not leave a core idle between matrix products (and do not oversubscribe it).
+public enum ParallelLoop {
+  /// Calls `body` on disjoint sub-ranges covering 0..<count, concurrently when the work is large
+  /// enough (at least `grain` elements a thread) and more than one thread is configured.
+  @inline(__always)
+  public static func forEachChunk(count: Int, grain: Int = 16384, _ body: (Range<Int>) -> Void) {
+    let threads = min(BLASThreads.current, count / max(grain, 1))
+    guard threads > 1 else {
+      body(0..<count)
+      return
+    }
+    let chunk = (count + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let start = t * chunk
+      let end = min(count, start + chunk)
+      if start < end { body(start..<end) }
+    }
+  }
+}
