@@ -28,6 +28,9 @@ public final class ShardWriter {
   public let maxPending: Int?
   /// How often to look for deleted shards while waiting on `maxPending`.
   public var pollInterval: TimeInterval = 0.2
+  /// Called with each shard's final URL as soon as it has been renamed into place, also when a
+  /// later shard of the same `append` then fails: a consumer reading paths never misses one.
+  public var onShardCompleted: ((URL) -> Void)?
 
   private let chunkRows: Int
   private let indexChunkRows: Int
@@ -134,7 +137,9 @@ public final class ShardWriter {
           positions: positions, windows: windows, mlpIn: mlpIn, mlpOut: mlpOut)
         offset += take
         if shard.rows == rowsPerShard {
-          completed.append(try completeCurrent())
+          let url = try completeCurrent()
+          onShardCompleted?(url)
+          completed.append(url)
         }
       }
     } catch {
@@ -155,7 +160,9 @@ public final class ShardWriter {
       return []
     }
     do {
-      return [try completeCurrent()]
+      let url = try completeCurrent()
+      onShardCompleted?(url)
+      return [url]
     } catch {
       fail()
       throw error

@@ -13,7 +13,9 @@ public func geluTanhForward(_ x: UnsafeMutablePointer<Float>, count: Int) {
 
 /// x ← GELU(x + bias), row by row: the MLP's first bias and activation fused into one pass.
 /// x (rows, dim), bias (dim).
-public func biasGeluTanhForward(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, dim: Int) {
+public func biasGeluTanhForward(
+  _ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, dim: Int
+) {
   ParallelLoop.forEachChunk(count: rows, grain: max(1, 16384 / dim)) { range in
     gelu_tanh_bias_forward(x + range.lowerBound * dim, bias, range.count, dim)
   }

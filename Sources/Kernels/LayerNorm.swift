@@ -9,7 +9,9 @@ public func layerNormForward(
   bias: UnsafePointer<Float>, rows: Int, dim: Int, eps: Float, rstd: UnsafeMutablePointer<Float>? = nil
 ) {
   ParallelLoop.forEachChunk(count: rows, grain: 64) { range in
-    for r in range { layerNormRow(out: out, inp: inp, weight: weight, bias: bias, row: r, dim: dim, eps: eps, rstd: rstd) }
+    for r in range {
+      layerNormRow(out: out, inp: inp, weight: weight, bias: bias, row: r, dim: dim, eps: eps, rstd: rstd)
+    }
   }
 }
 

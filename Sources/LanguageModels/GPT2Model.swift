@@ -20,7 +20,9 @@ public final class GPT2Model: LanguageModel {
   }
 
   /// Loads a Hugging Face GPT-2 checkpoint folder: `config.json` and `model.safetensors`.
-  public convenience init(directory: URL) throws {
+  /// `hashWeights` records the weights' sha256 in `description` (what derived files are matched
+  /// by); a tool that writes nothing derived can skip the ~1 s it costs for GPT-2 small.
+  public convenience init(directory: URL, hashWeights: Bool = true) throws {
     let config = try GPT2Config.load(from: directory.appendingPathComponent("config.json"))
     let weightsURL = directory.appendingPathComponent("model.safetensors")
     guard FileManager.default.fileExists(atPath: weightsURL.path) else {
@@ -34,7 +36,7 @@ public final class GPT2Model: LanguageModel {
     let weights = try GPT2Weights(safetensors: file, config: config)
     self.init(
       config: config, weights: weights, name: directory.lastPathComponent,
-      sha256: try SHA256.hex(fileAt: weightsURL))
+      sha256: hashWeights ? try SHA256.hex(fileAt: weightsURL) : "")
   }
 
   // MARK: - Forward passes
@@ -148,7 +150,8 @@ public final class GPT2Model: LanguageModel {
     layerNormForward(
       out: mlpIn, inp: x, weight: w.ln2Weight.pointer, bias: w.ln2Bias.pointer, rows: rows, dim: c, eps: eps)
     linearForward(
-      out: ws.hidden.pointer, inp: mlpIn, weight: w.fcWeight.pointer, bias: nil, rows: rows, inDim: c, outDim: m)
+      out: ws.hidden.pointer, inp: mlpIn, weight: w.fcWeight.pointer, bias: nil, rows: rows, inDim: c,
+      outDim: m)
     biasGeluTanhForward(ws.hidden.pointer, bias: w.fcBias.pointer, rows: rows, dim: m)
     linearForward(
       out: mlpOut, inp: ws.hidden.pointer, weight: w.fcProjWeight.pointer, bias: w.fcProjBias.pointer,

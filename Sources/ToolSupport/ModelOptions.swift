@@ -34,8 +34,8 @@ public struct ModelOptions: ParsableArguments {
     BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
   }
 
-  /// Loads the model named by --model.
-  public func loadModel() throws -> any LanguageModel {
+  /// Loads the model named by --model; `hashWeights` as in `GPT2Model(directory:hashWeights:)`.
+  public func loadModel(hashWeights: Bool = true) throws -> any LanguageModel {
     let url = URL(fileURLWithPath: model)
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
@@ -46,7 +46,7 @@ public struct ModelOptions: ParsableArguments {
       throw LanguageModelError.unsupportedModel(
         path: url.path, detail: "expected a GPT-2 checkpoint folder (config.json + model.safetensors)")
     }
-    return try GPT2Model(directory: url)
+    return try GPT2Model(directory: url, hashWeights: hashWeights)
   }
 
   /// Finds and loads the tokenizer: --tokenizer, then the model folder's vocab.json + merges.txt,

@@ -53,7 +53,7 @@ struct CLTReplace: ParsableCommand {
       modelOptions.applyThreads()
       let prompt = try readPrompt()
       let tokenizer = try modelOptions.loadTokenizer()
-      let model = try modelOptions.loadModel()
+      let model = try modelOptions.loadModel(hashWeights: false)
       let promptIDs = tokenizer.encode(prompt)
       guard !promptIDs.isEmpty else { throw ToolError.emptyInput("the prompt") }
       guard promptIDs.count < model.description.contextLength else {

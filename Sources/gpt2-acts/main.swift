@@ -104,6 +104,7 @@ struct GPT2Acts: ParsableCommand {
     let writer = try ShardWriter(
       directory: URL(fileURLWithPath: outDir), metadata: metadata, rowsPerShard: shardTokens,
       maxPending: maxPending)
+    writer.onShardCompleted = { StandardOutput.line($0.path) }
     let cleanup = SignalCleanup()
     cleanup.install { writer.temporaryPath }
     do {
@@ -135,7 +136,7 @@ struct GPT2Acts: ParsableCommand {
       }
       if budgetLeft(), let last = windows.finalWindow() { batchWindows.append(last) }
       if budgetLeft() || !batchWindows.isEmpty { try flush() }
-      run.report(try writer.finish())
+      _ = try writer.finish()
       run.progress.finish(done: run.tokensProcessed)
       if run.tokensProcessed == 0 { throw ToolError.emptyInput("the corpus") }
       if timing {
@@ -208,7 +209,8 @@ final class DumpRun {
         }
       }
     }
-    let completed = try tokens.withUnsafeBufferPointer { t in
+    // Completed shards are printed by the writer's onShardCompleted, as each one lands.
+    _ = try tokens.withUnsafeBufferPointer { t in
       try positions.withUnsafeBufferPointer { p in
         try windowIDs.withUnsafeBufferPointer { w in
           try writer.append(
@@ -216,15 +218,9 @@ final class DumpRun {
         }
       }
     }
-    report(completed)
     tokensProcessed += windows.count * length
     rowsWritten += keptRows.count
     progress.update(done: tokensProcessed)
-  }
-
-  /// Prints completed shards' paths, one per line, as soon as they exist.
-  func report(_ shards: [URL]) {
-    for url in shards { StandardOutput.line(url.path) }
   }
 }
 

@@ -237,4 +237,34 @@ import Tokenizers
       #expect(shard.rowCount == 64)
     }
   }
+
+  @Test(
+    "a full disk fails the run with an error naming the shard, keeps the completed shards and removes the partial one",
+    .enabled(if: getuid() == 0, "mounting a small tmpfs needs root (CI runs as root)"))
+  func fullDisk() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let long = (0..<300).map { "Document \($0) fills the disk with activations, one token at a time." }
+    let corpus = try writeCorpus(long)
+    let out = dir.appendingPathComponent("small-disk")
+    try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+    let mount = try ToolHarness.runCommand(
+      "/bin/mount", ["-t", "tmpfs", "-o", "size=160k", "tmpfs", out.path])
+    try #require(mount == 0, "could not mount a tmpfs")
+    defer { _ = try? ToolHarness.runCommand("/bin/umount", [out.path]) }
+    let r = try ToolHarness.run(
+      "gpt2-acts",
+      [
+        "--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir", out.path, "--context",
+        "32",
+        "--shard-tokens", "128", "--dtype", "f32", corpus.path,
+      ])
+    #expect(r.status != 0, "a full disk must fail the run")
+    #expect(r.stderr.contains(out.path), "the error names the shard: \(r.stderr)")
+    let files = try FileManager.default.contentsOfDirectory(atPath: out.path)
+    #expect(files.filter { $0.hasSuffix(".tmp") }.isEmpty, "the partial shard is removed: \(files)")
+    let shards = files.filter { $0.hasSuffix(".h5") }
+    #expect(!shards.isEmpty, "some shards completed before the disk filled")
+    #expect(r.stdout.split(separator: "\n").count == shards.count, "every completed shard was printed")
+    for name in shards { #expect(try ShardReader(url: out.appendingPathComponent(name)).rowCount == 128) }
+  }
 }

@@ -82,6 +82,18 @@ enum ToolHarness {
   /// Holds what the stderr reader thread collected; the DispatchGroup orders the access.
   final class ErrorCollector: @unchecked Sendable { var data = Data() }
 
+  /// Runs a system command and returns its exit status.
+  static func runCommand(_ path: String, _ arguments: [String]) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+  }
+
   /// A fresh temporary folder, removed by the caller.
   static func temporaryDirectory(_ name: String) throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent(
