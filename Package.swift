@@ -61,7 +61,7 @@ let package = Package(
     // MARK: - Tests
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
-    .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"]),
+    .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"], resources: [.copy("Fixtures")]),
     .testTarget(
       name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFormats"],
       resources: [.copy("Fixtures")]),
