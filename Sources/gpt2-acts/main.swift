@@ -126,8 +126,19 @@ struct GPT2Acts: ParsableCommand {
         for short in batchWindows.dropFirst(full.count) { try run.process([short]) }
         batchWindows.removeAll()
       }
+      // Progress: the fraction of the token budget, else of the input files' bytes.
+      let inputBytes = corpus.filter { $0 != "-" }.compactMap {
+        (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber)?.intValue
+      }.reduce(0, +)
+      var bytesRead = 0
+      run.fraction = {
+        if let maxTokens { return Double(run.tokensProcessed) / Double(maxTokens) }
+        return inputBytes > 0 && !corpus.contains("-")
+          ? min(0.999, Double(bytesRead) / Double(inputBytes)) : nil
+      }
       try CorpusReader(inputs: corpus).forEachDocument { text in
         guard budgetLeft() else { return }
+        bytesRead += text.utf8.count + 15  // the separator line, roughly
         windows.add(document: tokenizer.encode(text))
         while budgetLeft(), let w = windows.nextFullWindow() {
           batchWindows.append(w)
@@ -162,6 +173,8 @@ final class DumpRun {
   private(set) var tokensProcessed = 0
   private(set) var rowsWritten = 0
   private var windowIndex: Int32 = 0
+  /// How much of the whole job is done, when that is known (for the ETA).
+  var fraction: () -> Double? = { nil }
   /// Reused while batches keep the same size: allocating 2 · layers · rows · d floats per batch costs.
   private var taps: MLPTaps?
 
@@ -220,7 +233,7 @@ final class DumpRun {
     }
     tokensProcessed += windows.count * length
     rowsWritten += keptRows.count
-    progress.update(done: tokensProcessed)
+    progress.update(done: tokensProcessed, fraction: fraction())
   }
 }
 

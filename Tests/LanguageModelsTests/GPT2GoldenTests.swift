@@ -67,6 +67,17 @@ import Testing
     #expect(result == expected)
   }
 
+  @Test("generation stops before the stop token and does not return it")
+  func generationStopsAtStopToken() throws {
+    let prompt = try ids("prompt_ids")
+    let expected = try ids("greedy_ids")
+    let stop = expected[3]
+    let firstStop = expected.firstIndex(of: stop)!
+    let result = try Generator(model: model).generate(
+      prompt: prompt, maxNewTokens: expected.count, sampling: .greedy, stopAt: stop)
+    #expect(result == Array(expected[..<firstStop]))
+  }
+
   @Test("a window longer than n_positions is refused with a clear error")
   func tooLongIsRefused() {
     let n = model.config.nPositions + 1
