@@ -9,13 +9,7 @@ import Tokenizers
   let model: URL
   let rankFile: URL
 
-  init() throws {
-    dir = try ToolHarness.temporaryDirectory("replace")
-    model = dir.appendingPathComponent("model")
-    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-    try ToolHarness.makeCheckpoint(in: model)
-    rankFile = try ToolHarness.rankFile
-  }
+  init() throws { (dir, model, rankFile) = try ToolHarness.makeWorkspace("replace") }
 
   @Test("--json reports the prompt's ids and the greedy continuation the model itself produces")
   func jsonMatchesInProcessGeneration() throws {

@@ -10,13 +10,7 @@ import Tokenizers
   let model: URL
   let rankFile: URL
 
-  init() throws {
-    dir = try ToolHarness.temporaryDirectory("acts")
-    model = dir.appendingPathComponent("model")
-    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-    try ToolHarness.makeCheckpoint(in: model)
-    rankFile = try ToolHarness.rankFile
-  }
+  init() throws { (dir, model, rankFile) = try ToolHarness.makeWorkspace("acts") }
 
   static let documents = [
     "The quick brown fox jumps over the lazy dog. It's 3:14 in the afternoon.",

@@ -94,6 +94,16 @@ enum ToolHarness {
     return process.terminationStatus
   }
 
+  /// A temporary folder holding a random checkpoint in `model/`, and the rank file: what every
+  /// tool test starts from. The caller removes `dir`.
+  static func makeWorkspace(_ name: String) throws -> (dir: URL, model: URL, rankFile: URL) {
+    let dir = try temporaryDirectory(name)
+    let model = dir.appendingPathComponent("model")
+    try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+    try makeCheckpoint(in: model)
+    return (dir, model, try rankFile)
+  }
+
   /// A fresh temporary folder, removed by the caller.
   static func temporaryDirectory(_ name: String) throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent(
