@@ -42,10 +42,10 @@ public struct SafetensorsWriter {
     withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
     data.append(json)
     for t in tensors {
-      t.values.withUnsafeBufferPointer { buffer in
-        buffer.withMemoryRebound(to: UInt32.self) { words in
-          for w in words { withUnsafeBytes(of: w.littleEndian) { data.append(contentsOf: $0) } }
-        }
+      if 1.littleEndian == 1 {  // the file is little-endian: on such hosts the bytes go as they are
+        t.values.withUnsafeBytes { data.append(contentsOf: $0) }
+      } else {
+        for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
       }
     }
     return data
