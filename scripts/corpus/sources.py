@@ -27,10 +27,11 @@ from textclean import decode, html_to_text, info_nodes, rst_light
 # package -> licence of its *content*, summarised from
 # /usr/share/doc/PKG/copyright (see docs/CORPUS.md).
 LICENCES = {
-    "fortunes": "BSD-3-clause (fortune-mod); the quotations themselves are "
-                "mostly public domain / fair-use collections",
-    "fortunes-min": "BSD-3-clause (fortune-mod); quotations mostly public "
-                    "domain / fair-use collections",
+    "fortunes": "BSD (fortune-mod's licence, covering the collection); "
+                "the quotations are by many authors, many old or public "
+                "domain",
+    "fortunes-min": "BSD (fortune-mod's licence, covering the collection); "
+                    "the quotations are by many authors",
     "python3.11-doc": "PSF-2.0 (Python Software Foundation License; "
                       "documentation examples also under 0BSD)",
     "manpages": "various free licences: Linux-man-pages-copyleft (verbatim), "
