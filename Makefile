@@ -8,7 +8,7 @@ ASSETS := assets
 GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 
-.PHONY: all deps assets models build test bench format clean gpt2-download
+.PHONY: all deps assets models corpus build test bench format clean gpt2-download
 
 all: build
 
@@ -26,6 +26,14 @@ $(SMOLLM2):
 
 $(GPT2_RANKS):
 	scripts/fetch-gpt2-ranks.sh $@
+
+## A 37 MB English corpus from Debian packages, split train/held-out (docs/CORPUS.md).
+CORPUS_DIR := data/corpus
+CORPUS := $(CORPUS_DIR)/manifest.json
+corpus: $(CORPUS)
+
+$(CORPUS): scripts/corpus/build_corpus.sh $(wildcard scripts/corpus/*.py)
+	scripts/corpus/build_corpus.sh $(CORPUS_DIR)
 
 build: deps
 	$(SWIFT) build -c $(CONFIG)
