@@ -59,5 +59,4 @@ struct FixtureTests {
         tokenizer.decode(fixture.ids(document)) == text, "decoding tiktoken's ids changed \(document.name)")
     }
   }
-
 }
