@@ -31,7 +31,7 @@ let package = Package(
     /// Checkpoint readers: safetensors (and later GGUF).
     .target(name: "ModelFormats", dependencies: ["Kernels"]),
     /// Byte-level BPE tokenizers (GPT-2 rank files, Hugging Face vocab.json + merges.txt).
-    .target(name: "Tokenizers"),
+    .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
     /// Model families behind one protocol: forward passes with MLP taps, KV-cached generation.
     .target(name: "LanguageModels", dependencies: ["Kernels", "ModelFormats", "Tokenizers"]),
     /// Corpus reading, windowing and the HDF5 activation-shard format.

@@ -1,10 +1,12 @@
 import Foundation
 
-/// GPT-2's byte-level BPE tokenizer, giving exactly tiktoken's `r50k_base` / `gpt2` ids.
+/// Byte-level BPE: GPT-2's, giving exactly tiktoken's `r50k_base` / `gpt2` ids, and vocabularies
+/// read from GGUF metadata (SmolLM2; see `fromGGUF`), giving Hugging Face `tokenizers`' ids.
 ///
-/// Encoding splits text with `GPT2PreTokenizer`, then for each piece: a piece that is a token
-/// itself gives that id; otherwise its UTF-8 bytes are merged by rank (see `bytePairEncode`).
-/// Results for pieces that needed merging are cached, since corpora repeat words.
+/// Encoding splits text with the vocabulary's `PreTokenizer`, then for each piece: a piece that is a
+/// token itself gives that id; otherwise its UTF-8 bytes are merged by priority (see
+/// `bytePairEncode`). Results for pieces that needed merging are cached, since corpora repeat words.
+/// The two merge rules (`MergeRule`) differ only in corners that the loaders check or document.
 ///
 /// Thread safety: everything is immutable after loading except the piece cache, which is only
 /// touched under `cacheLock`; so one instance may be shared by threads (hence `@unchecked Sendable`).
@@ -14,10 +16,28 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
   struct Entry {
     var id: Int32
     var priority: Int32
+    /// Under `MergeRule.huggingFace`, the byte length of the left part of the one merge that makes
+    /// this token; 0 where any two parts concatenating to it may merge (tiktoken).
+    var leftLength: Int32 = 0
+  }
+
+  /// How parts merge; the references differ, and each loader picks its reference's rule.
+  enum MergeRule {
+    /// tiktoken's `byte_pair_merge`: any adjacent parts whose bytes concatenate to a token merge,
+    /// with the token's rank; a piece that is a token is that token; every byte must be a token.
+    case tiktoken
+    /// Hugging Face `tokenizers`' BPE model (`ignore_merges: false`, `unk_token: null`,
+    /// `byte_fallback: false`), as in SmolLM2's tokenizer.json: only the two parts a merge names
+    /// merge; a piece is a token only if merging its bytes leads there (checked per token at load,
+    /// so the whole-piece shortcut stays exact); bytes the vocabulary lacks are dropped before merging.
+    case huggingFace
   }
 
   public let vocabularySize: Int
   public let endOfTextID: Int32
+  public let stopIDs: [Int32]
+  /// How text is cut into pieces before merging.
+  public let preTokenizer: PreTokenizer
 
   private let table: ByteStringTable<Entry>
   /// id of each single byte, so one-byte pieces skip the table.
@@ -25,6 +45,11 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
   /// Bytes of every id (special tokens included): id i is decoderBytes[decoderOffsets[i]..<decoderOffsets[i+1]].
   private let decoderBytes: [UInt8]
   private let decoderOffsets: [Int]
+  /// Whether some byte has no token (`byteIDs` holds -1 for it); only under `MergeRule.huggingFace`.
+  private let hasMissingBytes: Bool
+  /// Tokens that merging their own bytes does not reach: a piece equal to one is merged, not looked
+  /// up. Filled once in `init` (hence `var`), empty for SmolLM2 and under `MergeRule.tiktoken`.
+  private var tokensNotReachedByMerging: Set<Int32> = []
 
   private let cacheLock = NSLock()
   private var cache = ByteStringTable<[Int32]>(minimumCapacity: 1 << 14)
@@ -43,7 +68,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         problem: "rank \(endOfText) is GPT-2's <|endoftext|>, but the file gives it to a token")
     }
     return try BPETokenizer(
-      tokens: entries.map { ($0.bytes, $0.rank, $0.rank) }, specialTokens: ["<|endoftext|>": endOfText],
+      tokens: entries.map { ($0.bytes, $0.rank, $0.rank, 0) }, specialTokens: ["<|endoftext|>": endOfText],
       endOfTextID: endOfText, path: rankFile.path)
   }
 
@@ -61,28 +86,31 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
       throw TokenizerError.malformedVocabulary(
         path: vocabJSON.path, problem: "there is no \"<|endoftext|>\" token; is this GPT-2's vocab.json?")
     }
-    let tokens = vocabulary.ids.map { bytes, id in (bytes, id, priority[bytes] ?? Int32.max) }
+    let tokens = vocabulary.ids.map { bytes, id in (bytes, id, priority[bytes] ?? Int32.max, Int32(0)) }
     return try BPETokenizer(
       tokens: tokens, specialTokens: vocabulary.specialTokens, endOfTextID: endOfText, path: vocabJSON.path)
   }
 
   /// - Parameters:
-  ///   - tokens: ordinary tokens as (bytes, id, merge priority); `Int32.max` for tokens no merge makes.
+  ///   - tokens: ordinary tokens as (bytes, id, merge priority, left part length); priority
+  ///     `Int32.max` for tokens no merge makes, left length 0 unless `rule` is `.huggingFace`.
   ///   - specialTokens: decoded verbatim, never produced by `encode`.
+  ///   - stopIDs: `[endOfTextID]` when nil.
   init(
-    tokens: [(bytes: [UInt8], id: Int32, priority: Int32)], specialTokens: [String: Int32],
-    endOfTextID: Int32,
-    path: String
+    tokens: [(bytes: [UInt8], id: Int32, priority: Int32, leftLength: Int32)], specialTokens: [String: Int32],
+    endOfTextID: Int32, stopIDs: [Int32]? = nil, preTokenizer: PreTokenizer = .gpt2,
+    rule: MergeRule = .tiktoken, path: String
   ) throws {
     var table = ByteStringTable<Entry>(minimumCapacity: tokens.count)
     var bytesOfID: [Int32: [UInt8]] = [:]
     for token in tokens {
-      table.insert(token.bytes, Entry(id: token.id, priority: token.priority))
+      table.insert(token.bytes, Entry(id: token.id, priority: token.priority, leftLength: token.leftLength))
       bytesOfID[token.id] = token.bytes
     }
     var byteIDs = [Int32](repeating: -1, count: 256)
     for byte in 0..<256 {
       guard let entry = table.value(for: [UInt8(byte)]) else {
+        if rule == .huggingFace { continue }
         throw TokenizerError.malformedVocabulary(
           path: path,
           problem: String(
@@ -105,6 +133,17 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     self.decoderOffsets = decoderOffsets
     self.vocabularySize = size
     self.endOfTextID = endOfTextID
+    self.stopIDs = stopIDs ?? [endOfTextID]
+    self.preTokenizer = preTokenizer
+    self.hasMissingBytes = byteIDs.contains(-1)
+    if rule == .huggingFace {
+      var unreached: Set<Int32> = []
+      for token in tokens where token.bytes.count > 1 {
+        let merged = token.bytes.withUnsafeBufferPointer { bytePairEncode($0) }
+        if merged != [token.id] { unreached.insert(token.id) }
+      }
+      tokensNotReachedByMerging = unreached
+    }
   }
 
   /// tiktoken's `encode_ordinary`: `<|endoftext|>` in the text is tokenized as the characters it
@@ -116,12 +155,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     ids.reserveCapacity(text.utf8.count / 3 + 1)
     text.withUTF8 { bytes in
       GPT2PreTokenizer.bmpClasses.withUnsafeBufferPointer { classes in
-        let scanner = GPT2PreTokenizer.Scanner(bytes: bytes, classes: classes)
-        var start = 0
-        while start < bytes.count {
-          let end = scanner.pieceEnd(from: start)
+        preTokenizer.forEachPiece(of: bytes, classes: classes) { start, end in
           encodePiece(UnsafeBufferPointer(rebasing: bytes[start..<end]), into: &ids)
-          start = end
         }
       }
     }
@@ -147,11 +182,20 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
   @inline(__always)
   private func encodePiece(_ piece: UnsafeBufferPointer<UInt8>, into ids: inout [Int32]) {
     if piece.count == 1 {
-      ids.append(byteIDs[Int(piece[0])])
+      let id = byteIDs[Int(piece[0])]
+      if id >= 0 { ids.append(id) }
       return
     }
-    if let entry = table[piece] {
+    if let entry = table[piece],
+      tokensNotReachedByMerging.isEmpty || !tokensNotReachedByMerging.contains(entry.id)
+    {
       ids.append(entry.id)
+      return
+    }
+    if hasMissingBytes, piece.contains(where: { byteIDs[Int($0)] < 0 }) {
+      // Hugging Face's BPE drops characters it has no token for before merging (unk_token null).
+      let kept = piece.filter { byteIDs[Int($0)] >= 0 }
+      if !kept.isEmpty { kept.withUnsafeBufferPointer { encodePiece($0, into: &ids) } }
       return
     }
     cacheLock.lock()
@@ -169,10 +213,14 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     cacheLock.unlock()
   }
 
-  /// Merge priority of the bytes `piece[start..<end]` as one token, `Int32.max` if not a token.
+  /// Merge priority of the parts `piece[start..<middle]` and `piece[middle..<end]` into one token,
+  /// `Int32.max` if they may not merge: their bytes are not a token, or (Hugging Face rule) the
+  /// token's merge joins other parts.
   @inline(__always)
-  private func priority(_ piece: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int32 {
-    table[UnsafeBufferPointer(rebasing: piece[start..<end])]?.priority ?? Int32.max
+  private func priority(_ piece: UnsafeBufferPointer<UInt8>, _ start: Int, _ middle: Int, _ end: Int) -> Int32
+  {
+    guard let entry = table[UnsafeBufferPointer(rebasing: piece[start..<end])] else { return Int32.max }
+    return entry.leftLength == 0 || Int(entry.leftLength) == middle - start ? entry.priority : Int32.max
   }
 
   /// Pieces longer than this many bytes are merged with a heap: scanning for the best pair is
@@ -201,7 +249,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     let count = piece.count
     // Part k is piece[bounds[k]..<bounds[k + 1]]; pair k (parts k and k+1) may merge with priorities[k].
     var bounds = Array(0...count)
-    var priorities = (0..<max(0, count - 1)).map { priority(piece, $0, $0 + 2) }
+    var priorities = (0..<max(0, count - 1)).map { priority(piece, $0, $0 + 1, $0 + 2) }
     while !priorities.isEmpty {
       var best = 0
       var bestPriority = priorities[0]
@@ -212,8 +260,10 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
       if bestPriority == Int32.max { break }
       bounds.remove(at: best + 1)
       priorities.remove(at: best)
-      if best < priorities.count { priorities[best] = priority(piece, bounds[best], bounds[best + 2]) }
-      if best > 0 { priorities[best - 1] = priority(piece, bounds[best - 1], bounds[best + 1]) }
+      if best < priorities.count {
+        priorities[best] = priority(piece, bounds[best], bounds[best + 1], bounds[best + 2])
+      }
+      if best > 0 { priorities[best - 1] = priority(piece, bounds[best - 1], bounds[best], bounds[best + 1]) }
     }
     return bounds
   }
@@ -229,7 +279,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     var isPartStart = [Bool](repeating: true, count: count + 1)
     var heap = PairHeap()
     func push(_ left: Int, _ right: Int, _ end: Int) {
-      let rank = priority(piece, left, end)
+      let rank = priority(piece, left, right, end)
       if rank != Int32.max {
         heap.push(.init(priority: rank, left: Int32(left), right: Int32(right), end: Int32(end)))
       }

@@ -46,16 +46,27 @@ public struct GPT2PreTokenizer: Sendable {
     var result: [String] = []
     text.withUTF8 { bytes in
       Self.bmpClasses.withUnsafeBufferPointer { classes in
-        let scanner = Scanner(bytes: bytes, classes: classes)
-        var start = 0
-        while start < bytes.count {
-          let end = scanner.pieceEnd(from: start)
+        Self.forEachPiece(of: bytes, classes: classes) { start, end in
           result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self))
-          start = end
         }
       }
     }
     return result
+  }
+
+  /// Calls `body` with the byte range of each piece of valid UTF-8 `bytes`, in order.
+  @inline(__always)
+  static func forEachPiece(
+    of bytes: UnsafeBufferPointer<UInt8>, classes: UnsafeBufferPointer<ScalarClass>,
+    _ body: (Int, Int) -> Void
+  ) {
+    let scanner = Scanner(bytes: bytes, classes: classes)
+    var start = 0
+    while start < bytes.count {
+      let end = scanner.pieceEnd(from: start)
+      body(start, end)
+      start = end
+    }
   }
 
   /// Finds piece boundaries in valid UTF-8 (a Swift string's bytes).

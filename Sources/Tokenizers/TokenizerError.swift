@@ -10,6 +10,8 @@ public enum TokenizerError: Error, LocalizedError, Equatable, Sendable {
   case malformedLine(path: String, line: Int, content: String, problem: String)
   /// vocab.json (or a rank file as a whole) does not describe a usable byte-level vocabulary.
   case malformedVocabulary(path: String, problem: String)
+  /// A GGUF describes a tokenizer this library does not implement (`key` holds `value`).
+  case unsupportedTokenizer(path: String, key: String, value: String, supported: [String])
 
   public var errorDescription: String? {
     switch self {
@@ -21,6 +23,10 @@ public enum TokenizerError: Error, LocalizedError, Equatable, Sendable {
       return "\(path):\(line): \(problem) (line reads \"\(shown)\")."
     case .malformedVocabulary(let path, let problem):
       return "\(path): \(problem)."
+    case .unsupportedTokenizer(let path, let key, let value, let supported):
+      return "\(path): \(key) is \"\(value)\", which CLTKit's tokenizer does not implement; supported: "
+        + supported.map { "\"\($0)\"" }.joined(separator: ", ")
+        + ". Pass --tokenizer with the model's vocab.json and merges.txt folder instead, if it has one."
     }
   }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import LanguageModels
+import ModelFormats
 import Tokenizers
 
 /// The options every tool that runs a model shares: which model, which tokenizer, how many threads.
@@ -15,8 +16,9 @@ public struct ModelOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Tokenizer: a .tiktoken rank file or a folder with vocab.json and merges.txt "
-        + "(default: the model folder's own, else $CLTKIT_ASSETS/gpt2.tiktoken, else assets/gpt2.tiktoken).",
+      "Tokenizer: a .tiktoken rank file, a folder with vocab.json and merges.txt, or a .gguf "
+        + "(default: the model's own (a .gguf model's metadata), else $CLTKIT_ASSETS/gpt2.tiktoken, "
+        + "else assets/gpt2.tiktoken).",
       valueName: "path"))
   public var tokenizer: String?
 
@@ -49,8 +51,8 @@ public struct ModelOptions: ParsableArguments {
     return try GPT2Model(directory: url, hashWeights: hashWeights)
   }
 
-  /// Finds and loads the tokenizer: --tokenizer, then the model folder's vocab.json + merges.txt,
-  /// then gpt2.tiktoken in $CLTKIT_ASSETS or ./assets.
+  /// Finds and loads the tokenizer: --tokenizer, then the model's own (a folder's vocab.json +
+  /// merges.txt, or a .gguf file's tokenizer metadata), then gpt2.tiktoken in $CLTKIT_ASSETS or ./assets.
   public func loadTokenizer() throws -> any Tokenizer {
     let fm = FileManager.default
     func load(_ path: String) throws -> (any Tokenizer)? {
@@ -63,6 +65,7 @@ public struct ModelOptions: ParsableArguments {
         guard fm.fileExists(atPath: vocab.path), fm.fileExists(atPath: merges.path) else { return nil }
         return try BPETokenizer.gpt2(vocabJSON: vocab, merges: merges)
       }
+      if url.pathExtension.lowercased() == "gguf" { return try BPETokenizer.fromGGUF(GGUFFile(url: url)) }
       return try BPETokenizer.gpt2(rankFile: url)
     }
     if let tokenizer {

@@ -33,8 +33,9 @@ struct FixtureTests {
       let actual = tokenizer.encode(fixture.text(document))
       if actual != expected {
         if mismatched.isEmpty {
-          firstReport = describeMismatch(
-            document: document, expected: expected, actual: actual, tokenizer: tokenizer)
+          firstReport = fixture.describeMismatch(
+            document: document, expected: expected, actual: actual, tokenizer: tokenizer,
+            reference: "tiktoken")
         }
         mismatched.append(document.name)
       }
@@ -57,23 +58,5 @@ struct FixtureTests {
       #expect(
         tokenizer.decode(fixture.ids(document)) == text, "decoding tiktoken's ids changed \(document.name)")
     }
-  }
-
-  /// Where the first difference is, with the tokens around it and the text they cover.
-  private func describeMismatch(
-    document: TiktokenFixture.Document, expected: [Int32], actual: [Int32], tokenizer: BPETokenizer
-  ) -> String {
-    let common = min(expected.count, actual.count)
-    let position = (0..<common).first { expected[$0] != actual[$0] } ?? common
-    let byteOffset = expected[..<position].reduce(0) { $0 + tokenizer.tokenBytes($1).count }
-    func show(_ ids: [Int32]) -> String {
-      let window = ids[max(0, position - 3)..<min(ids.count, position + 5)]
-      return window.map {
-        "\($0) \(String(reflecting: String(decoding: tokenizer.tokenBytes($0), as: UTF8.self)))"
-      }
-      .joined(separator: ", ")
-    }
-    return "document \(document.name), token \(position) (byte \(byteOffset) of the document): "
-      + "tiktoken [\(show(expected))] vs ours [\(show(actual))]"
   }
 }

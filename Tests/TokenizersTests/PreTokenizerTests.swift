@@ -42,3 +42,38 @@ struct PreTokenizerTests {
     #expect(GPT2PreTokenizer.classify("\u{301}") == .other, "combining marks are neither letters nor numbers")
   }
 }
+
+/// The pieces SmolLM2's pre-tokenizer makes; the expected pieces are what Hugging Face `tokenizers`
+/// gives for `Sequence[Digits(individual_digits: true), ByteLevel(use_regex: true)]` (read back
+/// from its byte-level alphabet), so no model file is needed.
+@Suite("SmolLM2 pre-tokenizer")
+struct SmolLMPreTokenizerTests {
+  @Test(
+    "each number character is a piece, and GPT-2's pattern splits the text between them",
+    arguments: [
+      ("12345", ["1", "2", "3", "4", "5"]),
+      ("a  1", ["a", "  ", "1"]),
+      ("The year 2024!", ["The", " year", " ", "2", "0", "2", "4", "!"]),
+      ("x1y", ["x", "1", "y"]),
+      ("Ⅻ½² 𝟘𝟙", ["Ⅻ", "½", "²", " ", "𝟘", "𝟙"]),
+      ("don't 3's", ["don", "'t", " ", "3", "'s"]),
+      ("a 1 b", ["a", " ", "1", " b"]),
+      ("   \n 7", ["   \n ", "7"]),
+      ("I'M 4'S", ["I", "'", "M", " ", "4", "'", "S"]),
+      ("x\u{3000} 9", ["x", "\u{3000} ", "9"]),
+      ("tab\t\t8\n", ["tab", "\t\t", "8", "\n"]),
+      ("٣٤ abc١", ["٣", "٤", " abc", "١"]),
+      ("", []),
+    ] as [(String, [String])])
+  func pieces(text: String, expected: [String]) {
+    #expect(SmolLMPreTokenizer().pieces(text) == expected, "pieces of \(String(reflecting: text))")
+    #expect(PreTokenizer.smolLM.pieces(text) == expected)
+  }
+
+  @Test("without numbers, SmolLM2's pieces are GPT-2's")
+  func sameAsGPT2WithoutNumbers() {
+    let text = "Hello  world, it's\tme!\r\n  don't   stop 😀 ünïcödé \u{3000}end  "
+    #expect(PreTokenizer.smolLM.pieces(text) == PreTokenizer.gpt2.pieces(text))
+    #expect(PreTokenizer.gpt2.pieces(text) == GPT2PreTokenizer().pieces(text))
+  }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 import Tokenizers
 
 /// A test input that is not there; its description says how to get it.
@@ -54,14 +55,31 @@ enum TestAssets {
   static func gpt2() throws -> BPETokenizer { try loadedTokenizer.get() }
 
   static func fixture() throws -> TiktokenFixture { try loadedFixture.get() }
+
+  /// `<package root>/models/SmolLM2-135M-Instruct.Q4_1.gguf`, which `make models` fetches.
+  static let smolLMModelURL = packageRoot().appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+  static var hasSmolLMModel: Bool { FileManager.default.fileExists(atPath: smolLMModelURL.path) }
+
+  private static let loadedSmolLM = Result { try BPETokenizer.fromGGUF(GGUFFile(url: smolLMModelURL)) }
+  private static let loadedSmolLMFixture = Result { try TiktokenFixture.load(prefix: "smollm-") }
+
+  /// SmolLM2's tokenizer from the GGUF's metadata, shared by all tests.
+  static func smolLM() throws -> BPETokenizer { try loadedSmolLM.get() }
+
+  /// The reference ids of Hugging Face `tokenizers` (scripts/make_smollm_tokenizer_fixture.py).
+  static func smolLMFixture() throws -> TiktokenFixture { try loadedSmolLMFixture.get() }
 }
 
-/// The texts and tiktoken ids written by scripts/make_tokenizer_fixture.py (its header documents the layout).
+/// The texts and reference ids written by scripts/make_tokenizer_fixture.py (tiktoken, GPT-2) and
+/// scripts/make_smollm_tokenizer_fixture.py (Hugging Face `tokenizers`, SmolLM2, files prefixed
+/// "smollm-"); the first script's header documents the layout.
 struct TiktokenFixture {
   struct Metadata: Decodable {
     var encoding: String
-    var tiktokenVersion: String
-    var rankFileSHA256: String
+    var tiktokenVersion: String?
+    var rankFileSHA256: String?
+    var tokenizersVersion: String?
+    var ggufSHA256: String?
     var textBytes: Int
     var idCount: Int
     var documents: [Document]
@@ -79,11 +97,11 @@ struct TiktokenFixture {
   var textBytes: [UInt8]
   var ids: [Int32]
 
-  static func load() throws -> TiktokenFixture {
+  static func load(prefix: String = "") throws -> TiktokenFixture {
     let metadata = try JSONDecoder().decode(
-      Metadata.self, from: Data(contentsOf: TestAssets.fixtureURL("tokenizer-fixture", "json")))
-    let text = [UInt8](try Data(contentsOf: TestAssets.fixtureURL("tokenizer-text", "txt")))
-    let raw = [UInt8](try Data(contentsOf: TestAssets.fixtureURL("tokenizer-ids", "u16")))
+      Metadata.self, from: Data(contentsOf: TestAssets.fixtureURL(prefix + "tokenizer-fixture", "json")))
+    let text = [UInt8](try Data(contentsOf: TestAssets.fixtureURL(prefix + "tokenizer-text", "txt")))
+    let raw = [UInt8](try Data(contentsOf: TestAssets.fixtureURL(prefix + "tokenizer-ids", "u16")))
     let ids = (0..<raw.count / 2).map { Int32(UInt16(raw[2 * $0]) | UInt16(raw[2 * $0 + 1]) << 8) }
     return TiktokenFixture(metadata: metadata, textBytes: text, ids: ids)
   }
@@ -95,5 +113,26 @@ struct TiktokenFixture {
 
   func ids(_ document: Document) -> [Int32] {
     Array(ids[document.idOffset..<document.idOffset + document.idCount])
+  }
+}
+
+extension TiktokenFixture {
+  /// Where `actual` first differs from the reference's `expected` ids for `document`, with the tokens
+  /// around it and the text they cover, so a failure says what to look at.
+  func describeMismatch(
+    document: Document, expected: [Int32], actual: [Int32], tokenizer: BPETokenizer, reference: String
+  ) -> String {
+    let common = min(expected.count, actual.count)
+    let position = (0..<common).first { expected[$0] != actual[$0] } ?? common
+    let byteOffset = expected[..<position].reduce(0) { $0 + tokenizer.tokenBytes($1).count }
+    func show(_ ids: [Int32]) -> String {
+      let window = ids[max(0, position - 3)..<min(ids.count, position + 5)]
+      return window.map {
+        "\($0) \(String(reflecting: String(decoding: tokenizer.tokenBytes($0), as: UTF8.self)))"
+      }
+      .joined(separator: ", ")
+    }
+    return "document \(document.name), token \(position) (byte \(byteOffset) of the document): "
+      + "\(reference) [\(show(expected))] vs ours [\(show(actual))]"
   }
 }
