@@ -10,7 +10,8 @@ public struct ModelOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "GPT-2 checkpoint folder (config.json + model.safetensors).", valueName: "path"))
+      "GPT-2 checkpoint folder (config.json + model.safetensors), or a Llama-family .gguf file.",
+      valueName: "path"))
   public var model: String = "models/gpt2"
 
   @Option(
@@ -36,19 +37,24 @@ public struct ModelOptions: ParsableArguments {
     BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
   }
 
-  /// Loads the model named by --model; `hashWeights` as in `GPT2Model(directory:hashWeights:)`.
+  /// Loads the model named by --model: a `.gguf` file as a `LlamaModel`, a folder as GPT-2;
+  /// `hashWeights` as in `GPT2Model(directory:hashWeights:)`.
   public func loadModel(hashWeights: Bool = true) throws -> any LanguageModel {
     let url = URL(fileURLWithPath: model)
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
       throw LanguageModelError.missingFile(
-        path: url.path, hint: "pass --model with a GPT-2 checkpoint folder (config.json + model.safetensors)")
+        path: url.path,
+        hint: "pass --model with a GPT-2 checkpoint folder (config.json + model.safetensors) or a .gguf file")
     }
-    guard isDirectory.boolValue else {
+    if isDirectory.boolValue { return try GPT2Model(directory: url, hashWeights: hashWeights) }
+    guard url.pathExtension.lowercased() == "gguf" else {
       throw LanguageModelError.unsupportedModel(
-        path: url.path, detail: "expected a GPT-2 checkpoint folder (config.json + model.safetensors)")
+        path: url.path,
+        detail:
+          "expected a GPT-2 checkpoint folder (config.json + model.safetensors) or a Llama-family .gguf file")
     }
-    return try GPT2Model(directory: url, hashWeights: hashWeights)
+    return try LlamaModel(gguf: url, hashWeights: hashWeights)
   }
 
   /// Finds and loads the tokenizer: --tokenizer, then the model's own (a folder's vocab.json +

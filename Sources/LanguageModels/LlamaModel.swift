@@ -1,0 +1,227 @@
+import Foundation
+import Kernels
+import ModelFormats
+
+/// A Llama-architecture model as `transformers.LlamaForCausalLM` computes it, run from a GGUF
+/// file: pre-RMSNorm blocks, rotary positions, causal grouped-query attention, SwiGLU MLP
+/// (down(silu(gate(x)) · up(x))), final RMSNorm, LM head (tied to the embedding when the file has
+/// no output.weight, as SmolLM2's does).
+///
+/// RoPE follows the GGUF convention, not Hugging Face's: llama.cpp's converter permutes the
+/// attn_q/attn_k rows of each head so that the elements HF's `rotate_half` pairs (i, i + headDim/2)
+/// become adjacent (2i, 2i+1), and ggml's "normal" RoPE mode rotates adjacent pairs. Running the
+/// permuted weights with adjacent-pair RoPE gives exactly HF's attention scores.
+public final class LlamaModel: LanguageModel {
+  public let config: LlamaConfig
+  public let weights: LlamaWeights
+  public let description: ModelDescription
+  /// cos/sin of every rotary angle up to the context length, (contextLength, ropeDim/2, 2).
+  private let rope: FloatBuffer
+  private var workspace: Workspace
+
+  public init(config: LlamaConfig, weights: LlamaWeights, name: String = "llama", sha256: String = "") {
+    self.config = config
+    self.weights = weights
+    description = ModelDescription(
+      architecture: "llama", name: name, sha256: sha256, nLayers: config.nLayers, dModel: config.dModel,
+      vocabularySize: config.vocabSize, contextLength: config.contextLength,
+      inputTap: "ffn_norm output (MLP input)",
+      outputTap: "ffn_down output (MLP output, before the residual add)")
+    rope = FloatBuffer(
+      ropeTable(base: config.ropeBase, ropeDim: config.ropeDim, positions: config.contextLength))
+    workspace = Workspace(rows: 0, length: 0, config: config)
+  }
+
+  /// Loads a Llama-architecture GGUF file, dequantising every tensor to float32 once.
+  /// `hashWeights` records the file's sha256 in `description` (what derived files are matched by).
+  public convenience init(gguf url: URL, hashWeights: Bool = true) throws {
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw LanguageModelError.missingFile(
+        path: url.path, hint: "pass a Llama-family .gguf file (`make models` fetches SmolLM2-135M)")
+    }
+    let file = try GGUFFile(url: url)
+    let config = try LlamaConfig(gguf: file)
+    let weights = try LlamaWeights(gguf: file, config: config)
+    self.init(
+      config: config, weights: weights, name: url.lastPathComponent,
+      sha256: hashWeights ? try SHA256.hex(fileAt: url) : "")
+  }
+
+  // MARK: - Forward passes
+
+  public func forward(tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool) throws
+    -> [Float]
+  {
+    precondition(tokens.count == batch * length, "tokens must hold batch · length ids")
+    guard length <= config.contextLength else {
+      throw LanguageModelError.sequenceTooLong(tokens: length, context: config.contextLength)
+    }
+    try checkVocabulary(tokens)
+    let rows = batch * length
+    let ws = workspace(rows: rows, length: length)
+    embed(tokens: tokens, into: ws.x.pointer)
+    let (q, kv) = (config.qDim, config.kvDim)
+    let width = q + 2 * kv
+    for l in 0..<config.nLayers {
+      blockForward(layer: l, rows: rows, firstPosition: 0, period: length, ws: ws, taps: taps) { qkv, out in
+        // Many small products (one per window and head): parallel across windows, BLAS on one thread each.
+        BLASThreads.singleThreaded {
+          ParallelLoop.forEachChunk(count: batch, grain: 1) { windows in
+            for b in windows {
+              let window = qkv + b * length * width
+              causalAttentionForward(
+                out: out + b * length * q, ldo: q, q: window, ldq: width, k: window + q, v: window + q + kv,
+                ldkv: width, newTokens: length, pastTokens: 0, heads: config.nHeads, kvHeads: config.nKVHeads,
+                headDim: config.headDim, scale: attentionScale,
+                scores: ws.scores.pointer + b * length * length)
+            }
+          }
+        }
+      }
+    }
+    guard computeLogits else { return [] }
+    return unembed(ws.x.pointer, rows: rows, ws: ws)
+  }
+
+  public func makeCache(capacity: Int) -> KVCache {
+    KVCache(nLayers: config.nLayers, capacity: min(capacity, config.contextLength), kvWidth: config.kvDim)
+  }
+
+  public func decode(tokens: [Int32], cache: KVCache) throws -> [Float] {
+    let past = cache.count
+    let n = tokens.count
+    guard n > 0 else { return [] }
+    guard past + n <= cache.capacity else {
+      throw LanguageModelError.sequenceTooLong(tokens: past + n, context: cache.capacity)
+    }
+    try checkVocabulary(tokens)
+    let (q, kv) = (config.qDim, config.kvDim)
+    let width = q + 2 * kv
+    let ws = workspace(rows: n, length: past + n)
+    embed(tokens: tokens, into: ws.x.pointer)
+    for l in 0..<config.nLayers {
+      blockForward(layer: l, rows: n, firstPosition: past, period: n, ws: ws, taps: nil) { qkv, out in
+        let keys = cache.keys[l].pointer
+        let values = cache.values[l].pointer
+        for i in 0..<n {
+          (keys + (past + i) * kv).update(from: qkv + i * width + q, count: kv)
+          (values + (past + i) * kv).update(from: qkv + i * width + q + kv, count: kv)
+        }
+        causalAttentionForward(
+          out: out, ldo: q, q: qkv, ldq: width, k: keys, v: values, ldkv: kv,
+          newTokens: n, pastTokens: past, heads: config.nHeads, kvHeads: config.nKVHeads,
+          headDim: config.headDim, scale: attentionScale, scores: ws.scores.pointer)
+      }
+    }
+    cache.count = past + n
+    return unembed(ws.x.pointer + (n - 1) * config.dModel, rows: 1, ws: ws)
+  }
+
+  // MARK: - Pieces
+
+  /// x = token_embd[token]: Llama has no learned positions (RoPE adds them inside attention).
+  /// x (rows, C).
+  private func embed(tokens: [Int32], into x: UnsafeMutablePointer<Float>) {
+    let c = config.dModel
+    let table = weights.tokenEmbedding.pointer
+    for (i, token) in tokens.enumerated() {
+      (x + i * c).update(from: table + Int(token) * c, count: c)
+    }
+  }
+
+  /// One pre-RMSNorm block on the residual stream ws.x (rows, C), row r at position
+  /// firstPosition + r % period; `attend` maps the rotated q|k|v projections (rows, qDim + 2·kvDim)
+  /// to the per-head attention output (rows, qDim).
+  private func blockForward(
+    layer l: Int, rows: Int, firstPosition: Int, period: Int, ws: Workspace, taps: MLPTaps?,
+    attend: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+  ) {
+    let c = config.dModel
+    let m = config.mlpWidth
+    let (q, kv) = (config.qDim, config.kvDim)
+    let w = weights.blocks[l]
+    let eps = config.rmsNormEpsilon
+    let x = ws.x.pointer
+    rmsNormForward(out: ws.normed.pointer, inp: x, weight: w.attnNorm.pointer, rows: rows, dim: c, eps: eps)
+    linearTransposedForward(
+      out: ws.qkv.pointer, inp: ws.normed.pointer, weight: w.qkv.pointer, bias: nil, rows: rows, inDim: c,
+      outDim: q + 2 * kv)
+    // Query and key heads sit side by side at the start of each row: rotate them in one pass.
+    ropeForward(
+      ws.qkv.pointer, ld: q + 2 * kv, rows: rows, heads: config.nHeads + config.nKVHeads,
+      headDim: config.headDim, ropeDim: config.ropeDim, firstPosition: firstPosition, period: period,
+      table: rope.pointer)
+    attend(ws.qkv.pointer, ws.attention.pointer)
+    linearTransposedForward(
+      out: ws.projected.pointer, inp: ws.attention.pointer, weight: w.attnOutput.pointer, bias: nil,
+      rows: rows, inDim: q, outDim: c)
+    residualAdd(out: x, inp: ws.projected.pointer, count: rows * c)
+
+    let mlpIn = taps.map { $0.pointer($0.mlpIn, layer: l) } ?? ws.normed.pointer
+    let mlpOut = taps.map { $0.pointer($0.mlpOut, layer: l) } ?? ws.projected.pointer
+    rmsNormForward(out: mlpIn, inp: x, weight: w.ffnNorm.pointer, rows: rows, dim: c, eps: eps)
+    linearTransposedForward(
+      out: ws.gate.pointer, inp: mlpIn, weight: w.gate.pointer, bias: nil, rows: rows, inDim: c, outDim: m)
+    linearTransposedForward(
+      out: ws.up.pointer, inp: mlpIn, weight: w.up.pointer, bias: nil, rows: rows, inDim: c, outDim: m)
+    swigluForward(gate: ws.gate.pointer, up: ws.up.pointer, count: rows * m)
+    linearTransposedForward(
+      out: mlpOut, inp: ws.gate.pointer, weight: w.down.pointer, bias: nil, rows: rows, inDim: m, outDim: c)
+    residualAdd(out: x, inp: mlpOut, count: rows * c)
+  }
+
+  /// Final RMSNorm, then logits = norm(x) · Wᵀ with W the LM head or the tied embedding.
+  /// x (rows, C) -> (rows, V).
+  private func unembed(_ x: UnsafeMutablePointer<Float>, rows: Int, ws: Workspace) -> [Float] {
+    let c = config.dModel
+    rmsNormForward(
+      out: ws.normed.pointer, inp: x, weight: weights.outputNorm.pointer, rows: rows, dim: c,
+      eps: config.rmsNormEpsilon)
+    let v = config.vocabSize
+    return [Float](unsafeUninitializedCapacity: rows * v) { out, count in
+      linearTransposedForward(
+        out: out.baseAddress!, inp: ws.normed.pointer, weight: weights.unembedding.pointer, bias: nil,
+        rows: rows, inDim: c, outDim: v)
+      count = rows * v
+    }
+  }
+
+  private var attentionScale: Float { 1 / Float(config.headDim).squareRoot() }
+
+  private func checkVocabulary(_ tokens: [Int32]) throws {
+    if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+      throw LanguageModelError.tokenOutOfRange(token: bad, vocabularySize: config.vocabSize)
+    }
+  }
+
+  // MARK: - Scratch
+
+  /// Activations of one forward call, reused while the call sizes fit.
+  private final class Workspace {
+    let rows: Int
+    let length: Int
+    let x, normed, qkv, attention, projected, gate, up, scores: FloatBuffer
+    init(rows: Int, length: Int, config: LlamaConfig) {
+      self.rows = rows
+      self.length = length
+      let c = config.dModel
+      x = FloatBuffer(count: rows * c)
+      normed = FloatBuffer(count: rows * c)
+      qkv = FloatBuffer(count: rows * (config.qDim + 2 * config.kvDim))
+      attention = FloatBuffer(count: rows * config.qDim)
+      projected = FloatBuffer(count: rows * c)
+      gate = FloatBuffer(count: rows * config.mlpWidth)
+      up = FloatBuffer(count: rows * config.mlpWidth)
+      scores = FloatBuffer(count: rows * length)
+    }
+  }
+
+  private func workspace(rows: Int, length: Int) -> Workspace {
+    if workspace.rows < rows || workspace.length < length || workspace.rows * workspace.length < rows * length
+    {
+      workspace = Workspace(
+        rows: max(rows, workspace.rows), length: max(length, workspace.length), config: config)
+    }
+    return workspace
+  }
+}

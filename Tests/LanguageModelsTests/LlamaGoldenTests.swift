@@ -1,0 +1,172 @@
+import Foundation
+import LanguageModels
+import ModelFormats
+import Testing
+
+/// Compares the Swift Llama with `transformers.LlamaForCausalLM` on a small GGUF whose every
+/// parameter is random (scripts/make_llama_fixture.py writes both the GGUF, with llama.cpp's q/k
+/// row permutation, and the reference computed on the unpermuted Hugging Face weights).
+@Suite struct LlamaGoldenTests {
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+    "Fixtures")
+  let model: LlamaModel
+  let golden: SafetensorsFile
+
+  init() throws {
+    model = try LlamaModel(gguf: Self.fixtures.appendingPathComponent("llama-tiny.gguf"))
+    golden = try SafetensorsFile(url: Self.fixtures.appendingPathComponent("llama-tiny-golden.safetensors"))
+  }
+
+  func ids(_ name: String) throws -> [Int32] { try golden.floats(name).map { Int32($0) } }
+
+  @Test("the config is read from the GGUF's llama.* metadata")
+  func configFromMetadata() {
+    let c = model.config
+    #expect(c.nLayers == 3 && c.dModel == 64 && c.mlpWidth == 96 && c.vocabSize == 128)
+    #expect(c.nHeads == 4 && c.nKVHeads == 2 && c.headDim == 16 && c.ropeDim == 16)
+    #expect(c.ropeBase == 100000 && c.contextLength == 48)
+    #expect(abs(c.rmsNormEpsilon - 1e-5) < 1e-10)
+    #expect(model.description.architecture == "llama" && model.description.sha256.count == 64)
+    #expect(model.weights.output == nil, "the fixture's LM head is tied to the embedding")
+  }
+
+  @Test("logits and every layer's MLP input and output match transformers to 1e-4 relative")
+  func forwardMatchesTransformers() throws {
+    let shape = golden.tensors["input_ids"]!.shape
+    let (batch, length) = (shape[0], shape[1])
+    let c = model.config.dModel
+    let taps = MLPTaps(nLayers: model.config.nLayers, rows: batch * length, dModel: c)
+    let logits = try model.forward(
+      tokens: try ids("input_ids"), batch: batch, length: length, taps: taps, computeLogits: true)
+    let logitsError = maxRelativeError(logits, try golden.floats("logits"))
+    #expect(logitsError < 1e-4, "logits differ from transformers by \(logitsError) relative")
+    for l in 0..<model.config.nLayers {
+      let block = batch * length * c
+      let mlpIn = Array(UnsafeBufferPointer(start: taps.pointer(taps.mlpIn, layer: l), count: block))
+      let mlpOut = Array(UnsafeBufferPointer(start: taps.pointer(taps.mlpOut, layer: l), count: block))
+      let inError = maxRelativeError(mlpIn, try golden.floats("mlp_in.\(l)"))
+      let outError = maxRelativeError(mlpOut, try golden.floats("mlp_out.\(l)"))
+      #expect(inError < 1e-4, "layer \(l) MLP input differs by \(inError) relative")
+      #expect(outError < 1e-4, "layer \(l) MLP output differs by \(outError) relative")
+    }
+  }
+
+  @Test("KV-cached decoding one token at a time gives the same logits as the whole window")
+  func cachedDecodingMatchesWindow() throws {
+    let tokens = Array(try ids("input_ids").prefix(golden.tensors["input_ids"]!.shape[1]))
+    try expectCachedDecodingMatchesWindow(model, tokens: tokens, prefill: 5)
+  }
+
+  @Test("greedy generation with the KV cache reproduces transformers' generate()")
+  func greedyGenerationMatches() throws {
+    let prompt = try ids("prompt_ids")
+    let expected = try ids("greedy_ids")
+    let result = try Generator(model: model).generate(
+      prompt: prompt, maxNewTokens: expected.count, sampling: .greedy, stopAt: nil)
+    #expect(result == expected)
+  }
+
+  @Test("a float16 GGUF loads and agrees with the float32 one within half precision")
+  func halfPrecisionGGUFLoads() throws {
+    let tokens = Array(try ids("input_ids").prefix(golden.tensors["input_ids"]!.shape[1]))
+    let reference = try model.forward(
+      tokens: tokens, batch: 1, length: tokens.count, taps: nil, computeLogits: true)
+    let half = try LlamaModel(gguf: Self.fixtures.appendingPathComponent("llama-tiny-f16.gguf"))
+    let logits = try half.forward(
+      tokens: tokens, batch: 1, length: tokens.count, taps: nil, computeLogits: true)
+    let error = maxRelativeError(logits, reference)
+    #expect(error < 5e-3 && error > 0, "f16 logits differ from f32 by \(error)")
+  }
+
+  @Test("a window longer than the context and an out-of-vocabulary id are refused with clear errors")
+  func badInputsAreRefused() {
+    let n = model.config.contextLength + 1
+    #expect(throws: LanguageModelError.sequenceTooLong(tokens: n, context: model.config.contextLength)) {
+      _ = try model.forward(
+        tokens: Array(repeating: 0, count: n), batch: 1, length: n, taps: nil, computeLogits: false)
+    }
+    #expect(throws: LanguageModelError.tokenOutOfRange(token: 128, vocabularySize: 128)) {
+      _ = try model.forward(tokens: [1, 128], batch: 1, length: 2, taps: nil, computeLogits: true)
+    }
+  }
+
+  @Test("a GGUF of another architecture is refused, naming it")
+  func otherArchitectureIsRefused() throws {
+    // A GPT-2 fixture is not GGUF at all; a GGUF with another architecture comes from the ModelFormats fixtures.
+    let formats = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("ModelFormatsTests/Fixtures")
+    let others =
+      (try? FileManager.default.contentsOfDirectory(atPath: formats.path))?
+      .filter { $0.hasSuffix(".gguf") } ?? []
+    for name in others {
+      let file = try GGUFFile(url: formats.appendingPathComponent(name))
+      guard let arch = file.metadata["general.architecture"]?.stringValue, arch != "llama" else { continue }
+      do {
+        _ = try LlamaConfig(gguf: file)
+        Issue.record("\(name) with architecture \(arch) loaded as llama")
+      } catch let error as LanguageModelError {
+        #expect(error.localizedDescription.contains("'\(arch)'"), "\(error.localizedDescription)")
+      }
+    }
+  }
+}
+
+// MARK: - The real model
+
+/// SmolLM2-135M-Instruct (Q4_1), where `make models` puts it; the tests below are skipped without it.
+private let smolLM2 = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent().appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+/// One load shared by the real-model tests (dequantising 135M parameters takes a moment); the suite
+/// is serialized because a model reuses its scratch buffers and so runs one call at a time.
+private let smolLM2Model = Result { try LlamaModel(gguf: smolLM2, hashWeights: false) }
+
+@Suite(
+  .serialized,
+  .enabled(if: FileManager.default.fileExists(atPath: smolLM2.path), "`make models` fetches SmolLM2"))
+struct SmolLM2Tests {
+  @Test("SmolLM2-135M's config: 30 layers, 576 wide, 9 query and 3 key/value heads, SwiGLU 1536")
+  func config() throws {
+    let c = try smolLM2Model.get().config
+    #expect(c.nLayers == 30 && c.dModel == 576 && c.nHeads == 9 && c.nKVHeads == 3 && c.headDim == 64)
+    #expect(c.mlpWidth == 1536 && c.vocabSize == 49152 && c.ropeBase == 100000)
+    #expect(try smolLM2Model.get().weights.output == nil, "SmolLM2 ties its LM head to the embedding")
+  }
+
+  @Test("a forward pass gives finite logits, and the KV cache reproduces them")
+  func forwardAndCache() throws {
+    let model = try smolLM2Model.get()
+    let tokens: [Int32] = [504, 3575, 282, 4649, 314, 7042, 30, 378]
+    let logits = try model.forward(
+      tokens: tokens, batch: 1, length: tokens.count, taps: nil, computeLogits: true)
+    #expect(logits.allSatisfy { $0.isFinite })
+    try expectCachedDecodingMatchesWindow(model, tokens: tokens, prefill: 3)
+  }
+
+  @Test("greedy decoding continues \"The capital of France is\" with \" Paris\"")
+  func capitalOfFrance() throws {
+    // The tokenizer's ids of "The capital of France is" (checked with transformers' GGUF tokenizer);
+    // 7042 is "ĠParis" in tokenizer.ggml.tokens.
+    let prompt: [Int32] = [504, 3575, 282, 4649, 314]
+    let generated = try Generator(model: smolLM2Model.get()).generate(
+      prompt: prompt, maxNewTokens: 3, sampling: .greedy, stopAt: nil)
+    #expect(generated.first == 7042, "generated \(generated)")
+  }
+}
+
+/// Prefills `prefill` tokens in one decode call, then steps one token at a time, checking each
+/// step's logits against the window forward's logits at that position.
+func expectCachedDecodingMatchesWindow(_ model: any LanguageModel, tokens: [Int32], prefill: Int) throws {
+  let full = try model.forward(tokens: tokens, batch: 1, length: tokens.count, taps: nil, computeLogits: true)
+  let cache = model.makeCache(capacity: tokens.count)
+  let v = model.description.vocabularySize
+  var stepped = try model.decode(tokens: Array(tokens[0..<prefill]), cache: cache)
+  let prefillError = maxRelativeError(stepped, Array(full[(prefill - 1) * v..<prefill * v]))
+  #expect(prefillError < 1e-4, "prefill's last logits differ by \(prefillError)")
+  for i in prefill..<tokens.count {
+    stepped = try model.decode(tokens: [tokens[i]], cache: cache)
+    let error = maxRelativeError(stepped, Array(full[i * v..<(i + 1) * v]))
+    #expect(error < 1e-4, "position \(i): cached logits differ by \(error)")
+  }
+  #expect(cache.count == tokens.count)
+}
