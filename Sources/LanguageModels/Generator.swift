@@ -16,10 +16,10 @@ public struct Generator {
 
   public init(model: any LanguageModel) { self.model = model }
 
-  /// Generates up to `maxNewTokens` ids after `prompt`, stopping early after `stopAt` (which is not
-  /// returned). `onToken` sees each id as it is produced, for streaming output.
+  /// Generates up to `maxNewTokens` ids after `prompt`, stopping early at any id in `stopAt` (which
+  /// is not returned): a chat model's turn ends at its EOS before any `<|endoftext|>`. `onToken` sees each id as it is produced, for streaming output.
   public func generate(
-    prompt: [Int32], maxNewTokens: Int, sampling: Sampling, stopAt: Int32?,
+    prompt: [Int32], maxNewTokens: Int, sampling: Sampling, stopAt: Set<Int32>,
     onToken: ((Int32) -> Void)? = nil
   ) throws -> [Int32] {
     guard !prompt.isEmpty else { throw LanguageModelError.sequenceTooLong(tokens: 0, context: 0) }
@@ -35,7 +35,7 @@ public struct Generator {
     var generated: [Int32] = []
     while generated.count < maxNewTokens {
       let next = choose(logits, sampling: sampling, rng: &rng)
-      if let stopAt, next == stopAt { break }
+      if stopAt.contains(next) { break }
       generated.append(next)
       onToken?(next)
       if generated.count == maxNewTokens || cache.count >= capacity { break }

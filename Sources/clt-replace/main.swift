@@ -66,7 +66,7 @@ struct CLTReplace: ParsableCommand {
       let start = Date()
       let newIDs = try Generator(model: model).generate(
         prompt: promptIDs, maxNewTokens: maxNewTokens, sampling: sampling,
-        stopAt: ignoreEos ? nil : tokenizer.endOfTextID
+        stopAt: ignoreEos ? [] : Set(tokenizer.stopIDs)
       ) { id in
         if !json { StandardOutput.write(stream.append(tokenizer.tokenBytes(id))) }
       }

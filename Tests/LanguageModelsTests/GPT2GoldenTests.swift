@@ -63,7 +63,7 @@ import Testing
     let expected = try ids("greedy_ids")
     let generator = Generator(model: model)
     let result = try generator.generate(
-      prompt: prompt, maxNewTokens: expected.count, sampling: .greedy, stopAt: nil)
+      prompt: prompt, maxNewTokens: expected.count, sampling: .greedy, stopAt: [])
     #expect(result == expected)
   }
 
@@ -74,7 +74,7 @@ import Testing
     let stop = expected[3]
     let firstStop = expected.firstIndex(of: stop)!
     let result = try Generator(model: model).generate(
-      prompt: prompt, maxNewTokens: expected.count, sampling: .greedy, stopAt: stop)
+      prompt: prompt, maxNewTokens: expected.count, sampling: .greedy, stopAt: [stop])
     #expect(result == Array(expected[..<firstStop]))
   }
 

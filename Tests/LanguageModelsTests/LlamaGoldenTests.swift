@@ -62,7 +62,7 @@ import Testing
     let prompt = try ids("prompt_ids")
     let expected = try ids("greedy_ids")
     let result = try Generator(model: model).generate(
-      prompt: prompt, maxNewTokens: expected.count, sampling: .greedy, stopAt: nil)
+      prompt: prompt, maxNewTokens: expected.count, sampling: .greedy, stopAt: [])
     #expect(result == expected)
   }
 
@@ -149,7 +149,7 @@ struct SmolLM2Tests {
     // 7042 is "ĠParis" in tokenizer.ggml.tokens.
     let prompt: [Int32] = [504, 3575, 282, 4649, 314]
     let generated = try Generator(model: smolLM2Model.get()).generate(
-      prompt: prompt, maxNewTokens: 3, sampling: .greedy, stopAt: nil)
+      prompt: prompt, maxNewTokens: 3, sampling: .greedy, stopAt: [])
     #expect(generated.first == 7042, "generated \(generated)")
   }
 }

@@ -25,7 +25,7 @@ import Tokenizers
     let promptIDs = tokenizer.encode(prompt)
     #expect((object["prompt_ids"] as? [Int])?.map(Int32.init) == promptIDs)
     let expected = try Generator(model: try GPT2Model(directory: model)).generate(
-      prompt: promptIDs, maxNewTokens: 12, sampling: .greedy, stopAt: 50256)
+      prompt: promptIDs, maxNewTokens: 12, sampling: .greedy, stopAt: [50256])
     let newIDs = (object["new_ids"] as? [Int])?.map(Int32.init)
     #expect(newIDs == expected)
     #expect(object["text"] as? String == tokenizer.decode(expected))
@@ -58,5 +58,23 @@ import Tokenizers
     r = try ToolHarness.run(
       "clt-replace", ["--model", model.path, "--tokenizer", "/nonexistent/ranks", "-"], stdin: "x")
     #expect(r.status != 0 && r.stderr.contains("--tokenizer"), "\(r.stderr)")
+  }
+
+  static let smolLM2 = ToolHarness.packageRoot.appendingPathComponent(
+    "models/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+  @Test(
+    "SmolLM2 continues \"The capital of France is\" with \" Paris\" greedily, through the tool",
+    .enabled(
+      if: FileManager.default.fileExists(atPath: smolLM2.path), "`make models` fetches SmolLM2 (CI does)"))
+  func smolLM2SaysParis() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try ToolHarness.run(
+      "clt-replace", ["--model", Self.smolLM2.path, "--max-new-tokens", "3", "--json", "-"],
+      stdin: "The capital of France is")
+    #expect(r.status == 0, "\(r.stderr)")
+    let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+    #expect((object["prompt_ids"] as? [Int]) == [504, 3575, 282, 4649, 314])
+    #expect((object["text"] as? String)?.hasPrefix(" Paris") == true, "got \(object["text"] ?? "nothing")")
   }
 }
