@@ -16,6 +16,7 @@ unpermuted model, and the Swift model must match them running on the permuted GG
 Outputs (in OUT_DIR):
   llama-tiny.gguf          float32 tensors
   llama-tiny-f16.gguf      the same with float16 matrices (norm gains stay float32, as llama.cpp does)
+  llama-no-head-count.gguf metadata only, without llama.attention.head_count (the missing-key error)
   llama-tiny-golden.safetensors:
     input_ids        [B, T]        float32 (small integers, exact)
     logits           [B, T, V]     float32
@@ -93,20 +94,21 @@ def tensors():
     yield "output_norm.weight", sd["model.norm.weight"]
 
 
-def write_gguf(path: str, matrix_dtype) -> None:
+def write_gguf(path: str, matrix_dtype, with_tensors: bool = True, skip_head_count: bool = False) -> None:
     w = GGUFWriter(path, "llama")
     w.add_name("llama-tiny (random, CLTKit golden fixture)")
     w.add_block_count(config.num_hidden_layers)
     w.add_context_length(config.max_position_embeddings)
     w.add_embedding_length(config.hidden_size)
     w.add_feed_forward_length(config.intermediate_size)
-    w.add_head_count(n_head)
+    if not skip_head_count:
+        w.add_head_count(n_head)
     w.add_head_count_kv(n_kv)
     w.add_rope_freq_base(ROPE_THETA)
     w.add_layer_norm_rms_eps(config.rms_norm_eps)
     w.add_rope_dimension_count(head_dim)
     w.add_vocab_size(config.vocab_size)
-    for name, t in tensors():
+    for name, t in tensors() if with_tensors else []:
         w.add_tensor(name, t.astype(matrix_dtype) if t.ndim == 2 else t)
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -117,6 +119,7 @@ def write_gguf(path: str, matrix_dtype) -> None:
 os.makedirs(OUT, exist_ok=True)
 write_gguf(os.path.join(OUT, "llama-tiny.gguf"), np.float32)
 write_gguf(os.path.join(OUT, "llama-tiny-f16.gguf"), np.float16)
+write_gguf(os.path.join(OUT, "llama-no-head-count.gguf"), np.float32, with_tensors=False, skip_head_count=True)
 
 captured = {}
 

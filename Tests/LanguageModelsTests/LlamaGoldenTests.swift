@@ -90,6 +90,18 @@ import Testing
     }
   }
 
+  @Test("a GGUF missing a llama.* key is refused, naming the key and the file")
+  func missingKeyIsNamed() throws {
+    let url = Self.fixtures.appendingPathComponent("llama-no-head-count.gguf")
+    do {
+      _ = try LlamaModel(gguf: url)
+      Issue.record("a GGUF without llama.attention.head_count loaded")
+    } catch let error as LanguageModelError {
+      let message = error.localizedDescription
+      #expect(message.contains("llama.attention.head_count") && message.contains(url.path), "\(message)")
+    }
+  }
+
   @Test("a GGUF of another architecture is refused, naming it")
   func otherArchitectureIsRefused() throws {
     // A GPT-2 fixture is not GGUF at all; a GGUF with another architecture comes from the ModelFormats fixtures.
