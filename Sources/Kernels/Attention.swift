@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// Causal multi-head self-attention for one sequence, given its projected queries, keys and values.
@@ -43,15 +44,9 @@ public func causalAttentionForward(
   }
 }
 
-/// Numerically stable softmax in place: x ← exp(x - max x) / Σ exp(x - max x), with `fastExp`
-/// (the exponential loop vectorises; glibc's expf would dominate attention's cost).
+/// Numerically stable softmax in place: x ← exp(x - max x) / Σ exp(x - max x). The loops are C
+/// (CKernels, AVX2 where available): in attention they would otherwise cost more than the products.
 /// x (count).
 public func softmaxForward(_ x: UnsafeMutablePointer<Float>, count: Int) {
-  var m = -Float.infinity
-  for i in 0..<count { m = max(m, x[i]) }
-  for i in 0..<count { x[i] = fastExp(x[i] - m) }
-  var sum: Float = 0
-  for i in 0..<count { sum += x[i] }
-  let inv = 1 / sum
-  for i in 0..<count { x[i] *= inv }
+  softmax_forward(x, count)
 }

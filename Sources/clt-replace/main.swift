@@ -39,6 +39,9 @@ struct CLTReplace: ParsableCommand {
   @Flag(name: .long, help: "Print a JSON line with generated tokens/s (model loading excluded) on stderr.")
   var timing = false
 
+  @Option(name: .long, help: .hidden)
+  var timingLabel = "generate"
+
   @Argument(help: "File holding the prompt, or - for stdin.")
   var promptFile: String = "-"
 
@@ -84,7 +87,7 @@ struct CLTReplace: ParsableCommand {
       }
       if timing {
         StandardError.line(
-          "{\"side\": \"swift\", \"bench\": \"generate\", \"tokens\": \(newIDs.count), \"seconds\": \(seconds), "
+          "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(newIDs.count), \"seconds\": \(seconds), "
             + "\"tokens_per_second\": \(Double(newIDs.count) / seconds)}")
       }
     }

@@ -145,7 +145,8 @@ import Tokenizers
     let shard = try ShardReader(url: URL(fileURLWithPath: String(result.stdout.split(separator: "\n")[0])))
     // 20 tokens = two windows of 8 and one of 4; minus three BOS rows.
     #expect(shard.rowCount == 17)
-    #expect(result.stderr.contains("\"tokens\": 20"), "the timing line counts the tokens: \(result.stderr)")
+    #expect(
+      result.stderr.contains("\"total_tokens\": 20"), "the timing line counts the tokens: \(result.stderr)")
   }
 
   @Test("bad inputs fail with a message naming what is wrong and leave no shard behind")

@@ -39,15 +39,15 @@ def read_documents(lines):
     return docs
 
 
-def make_windows(docs, context=128, max_windows=None):
-    """Returns the windows [EOT] + chunk for consecutive (context - 1)-id chunks of the stream."""
+def make_windows(docs, context=128, max_windows=None, eot=EOT):
+    """Returns the windows [eot] + chunk for consecutive (context - 1)-id chunks of the stream."""
     chunk = context - 1
     windows, buffer = [], []
     for tokens in docs:
         buffer.extend(tokens)
-        buffer.append(EOT)
+        buffer.append(eot)
         while len(buffer) >= chunk:
-            windows.append([EOT] + buffer[:chunk])
+            windows.append([eot] + buffer[:chunk])
             del buffer[:chunk]
             if max_windows is not None and len(windows) >= max_windows:
                 return windows
@@ -60,6 +60,7 @@ def main() -> int:
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--context", type=int, default=128)
     parser.add_argument("--max-windows", type=int, default=64)
+    parser.add_argument("--eot", type=int, default=EOT, help="end-of-text id (GPT-2 50256, SmolLM2 0)")
     args = parser.parse_args()
 
     if args.input == "-":
@@ -69,7 +70,7 @@ def main() -> int:
             docs = read_documents(f)
     if not docs:
         sys.exit("make_windows: no documents in the input")
-    windows = make_windows(docs, args.context, args.max_windows)
+    windows = make_windows(docs, args.context, args.max_windows, args.eot)
     if not windows:
         sys.exit("make_windows: the documents are too short for a single window")
     if len(windows) < args.max_windows:

@@ -84,7 +84,11 @@ def main() -> int:
 
     rows = [("dump", "dump", "dump"),
             ("dump (PyTorch with LM head)", "dump", "dump_lmhead"),
-            ("generate", "generate", "generate")]
+            ("generate", "generate", "generate"),
+            ("SmolLM2 dump", "smollm2_dump", "smollm2_dump"),
+            ("SmolLM2 dump (PyTorch LM head)", "smollm2_dump", "smollm2_dump_lmhead"),
+            ("SmolLM2 generate", "smollm2_generate", "smollm2_generate")]
+    rows = [r for r in rows if ("swift", r[1]) in best or ("pytorch", r[2]) in best]
     print(f"{'bench':<30} {'Swift tok/s':>12} {'PyTorch tok/s':>14} {'Swift/PyTorch':>14}")
     for label, swift_bench, torch_bench in rows:
         s, t = tps("swift", swift_bench), tps("pytorch", torch_bench)

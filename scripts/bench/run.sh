@@ -117,5 +117,37 @@ step "PyTorch: dump, dump_lmhead, generate"
     --runs "$RUNS" --threads "$THREADS" | tee -a "$RUN_LOG" \
     || die "torch_reference.py failed"
 
+# SmolLM2-135M (Llama family, GGUF): the same benches, when `make models` has fetched it. Both
+# sides run the same dequantised float32 weights; the windows start with its <|endoftext|> (id 0).
+SMOL=models/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ -f "$SMOL" ]; then
+    step "SmolLM2: token windows"
+    "$BIN/gpt2-acts" --print-tokens --model "$SMOL" "$CORPUS" > "$OUT/smollm2.tokens.jsonl" \
+        || die "gpt2-acts --print-tokens failed on $CORPUS with $SMOL"
+    "$PYTHON" "$HERE/make_windows.py" "$OUT/smollm2.tokens.jsonl" -o "$OUT/smollm2.windows.json" \
+        --context "$CONTEXT" --max-windows "$N_WINDOWS" --eot 0
+    "$BIN/gpt2-acts" --print-tokens --model "$SMOL" "$PROMPT" > "$OUT/smollm2.prompt.tokens.jsonl"
+    "$PYTHON" -c 'import json, sys
+json.dump(json.loads(next(l for l in open(sys.argv[1]) if l.strip()))["tokens"], open(sys.argv[2], "w"))' \
+        "$OUT/smollm2.prompt.tokens.jsonl" "$OUT/smollm2.prompt_ids.json"
+    step "SmolLM2 Swift: gpt2-acts dump, clt-replace generate"
+    rm -rf "$OUT/shards-smollm2"
+    swift_timed gpt2-acts smollm2_dump -- "$BIN/gpt2-acts" --model "$SMOL" --timing-label smollm2_dump \
+        --context "$CONTEXT" --batch "$BATCH" --max-tokens "$MAX_TOKENS" --out-dir "$OUT/shards-smollm2" \
+        --threads "$THREADS" --timing "$CORPUS"
+    for _ in $(seq "$RUNS"); do
+        swift_timed clt-replace smollm2_generate -- "$BIN/clt-replace" --model "$SMOL" \
+            --timing-label smollm2_generate --max-new-tokens "$NEW_TOKENS" --ignore-eos \
+            --threads "$THREADS" --timing "$PROMPT"
+    done
+    step "SmolLM2 PyTorch: dump, dump_lmhead, generate"
+    "$PYTHON" "$HERE/torch_reference.py" --model "$SMOL" --prefix smollm2_ --windows "$OUT/smollm2.windows.json" \
+        --prompt-ids "$OUT/smollm2.prompt_ids.json" --batch "$BATCH" --max-new-tokens "$NEW_TOKENS" \
+        --runs "$RUNS" --threads "$THREADS" | tee -a "$RUN_LOG" \
+        || die "torch_reference.py failed on $SMOL"
+else
+    echo "bench: $SMOL not found; skipping SmolLM2 (make models fetches it)" >&2
+fi
+
 step "results"
 "$PYTHON" "$HERE/report.py" "$RUN_LOG" --results "$OUT/results.jsonl" --loadavg-start "$LOAD_START"

@@ -38,8 +38,11 @@ import torch
 BENCHES = ("dump", "dump_lmhead", "generate")
 
 
+PREFIX = ""  # "smollm2_" for the SmolLM2 benches
+
+
 def emit(bench: str, tokens: int, seconds: float) -> None:
-    print(json.dumps({"side": "pytorch", "bench": bench, "tokens": tokens, "seconds": round(seconds, 4),
+    print(json.dumps({"side": "pytorch", "bench": PREFIX + bench, "tokens": tokens, "seconds": round(seconds, 4),
                       "tokens_per_second": round(tokens / seconds, 2)}), flush=True)
 
 
@@ -78,7 +81,7 @@ def bench_dump(model, blocks, windows, batch: int, name: str) -> None:
     batches = [torch.tensor(windows[i:i + batch], dtype=torch.long) for i in range(0, len(windows), batch)]
     if len(batches) < 2:
         sys.exit("torch_reference: need at least two batches (one is the warm-up)")
-    recorder = MLPRecorder(blocks, batch, context, model.config.n_embd)
+    recorder = MLPRecorder(blocks, batch, context, model.config.hidden_size)
     try:
         model(input_ids=batches[0], use_cache=False)  # warm-up
         rows = 0
@@ -92,10 +95,10 @@ def bench_dump(model, blocks, windows, batch: int, name: str) -> None:
     emit(name, rows, seconds)
 
 
-def bench_generate(model, prompt_ids, new_tokens: int, runs: int) -> None:
+def bench_generate(model, prompt_ids, new_tokens: int, runs: int, pad_id: int) -> None:
     ids = torch.tensor([prompt_ids], dtype=torch.long)
     kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
-                  min_new_tokens=new_tokens, do_sample=False, pad_token_id=50256)
+                  min_new_tokens=new_tokens, do_sample=False, pad_token_id=pad_id)
     model.generate(**kwargs)  # warm-up
     times, produced = [], set()
     for _ in range(runs):
@@ -118,7 +121,10 @@ def load_prompt(value: str):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="checkpoint directory (config.json + model.safetensors)")
+    parser.add_argument("--model", required=True,
+                        help="GPT-2 checkpoint directory (config.json + model.safetensors), or a Llama .gguf file "
+                             "(loaded by transformers, dequantised to float32: the same weights gpt2-acts uses)")
+    parser.add_argument("--prefix", default="", help="prefix for the bench names (e.g. smollm2_)")
     parser.add_argument("--windows", help="JSON list of token windows (dump benches)")
     parser.add_argument("--prompt-ids", help="JSON file or inline JSON list (generate bench)")
     parser.add_argument("--bench", default=",".join(BENCHES), help="comma-separated subset of " + ",".join(BENCHES))
@@ -137,7 +143,11 @@ def main() -> int:
     if "generate" in benches and not args.prompt_ids:
         parser.error("the generate bench needs --prompt-ids")
 
+    global PREFIX
+    PREFIX = args.prefix
     torch.set_num_threads(args.threads)
+    if args.model.endswith(".gguf"):
+        return run_llama(args, benches)
     from transformers import GPT2LMHeadModel, GPT2Model
     from transformers.utils import logging as hf_logging
     hf_logging.set_verbosity_error()
@@ -157,7 +167,30 @@ def main() -> int:
             if "dump_lmhead" in benches:
                 bench_dump(lm, lm.transformer.h, windows, args.batch, "dump_lmhead")
             if "generate" in benches:
-                bench_generate(lm, load_prompt(args.prompt_ids), args.max_new_tokens, args.runs)
+                bench_generate(lm, load_prompt(args.prompt_ids), args.max_new_tokens, args.runs, pad_id=50256)
+    return 0
+
+
+def run_llama(args, benches) -> int:
+    """The same benches on a Llama-family GGUF: LlamaModel (no LM head) for dump, LlamaForCausalLM otherwise."""
+    import os
+    from transformers import LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    windows = None
+    if args.windows:
+        with open(args.windows, encoding="utf-8") as f:
+            windows = json.load(f)
+    folder, name = os.path.split(os.path.abspath(args.model))
+    lm = LlamaForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
+    with torch.inference_mode():
+        if "dump" in benches:
+            bench_dump(lm.model, lm.model.layers, windows, args.batch, "dump")
+        if "dump_lmhead" in benches:
+            bench_dump(lm, lm.model.layers, windows, args.batch, "dump_lmhead")
+        if "generate" in benches:
+            bench_generate(lm, load_prompt(args.prompt_ids), args.max_new_tokens, args.runs, pad_id=2)
     return 0
 
 

@@ -7,4 +7,10 @@
 /// x <- GELU_tanh(x + bias), row by row. x (rows, dim), bias (dim) or NULL.
 void gelu_tanh_bias_forward(float *x, const float *bias, size_t rows, size_t dim);
 
+/// x <- softmax(x), numerically stable. x (count).
+void softmax_forward(float *x, size_t count);
+
+/// gate <- silu(gate) * up, SwiGLU's element-wise part. gate (count), up (count).
+void swiglu_forward(float *gate, const float *up, size_t count);
+
 #endif
