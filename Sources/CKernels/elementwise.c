@@ -53,12 +53,12 @@ void softmax_forward(float *x, size_t count) {
   for (i = 0; i < count; i++) x[i] *= inv;
 }
 
-// SwiGLU's element-wise part in place: gate <- silu(gate) * up = gate / (1 + exp(-gate)) * up.
+// SwiGLU's element-wise part: out <- silu(gate) * up = gate / (1 + exp(-gate)) * up.
 __attribute__((target_clones("arch=x86-64-v3", "default")))
-void swiglu_forward(float *gate, const float *up, size_t count) {
+void swiglu_forward(float *out, const float *gate, const float *up, size_t count) {
   for (size_t i = 0; i < count; i++) {
     float g = gate[i];
-    gate[i] = g / (1.0f + fast_exp(-g)) * up[i];
+    out[i] = g / (1.0f + fast_exp(-g)) * up[i];
   }
 }
 

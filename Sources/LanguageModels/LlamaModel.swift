@@ -161,12 +161,11 @@ public final class LlamaModel: LanguageModel {
     let mlpOut = taps.map { $0.pointer($0.mlpOut, layer: l) } ?? ws.projected.pointer
     rmsNormForward(out: mlpIn, inp: x, weight: w.ffnNorm.pointer, rows: rows, dim: c, eps: eps)
     linearTransposedForward(
-      out: ws.gate.pointer, inp: mlpIn, weight: w.gate.pointer, bias: nil, rows: rows, inDim: c, outDim: m)
+      out: ws.gateUp.pointer, inp: mlpIn, weight: w.gateUp.pointer, bias: nil, rows: rows, inDim: c,
+      outDim: 2 * m)
+    swigluForward(out: ws.hidden.pointer, gateUp: ws.gateUp.pointer, rows: rows, dim: m)
     linearTransposedForward(
-      out: ws.up.pointer, inp: mlpIn, weight: w.up.pointer, bias: nil, rows: rows, inDim: c, outDim: m)
-    swigluForward(gate: ws.gate.pointer, up: ws.up.pointer, count: rows * m)
-    linearTransposedForward(
-      out: mlpOut, inp: ws.gate.pointer, weight: w.down.pointer, bias: nil, rows: rows, inDim: m, outDim: c)
+      out: mlpOut, inp: ws.hidden.pointer, weight: w.down.pointer, bias: nil, rows: rows, inDim: m, outDim: c)
     residualAdd(out: x, inp: mlpOut, count: rows * c)
   }
 
@@ -200,7 +199,7 @@ public final class LlamaModel: LanguageModel {
   private final class Workspace {
     let rows: Int
     let length: Int
-    let x, normed, qkv, attention, projected, gate, up, scores: FloatBuffer
+    let x, normed, qkv, attention, projected, gateUp, hidden, scores: FloatBuffer
     init(rows: Int, length: Int, config: LlamaConfig) {
       self.rows = rows
       self.length = length
@@ -210,8 +209,8 @@ public final class LlamaModel: LanguageModel {
       qkv = FloatBuffer(count: rows * (config.qDim + 2 * config.kvDim))
       attention = FloatBuffer(count: rows * config.qDim)
       projected = FloatBuffer(count: rows * c)
-      gate = FloatBuffer(count: rows * config.mlpWidth)
-      up = FloatBuffer(count: rows * config.mlpWidth)
+      gateUp = FloatBuffer(count: rows * 2 * config.mlpWidth)
+      hidden = FloatBuffer(count: rows * config.mlpWidth)
       scores = FloatBuffer(count: rows * length)
     }
   }

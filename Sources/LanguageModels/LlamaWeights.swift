@@ -15,7 +15,8 @@ public final class LlamaWeights {
     public let qkv: FloatBuffer
     public let attnOutput: FloatBuffer  // (C, qDim)
     public let ffnNorm: FloatBuffer  // (C)
-    public let gate, up: FloatBuffer  // (M, C)
+    /// ffn_gate and ffn_up stacked: (2M, C), so one product yields gate|up per row.
+    public let gateUp: FloatBuffer
     public let down: FloatBuffer  // (C, M)
   }
 
@@ -45,18 +46,27 @@ public final class LlamaWeights {
     let c = config.dModel
     let m = config.mlpWidth
     let (q, kv) = (config.qDim, config.kvDim)
+    /// Tensors of the same input width stacked row-wise into one matrix, so that they take one product.
+    func stacked(_ parts: [(name: String, rows: Int)]) throws -> FloatBuffer {
+      let buffer = FloatBuffer(count: parts.reduce(0) { $0 + $1.rows } * c)
+      var offset = 0
+      for (name, rows) in parts {
+        let part = try file.floats(name, expectedShape: [rows, c])
+        part.withUnsafeBufferPointer {
+          (buffer.pointer + offset).update(from: $0.baseAddress!, count: rows * c)
+        }
+        offset += rows * c
+      }
+      return buffer
+    }
     func block(_ l: Int) throws -> Block {
       let b = "blk.\(l)."
-      let qkv = FloatBuffer(count: (q + 2 * kv) * c)
-      for (offset, name, rows) in [(0, "attn_q", q), (q * c, "attn_k", kv), ((q + kv) * c, "attn_v", kv)] {
-        let part = try file.floats(b + name + ".weight", expectedShape: [rows, c])
-        part.withUnsafeBufferPointer { (qkv.pointer + offset).update(from: $0.baseAddress!, count: rows * c) }
-      }
       return Block(
-        attnNorm: try load(b + "attn_norm.weight", [c]), qkv: qkv,
+        attnNorm: try load(b + "attn_norm.weight", [c]),
+        qkv: try stacked([(b + "attn_q.weight", q), (b + "attn_k.weight", kv), (b + "attn_v.weight", kv)]),
         attnOutput: try load(b + "attn_output.weight", [c, q]),
         ffnNorm: try load(b + "ffn_norm.weight", [c]),
-        gate: try load(b + "ffn_gate.weight", [m, c]), up: try load(b + "ffn_up.weight", [m, c]),
+        gateUp: try stacked([(b + "ffn_gate.weight", m), (b + "ffn_up.weight", m)]),
         down: try load(b + "ffn_down.weight", [c, m]))
     }
     var results = [Result<Block, Error>?](repeating: nil, count: config.nLayers)

@@ -30,11 +30,19 @@ import Testing
 
   @Test("SwiGLU gives silu(gate) · up, also where the exponential saturates")
   func swigluMatchesDefinition() {
-    var gate = (0..<1001).map { Float($0 - 500) * 0.031 } + [-100, -30, 30, 100, 0]
+    // Two rows of 503, each laid out gate | up as the stacked product leaves them.
+    let gate = (0..<1001).map { Float($0 - 500) * 0.031 } + [-100, -30, 30, 100, 0]
     let up = random(gate.count, scale: 2)
+    let dim = gate.count / 2
+    var gateUp: [Float] = []
+    for r in 0..<2 {
+      gateUp += gate[r * dim..<(r + 1) * dim]
+      gateUp += up[r * dim..<(r + 1) * dim]
+    }
     let reference = zip(gate, up).map { g, u in Double(g) / (1 + Foundation.exp(-Double(g))) * Double(u) }
-    swigluForward(gate: &gate, up: up, count: gate.count)
-    for (got, want) in zip(gate, reference) {
+    var out = [Float](repeating: .nan, count: 2 * dim)
+    swigluForward(out: &out, gateUp: gateUp, rows: 2, dim: dim)
+    for (got, want) in zip(out, reference) {
       #expect(abs(Double(got) - want) <= 1e-6 * max(1, abs(want)), "got \(got), want \(want)")
     }
   }

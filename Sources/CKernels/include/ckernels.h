@@ -10,7 +10,7 @@ void gelu_tanh_bias_forward(float *x, const float *bias, size_t rows, size_t dim
 /// x <- softmax(x), numerically stable. x (count).
 void softmax_forward(float *x, size_t count);
 
-/// gate <- silu(gate) * up, SwiGLU's element-wise part. gate (count), up (count).
-void swiglu_forward(float *gate, const float *up, size_t count);
+/// out <- silu(gate) * up, SwiGLU's element-wise part. out, gate, up (count); out may be gate.
+void swiglu_forward(float *out, const float *gate, const float *up, size_t count);
 
 #endif
