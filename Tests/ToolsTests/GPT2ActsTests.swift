@@ -1,6 +1,7 @@
 import ActivationShards
 import Foundation
 import LanguageModels
+import ModelFormats
 import Testing
 import Tokenizers
 
@@ -261,5 +262,54 @@ import Tokenizers
     #expect(!shards.isEmpty, "some shards completed before the disk filled")
     #expect(r.stdout.split(separator: "\n").count == shards.count, "every completed shard was printed")
     for name in shards { #expect(try ShardReader(url: out.appendingPathComponent(name)).rowCount == 128) }
+  }
+
+  static let smolLM2 = ToolHarness.packageRoot.appendingPathComponent(
+    "models/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+  @Test(
+    "on SmolLM2's GGUF, shards say llama, use its own tokenizer and hold the model's own MLP activations",
+    .enabled(
+      if: FileManager.default.fileExists(atPath: smolLM2.path), "`make models` fetches SmolLM2 (CI does)"))
+  func smolLM2Shards() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    let out = dir.appendingPathComponent("smol")
+    let r = try ToolHarness.run(
+      "gpt2-acts",
+      [
+        "--model", Self.smolLM2.path, "--quiet", "--out-dir", out.path, "--context", "16", "--max-tokens",
+        "32",
+        "--dtype", "f32", corpus.path,
+      ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let shard = try ShardReader(url: URL(fileURLWithPath: String(r.stdout.split(separator: "\n")[0])))
+    #expect(
+      shard.metadata.architecture == "llama" && shard.metadata.nLayers == 30 && shard.metadata.dModel == 576)
+    #expect(shard.metadata.inputTap.contains("ffn_norm") && shard.metadata.outputTap.contains("ffn_down"))
+    let tokenizer = try BPETokenizer.fromGGUF(ModelFormats.GGUFFile(url: Self.smolLM2))
+    let stream: [Int32] = Self.documents.flatMap { document -> [Int32] in tokenizer.encode(document) + [0] }
+    let tokens = try shard.readTokens(rows: 0..<shard.rowCount)
+    #expect(tokens == Array(stream.prefix(30)), "two windows of 15 tokens after their <|endoftext|> (id 0)")
+    // The first window, recomputed in-process.
+    let model = try LlamaModel(gguf: Self.smolLM2, hashWeights: false)
+    let window: [Int32] = [0] + stream.prefix(15)
+    let taps = MLPTaps(nLayers: 30, rows: 16, dModel: 576)
+    _ = try model.forward(tokens: window, batch: 1, length: 16, taps: taps, computeLogits: false)
+    let mlpOut = try shard.readActivations(.mlpOut, rows: 0..<15)
+    // Two windows in one batch against one alone: the products block differently, so compare
+    // relative to the activations' scale (SmolLM2 has outlier dimensions in the hundreds).
+    var worst: Float = 0
+    var scale: Float = 0
+    for p in 1..<16 {
+      for l in 0..<30 {
+        for j in 0..<576 {
+          let direct = taps.mlpOut[(l * 16 + p) * 576 + j]
+          worst = max(worst, abs(mlpOut[((p - 1) * 30 + l) * 576 + j] - direct))
+          scale = max(scale, abs(direct))
+        }
+      }
+    }
+    #expect(worst / scale <= 1e-5, "shard and in-process MLP outputs differ by \(worst) of \(scale)")
   }
 }
