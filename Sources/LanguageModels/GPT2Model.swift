@@ -9,6 +9,9 @@ public final class GPT2Model: LanguageModel {
   public let weights: GPT2Weights
   public let description: ModelDescription
   private var workspace = Workspace(rows: 0, length: 0, config: GPT2Config())
+  private var attention: PackedAttention {
+    PackedAttention(heads: config.nHead, kvHeads: config.nHead, headDim: config.headDim)
+  }
 
   public init(config: GPT2Config, weights: GPT2Weights, name: String = "gpt2", sha256: String = "") {
     self.config = config
@@ -54,20 +57,9 @@ public final class GPT2Model: LanguageModel {
     embed(tokens: tokens, firstPosition: 0, length: length, into: ws.x.pointer)
     for l in 0..<config.nLayer {
       blockForward(layer: l, rows: rows, ws: ws, taps: taps) { qkv, out in
-        let c = config.nEmbd
-        // Many small products (one per window and head): parallel across windows, BLAS on one thread each.
-        BLASThreads.singleThreaded {
-          ParallelLoop.forEachChunk(count: batch, grain: 1) { windows in
-            for b in windows {
-              let q = qkv + b * length * 3 * c
-              causalAttentionForward(
-                out: out + b * length * c, ldo: c, q: q, ldq: 3 * c, k: q + c, v: q + 2 * c, ldkv: 3 * c,
-                newTokens: length, pastTokens: 0, heads: config.nHead, kvHeads: config.nHead,
-                headDim: config.headDim, scale: attentionScale(layer: l),
-                scores: ws.scores.pointer + b * length * length)
-            }
-          }
-        }
+        attention.attendWindows(
+          qkv: qkv, out: out, batch: batch, length: length, scale: attentionScale(layer: l),
+          scores: ws.scores.pointer)
       }
     }
     guard computeLogits else { return [] }
@@ -91,16 +83,9 @@ public final class GPT2Model: LanguageModel {
     embed(tokens: tokens, firstPosition: past, length: n, into: ws.x.pointer)
     for l in 0..<config.nLayer {
       blockForward(layer: l, rows: n, ws: ws, taps: nil) { qkv, out in
-        let keys = cache.keys[l].pointer
-        let values = cache.values[l].pointer
-        for i in 0..<n {
-          (keys + (past + i) * c).update(from: qkv + i * 3 * c + c, count: c)
-          (values + (past + i) * c).update(from: qkv + i * 3 * c + 2 * c, count: c)
-        }
-        causalAttentionForward(
-          out: out, ldo: c, q: qkv, ldq: 3 * c, k: keys, v: values, ldkv: c,
-          newTokens: n, pastTokens: past, heads: config.nHead, kvHeads: config.nHead,
-          headDim: config.headDim, scale: attentionScale(layer: l), scores: ws.scores.pointer)
+        attention.attendCached(
+          qkv: qkv, out: out, rows: n, cache: cache, layer: l, scale: attentionScale(layer: l),
+          scores: ws.scores.pointer)
       }
     }
     cache.count = past + n

@@ -60,23 +60,10 @@ public final class LlamaModel: LanguageModel {
     let rows = batch * length
     let ws = workspace(rows: rows, length: length)
     embed(tokens: tokens, into: ws.x.pointer)
-    let (q, kv) = (config.qDim, config.kvDim)
-    let width = q + 2 * kv
     for l in 0..<config.nLayers {
       blockForward(layer: l, rows: rows, firstPosition: 0, period: length, ws: ws, taps: taps) { qkv, out in
-        // Many small products (one per window and head): parallel across windows, BLAS on one thread each.
-        BLASThreads.singleThreaded {
-          ParallelLoop.forEachChunk(count: batch, grain: 1) { windows in
-            for b in windows {
-              let window = qkv + b * length * width
-              causalAttentionForward(
-                out: out + b * length * q, ldo: q, q: window, ldq: width, k: window + q, v: window + q + kv,
-                ldkv: width, newTokens: length, pastTokens: 0, heads: config.nHeads, kvHeads: config.nKVHeads,
-                headDim: config.headDim, scale: attentionScale,
-                scores: ws.scores.pointer + b * length * length)
-            }
-          }
-        }
+        attention.attendWindows(
+          qkv: qkv, out: out, batch: batch, length: length, scale: attentionScale, scores: ws.scores.pointer)
       }
     }
     guard computeLogits else { return [] }
@@ -95,22 +82,13 @@ public final class LlamaModel: LanguageModel {
       throw LanguageModelError.sequenceTooLong(tokens: past + n, context: cache.capacity)
     }
     try checkVocabulary(tokens)
-    let (q, kv) = (config.qDim, config.kvDim)
-    let width = q + 2 * kv
     let ws = workspace(rows: n, length: past + n)
     embed(tokens: tokens, into: ws.x.pointer)
     for l in 0..<config.nLayers {
       blockForward(layer: l, rows: n, firstPosition: past, period: n, ws: ws, taps: nil) { qkv, out in
-        let keys = cache.keys[l].pointer
-        let values = cache.values[l].pointer
-        for i in 0..<n {
-          (keys + (past + i) * kv).update(from: qkv + i * width + q, count: kv)
-          (values + (past + i) * kv).update(from: qkv + i * width + q + kv, count: kv)
-        }
-        causalAttentionForward(
-          out: out, ldo: q, q: qkv, ldq: width, k: keys, v: values, ldkv: kv,
-          newTokens: n, pastTokens: past, heads: config.nHeads, kvHeads: config.nKVHeads,
-          headDim: config.headDim, scale: attentionScale, scores: ws.scores.pointer)
+        attention.attendCached(
+          qkv: qkv, out: out, rows: n, cache: cache, layer: l, scale: attentionScale,
+          scores: ws.scores.pointer)
       }
     }
     cache.count = past + n
@@ -186,6 +164,9 @@ public final class LlamaModel: LanguageModel {
   }
 
   private var attentionScale: Float { 1 / Float(config.headDim).squareRoot() }
+  private var attention: PackedAttention {
+    PackedAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.headDim)
+  }
 
   private func checkVocabulary(_ tokens: [Int32]) throws {
     if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
