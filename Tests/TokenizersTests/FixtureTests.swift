@@ -26,25 +26,8 @@ struct FixtureTests {
   func idsMatchTiktoken() throws {
     let tokenizer = try TestAssets.gpt2()
     let fixture = try TestAssets.fixture()
-    var mismatched: [String] = []
-    var firstReport = ""
-    for document in fixture.metadata.documents {
-      let expected = fixture.ids(document)
-      let actual = tokenizer.encode(fixture.text(document))
-      if actual != expected {
-        if mismatched.isEmpty {
-          firstReport = fixture.describeMismatch(
-            document: document, expected: expected, actual: actual, tokenizer: tokenizer,
-            reference: "tiktoken")
-        }
-        mismatched.append(document.name)
-      }
-    }
-    let mismatchCount = mismatched.count
-    #expect(
-      mismatchCount == 0,
-      "\(mismatched.count) of \(fixture.metadata.documents.count) documents differ from tiktoken (\(mismatched.prefix(10).joined(separator: ", "))); first: \(firstReport)"
-    )
+    let (count, report) = fixture.mismatches(of: tokenizer, reference: "tiktoken")
+    #expect(count == 0, "\(report)")
   }
 
   @Test("decode(encode(text)) gives the text back for every fixture document")

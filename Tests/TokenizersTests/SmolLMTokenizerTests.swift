@@ -28,25 +28,8 @@ struct SmolLMTokenizerTests {
   func idsMatchReference() throws {
     let tokenizer = try TestAssets.smolLM()
     let fixture = try TestAssets.smolLMFixture()
-    var mismatched: [String] = []
-    var firstReport = ""
-    for document in fixture.metadata.documents {
-      let expected = fixture.ids(document)
-      let actual = tokenizer.encode(fixture.text(document))
-      if actual != expected {
-        if mismatched.isEmpty {
-          firstReport = fixture.describeMismatch(
-            document: document, expected: expected, actual: actual, tokenizer: tokenizer,
-            reference: "tokenizers")
-        }
-        mismatched.append(document.name)
-      }
-    }
-    let mismatchCount = mismatched.count
-    #expect(
-      mismatchCount == 0,
-      "\(mismatchCount) of \(fixture.metadata.documents.count) documents differ (\(mismatched.prefix(10).joined(separator: ", "))); first: \(firstReport)"
-    )
+    let (count, report) = fixture.mismatches(of: tokenizer, reference: "tokenizers")
+    #expect(count == 0, "\(report)")
   }
 
   @Test("decoding gives the text back, less the few control bytes the vocabulary has no token for")

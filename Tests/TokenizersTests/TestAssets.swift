@@ -117,6 +117,28 @@ struct TiktokenFixture {
 }
 
 extension TiktokenFixture {
+  /// Encodes every document with `tokenizer` and compares with the fixture's ids: the number of
+  /// documents that differ, and a sentence on all of them with the first mismatch in context.
+  func mismatches(of tokenizer: BPETokenizer, reference: String) -> (count: Int, report: String) {
+    var mismatched: [String] = []
+    var firstReport = ""
+    for document in metadata.documents {
+      let expected = ids(document)
+      let actual = tokenizer.encode(text(document))
+      guard actual != expected else { continue }
+      if mismatched.isEmpty {
+        firstReport = describeMismatch(
+          document: document, expected: expected, actual: actual, tokenizer: tokenizer, reference: reference)
+      }
+      mismatched.append(document.name)
+    }
+    let names = mismatched.prefix(10).joined(separator: ", ")
+    return (
+      mismatched.count,
+      "\(mismatched.count) of \(metadata.documents.count) documents differ from \(reference) (\(names)); first: \(firstReport)"
+    )
+  }
+
   /// Where `actual` first differs from the reference's `expected` ids for `document`, with the tokens
   /// around it and the text they cover, so a failure says what to look at.
   func describeMismatch(
