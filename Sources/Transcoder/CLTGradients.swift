@@ -13,6 +13,12 @@ public final class CLTGradients {
   /// ∂loss/∂b_dec[l'], (d) each.
   public let decoderBiases: [FloatBuffer]
 
+  /// Every gradient buffer in the order of `CrossLayerTranscoder.parameterBuffers`.
+  public var buffers: [FloatBuffer] {
+    (0..<encoderWeights.count).flatMap { [encoderWeights[$0], encoderBiases[$0], logThresholds[$0]] }
+      + decoderWeights.flatMap { $0 } + decoderBiases
+  }
+
   /// Zero gradients for a transcoder of this shape.
   public init(nLayers: Int, dModel: Int, features: Int) {
     encoderWeights = (0..<nLayers).map { _ in FloatBuffer(count: features * dModel) }

@@ -59,6 +59,13 @@ public final class CrossLayerTranscoder {
     decoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: dModel) }
   }
 
+  /// Every parameter buffer in one fixed order (per layer W_enc, b_enc, logθ; then W_dec[l→l'] for
+  /// l ≤ l'; then b_dec per layer), matching `CLTGradients.buffers`, so an optimizer can pair them.
+  public var parameterBuffers: [FloatBuffer] {
+    (0..<nLayers).flatMap { [encoderWeights[$0], encoderBiases[$0], logThresholds[$0]] }
+      + decoderWeights.flatMap { $0 } + decoderBiases
+  }
+
   /// W_dec[source→target], (F, d); target ≥ source.
   public func decoder(from source: Int, to target: Int) -> FloatBuffer {
     precondition(source <= target && target < nLayers, "features decode only to their layer and later ones")
