@@ -36,6 +36,8 @@ let package = Package(
     .target(name: "LanguageModels", dependencies: ["Kernels", "ModelFormats", "Tokenizers"]),
     /// Corpus reading, windowing and the HDF5 activation-shard format.
     .target(name: "ActivationShards", dependencies: ["HDF5"]),
+    /// Cross-layer transcoders (Ameisen et al. 2025): parameters, sparse forward pass, loss, gradients.
+    .target(name: "Transcoder", dependencies: ["Kernels"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -68,6 +70,7 @@ let package = Package(
     .testTarget(
       name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelFormats"],
       resources: [.copy("Fixtures")]),
+    .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels"]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",

@@ -1,0 +1,12 @@
+/// The value of each loss term for one batch, accumulated in Double so that a finite-difference
+/// check can resolve changes far below Float's precision of the total.
+public struct CLTLoss: Sendable, Equatable {
+  /// Σ_l ‖ŷ[l] − y[l]‖² / N.
+  public var meanSquaredError: Double
+  /// λ · Σ_l Σ_i tanh(c · ‖W_dec,i^(l)‖ · a_i) / N.
+  public var sparsity: Double
+  /// λ_p · Σ_l Σ_i relu(θ_i − h_i) / N.
+  public var preActivation: Double
+
+  public var total: Double { meanSquaredError + sparsity + preActivation }
+}
