@@ -47,11 +47,7 @@ public final class GPT2Model: LanguageModel {
   public func forward(tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool) throws
     -> [Float]
   {
-    precondition(tokens.count == batch * length, "tokens must hold batch · length ids")
-    guard length <= config.nPositions else {
-      throw LanguageModelError.sequenceTooLong(tokens: length, context: config.nPositions)
-    }
-    try checkVocabulary(tokens)
+    try checkWindows(tokens: tokens, batch: batch, length: length)
     let rows = batch * length
     let ws = workspace(rows: rows, length: length)
     embed(tokens: tokens, firstPosition: 0, length: length, into: ws.x.pointer)
@@ -74,10 +70,7 @@ public final class GPT2Model: LanguageModel {
     let past = cache.count
     let n = tokens.count
     guard n > 0 else { return [] }
-    guard past + n <= cache.capacity else {
-      throw LanguageModelError.sequenceTooLong(tokens: past + n, context: cache.capacity)
-    }
-    try checkVocabulary(tokens)
+    try checkDecode(tokens: tokens, cache: cache)
     let c = config.nEmbd
     let ws = workspace(rows: n, length: past + n)
     embed(tokens: tokens, firstPosition: past, length: n, into: ws.x.pointer)
@@ -163,12 +156,6 @@ public final class GPT2Model: LanguageModel {
     var scale: Float = config.scaleAttnWeights ? 1 / Float(config.headDim).squareRoot() : 1
     if config.scaleAttnByInverseLayerIdx { scale /= Float(layer + 1) }
     return scale
-  }
-
-  private func checkVocabulary(_ tokens: [Int32]) throws {
-    if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-      throw LanguageModelError.tokenOutOfRange(token: bad, vocabularySize: config.vocabSize)
-    }
   }
 
   // MARK: - Scratch

@@ -60,3 +60,33 @@ public protocol LanguageModel: AnyObject {
   /// (vocabularySize). Prefill and single-token steps are the same call.
   func decode(tokens: [Int32], cache: KVCache) throws -> [Float]
 }
+
+// MARK: - Argument checks both families share
+
+extension LanguageModel {
+  /// Checks a window call: `tokens` holds batch · length ids, the windows fit the context, and
+  /// every id is in the vocabulary (an id from another tokenizer would read past the embedding).
+  func checkWindows(tokens: [Int32], batch: Int, length: Int) throws {
+    precondition(tokens.count == batch * length, "tokens must hold batch · length ids")
+    let context = description.contextLength
+    guard length <= context else {
+      throw LanguageModelError.sequenceTooLong(tokens: length, context: context)
+    }
+    try checkVocabulary(tokens)
+  }
+
+  /// Checks a cached call: the new tokens fit the cache and are in the vocabulary.
+  func checkDecode(tokens: [Int32], cache: KVCache) throws {
+    guard cache.count + tokens.count <= cache.capacity else {
+      throw LanguageModelError.sequenceTooLong(tokens: cache.count + tokens.count, context: cache.capacity)
+    }
+    try checkVocabulary(tokens)
+  }
+
+  private func checkVocabulary(_ tokens: [Int32]) throws {
+    let size = description.vocabularySize
+    if let bad = tokens.first(where: { $0 < 0 || Int($0) >= size }) {
+      throw LanguageModelError.tokenOutOfRange(token: bad, vocabularySize: size)
+    }
+  }
+}

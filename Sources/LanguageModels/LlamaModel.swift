@@ -52,11 +52,7 @@ public final class LlamaModel: LanguageModel {
   public func forward(tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool) throws
     -> [Float]
   {
-    precondition(tokens.count == batch * length, "tokens must hold batch · length ids")
-    guard length <= config.contextLength else {
-      throw LanguageModelError.sequenceTooLong(tokens: length, context: config.contextLength)
-    }
-    try checkVocabulary(tokens)
+    try checkWindows(tokens: tokens, batch: batch, length: length)
     let rows = batch * length
     let ws = workspace(rows: rows, length: length)
     embed(tokens: tokens, into: ws.x.pointer)
@@ -78,10 +74,7 @@ public final class LlamaModel: LanguageModel {
     let past = cache.count
     let n = tokens.count
     guard n > 0 else { return [] }
-    guard past + n <= cache.capacity else {
-      throw LanguageModelError.sequenceTooLong(tokens: past + n, context: cache.capacity)
-    }
-    try checkVocabulary(tokens)
+    try checkDecode(tokens: tokens, cache: cache)
     let ws = workspace(rows: n, length: past + n)
     embed(tokens: tokens, into: ws.x.pointer)
     for l in 0..<config.nLayers {
@@ -166,12 +159,6 @@ public final class LlamaModel: LanguageModel {
   private var attentionScale: Float { 1 / Float(config.headDim).squareRoot() }
   private var attention: PackedAttention {
     PackedAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.headDim)
-  }
-
-  private func checkVocabulary(_ tokens: [Int32]) throws {
-    if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-      throw LanguageModelError.tokenOutOfRange(token: bad, vocabularySize: config.vocabSize)
-    }
   }
 
   // MARK: - Scratch
