@@ -20,41 +20,13 @@ import Testing
 
   @Test("logits and every layer's MLP input and output match transformers to 1e-4 relative")
   func forwardMatchesTransformers() throws {
-    let shape = golden.tensors["input_ids"]!.shape
-    let (batch, length) = (shape[0], shape[1])
-    let c = model.config.nEmbd
-    let taps = MLPTaps(nLayers: model.config.nLayer, rows: batch * length, dModel: c)
-    let logits = try model.forward(
-      tokens: try ids("input_ids"), batch: batch, length: length, taps: taps, computeLogits: true)
-    let logitsError = maxRelativeError(logits, try golden.floats("logits"))
-    #expect(logitsError < 1e-4, "logits differ from transformers by \(logitsError) relative")
-    for l in 0..<model.config.nLayer {
-      let block = batch * length * c
-      let mlpIn = Array(UnsafeBufferPointer(start: taps.pointer(taps.mlpIn, layer: l), count: block))
-      let mlpOut = Array(UnsafeBufferPointer(start: taps.pointer(taps.mlpOut, layer: l), count: block))
-      let inError = maxRelativeError(mlpIn, try golden.floats("mlp_in.\(l)"))
-      let outError = maxRelativeError(mlpOut, try golden.floats("mlp_out.\(l)"))
-      #expect(inError < 1e-4, "layer \(l) MLP input differs by \(inError) relative")
-      #expect(outError < 1e-4, "layer \(l) MLP output differs by \(outError) relative")
-    }
+    try expectForwardMatchesGolden(model, golden: golden)
   }
 
   @Test("KV-cached decoding one token at a time gives the same logits as the whole window")
   func cachedDecodingMatchesWindow() throws {
     let tokens = Array(try ids("input_ids").prefix(golden.tensors["input_ids"]!.shape[1]))
-    let full = try model.forward(
-      tokens: tokens, batch: 1, length: tokens.count, taps: nil, computeLogits: true)
-    let cache = model.makeCache(capacity: tokens.count)
-    let v = model.config.vocabSize
-    // Prefill the first 5 tokens in one call, then step one at a time.
-    var stepped = try model.decode(tokens: Array(tokens[0..<5]), cache: cache)
-    #expect(maxRelativeError(stepped, Array(full[4 * v..<5 * v])) < 1e-4, "prefill's last logits")
-    for i in 5..<tokens.count {
-      stepped = try model.decode(tokens: [tokens[i]], cache: cache)
-      let error = maxRelativeError(stepped, Array(full[i * v..<(i + 1) * v]))
-      #expect(error < 1e-4, "position \(i): cached logits differ by \(error)")
-    }
-    #expect(cache.count == tokens.count)
+    try expectCachedDecodingMatchesWindow(model, tokens: tokens, prefill: 5)
   }
 
   @Test("greedy generation with the KV cache reproduces transformers' generate()")
@@ -142,16 +114,4 @@ import Testing
       #expect(error.localizedDescription.contains("wpe.weight"), "\(error.localizedDescription)")
     }
   }
-}
-
-/// max |a - b| / max |b|: the error relative to the reference tensor's scale.
-func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
-  precondition(a.count == b.count, "sizes differ: \(a.count) vs \(b.count)")
-  var diff: Float = 0
-  var scale: Float = 0
-  for i in 0..<a.count {
-    diff = max(diff, abs(a[i] - b[i]))
-    scale = max(scale, abs(b[i]))
-  }
-  return diff.isNaN ? .infinity : diff / max(scale, 1e-30)
 }

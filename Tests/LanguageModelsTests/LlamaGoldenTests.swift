@@ -32,23 +32,7 @@ import Testing
 
   @Test("logits and every layer's MLP input and output match transformers to 1e-4 relative")
   func forwardMatchesTransformers() throws {
-    let shape = golden.tensors["input_ids"]!.shape
-    let (batch, length) = (shape[0], shape[1])
-    let c = model.config.dModel
-    let taps = MLPTaps(nLayers: model.config.nLayers, rows: batch * length, dModel: c)
-    let logits = try model.forward(
-      tokens: try ids("input_ids"), batch: batch, length: length, taps: taps, computeLogits: true)
-    let logitsError = maxRelativeError(logits, try golden.floats("logits"))
-    #expect(logitsError < 1e-4, "logits differ from transformers by \(logitsError) relative")
-    for l in 0..<model.config.nLayers {
-      let block = batch * length * c
-      let mlpIn = Array(UnsafeBufferPointer(start: taps.pointer(taps.mlpIn, layer: l), count: block))
-      let mlpOut = Array(UnsafeBufferPointer(start: taps.pointer(taps.mlpOut, layer: l), count: block))
-      let inError = maxRelativeError(mlpIn, try golden.floats("mlp_in.\(l)"))
-      let outError = maxRelativeError(mlpOut, try golden.floats("mlp_out.\(l)"))
-      #expect(inError < 1e-4, "layer \(l) MLP input differs by \(inError) relative")
-      #expect(outError < 1e-4, "layer \(l) MLP output differs by \(outError) relative")
-    }
+    try expectForwardMatchesGolden(model, golden: golden)
   }
 
   @Test("KV-cached decoding one token at a time gives the same logits as the whole window")
@@ -164,21 +148,4 @@ struct SmolLM2Tests {
       prompt: prompt, maxNewTokens: 3, sampling: .greedy, stopAt: [])
     #expect(generated.first == 7042, "generated \(generated)")
   }
-}
-
-/// Prefills `prefill` tokens in one decode call, then steps one token at a time, checking each
-/// step's logits against the window forward's logits at that position.
-func expectCachedDecodingMatchesWindow(_ model: any LanguageModel, tokens: [Int32], prefill: Int) throws {
-  let full = try model.forward(tokens: tokens, batch: 1, length: tokens.count, taps: nil, computeLogits: true)
-  let cache = model.makeCache(capacity: tokens.count)
-  let v = model.description.vocabularySize
-  var stepped = try model.decode(tokens: Array(tokens[0..<prefill]), cache: cache)
-  let prefillError = maxRelativeError(stepped, Array(full[(prefill - 1) * v..<prefill * v]))
-  #expect(prefillError < 1e-4, "prefill's last logits differ by \(prefillError)")
-  for i in prefill..<tokens.count {
-    stepped = try model.decode(tokens: [tokens[i]], cache: cache)
-    let error = maxRelativeError(stepped, Array(full[i * v..<(i + 1) * v]))
-    #expect(error < 1e-4, "position \(i): cached logits differ by \(error)")
-  }
-  #expect(cache.count == tokens.count)
 }
