@@ -83,7 +83,9 @@ let package = Package(
     .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels"]),
     .testTarget(
       name: "CLTFitTests",
-      dependencies: ["TranscoderTraining", "Transcoder", "ActivationShards", "HDF5", "Kernels", "ModelFormats"]),
+      dependencies: [
+        "TranscoderTraining", "Transcoder", "ActivationShards", "HDF5", "Kernels", "ModelFormats",
+      ]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",

@@ -115,6 +115,7 @@ public struct CLTFile {
     }
     let normalizer = ActivationNormalizer(
       inputScales: try read("input_scale", count: l), outputScales: try read("output_scale", count: l))
-    return CLTFile(transcoder: transcoder, normalizer: normalizer, frequencies: frequencies, metadata: metadata)
+    return CLTFile(
+      transcoder: transcoder, normalizer: normalizer, frequencies: frequencies, metadata: metadata)
   }
 }

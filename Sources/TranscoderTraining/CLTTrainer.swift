@@ -47,11 +47,13 @@ public final class CLTTrainer {
     try configuration.validate()
     self.configuration = configuration
     let (l, d, f) = (metadata.nLayers, metadata.dModel, configuration.features)
-    buffer = ShuffleBuffer(capacity: configuration.shuffleRows, nLayers: l, dModel: d, seed: configuration.seed)
+    buffer = ShuffleBuffer(
+      capacity: configuration.shuffleRows, nLayers: l, dModel: d, seed: configuration.seed)
     transcoder = CrossLayerTranscoder(
       nLayers: l, dModel: d, features: f, seed: configuration.seed,
       initialThreshold: configuration.initialThreshold)
-    optimizer = AdamOptimizer(parameters: transcoder.parameterBuffers, learningRate: configuration.learningRate)
+    optimizer = AdamOptimizer(
+      parameters: transcoder.parameterBuffers, learningRate: configuration.learningRate)
     batchInputs = (0..<l).map { _ in FloatBuffer(count: configuration.batch * d) }
     batchOutputs = (0..<l).map { _ in FloatBuffer(count: configuration.batch * d) }
     fireCounts = Array(repeating: Array(repeating: 0, count: f), count: l)

@@ -36,7 +36,8 @@ struct CLTFit: ParsableCommand {
   @Option(name: .long, help: "c in tanh(c·‖W_dec,i‖·a_i).")
   var tanhScale: Float = 1
 
-  @Option(name: .long, help: "Peak learning rate of Adam (linear warm-up, then linear decay over the last 20%).")
+  @Option(
+    name: .long, help: "Peak learning rate of Adam (linear warm-up, then linear decay over the last 20%).")
   var lr: Float = 2e-4
 
   @Option(name: .long, help: "Tokens per step.")
@@ -48,7 +49,8 @@ struct CLTFit: ParsableCommand {
   @Option(name: .long, help: "Train for this many steps.")
   var steps: Int?
 
-  @Option(name: .long, help: "Rows held by the shuffle buffer (default: 65536, or fewer to stay within 1 GiB).")
+  @Option(
+    name: .long, help: "Rows held by the shuffle buffer (default: 65536, or fewer to stay within 1 GiB).")
   var shuffleTokens: Int?
 
   @Option(name: .long, help: "Seeds the parameters and the shuffling.")

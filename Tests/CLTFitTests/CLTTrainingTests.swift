@@ -48,7 +48,8 @@ import TranscoderTraining
     defer { try? FileManager.default.removeItem(at: dir) }
     BLASThreads.set(1)
     let urls = try shards("data", count: 1, rows: 512)
-    let configuration = TrainingConfiguration(features: 32, batch: 64, steps: 20, learningRate: 1e-2, shuffleRows: 256, seed: 5)
+    let configuration = TrainingConfiguration(
+      features: 32, batch: 64, steps: 20, learningRate: 1e-2, shuffleRows: 256, seed: 5)
     var files: [Data] = []
     for run in 0..<2 {
       let (trainer, _) = try train(urls, configuration: configuration)
@@ -75,7 +76,9 @@ import TranscoderTraining
     let file = trainer.file(createdBy: "test 1")
     let url = dir.appendingPathComponent("clt.h5")
     try file.write(to: url)
-    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".tmp-") }
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+      $0.contains(".tmp-")
+    }
     #expect(leftovers.isEmpty)
     let loaded = try CLTFile.load(url: url)
     #expect(loaded.metadata == file.metadata)
@@ -83,7 +86,8 @@ import TranscoderTraining
     #expect(loaded.frequencies == file.frequencies)
     #expect(
       loaded.transcoder.parameterBuffers.map(\.array) == file.transcoder.parameterBuffers.map(\.array))
-    #expect(loaded.metadata.tokensSeen == 96 && loaded.metadata.modelSHA256 == String(repeating: "a", count: 64))
+    #expect(
+      loaded.metadata.tokensSeen == 96 && loaded.metadata.modelSHA256 == String(repeating: "a", count: 64))
     #expect(loaded.normalizer.inputScales.allSatisfy { $0 > 0 && $0.isFinite })
   }
 
@@ -93,7 +97,8 @@ import TranscoderTraining
     let a = try shards("a", count: 1, rows: 64)
     var other = SyntheticDictionary(seed: 2)
     let b = try other.writeShards(
-      to: dir.appendingPathComponent("b"), shards: 1, rows: 64, model: "other", sha: String(repeating: "b", count: 64))
+      to: dir.appendingPathComponent("b"), shards: 1, rows: 64, model: "other",
+      sha: String(repeating: "b", count: 64))
     let configuration = TrainingConfiguration(features: 8, batch: 32, steps: 2, shuffleRows: 256)
     let stream = try ShardStream(arguments: (a + b).map(\.path), readStandardInput: false)
     do {
@@ -115,6 +120,8 @@ import TranscoderTraining
     #expect(throws: TrainingError.self) {
       try CLTFile.checkWritable(URL(fileURLWithPath: "/nonexistent-folder/clt.h5"))
     }
-    #expect(throws: TrainingError.self) { _ = try ShardStream(arguments: ["/nonexistent.h5"], readStandardInput: false) }
+    #expect(throws: TrainingError.self) {
+      _ = try ShardStream(arguments: ["/nonexistent.h5"], readStandardInput: false)
+    }
   }
 }

@@ -14,8 +14,9 @@ struct SyntheticDictionary {
   let probability: Double
   var generator: XorShiftGenerator
 
-  init(nLayers: Int = 2, dModel: Int = 16, perLayer: Int = 16, probability: Double = 3.0 / 32, seed: UInt64 = 1)
-  {
+  init(
+    nLayers: Int = 2, dModel: Int = 16, perLayer: Int = 16, probability: Double = 3.0 / 32, seed: UInt64 = 1
+  ) {
     self.nLayers = nLayers
     self.dModel = dModel
     self.perLayer = perLayer
@@ -41,10 +42,12 @@ struct SyntheticDictionary {
 
   /// Writes `shards` shards of `rows` tokens to `directory` and returns their URLs.
   mutating func writeShards(
-    to directory: URL, shards: Int, rows: Int, model: String = "synthetic", sha: String = String(repeating: "a", count: 64)
+    to directory: URL, shards: Int, rows: Int, model: String = "synthetic",
+    sha: String = String(repeating: "a", count: 64)
   ) throws -> [URL] {
     let metadata = ShardMetadata(
-      architecture: "synthetic", model: model, modelSHA256: sha, nLayers: nLayers, dModel: dModel, context: rows,
+      architecture: "synthetic", model: model, modelSHA256: sha, nLayers: nLayers, dModel: dModel,
+      context: rows,
       dtype: .f32, inputTap: "synthetic x", outputTap: "synthetic y", createdBy: "CLTFitTests")
     let writer = try ShardWriter(directory: directory, metadata: metadata, rowsPerShard: rows)
     var urls: [URL] = []
