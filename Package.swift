@@ -8,6 +8,7 @@ let package = Package(
   products: [
     .executable(name: "gpt2-acts", targets: ["gpt2-acts"]),
     .executable(name: "clt-replace", targets: ["clt-replace"]),
+    .executable(name: "clt-fit", targets: ["clt-fit"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -38,6 +39,9 @@ let package = Package(
     .target(name: "ActivationShards", dependencies: ["HDF5"]),
     /// Cross-layer transcoders (Ameisen et al. 2025): parameters, sparse forward pass, loss, gradients.
     .target(name: "Transcoder", dependencies: ["Kernels"]),
+    /// Training a CLT from activation shards: shard stream, shuffle buffer, normalisation, the
+    /// training loop and the clt.h5 file.
+    .target(name: "TranscoderTraining", dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -51,6 +55,12 @@ let package = Package(
       name: "gpt2-acts",
       dependencies: [
         "ToolSupport", "ActivationShards", "LanguageModels", "Tokenizers",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
+      name: "clt-fit",
+      dependencies: [
+        "ToolSupport", "TranscoderTraining", "Kernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -71,6 +81,11 @@ let package = Package(
       name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelFormats"],
       resources: [.copy("Fixtures")]),
     .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels"]),
+    .testTarget(
+      name: "CLTFitTests",
+      dependencies: [
+        "TranscoderTraining", "Transcoder", "ActivationShards", "HDF5", "Kernels", "ModelFormats",
+      ]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",

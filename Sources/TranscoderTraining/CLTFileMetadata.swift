@@ -1,0 +1,112 @@
+import ActivationShards
+import HDF5
+import Transcoder
+
+/// The root attributes of clt.h5: how the transcoder was trained and on what model's
+/// activations, so that a file can be judged and reproduced on its own.
+public struct CLTFileMetadata: Sendable, Equatable {
+  /// The clt.h5 layout this code writes and reads; attribute `format_version`.
+  public static let formatVersion: Int64 = 1
+
+  public var nLayers: Int
+  public var dModel: Int
+  public var features: Int
+  /// "jumprelu" (the only activation implemented so far).
+  public var activation: String
+  /// The run's hyper-parameters (λ is its final value).
+  public var configuration: TrainingConfiguration
+  /// Tokens trained on and steps taken.
+  public var tokensSeen: Int
+  public var steps: Int
+  /// The source model, copied from the shards: architecture, model, model_sha256, input_tap, output_tap.
+  public var architecture: String
+  public var model: String
+  public var modelSHA256: String
+  public var inputTap: String
+  public var outputTap: String
+  /// Tool and version, e.g. "clt-fit 0.1.0".
+  public var createdBy: String
+
+  public init(
+    shards: ShardMetadata, features: Int, configuration: TrainingConfiguration, tokensSeen: Int, steps: Int,
+    createdBy: String
+  ) {
+    nLayers = shards.nLayers
+    dModel = shards.dModel
+    self.features = features
+    activation = "jumprelu"
+    self.configuration = configuration
+    self.tokensSeen = tokensSeen
+    self.steps = steps
+    architecture = shards.architecture
+    model = shards.model
+    modelSHA256 = shards.modelSHA256
+    inputTap = shards.inputTap
+    outputTap = shards.outputTap
+    self.createdBy = createdBy
+  }
+
+  func write(to file: HDF5File) throws {
+    let c = configuration
+    try file.setAttribute("format_version", Self.formatVersion)
+    try file.setAttribute("n_layers", Int64(nLayers))
+    try file.setAttribute("d_model", Int64(dModel))
+    try file.setAttribute("features", Int64(features))
+    try file.setAttribute("activation", activation)
+    try file.setAttribute("lambda", Double(c.coefficients.sparsity))
+    try file.setAttribute("tanh_scale", Double(c.coefficients.tanhScale))
+    try file.setAttribute("preact_lambda", Double(c.coefficients.preActivation))
+    try file.setAttribute("bandwidth", Double(c.coefficients.bandwidth))
+    try file.setAttribute("learning_rate", Double(c.learningRate))
+    try file.setAttribute("warmup_steps", Int64(c.warmupSteps))
+    try file.setAttribute("decay_fraction", c.decayFraction)
+    try file.setAttribute("gradient_clip", Double(c.gradientClip))
+    try file.setAttribute("batch", Int64(c.batch))
+    try file.setAttribute("planned_steps", Int64(c.steps))
+    try file.setAttribute("shuffle_rows", Int64(c.shuffleRows))
+    try file.setAttribute("initial_threshold", Double(c.initialThreshold))
+    try file.setAttribute("dead_window", Int64(c.deadWindow))
+    try file.setAttribute("seed", Int64(bitPattern: c.seed))
+    try file.setAttribute("steps", Int64(steps))
+    try file.setAttribute("tokens_seen", Int64(tokensSeen))
+    try file.setAttribute("architecture", architecture)
+    try file.setAttribute("model", model)
+    try file.setAttribute("model_sha256", modelSHA256)
+    try file.setAttribute("input_tap", inputTap)
+    try file.setAttribute("output_tap", outputTap)
+    try file.setAttribute("created_by", createdBy)
+  }
+
+  init(file: HDF5File) throws {
+    let version = try file.int64Attribute("format_version")
+    guard version == Self.formatVersion else {
+      throw TrainingError.unsupportedTranscoder(
+        path: file.filePath, reason: "format_version is \(version); this build reads \(Self.formatVersion)")
+    }
+    func int(_ name: String) throws -> Int { Int(try file.int64Attribute(name)) }
+    func float(_ name: String) throws -> Float { Float(try file.doubleAttribute(name)) }
+    var c = TrainingConfiguration(
+      features: try int("features"), batch: try int("batch"), steps: try int("planned_steps"),
+      learningRate: try float("learning_rate"), warmupSteps: try int("warmup_steps"),
+      decayFraction: try file.doubleAttribute("decay_fraction"),
+      coefficients: CLTLossCoefficients(
+        sparsity: try float("lambda"), tanhScale: try float("tanh_scale"),
+        preActivation: try float("preact_lambda"), bandwidth: try float("bandwidth")),
+      gradientClip: try float("gradient_clip"), deadWindow: try int("dead_window"),
+      shuffleRows: try int("shuffle_rows"), initialThreshold: try float("initial_threshold"))
+    c.seed = UInt64(bitPattern: try file.int64Attribute("seed"))
+    nLayers = try int("n_layers")
+    dModel = try int("d_model")
+    features = c.features
+    activation = try file.stringAttribute("activation")
+    configuration = c
+    tokensSeen = try int("tokens_seen")
+    steps = try int("steps")
+    architecture = try file.stringAttribute("architecture")
+    model = try file.stringAttribute("model")
+    modelSHA256 = try file.stringAttribute("model_sha256")
+    inputTap = try file.stringAttribute("input_tap")
+    outputTap = try file.stringAttribute("output_tap")
+    createdBy = try file.stringAttribute("created_by")
+  }
+}

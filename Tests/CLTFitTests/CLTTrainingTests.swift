@@ -1,0 +1,127 @@
+import ActivationShards
+import Foundation
+import HDF5
+import Kernels
+import Testing
+import Transcoder
+import TranscoderTraining
+
+/// The training library on synthetic shards: recovery of a known dictionary, determinism, the
+/// clt.h5 round trip and mismatched shards.
+@Suite(.serialized) struct CLTFitTrainingTests {
+  let dir: URL
+
+  init() throws {
+    dir = FileManager.default.temporaryDirectory.appendingPathComponent("cltkit-fit-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  }
+
+  func shards(_ name: String, count: Int = 2, rows: Int = 2048, seed: UInt64 = 1) throws -> [URL] {
+    var dictionary = SyntheticDictionary(seed: seed)
+    return try dictionary.writeShards(to: dir.appendingPathComponent(name), shards: count, rows: rows)
+  }
+
+  func train(_ urls: [URL], configuration: TrainingConfiguration) throws -> (CLTTrainer, StepMetrics) {
+    let stream = try ShardStream(arguments: urls.map(\.path), readStandardInput: false)
+    let trainer = try CLTTrainer(configuration: configuration, stream: stream)
+    var last: StepMetrics?
+    while !trainer.isFinished { last = try trainer.trainStep() }
+    return (trainer, last!)
+  }
+
+  @Test("training recovers a known sparse cross-layer dictionary (NMSE < 0.02, small L0)")
+  func syntheticRecovery() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data")
+    var configuration = TrainingConfiguration(
+      features: 64, batch: 128, steps: 1500, learningRate: 1e-2, shuffleRows: 4096, seed: 3)
+    configuration.coefficients.sparsity = 1e-2
+    let (_, last) = try train(urls, configuration: configuration)
+    let (nmse, l0) = (last.meanNMSE, last.meanL0)
+    print("synthetic recovery: mean NMSE \(nmse), mean L0 \(l0), per-layer NMSE \(last.nmse)")
+    #expect(nmse < 0.02, "mean NMSE \(nmse)")
+    #expect(l0 < 16, "mean L0 \(l0) (1.5 true features per layer and token)")
+  }
+
+  @Test("same seed, one thread: identical weights in clt.h5")
+  func determinism() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    BLASThreads.set(1)
+    let urls = try shards("data", count: 1, rows: 512)
+    let configuration = TrainingConfiguration(
+      features: 32, batch: 64, steps: 20, learningRate: 1e-2, shuffleRows: 256, seed: 5)
+    var files: [Data] = []
+    for run in 0..<2 {
+      let (trainer, _) = try train(urls, configuration: configuration)
+      let url = dir.appendingPathComponent("clt-\(run).h5")
+      try trainer.file(createdBy: "test").write(to: url)
+      let loaded = try CLTFile.load(url: url)
+      files.append(Data(loaded.transcoder.parameterBuffers.flatMap(\.array).withUnsafeBytes { Array($0) }))
+    }
+    #expect(files[0] == files[1])
+    // A different seed gives different weights, so the comparison above can fail.
+    var other = configuration
+    other.seed = 6
+    let (trainer, _) = try train(urls, configuration: other)
+    let weights = Data(trainer.transcoder.parameterBuffers.flatMap(\.array).withUnsafeBytes { Array($0) })
+    #expect(weights != files[0])
+  }
+
+  @Test("clt.h5 round trip: parameters, scales, frequencies and attributes")
+  func roundTrip() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data", count: 1, rows: 256)
+    let configuration = TrainingConfiguration(features: 8, batch: 32, steps: 3, shuffleRows: 128, seed: 9)
+    let (trainer, _) = try train(urls, configuration: configuration)
+    let file = trainer.file(createdBy: "test 1")
+    let url = dir.appendingPathComponent("clt.h5")
+    try file.write(to: url)
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+      $0.contains(".tmp-")
+    }
+    #expect(leftovers.isEmpty)
+    let loaded = try CLTFile.load(url: url)
+    #expect(loaded.metadata == file.metadata)
+    #expect(loaded.normalizer == file.normalizer)
+    #expect(loaded.frequencies == file.frequencies)
+    #expect(
+      loaded.transcoder.parameterBuffers.map(\.array) == file.transcoder.parameterBuffers.map(\.array))
+    #expect(
+      loaded.metadata.tokensSeen == 96 && loaded.metadata.modelSHA256 == String(repeating: "a", count: 64))
+    #expect(loaded.normalizer.inputScales.allSatisfy { $0 > 0 && $0.isFinite })
+  }
+
+  @Test("shards of two different models: the error names the shard and the field")
+  func mismatchedShards() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let a = try shards("a", count: 1, rows: 64)
+    var other = SyntheticDictionary(seed: 2)
+    let b = try other.writeShards(
+      to: dir.appendingPathComponent("b"), shards: 1, rows: 64, model: "other",
+      sha: String(repeating: "b", count: 64))
+    let configuration = TrainingConfiguration(features: 8, batch: 32, steps: 2, shuffleRows: 256)
+    let stream = try ShardStream(arguments: (a + b).map(\.path), readStandardInput: false)
+    do {
+      _ = try CLTTrainer(configuration: configuration, stream: stream)
+      Issue.record("mixing two models must fail")
+    } catch let error as TrainingError {
+      let message = error.localizedDescription
+      #expect(message.contains(b[0].path) && message.contains("model_sha256"), "\(message)")
+    }
+  }
+
+  @Test("no shards and unwritable outputs give clear errors")
+  func badInputs() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let stream = try ShardStream(arguments: [], readStandardInput: false)
+    #expect(throws: TrainingError.self) {
+      _ = try CLTTrainer(configuration: TrainingConfiguration(features: 8, steps: 1), stream: stream)
+    }
+    #expect(throws: TrainingError.self) {
+      try CLTFile.checkWritable(URL(fileURLWithPath: "/nonexistent-folder/clt.h5"))
+    }
+    #expect(throws: TrainingError.self) {
+      _ = try ShardStream(arguments: ["/nonexistent.h5"], readStandardInput: false)
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import HDF5
+import Testing
+
+/// `clt-fit` run as a user runs it: fed by `gpt2-acts` through a pipe.
+@Suite(.serialized) struct CLTFitToolTests {
+  let dir: URL
+  let model: URL
+  let rankFile: URL
+
+  init() throws { (dir, model, rankFile) = try ToolHarness.makeWorkspace("fit") }
+
+  func shell(_ command: String) throws -> ToolHarness.Result {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ToolHarness.Result(
+      status: process.terminationStatus, stdout: "", stderr: String(decoding: data, as: UTF8.self))
+  }
+
+  func writeCorpus() throws -> URL {
+    let url = dir.appendingPathComponent("corpus.txt")
+    let text = (0..<20).map { "Document \($0): the quick brown fox jumps over the lazy dog again." }
+      .joined(separator: "\n<|endoftext|>\n")
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url
+  }
+
+  @Test("gpt2-acts | clt-fit: clt.h5 names the model's sha256 and taps")
+  func pipelineEndToEnd() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    let bin = ToolHarness.binDirectory.path
+    let out = dir.appendingPathComponent("clt.h5").path
+    let shards = dir.appendingPathComponent("shards").path
+    let result = try shell(
+      "'\(bin)/gpt2-acts' --model '\(model.path)' --tokenizer '\(rankFile.path)' --quiet --out-dir '\(shards)' "
+        + "--context 16 --shard-tokens 64 '\(corpus.path)' | '\(bin)/clt-fit' -o '\(out)' --features 16 "
+        + "--batch 32 --steps 20 --log '\(dir.path)/metrics.jsonl' --log-every 5")
+    #expect(result.status == 0, "stderr: \(result.stderr)")
+    let file = try HDF5File(path: out)
+    defer { try? file.close() }
+    let shard = try HDF5File(
+      path: shards + "/" + (try FileManager.default.contentsOfDirectory(atPath: shards).sorted().first!))
+    defer { try? shard.close() }
+    for name in ["model_sha256", "input_tap", "output_tap", "architecture", "model"] {
+      #expect(try file.stringAttribute(name) == shard.stringAttribute(name), "\(name)")
+    }
+    #expect(try file.stringAttribute("model_sha256").count == 64)
+    #expect(try file.int64Attribute("steps") == 20 && file.int64Attribute("tokens_seen") == 640)
+    #expect(try file.openDataset("W_dec_0_1").shape == [16, 16])
+    let log = try String(contentsOfFile: dir.path + "/metrics.jsonl", encoding: .utf8)
+    #expect(log.split(separator: "\n").count == 4)
+  }
+
+  @Test("shards of two models: clt-fit fails naming the shard")
+  func mismatchedModels() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    let other = dir.appendingPathComponent("other")
+    try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+    try ToolHarness.makeCheckpoint(in: other, layers: 3)  // other weights, so another sha256
+    for (name, checkpoint) in [("a", model), ("b", other)] {
+      let r = try ToolHarness.run(
+        "gpt2-acts",
+        [
+          "--model", checkpoint.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir",
+          dir.appendingPathComponent(name).path, "--context", "16", corpus.path,
+        ])
+      #expect(r.status == 0, "\(r.stderr)")
+    }
+    let result = try ToolHarness.run(
+      "clt-fit",
+      [
+        "-o", dir.appendingPathComponent("clt.h5").path, "--steps", "1", "--batch", "8", "--quiet",
+        dir.appendingPathComponent("a").path, dir.appendingPathComponent("b").path,
+      ])
+    #expect(result.status != 0)
+    #expect(
+      result.stderr.contains("clt-fit: error:") && result.stderr.contains("model_sha256"), "\(result.stderr)")
+    #expect(result.stderr.contains(dir.appendingPathComponent("b").path), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("clt.h5").path))
+  }
+
+  @Test("no shards and an unwritable output are refused up front")
+  func refusals() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let none = try ToolHarness.run(
+      "clt-fit", ["-o", dir.appendingPathComponent("x.h5").path, "--steps", "1"], stdin: "")
+    #expect(none.status != 0 && none.stderr.contains("no activation shards"), "\(none.stderr)")
+    let unwritable = try ToolHarness.run(
+      "clt-fit", ["-o", "/nonexistent-dir/x.h5", "--steps", "1"], stdin: "")
+    #expect(unwritable.status != 0 && unwritable.stderr.contains("cannot write"), "\(unwritable.stderr)")
+  }
+}
