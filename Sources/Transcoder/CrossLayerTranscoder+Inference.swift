@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// Layer-by-layer use of a trained transcoder, for tools that run it inside a model's forward pass
@@ -14,7 +15,7 @@ extension CrossLayerTranscoder {
     linearTransposedForward(
       out: h.pointer, inp: input, weight: encoderWeights[layer].pointer, bias: encoderBiases[layer].pointer,
       rows: rows, inDim: dModel, outDim: features)
-    let theta = FloatBuffer(logThresholds[layer].array.map { Float.exp($0) })
+    let theta = FloatBuffer(logThresholds[layer].array.map { Foundation.exp($0) })
     let sparse = jumpReLUSparse(preActivations: h.pointer, thresholds: theta.pointer, rows: rows, features: features)
     return SparseActivations(offsets: sparse.offsets, indices: sparse.indices, values: sparse.values)
   }
