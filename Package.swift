@@ -38,7 +38,7 @@ let package = Package(
     /// Corpus reading, windowing and the HDF5 activation-shard format.
     .target(name: "ActivationShards", dependencies: ["HDF5"]),
     /// Cross-layer transcoders (Ameisen et al. 2025): parameters, sparse forward pass, loss, gradients.
-    .target(name: "Transcoder", dependencies: ["Kernels"]),
+    .target(name: "Transcoder", dependencies: ["Kernels", "CKernels"]),
     /// Training a CLT from activation shards: shard stream, shuffle buffer, normalisation, the
     /// training loop and the clt.h5 file.
     .target(name: "TranscoderTraining", dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels"]),

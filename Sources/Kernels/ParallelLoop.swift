@@ -19,4 +19,15 @@ public enum ParallelLoop {
       if start < end { body(start..<end) }
     }
   }
+
+  /// Calls `body(i)` for every i in 0..<count, handing indices out one at a time to the configured
+  /// threads, for a few items of uneven size (a transcoder's target layers, which have 1 to L
+  /// source layers each). With one thread the order is 0, 1, ..., so results are reproducible.
+  public static func forEachIndex(count: Int, _ body: (Int) -> Void) {
+    guard BLASThreads.current > 1 && count > 1 else {
+      for i in 0..<count { body(i) }
+      return
+    }
+    DispatchQueue.concurrentPerform(iterations: count, execute: body)
+  }
 }

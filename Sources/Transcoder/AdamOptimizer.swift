@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Kernels
 
@@ -30,38 +31,33 @@ public final class AdamOptimizer {
     secondMoments = parameters.map { FloatBuffer(count: $0.count) }
   }
 
-  /// One update of every parameter from its gradient; the two lists are in the same order.
-  public func update(parameters: [FloatBuffer], gradients: [FloatBuffer]) {
+  /// One update of every parameter from its gradient; the lists are in the same order.
+  /// - Parameters:
+  ///   - rowMasks: per buffer, nil (every gradient valid) or a mask over its rows (of
+  ///     count / rows elements each, rows = the mask's length `maskRows`): where it is 0 the
+  ///     gradient is taken as zero without being read (see `CLTGradients.decoderRowsActive`).
+  ///   - gradientScale: multiplies every gradient (global-norm clipping) inside the same pass.
+  public func update(
+    parameters: [FloatBuffer], gradients: [FloatBuffer], rowMasks: [UnsafePointer<UInt8>?]? = nil,
+    maskRows: Int = 0, gradientScale: Float = 1
+  ) {
     precondition(parameters.count == firstMoments.count && gradients.count == parameters.count)
     step += 1
     let correction1 = 1 - Foundation.pow(beta1, Float(step))
     let correction2 = 1 - Foundation.pow(beta2, Float(step))
-    let (b1, b2, lr, eps) = (beta1, beta2, learningRate, epsilon)
-    for k in 0..<parameters.count {
-      precondition(parameters[k].count == gradients[k].count, "parameter and gradient shapes differ")
-      adamUpdate(
-        parameters: parameters[k].pointer, gradients: gradients[k].pointer, first: firstMoments[k].pointer,
-        second: secondMoments[k].pointer, count: parameters[k].count, beta1: b1, beta2: b2,
-        learningRate: lr / correction1, secondCorrection: correction2, epsilon: eps)
-    }
-  }
-}
-
-/// p ← p − lr · m / (√(v / c₂) + ε) after the moment updates, element-wise; lr already holds the
-/// first-moment bias correction lr/(1 − β₁ᵗ), c₂ = 1 − β₂ᵗ.
-/// parameters, gradients, first, second (count).
-public func adamUpdate(
-  parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
-  first: UnsafeMutablePointer<Float>,
-  second: UnsafeMutablePointer<Float>, count: Int, beta1: Float, beta2: Float, learningRate: Float,
-  secondCorrection: Float, epsilon: Float
-) {
-  ParallelLoop.forEachChunk(count: count) { range in
-    for i in range {
-      let g = gradients[i]
-      first[i] = beta1 * first[i] + (1 - beta1) * g
-      second[i] = beta2 * second[i] + (1 - beta2) * g * g
-      parameters[i] -= learningRate * first[i] / ((second[i] / secondCorrection).squareRoot() + epsilon)
+    let (b1, b2, lr, eps) = (beta1, beta2, learningRate / correction1, epsilon)
+    for q in 0..<parameters.count {
+      precondition(parameters[q].count == gradients[q].count, "parameter and gradient shapes differ")
+      let mask = rowMasks?[q]
+      let rows = mask == nil ? parameters[q].count : maskRows
+      let d = parameters[q].count / rows
+      let (p, g, m, v) = (parameters[q].pointer, gradients[q].pointer, firstMoments[q].pointer, secondMoments[q].pointer)
+      ParallelLoop.forEachChunk(count: rows, grain: max(1, 16384 / d)) { range in
+        let offset = range.lowerBound * d
+        adam_rows(
+          p + offset, g + offset, mask.map { $0 + range.lowerBound }, m + offset, v + offset, range.count, d,
+          gradientScale, b1, b2, lr, correction2, eps)
+      }
     }
   }
 }

@@ -1,39 +1,105 @@
 import Kernels
 
-/// What a forward pass over N tokens keeps for the loss and the backward pass.
+/// What a forward pass over N tokens keeps for the loss and the backward pass, and the scratch it
+/// reuses from one training step to the next (a step at GPT-2-small sizes would otherwise map and
+/// fault in hundreds of megabytes).
 ///
-/// The active features of each layer are stored as compressed rows (CSR): token n's active
-/// features are `activeFeatures[l][activeOffsets[l][n] ..< activeOffsets[l][n + 1]]`, with their
-/// values in `activeValues[l]` at the same positions. The decoder then touches only these rows.
+/// Per layer the encoder's output is kept sparse, twice:
+/// - by token (compressed rows, CSR): which features each token has, as `SparseActivations`;
+/// - by feature (compressed columns, CSC): which tokens each feature has. The decoder and the
+///   gradients run feature by feature, so each decoder row is read once per batch and applied to
+///   all of its tokens, instead of once per token: at N = 4096 and 64 of 6144 features firing a
+///   feature serves about 40 tokens, and the decoder (1.4 GB at GPT-2-small sizes) is the memory
+///   traffic that bounds a step.
+/// Both hold the active features (a = h) and, for the JumpReLU threshold's pseudo-gradient, the
+/// "near misses" within ε/2 below θ (a = 0, h kept).
 public final class CLTActivations {
   /// Number of tokens N.
   public let tokens: Int
-  /// h[l] = x[l] · W_enc[l]ᵀ + b_enc[l], per layer (N, F).
-  public let preActivations: [FloatBuffer]
-  /// θ[l] = exp(logθ[l]) at the time of the forward pass, per layer (F).
-  public let thresholds: [FloatBuffer]
-  /// Per layer, N + 1 offsets into `activeFeatures` / `activeValues`.
-  public let activeOffsets: [[Int]]
-  /// Per layer, the indices of the features with h > θ, token by token.
-  public let activeFeatures: [[Int32]]
-  /// Per layer, a = h for those features (JumpReLU keeps the pre-activation itself).
-  public let activeValues: [[Float]]
-  /// ŷ[l'], per layer (N, d).
+  public let nLayers: Int
+  public let features: Int
+  /// θ[l] per feature at the time of the forward pass (for rank-selected activations, the
+  /// per-layer reference threshold repeated; see `CLTActivationFunction`).
+  public internal(set) var thresholds: [[Float]]
+  /// ŷ[l'] in normalised units, per layer (N, d).
   public let reconstructions: [FloatBuffer]
 
-  init(
-    tokens: Int, preActivations: [FloatBuffer], thresholds: [FloatBuffer], activeOffsets: [[Int]],
-    activeFeatures: [[Int32]], activeValues: [[Float]], reconstructions: [FloatBuffer]
-  ) {
+  // MARK: - Per layer, by feature (CSC)
+
+  /// F + 1 offsets into the entry arrays: feature i's entries are featureOffsets[i] ..< [i + 1].
+  var featureOffsets: [[Int]]
+  /// The token of each entry, in increasing order within a feature.
+  var entryTokens: [[Int32]]
+  /// a of each entry (0 for a near miss).
+  var entryValues: [[Float]]
+  /// h of each entry.
+  var entryPre: [[Float]]
+  /// Number of tokens feature i fired on in this batch.
+  public internal(set) var firingCounts: [[Int32]]
+  /// Per layer, (token, feature) pairs that fired.
+  public internal(set) var activeCounts: [Int]
+
+  // MARK: - Per layer, by token (CSR)
+
+  /// The active features of each token (near misses left out).
+  public internal(set) var active: [SparseActivations]
+
+  // MARK: - Dead features (the pre-activation term)
+
+  /// Per layer, the features the pre-activation term applies to; nil: none.
+  var dead: [[Int32]]
+  /// Per layer, Σ over dead features i and tokens with h ≤ θref_i of (θref_i − h).
+  var deadPreActivationSum: [Double]
+  /// Per layer and dead feature (same order as `dead`), the number of tokens with h ≤ θref.
+  var deadBelowCounts: [[Int32]]
+  /// Per layer, (dead feature position in `dead[l]`, token) where h > θref: the exceptions to
+  /// "every token pulls the feature up", subtracted from a column sum in the encoder gradient.
+  var deadAbove: [[(slot: Int32, token: Int32)]]
+
+  /// For rank-selected activations: per layer, the smallest activation that was selected in this
+  /// batch (BatchTopK's batch threshold; for TopK the mean over tokens of each token's k-th value).
+  public internal(set) var selectedMinimum: [Float]
+
+  // MARK: - Filled by the loss
+
+  /// Per layer, Σ_n ‖ŷ[l]_n − y[l]_n‖² (normalised units).
+  public internal(set) var squaredErrors: [Double]
+  /// Per layer, Σ_n (ŷ[l]_n − y[l]_n), (d) each: with `squaredErrors` it gives the residual's
+  /// variance, for the explained variance.
+  public internal(set) var residualSums: [[Double]]
+
+  /// h of one layer at a time, (N, F).
+  let preActivationScratch: FloatBuffer
+
+  /// Empty activations for `tokens` tokens of a transcoder of this shape.
+  public init(tokens: Int, nLayers: Int, dModel: Int, features: Int) {
     self.tokens = tokens
-    self.preActivations = preActivations
-    self.thresholds = thresholds
-    self.activeOffsets = activeOffsets
-    self.activeFeatures = activeFeatures
-    self.activeValues = activeValues
-    self.reconstructions = reconstructions
+    self.nLayers = nLayers
+    self.features = features
+    thresholds = Array(repeating: [], count: nLayers)
+    reconstructions = (0..<nLayers).map { _ in FloatBuffer(count: tokens * dModel) }
+    featureOffsets = Array(repeating: [], count: nLayers)
+    entryTokens = Array(repeating: [], count: nLayers)
+    entryValues = Array(repeating: [], count: nLayers)
+    entryPre = Array(repeating: [], count: nLayers)
+    firingCounts = Array(repeating: [], count: nLayers)
+    activeCounts = Array(repeating: 0, count: nLayers)
+    active = Array(
+      repeating: SparseActivations(offsets: [Int](repeating: 0, count: tokens + 1), indices: [], values: []),
+      count: nLayers)
+    dead = Array(repeating: [], count: nLayers)
+    deadPreActivationSum = Array(repeating: 0, count: nLayers)
+    deadBelowCounts = Array(repeating: [], count: nLayers)
+    deadAbove = Array(repeating: [], count: nLayers)
+    selectedMinimum = Array(repeating: 0, count: nLayers)
+    squaredErrors = Array(repeating: 0, count: nLayers)
+    residualSums = Array(repeating: [], count: nLayers)
+    preActivationScratch = FloatBuffer(count: tokens * features)
   }
 
   /// Number of (token, feature) pairs active in layer `layer`.
-  public func activeCount(layer: Int) -> Int { activeFeatures[layer].count }
+  public func activeCount(layer: Int) -> Int { activeCounts[layer] }
+
+  /// Number of entries (active features and near misses) in layer `layer`.
+  var entryCount: [Int] { entryTokens.map(\.count) }
 }

@@ -1,6 +1,8 @@
+import CKernels
 import Kernels
 
-/// Gradients of the loss, laid out exactly like the parameters of `CrossLayerTranscoder`.
+/// Gradients of the loss, laid out exactly like the parameters of `CrossLayerTranscoder`, and the
+/// scratch the backward pass reuses from step to step.
 public final class CLTGradients {
   /// ∂loss/∂W_enc[l], (F, d) each.
   public let encoderWeights: [FloatBuffer]
@@ -8,10 +10,17 @@ public final class CLTGradients {
   public let encoderBiases: [FloatBuffer]
   /// The straight-through pseudo-gradient of the loss with respect to logθ[l], (F) each.
   public let logThresholds: [FloatBuffer]
-  /// ∂loss/∂W_dec[l→l'] at `[l][l' − l]`, (F, d) each.
+  /// ∂loss/∂W_dec[l→l'] at `[l][l' − l]`, (F, d) each. Only the rows marked in
+  /// `decoderRowsActive[l]` hold this step's gradient; the others are zero by definition (their
+  /// feature did not fire) and are not written, so as not to clear 1.4 GB a step.
   public let decoderWeights: [[FloatBuffer]]
   /// ∂loss/∂b_dec[l'], (d) each.
   public let decoderBiases: [FloatBuffer]
+  /// Per source layer l, 1 where feature i fired in the batch (its rows of ∂W_dec[l→·] are valid).
+  public let decoderRowsActive: [UnsafeMutablePointer<UInt8>]
+  let features: Int
+  let dModel: Int
+  private var outputGradientBuffers: [FloatBuffer] = []
 
   /// Every gradient buffer in the order of `CrossLayerTranscoder.parameterBuffers`.
   public var buffers: [FloatBuffer] {
@@ -19,8 +28,19 @@ public final class CLTGradients {
       + decoderWeights.flatMap { $0 } + decoderBiases
   }
 
-  /// Zero gradients for a transcoder of this shape.
+  /// Per buffer of `buffers`, the row mask the optimizer must honour (nil: every row is valid).
+  public var rowMasks: [UnsafePointer<UInt8>?] {
+    let dense = [UnsafePointer<UInt8>?](repeating: nil, count: 3 * encoderWeights.count)
+    let decoders = decoderWeights.indices.flatMap { l in
+      [UnsafePointer<UInt8>?](repeating: UnsafePointer(decoderRowsActive[l]), count: decoderWeights[l].count)
+    }
+    return dense + decoders + [UnsafePointer<UInt8>?](repeating: nil, count: decoderBiases.count)
+  }
+
+  /// Zero gradients for a transcoder of this shape, every row marked valid.
   public init(nLayers: Int, dModel: Int, features: Int) {
+    self.features = features
+    self.dModel = dModel
     encoderWeights = (0..<nLayers).map { _ in FloatBuffer(count: features * dModel) }
     encoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: features) }
     logThresholds = (0..<nLayers).map { _ in FloatBuffer(count: features) }
@@ -28,5 +48,47 @@ public final class CLTGradients {
       (l..<nLayers).map { _ in FloatBuffer(count: features * dModel) }
     }
     decoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: dModel) }
+    decoderRowsActive = (0..<nLayers).map { _ in
+      let mask = UnsafeMutablePointer<UInt8>.allocate(capacity: features)
+      mask.initialize(repeating: 1, count: features)
+      return mask
+    }
+  }
+
+  deinit { decoderRowsActive.forEach { $0.deallocate() } }
+
+  /// g[l'] = ∂loss/∂ŷ[l'], (N, d) per layer: scratch for the backward pass.
+  func outputGradients(tokens: Int) -> [FloatBuffer] {
+    if outputGradientBuffers.first?.count != tokens * dModel {
+      outputGradientBuffers = decoderBiases.map { _ in FloatBuffer(count: tokens * dModel) }
+    }
+    return outputGradientBuffers
+  }
+
+  /// ‖g‖² over every valid gradient entry, for clipping by the global norm.
+  public func squaredNorm() -> Double {
+    var total: Double = 0
+    for (buffer, mask) in zip(buffers, rowMasks) {
+      guard let mask else {
+        total += sum_squares(buffer.pointer, buffer.count)
+        continue
+      }
+      let rows = features
+      let d = buffer.count / rows
+      var partial = [Double](repeating: 0, count: BLASThreads.current)
+      partial.withUnsafeMutableBufferPointer { partial in
+        let partial = partial.baseAddress!
+        ParallelLoop.forEachIndex(count: BLASThreads.current) { part in
+          let chunk = (rows + BLASThreads.current - 1) / BLASThreads.current
+          var s: Double = 0
+          for r in (part * chunk)..<min(rows, (part + 1) * chunk) where mask[r] != 0 {
+            s += sum_squares(buffer.pointer + r * d, d)
+          }
+          partial[part] = s
+        }
+      }
+      total += partial.reduce(0, +)
+    }
+    return total
   }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Kernels
 
@@ -15,9 +16,21 @@ extension CrossLayerTranscoder {
     linearTransposedForward(
       out: h.pointer, inp: input, weight: encoderWeights[layer].pointer, bias: encoderBiases[layer].pointer,
       rows: rows, inDim: dModel, outDim: features)
-    let theta = FloatBuffer(logThresholds[layer].array.map { Foundation.exp($0) })
-    let sparse = jumpReLUSparse(preActivations: h.pointer, thresholds: theta.pointer, rows: rows, features: features)
-    return SparseActivations(offsets: sparse.offsets, indices: sparse.indices, values: sparse.values)
+    // A token cannot see a batch: BatchTopK runs as the JumpReLU its training estimated.
+    let selection =
+      activation == .topK
+      ? layerSelection(layer: layer, preActivations: h.pointer, rows: rows, bandwidth: 0, reference: nil)
+      : inferenceThresholds(layer: layer)
+    let scan = scanLayer(preActivations: h.pointer, rows: rows, selection: selection, dead: [], keepNearMisses: false)
+    var offsets = [Int](repeating: 0, count: rows + 1)
+    for t in 0..<rows { offsets[t + 1] = offsets[t] + scan.rowCounts[t] }
+    return SparseActivations(offsets: offsets, indices: scan.features, values: scan.values)
+  }
+
+  /// a = h · 1[h > θ] with the stored thresholds.
+  private func inferenceThresholds(layer l: Int) -> LayerSelection {
+    let theta = logThresholds[l].array.map { Foundation.exp($0) }
+    return LayerSelection(fire: theta, keep: theta, perTokenK: nil, referenceThresholds: theta, batchThreshold: nil)
   }
 
   /// ŷ[target] = b_dec[target] + Σ_{source ≤ target} a[source] · W_dec[source→target].
@@ -35,9 +48,8 @@ extension CrossLayerTranscoder {
         row.update(from: bias, count: d)
         for source in 0...target {
           let (indices, values) = activations[source].row(t)
-          sparseRowsAccumulate(
-            out: row, indices: indices, values: values, decoder: self.decoder(from: source, to: target).pointer,
-            dModel: d)
+          let w = self.decoder(from: source, to: target).pointer
+          for (i, a) in zip(indices, values) { row_axpy(row, w + Int(i) * d, a, d) }
         }
       }
     }

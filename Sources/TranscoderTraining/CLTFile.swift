@@ -102,6 +102,8 @@ public struct CLTFile {
       values.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: buffer.count) }
     }
     let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, seed: 0)
+    transcoder.activation = metadata.configuration.activation
+    transcoder.k = metadata.configuration.k
     var frequencies: [[Float]] = []
     for layer in 0..<l {
       try fill(transcoder.encoderWeights[layer], "W_enc_\(layer)")

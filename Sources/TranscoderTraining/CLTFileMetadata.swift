@@ -6,12 +6,12 @@ import Transcoder
 /// activations, so that a file can be judged and reproduced on its own.
 public struct CLTFileMetadata: Sendable, Equatable {
   /// The clt.h5 layout this code writes and reads; attribute `format_version`.
-  public static let formatVersion: Int64 = 1
+  public static let formatVersion: Int64 = 2
 
   public var nLayers: Int
   public var dModel: Int
   public var features: Int
-  /// "jumprelu" (the only activation implemented so far).
+  /// "jumprelu", "topk" or "batchtopk" (`CLTActivationFunction`).
   public var activation: String
   /// The run's hyper-parameters (λ is its final value).
   public var configuration: TrainingConfiguration
@@ -34,7 +34,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
     nLayers = shards.nLayers
     dModel = shards.dModel
     self.features = features
-    activation = "jumprelu"
+    activation = configuration.activation.rawValue
     self.configuration = configuration
     self.tokensSeen = tokensSeen
     self.steps = steps
@@ -64,7 +64,8 @@ public struct CLTFileMetadata: Sendable, Equatable {
     try file.setAttribute("batch", Int64(c.batch))
     try file.setAttribute("planned_steps", Int64(c.steps))
     try file.setAttribute("shuffle_rows", Int64(c.shuffleRows))
-    try file.setAttribute("initial_threshold", Double(c.initialThreshold))
+    try file.setAttribute("k", Int64(c.k))
+    try file.setAttribute("initial_l0", c.initialL0)
     try file.setAttribute("dead_window", Int64(c.deadWindow))
     try file.setAttribute("seed", Int64(bitPattern: c.seed))
     try file.setAttribute("steps", Int64(steps))
@@ -93,12 +94,17 @@ public struct CLTFileMetadata: Sendable, Equatable {
         sparsity: try float("lambda"), tanhScale: try float("tanh_scale"),
         preActivation: try float("preact_lambda"), bandwidth: try float("bandwidth")),
       gradientClip: try float("gradient_clip"), deadWindow: try int("dead_window"),
-      shuffleRows: try int("shuffle_rows"), initialThreshold: try float("initial_threshold"))
+      shuffleRows: try int("shuffle_rows"), k: try int("k"), initialL0: try file.doubleAttribute("initial_l0"))
     c.seed = UInt64(bitPattern: try file.int64Attribute("seed"))
     nLayers = try int("n_layers")
     dModel = try int("d_model")
     features = c.features
     activation = try file.stringAttribute("activation")
+    guard let kind = CLTActivationFunction(rawValue: activation) else {
+      throw TrainingError.unsupportedTranscoder(
+        path: file.filePath, reason: "activation '\(activation)' is not one of jumprelu, topk, batchtopk")
+    }
+    c.activation = kind
     configuration = c
     tokensSeen = try int("tokens_seen")
     steps = try int("steps")

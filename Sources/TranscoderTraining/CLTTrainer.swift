@@ -28,6 +28,11 @@ public final class CLTTrainer {
   private let optimizer: AdamOptimizer
   private let batchInputs: [FloatBuffer]
   private let batchOutputs: [FloatBuffer]
+  private let activations: CLTActivations
+  private let gradients: CLTGradients
+  /// Rank-selected activations: per layer, the running mean of the smallest selected activation,
+  /// the threshold BatchTopK hands over to a JumpReLU at inference.
+  public private(set) var runningThresholds: [Float]
 
   /// Opens the first shard (to learn the shapes), fills the shuffle buffer and estimates the
   /// normalisation; throws `TrainingError.noShards` when there is no data at all.
@@ -49,20 +54,31 @@ public final class CLTTrainer {
     let (l, d, f) = (metadata.nLayers, metadata.dModel, configuration.features)
     buffer = ShuffleBuffer(
       capacity: configuration.shuffleRows, nLayers: l, dModel: d, seed: configuration.seed)
-    transcoder = CrossLayerTranscoder(
-      nLayers: l, dModel: d, features: f, seed: configuration.seed,
-      initialThreshold: configuration.initialThreshold)
+    transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, seed: configuration.seed)
+    transcoder.activation = configuration.activation
+    transcoder.k = configuration.k
     optimizer = AdamOptimizer(
       parameters: transcoder.parameterBuffers, learningRate: configuration.learningRate)
     batchInputs = (0..<l).map { _ in FloatBuffer(count: configuration.batch * d) }
     batchOutputs = (0..<l).map { _ in FloatBuffer(count: configuration.batch * d) }
+    activations = CLTActivations(tokens: configuration.batch, nLayers: l, dModel: d, features: f)
+    gradients = CLTGradients(nLayers: l, dModel: d, features: f)
     fireCounts = Array(repeating: Array(repeating: 0, count: f), count: l)
     lastFired = fireCounts
+    runningThresholds = Array(repeating: 0, count: l)
     try buffer.fill(to: configuration.shuffleRows, from: stream)
     guard buffer.count > 0 else {
       throw TrainingError.noShards("the shards hold no usable rows (\(buffer.skippedRows) had NaN or Inf)")
     }
     normalizer = ActivationNormalizer(buffer: buffer)
+    if configuration.activation == .jumpReLU {
+      let n = min(configuration.batch, buffer.count, 4096)
+      buffer.peek(
+        n, inputs: batchInputs, outputs: batchOutputs, inputScales: normalizer.inputScales,
+        outputScales: normalizer.outputScales)
+      transcoder.calibrateThresholds(
+        inputs: batchInputs, tokens: n, fraction: min(0.5, configuration.initialL0 / Double(f)))
+    }
   }
 
   /// The trained transcoder as a clt.h5, with the run's attributes.
@@ -100,20 +116,50 @@ public final class CLTTrainer {
     var coefficients = configuration.coefficients
     coefficients.sparsity = configuration.sparsity(step: step)
     let learningRate = configuration.learningRate(step: step)
-    let activations = transcoder.forward(inputs: batchInputs, tokens: n)
-    let loss = transcoder.loss(activations, targets: batchOutputs, coefficients: coefficients)
-    let gradients = transcoder.gradients(
-      activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients)
-    let norm = Self.clip(gradients.buffers, to: configuration.gradientClip)
+    let rankSelected = configuration.activation.selectsByRank
+    transcoder.forward(
+      inputs: batchInputs, tokens: n, into: activations, dead: deadFeatures(), bandwidth: coefficients.bandwidth,
+      referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil)
+    let loss = transcoder.backward(
+      activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients, into: gradients)
+    let norm = Float(gradients.squaredNorm().squareRoot())
+    let clip = norm > configuration.gradientClip && norm.isFinite ? configuration.gradientClip / norm : 1
     optimizer.learningRate = learningRate
-    optimizer.update(parameters: transcoder.parameterBuffers, gradients: gradients.buffers)
+    optimizer.update(
+      parameters: transcoder.parameterBuffers, gradients: gradients.buffers, rowMasks: gradients.rowMasks,
+      maskRows: transcoder.features, gradientScale: clip)
+    if rankSelected { updateRunningThresholds() }
 
-    let metrics = measure(activations, loss: loss, learningRate: learningRate, lambda: coefficients.sparsity)
+    let metrics = measure(activations)
     step += 1
     return StepMetrics(
       step: step, tokensSeen: tokensSeen, meanSquaredError: loss.meanSquaredError, sparsity: loss.sparsity,
       preActivation: loss.preActivation, learningRate: learningRate, lambda: coefficients.sparsity,
-      gradientNorm: norm, nmse: metrics.nmse, l0: metrics.l0, deadFraction: metrics.dead)
+      gradientNorm: norm, nmse: metrics.nmse, explainedVariance: metrics.explainedVariance, l0: metrics.l0,
+      deadFraction: metrics.dead)
+  }
+
+  /// Per layer, the features that have not fired in the last `deadWindow` tokens: the
+  /// pre-activation term pulls these (and only these) back towards their threshold.
+  private func deadFeatures() -> [[Int32]]? {
+    guard configuration.coefficients.preActivation > 0 else { return nil }
+    let now = tokensSeen
+    let window = configuration.deadWindow
+    return lastFired.map { layer in
+      layer.indices.compactMap { now - layer[$0] >= window ? Int32($0) : nil }
+    }
+  }
+
+  /// θ ← the running mean (over steps, exponentially with a 1% weight) of each layer's smallest
+  /// selected activation, written into the transcoder's thresholds so that a BatchTopK
+  /// checkpoint is a usable JumpReLU at any point.
+  private func updateRunningThresholds() {
+    for l in 0..<transcoder.nLayers {
+      let measured = activations.selectedMinimum[l]
+      runningThresholds[l] = step == 0 ? measured : 0.99 * runningThresholds[l] + 0.01 * measured
+      let logTheta = Foundation.log(max(runningThresholds[l], 1e-6))
+      transcoder.logThresholds[l].pointer.update(repeating: logTheta, count: transcoder.features)
+    }
   }
 
   /// Per-feature firing frequency over the whole run, per layer.
@@ -121,68 +167,42 @@ public final class CLTTrainer {
     fireCounts.map { layer in layer.map { Float(Double($0) / Double(max(tokensSeen, 1))) } }
   }
 
-  /// Scales every gradient by min(1, clip / ‖g‖) with ‖g‖ the norm over all of them; returns ‖g‖.
-  static func clip(_ buffers: [FloatBuffer], to clip: Float) -> Float {
-    var total: Double = 0
-    for buffer in buffers {
-      let p = buffer.pointer
-      var s: Float = 0
-      for k in 0..<buffer.count { s += p[k] * p[k] }
-      total += Double(s)
-    }
-    let norm = Float(total.squareRoot())
-    if norm > clip && norm.isFinite {
-      let scale = clip / norm
-      for buffer in buffers {
-        let p = buffer.pointer
-        for k in 0..<buffer.count { p[k] *= scale }
-      }
-    }
-    return norm
-  }
-
-  private func measure(
-    _ activations: CLTActivations, loss: CLTLoss, learningRate: Float, lambda: Float
-  ) -> (nmse: [Double], l0: [Double], dead: [Double]) {
-    let n = activations.tokens
+  private func measure(_ act: CLTActivations) -> (
+    nmse: [Double], explainedVariance: [Double], l0: [Double], dead: [Double]
+  ) {
+    let n = act.tokens
     let (d, f) = (transcoder.dModel, transcoder.features)
     var nmse: [Double] = []
+    var explained: [Double] = []
     var l0: [Double] = []
     var dead: [Double] = []
     for l in 0..<transcoder.nLayers {
       let y = batchOutputs[l].pointer
-      let yHat = activations.reconstructions[l].pointer
-      var mean = [Double](repeating: 0, count: d)
-      for t in 0..<n {
-        for j in 0..<d { mean[j] += Double(y[t * d + j]) }
-      }
-      for j in 0..<d { mean[j] /= Double(n) }
-      var error: Double = 0
-      var variance: Double = 0
+      var sums = [Double](repeating: 0, count: d)
+      var squares: Double = 0
       for t in 0..<n {
         for j in 0..<d {
-          let r = Double(y[t * d + j] - yHat[t * d + j])
-          let c = Double(y[t * d + j]) - mean[j]
-          error += r * r
-          variance += c * c
+          let v = Double(y[t * d + j])
+          sums[j] += v
+          squares += v * v
         }
       }
-      nmse.append(variance > 0 ? error / variance : 0)
-      l0.append(Double(activations.activeCount(layer: l)) / Double(n))
-      let offsets = activations.activeOffsets[l]
-      let active = activations.activeFeatures[l]
-      for t in 0..<n {
-        for k in offsets[t]..<offsets[t + 1] {
-          let i = Int(active[k])
-          fireCounts[l][i] += 1
-          lastFired[l][i] = tokensSeen + t + 1
-        }
+      // Σ‖y − ȳ‖² = Σ‖y‖² − N‖ȳ‖², and likewise for the residual r = ŷ − y.
+      let variance = squares - sums.reduce(0) { $0 + $1 * $1 } / Double(n)
+      let residualVariance = act.squaredErrors[l] - act.residualSums[l].reduce(0) { $0 + $1 * $1 } / Double(n)
+      nmse.append(variance > 0 ? act.squaredErrors[l] / variance : 0)
+      explained.append(variance > 0 ? 1 - residualVariance / variance : 0)
+      l0.append(Double(act.activeCount(layer: l)) / Double(n))
+      let counts = act.firingCounts[l]
+      for i in 0..<f where counts[i] > 0 {
+        fireCounts[l][i] += Int(counts[i])
+        lastFired[l][i] = tokensSeen + n
       }
       let now = tokensSeen + n
       let window = configuration.deadWindow
       dead.append(Double(lastFired[l].filter { now - $0 >= window }.count) / Double(f))
     }
     tokensSeen += n
-    return (nmse, l0, dead)
+    return (nmse, explained, l0, dead)
   }
 }

@@ -111,6 +111,33 @@ public final class ShuffleBuffer {
 
   /// Removes `n` rows chosen uniformly at random without replacement and writes them layer-major:
   /// `inputs[l]` and `outputs[l]` receive (n, dModel) each, multiplied by the layer's scale.
+  /// Copies n rows spread evenly over the buffer, scaled, without taking them out (to calibrate
+  /// the initial thresholds on data the training will see).
+  public func peek(
+    _ n: Int, inputs batchInputs: [FloatBuffer], outputs batchOutputs: [FloatBuffer],
+    inputScales: [Float], outputScales: [Float]
+  ) {
+    precondition(n <= count, "peek at \(n) rows of a buffer of \(count)")
+    for t in 0..<n { copyRow(t * count / n, to: t, batchInputs, batchOutputs, inputScales, outputScales) }
+  }
+
+  private func copyRow(
+    _ index: Int, to t: Int, _ batchInputs: [FloatBuffer], _ batchOutputs: [FloatBuffer], _ inputScales: [Float],
+    _ outputScales: [Float]
+  ) {
+    for l in 0..<nLayers {
+      let x = inputs.pointer + index * rowWidth + l * dModel
+      let y = outputs.pointer + index * rowWidth + l * dModel
+      let bx = batchInputs[l].pointer + t * dModel
+      let by = batchOutputs[l].pointer + t * dModel
+      let (sx, sy) = (inputScales[l], outputScales[l])
+      for j in 0..<dModel {
+        bx[j] = x[j] * sx
+        by[j] = y[j] * sy
+      }
+    }
+  }
+
   public func sample(
     _ n: Int, inputs batchInputs: [FloatBuffer], outputs batchOutputs: [FloatBuffer],
     inputScales: [Float], outputScales: [Float]
@@ -118,17 +145,7 @@ public final class ShuffleBuffer {
     precondition(n <= count, "sample \(n) rows from a buffer of \(count)")
     for t in 0..<n {
       let index = Int(generator.next() % UInt64(count))
-      for l in 0..<nLayers {
-        let x = inputs.pointer + index * rowWidth + l * dModel
-        let y = outputs.pointer + index * rowWidth + l * dModel
-        let bx = batchInputs[l].pointer + t * dModel
-        let by = batchOutputs[l].pointer + t * dModel
-        let (sx, sy) = (inputScales[l], outputScales[l])
-        for j in 0..<dModel {
-          bx[j] = x[j] * sx
-          by[j] = y[j] * sy
-        }
-      }
+      copyRow(index, to: t, batchInputs, batchOutputs, inputScales, outputScales)
       count -= 1
       if index != count {
         (inputs.pointer + index * rowWidth).update(from: inputs.pointer + count * rowWidth, count: rowWidth)

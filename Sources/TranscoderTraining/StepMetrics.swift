@@ -16,6 +16,8 @@ public struct StepMetrics: Sendable {
   /// Per layer ‖y − ŷ‖² / ‖y − ȳ‖² over the batch, ȳ the batch mean: 1 means no better than
   /// predicting the mean, 0 a perfect reconstruction.
   public var nmse: [Double]
+  /// Per layer 1 − Var(y − ŷ) / Var(y): like 1 − NMSE, but blind to a constant offset.
+  public var explainedVariance: [Double]
   /// Per layer, the mean number of active features per token.
   public var l0: [Double]
   /// Per layer, the fraction of features that have not fired within the dead window.
@@ -32,6 +34,6 @@ public struct StepMetrics: Sendable {
       + "\"mse\": \(meanSquaredError), \"sparsity\": \(sparsity), \"preact\": \(preActivation), "
       + "\"lr\": \(learningRate), \"lambda\": \(lambda), \"grad_norm\": \(gradientNorm), "
       + "\"mean_nmse\": \(meanNMSE), \"mean_l0\": \(meanL0), \"nmse\": \(list(nmse)), \"l0\": \(list(l0)), "
-      + "\"dead_fraction\": \(list(deadFraction))}"
+      + "\"explained_variance\": \(list(explainedVariance)), \"dead_fraction\": \(list(deadFraction))}"
   }
 }

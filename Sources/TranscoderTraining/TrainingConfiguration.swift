@@ -22,16 +22,22 @@ public struct TrainingConfiguration: Sendable, Equatable {
   public var deadWindow: Int
   /// Rows held by the shuffle buffer.
   public var shuffleRows: Int
-  /// The initial JumpReLU threshold θ.
-  public var initialThreshold: Float
+  /// JumpReLU, TopK or BatchTopK.
+  public var activation: CLTActivationFunction
+  /// Active features per token for TopK and BatchTopK.
+  public var k: Int
+  /// The JumpReLU thresholds start where each feature fires on initialL0 / F of the first batch,
+  /// so that training starts at this mean L0 (`CrossLayerTranscoder.calibrateThresholds`); at
+  /// most half the features are made to fire, whatever this asks.
+  public var initialL0: Double
   /// Seeds the parameters and the sampling order.
   public var seed: UInt64
 
   public init(
     features: Int, batch: Int = 1024, steps: Int, learningRate: Float = 2e-4, warmupSteps: Int? = nil,
     decayFraction: Double = 0.2, coefficients: CLTLossCoefficients = CLTLossCoefficients(),
-    gradientClip: Float = 1, deadWindow: Int = 10_000_000, shuffleRows: Int = 65_536,
-    initialThreshold: Float = 0.1, seed: UInt64 = 0
+    gradientClip: Float = 1, deadWindow: Int = 1_000_000, shuffleRows: Int = 65_536,
+    activation: CLTActivationFunction = .jumpReLU, k: Int = 64, initialL0: Double = 128, seed: UInt64 = 0
   ) {
     self.features = features
     self.batch = batch
@@ -43,7 +49,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     self.gradientClip = gradientClip
     self.deadWindow = deadWindow
     self.shuffleRows = shuffleRows
-    self.initialThreshold = initialThreshold
+    self.activation = activation
+    self.k = k
+    self.initialL0 = initialL0
     self.seed = seed
   }
 
@@ -67,6 +75,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     guard batch > 0 else { throw TrainingError.invalidConfiguration("--batch must be at least 1") }
     guard steps > 0 else { throw TrainingError.invalidConfiguration("--steps must be at least 1") }
     guard learningRate > 0 else { throw TrainingError.invalidConfiguration("--lr must be positive") }
+    guard k > 0 else { throw TrainingError.invalidConfiguration("--k must be at least 1") }
+    guard initialL0 > 0 else { throw TrainingError.invalidConfiguration("--initial-l0 must be positive") }
     guard shuffleRows >= batch else {
       throw TrainingError.invalidConfiguration(
         "the shuffle buffer (\(shuffleRows) rows) must hold at least one batch (\(batch) tokens)")

@@ -24,11 +24,11 @@ import Testing
     let k = CLTLossCoefficients(sparsity: 1e-3, tanhScale: 1, preActivation: 1e-4, bandwidth: 0.05)
     let adam = AdamOptimizer(parameters: clt.parameterBuffers, learningRate: 1e-2)
     func loss() -> Double {
-      clt.loss(clt.forward(inputs: x, tokens: TranscoderTests.tokens), targets: y, coefficients: k).total
+      clt.loss(TranscoderTests.trainingForward(clt, x, k), targets: y, coefficients: k).total
     }
     let before = loss()
     for _ in 0..<60 {
-      let act = clt.forward(inputs: x, tokens: TranscoderTests.tokens)
+      let act = TranscoderTests.trainingForward(clt, x, k)
       let grads = clt.gradients(act, inputs: x, targets: y, coefficients: k)
       adam.update(parameters: clt.parameterBuffers, gradients: grads.buffers)
     }

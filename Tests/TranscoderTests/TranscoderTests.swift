@@ -198,6 +198,16 @@ import Testing
     return a
   }
 
+  /// Every feature of every layer marked dead, so the pre-activation term covers all of them.
+  static let allDead: [[Int32]] = Array(repeating: (0..<Int32(features)).map { $0 }, count: nLayers)
+
+  /// The forward pass as training runs it, with the pre-activation term on every feature.
+  static func trainingForward(
+    _ clt: CrossLayerTranscoder, _ x: [FloatBuffer], _ k: CLTLossCoefficients
+  ) -> CLTActivations {
+    clt.forward(inputs: x, tokens: tokens, dead: allDead, bandwidth: k.bandwidth)
+  }
+
   static func doubles(_ buffers: [FloatBuffer]) -> [[Double]] { buffers.map { $0.array.map(Double.init) } }
 
   // MARK: - Tests
@@ -215,7 +225,13 @@ import Testing
     var active = 0
     for l in 0..<Self.nLayers {
       active += act.activeCount(layer: l)
-      for (got, want) in zip(act.preActivations[l].array, h[l]) { #expect(abs(Double(got) - want) < 1e-5) }
+      let sparse = act.active[l]
+      for n in 0..<Self.tokens {
+        let (indices, values) = sparse.row(n)
+        let want = (0..<Self.features).filter { a[l][n * Self.features + $0] != 0 }
+        #expect(indices.map(Int.init) == want, "layer \(l) token \(n): active features")
+        for (i, v) in zip(indices, values) { #expect(abs(Double(v) - h[l][n * Self.features + Int(i)]) < 1e-5) }
+      }
       for (got, want) in zip(act.reconstructions[l].array, yHat[l]) {
         #expect(abs(Double(got) - want) < 1e-5, "ŷ[\(l)]: got \(got), want \(want)")
       }
@@ -254,7 +270,7 @@ import Testing
     let clt = Self.makeTranscoder()
     let x = Self.makeData(seed: 11, scale: 1)
     let y = Self.makeData(seed: 12, scale: 0.5)
-    let loss = clt.loss(clt.forward(inputs: x, tokens: Self.tokens), targets: y, coefficients: k)
+    let loss = clt.loss(Self.trainingForward(clt, x, k), targets: y, coefficients: k)
     let want = Self.referenceLoss(Self.parameters(clt), x: Self.doubles(x), y: Self.doubles(y), k: k)
     #expect(abs(loss.meanSquaredError - want.mse) < 1e-5 * max(1, want.mse))
     #expect(abs(loss.sparsity - want.sparsity) < 1e-5 * max(1, want.sparsity))
@@ -269,7 +285,7 @@ import Testing
     let xf = Self.makeData(seed: 11, scale: 1)
     let yf = Self.makeData(seed: 12, scale: 0.5)
     let (x, y) = (Self.doubles(xf), Self.doubles(yf))
-    let act = clt.forward(inputs: xf, tokens: Self.tokens)
+    let act = Self.trainingForward(clt, xf, k)
     let analytic = Self.gradientVector(clt.gradients(act, inputs: xf, targets: yf, coefficients: k))
     let p = Self.parameters(clt)
     let lay = Layout()
@@ -312,7 +328,7 @@ import Testing
     let clt = Self.makeTranscoder()
     let xf = Self.makeData(seed: 11, scale: 1)
     let yf = Self.makeData(seed: 12, scale: 0.5)
-    let act = clt.forward(inputs: xf, tokens: Self.tokens)
+    let act = Self.trainingForward(clt, xf, k)
     let grads = clt.gradients(act, inputs: xf, targets: yf, coefficients: k)
     let p = Self.parameters(clt)
     let (F, N) = (Self.features, Self.tokens)

@@ -13,4 +13,36 @@ void softmax_forward(float *x, size_t count);
 /// out <- silu(gate) * up, SwiGLU's element-wise part. out, gate, up (count); out may be gate.
 void swiglu_forward(float *out, const float *gate, const float *up, size_t count);
 
+// Sparse transcoder kernels (transcoder.c): the rows a cross-layer transcoder's active features touch.
+
+/// Writes the indices i with h[i] > bound[i] to out, in increasing order; returns their count.
+/// h, bound (n), out (n).
+size_t select_above(const float *h, const float *bound, size_t n, int *out);
+
+/// Writes the indices i with h[i] > bound to out, in increasing order; returns their count.
+/// h (n), out (n).
+size_t select_above_scalar(const float *h, float bound, size_t n, int *out);
+
+/// The k-th largest of values (1 <= k <= n), by quickselect in scratch (n), which is overwritten.
+float kth_largest(const float *values, size_t n, size_t k, float *scratch);
+
+/// out += a * x. out, x (d).
+void row_axpy(float *out, const float *x, float a, size_t d);
+
+/// Returns x . y. x, y (d).
+float row_dot(const float *x, const float *y, size_t d);
+
+/// Returns w . g and does acc += a * g in the same pass over g. w, g, acc (d).
+float row_dot_axpy(const float *w, const float *g, float *acc, float a, size_t d);
+
+/// Returns the sum of x[i]^2 in double. x (n).
+double sum_squares(const float *x, size_t n);
+
+/// Adam on `rows` rows of d parameters: where active is NULL or active[r] != 0, g = scale * grad[r];
+/// otherwise g = 0 and grad[r] is not read (it may hold stale values).
+///   m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  p <- p - lr m / (sqrt(v / c2) + eps)
+/// lr already includes the first-moment bias correction. p, grad, m, v (rows, d), active (rows).
+void adam_rows(float *p, const float *grad, const unsigned char *active, float *m, float *v, size_t rows,
+               size_t d, float scale, float b1, float b2, float lr, float c2, float eps);
+
 #endif

@@ -1,0 +1,246 @@
+import CKernels
+import Foundation
+import Kernels
+
+/// The loss and its gradients, computed from the sparse activations feature by feature.
+extension CrossLayerTranscoder {
+  /// The training loss of one batch, `targets[l]` = y[l] (N, d) the MLP output of layer l:
+  ///
+  ///   MSE      = Σ_l Σ_n ‖ŷ[l]_n − y[l]_n‖² / N
+  ///   sparsity = λ · Σ_l Σ_n Σ_i tanh(c · ‖W_dec,i^(l)‖ · a[l]_{n,i}) / N
+  ///   preact   = λ_p · Σ_l Σ_n Σ_{i dead} relu(θref[l]_i − h[l]_{n,i}) / N
+  ///
+  /// The sparsity term is Ameisen et al.'s tanh-of-decoder-weighted-activation penalty, a smooth
+  /// stand-in for L0 (zero for a feature that is off). The pre-activation term follows Anthropic's
+  /// January 2025 update: it is zero wherever a feature fires and otherwise pulls h up towards the
+  /// threshold, so that a feature that has stopped firing (and gets no other gradient through its
+  /// encoder) is drawn back. Here it applies only to the features the caller marks dead (`dead` in
+  /// `forward`; the trainer marks those that have not fired for a window of tokens): over every
+  /// (token, feature) pair its encoder gradient would be a second dense product as large as the
+  /// encoder's forward, and for a feature that fires it only adds a small bias to h.
+  /// For rank-selected activations θref is the layer's reference threshold (`forward`).
+  public func loss(
+    _ activations: CLTActivations, targets: [FloatBuffer], coefficients: CLTLossCoefficients
+  ) -> CLTLoss {
+    let norms = (0..<nLayers).map { decoderNorms(layer: $0) }
+    return lossTerms(activations, targets: targets, coefficients: coefficients, norms: norms, gradients: nil)
+  }
+
+  /// Gradients of `loss(...).total` with respect to every parameter, in fresh buffers.
+  public func gradients(
+    _ activations: CLTActivations, inputs: [FloatBuffer], targets: [FloatBuffer],
+    coefficients: CLTLossCoefficients
+  ) -> CLTGradients {
+    let grads = CLTGradients(nLayers: nLayers, dModel: dModel, features: features)
+    backward(activations, inputs: inputs, targets: targets, coefficients: coefficients, into: grads)
+    return grads
+  }
+
+  /// The loss and its gradients in one pass, written into `grads` (reused between steps: the rows
+  /// of decoder gradients of features that did not fire are left stale and marked inactive in
+  /// `grads.decoderRowsActive`, which is what the optimizer reads instead of zeros).
+  ///
+  /// With g[l'] = ∂loss/∂ŷ[l'] = 2(ŷ[l'] − y[l'])/N and, per token and feature i of layer l,
+  ///   ∂loss/∂a_i = Σ_{l' ≥ l} W_dec[l→l']_i · g[l'] + (λ/N) · c‖W_dec,i‖ · (1 − tanh²(c‖W_dec,i‖ a_i)),
+  /// the JumpReLU a = h · H(h − θ) is differentiated as in Rajamanoharan et al. 2024 (eqs. 10–11):
+  ///   ∂a/∂h = 1[h > θ]                    (exact away from the jump),
+  ///   ∂a/∂θ = −(θ/ε) · K((h − θ)/ε),  K(u) = 1[|u| < 1/2]   (straight-through pseudo-gradient:
+  ///     the Heaviside step's derivative replaced by the rectangle kernel of bandwidth ε),
+  /// and for a dead feature the pre-activation term adds −(λ_p/N)·1[h ≤ θ] to ∂/∂h and
+  /// +(λ_p/N)·1[h ≤ θ] to ∂/∂θ. Finally ∂/∂logθ = θ · ∂/∂θ. For rank-selected activations ∂a/∂h = 1
+  /// on the selected features and the threshold has no gradient.
+  ///
+  /// Only active features and near misses need ∂loss/∂a, so the decoder is read and written at
+  /// their rows only, feature by feature: the dot products with g and the gradient row
+  /// ∂W_dec[l→l']_i = Σ_n a_{n,i} g[l']_n + (∂sparsity/∂‖W_dec,i‖) W_dec[l→l']_i / ‖W_dec,i‖ share
+  /// one pass over each row. ∂W_enc[l]_i = Σ_n ∂loss/∂h_{n,i} x[l]_n runs over the same entries;
+  /// a dead feature's pull, −(λ_p/N) Σ_{n: h ≤ θ} x_n, is the column sum of x minus its few tokens
+  /// above θ.
+  @discardableResult
+  public func backward(
+    _ act: CLTActivations, inputs: [FloatBuffer], targets: [FloatBuffer], coefficients: CLTLossCoefficients,
+    into grads: CLTGradients
+  ) -> CLTLoss {
+    let norms = (0..<nLayers).map { decoderNorms(layer: $0) }
+    let loss = lossTerms(act, targets: targets, coefficients: coefficients, norms: norms, gradients: grads)
+    let n = act.tokens
+    let d = dModel
+    let scale = 1 / Float(n)
+    let lambda = coefficients.sparsity * scale
+    let lambdaP = coefficients.preActivation * scale
+    let c = coefficients.tanhScale
+    let eps = coefficients.bandwidth
+    let g = grads.outputGradients(tokens: n)
+
+    for l in 0..<nLayers {
+      let offsets = act.featureOffsets[l]
+      let tokens = act.entryTokens[l]
+      let values = act.entryValues[l]
+      let norm = norms[l]
+      // ∂sparsity/∂‖W_dec,i‖ / ‖W_dec,i‖, and whether the feature fired (its decoder rows move).
+      var normScale = [Float](repeating: 0, count: features)
+      let rowsActive = grads.decoderRowsActive[l]
+      for i in 0..<features {
+        var s: Float = 0
+        var fired = false
+        for e in offsets[i]..<offsets[i + 1] where values[e] != 0 {
+          fired = true
+          let u = Foundation.tanh(c * norm[i] * values[e])
+          s += lambda * c * values[e] * (1 - u * u)
+        }
+        normScale[i] = norm[i] > 0 ? s / norm[i] : 0
+        rowsActive[i] = fired ? 1 : 0
+      }
+      var gradA = [Float](repeating: 0, count: tokens.count)
+      gradA.withUnsafeMutableBufferPointer { gradA in
+        let gradA = gradA.baseAddress!
+        for target in l..<nLayers {
+          let w = decoder(from: l, to: target).pointer
+          let gw = grads.decoderWeights[l][target - l].pointer
+          let gt = g[target].pointer
+          ParallelLoop.forEachChunk(count: features, grain: 256) { range in
+            for i in range where offsets[i] < offsets[i + 1] {
+              let row = w + i * d
+              let gradRow = gw + i * d
+              if rowsActive[i] != 0 {
+                let s = normScale[i]
+                for j in 0..<d { gradRow[j] = s * row[j] }
+              }
+              for e in offsets[i]..<offsets[i + 1] {
+                let gRow = gt + Int(tokens[e]) * d
+                gradA[e] +=
+                  values[e] != 0 ? row_dot_axpy(row, gRow, gradRow, values[e], d) : row_dot(row, gRow, d)
+              }
+            }
+          }
+        }
+        // The sparsity term's own derivative in a.
+        for i in 0..<features {
+          for e in offsets[i]..<offsets[i + 1] {
+            let u = Foundation.tanh(c * norm[i] * values[e])
+            gradA[e] += lambda * c * norm[i] * (1 - u * u)
+          }
+        }
+        thresholdGradient(act, layer: l, gradA: gradA, lambdaP: lambdaP, bandwidth: eps, into: grads)
+        encoderGradient(act, layer: l, gradA: gradA, input: inputs[l], lambdaP: lambdaP, into: grads)
+      }
+    }
+    return loss
+  }
+
+  // MARK: - Pieces
+
+  /// The three loss terms; with `gradients`, also g[l'] = 2(ŷ − y)/N into its output-gradient
+  /// buffers and ∂b_dec = Σ_n g, in the same pass. Fills `act.squaredErrors` and `residualSums`.
+  func lossTerms(
+    _ act: CLTActivations, targets: [FloatBuffer], coefficients: CLTLossCoefficients, norms: [[Float]],
+    gradients: CLTGradients?
+  ) -> CLTLoss {
+    let n = act.tokens
+    let d = dModel
+    precondition(targets.count == nLayers && targets.allSatisfy { $0.count >= n * d }, "y[l] is (N, d)")
+    let scale = 2 / Float(n)
+    let g = gradients?.outputGradients(tokens: n)
+    var mse: Double = 0
+    for l in 0..<nLayers {
+      let yHat = act.reconstructions[l].pointer
+      let y = targets[l].pointer
+      var sums = [Double](repeating: 0, count: d)
+      var total: Double = 0
+      for t in 0..<n {
+        let base = t * d
+        for j in 0..<d {
+          let r = yHat[base + j] - y[base + j]
+          total += Double(r * r)
+          sums[j] += Double(r)
+          if let g { g[l][base + j] = scale * r }
+        }
+      }
+      act.squaredErrors[l] = total
+      act.residualSums[l] = sums
+      mse += total
+      if let gradients {
+        for j in 0..<d { gradients.decoderBiases[l][j] = Float(Double(scale) * sums[j]) }
+      }
+    }
+    var sparsity: Double = 0
+    var preact: Double = 0
+    let c = Double(coefficients.tanhScale)
+    for l in 0..<nLayers {
+      let offsets = act.featureOffsets[l]
+      let values = act.entryValues[l]
+      for i in 0..<features {
+        for e in offsets[i]..<offsets[i + 1] where values[e] != 0 {
+          sparsity += Foundation.tanh(c * Double(norms[l][i]) * Double(values[e]))
+        }
+      }
+      preact += act.deadPreActivationSum[l]
+    }
+    let inverse = 1 / Double(n)
+    return CLTLoss(
+      meanSquaredError: mse * inverse, sparsity: Double(coefficients.sparsity) * sparsity * inverse,
+      preActivation: Double(coefficients.preActivation) * preact * inverse)
+  }
+
+  /// ∂loss/∂logθ[l] (JumpReLU only; zero otherwise).
+  private func thresholdGradient(
+    _ act: CLTActivations, layer l: Int, gradA: UnsafePointer<Float>, lambdaP: Float, bandwidth eps: Float,
+    into grads: CLTGradients
+  ) {
+    let out = grads.logThresholds[l]
+    out.zero()
+    guard activation == .jumpReLU else { return }
+    let theta = act.thresholds[l]
+    let offsets = act.featureOffsets[l]
+    let pre = act.entryPre[l]
+    for i in 0..<features {
+      var s: Float = 0
+      for e in offsets[i]..<offsets[i + 1] where abs(pre[e] - theta[i]) < eps / 2 {
+        s += gradA[e] * (-theta[i] / eps)
+      }
+      out[i] = s
+    }
+    for (slot, i) in act.dead[l].enumerated() { out[Int(i)] += lambdaP * Float(act.deadBelowCounts[l][slot]) }
+    for i in 0..<features { out[i] *= theta[i] }
+  }
+
+  /// ∂loss/∂W_enc[l] and ∂loss/∂b_enc[l], feature by feature over the entries that fired, plus the
+  /// dead features' pull.
+  private func encoderGradient(
+    _ act: CLTActivations, layer l: Int, gradA: UnsafePointer<Float>, input: FloatBuffer, lambdaP: Float,
+    into grads: CLTGradients
+  ) {
+    let (n, d) = (act.tokens, dModel)
+    let offsets = act.featureOffsets[l]
+    let tokens = act.entryTokens[l]
+    let values = act.entryValues[l]
+    let x = input.pointer
+    let gw = grads.encoderWeights[l].pointer
+    let gb = grads.encoderBiases[l].pointer
+    ParallelLoop.forEachChunk(count: features, grain: 256) { range in
+      for i in range {
+        let row = gw + i * d
+        row.update(repeating: 0, count: d)
+        var bias: Float = 0
+        for e in offsets[i]..<offsets[i + 1] where values[e] != 0 {
+          row_axpy(row, x + Int(tokens[e]) * d, gradA[e], d)
+          bias += gradA[e]
+        }
+        gb[i] = bias
+      }
+    }
+    let dead = act.dead[l]
+    guard !dead.isEmpty else { return }
+    // −(λ_p/N) Σ_{n: h ≤ θref} x_n = −(λ_p/N) (Σ_n x_n − Σ_{n: h > θref} x_n)
+    var columnSum = [Float](repeating: 0, count: d)
+    for t in 0..<n { row_axpy(&columnSum, x + t * d, 1, d) }
+    var pull = [[Float]](repeating: columnSum, count: dead.count)
+    for (slot, token) in act.deadAbove[l] {
+      row_axpy(&pull[Int(slot)], x + Int(token) * d, -1, d)
+    }
+    for (slot, i) in dead.enumerated() {
+      row_axpy(gw + Int(i) * d, pull[slot], -lambdaP, d)
+      gb[Int(i)] -= lambdaP * Float(act.deadBelowCounts[l][slot])
+    }
+  }
+}

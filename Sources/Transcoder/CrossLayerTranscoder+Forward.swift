@@ -1,0 +1,334 @@
+import CKernels
+import Foundation
+import Kernels
+
+/// The training forward pass: dense encoder (sgemm), sparse selection, sparse decoder.
+extension CrossLayerTranscoder {
+  /// The forward pass for N tokens. `inputs[l]` is x[l] (N, d), the MLP input of layer l, scaled.
+  ///
+  /// - Parameters:
+  ///   - activations: reused when given (it must be for N tokens and this shape), so that a
+  ///     training loop allocates nothing large per step.
+  ///   - dead: per layer, the features the pre-activation term applies to (see `loss`).
+  ///   - bandwidth: ε; JumpReLU near misses within ε/2 below θ are kept for the threshold's
+  ///     pseudo-gradient. 0 at inference.
+  ///   - referenceThresholds: for rank-selected activations, per layer the threshold θref that the
+  ///     pre-activation term pulls dead features towards, and a hint for BatchTopK's search (the
+  ///     running estimate of the selected minimum).
+  /// - Complexity: the encoder's sgemm, O(N·L·F·d); everything after it O(nnz·L·d) for nnz active
+  ///   (token, feature) pairs.
+  @discardableResult
+  public func forward(
+    inputs: [FloatBuffer], tokens n: Int, into activations: CLTActivations? = nil, dead: [[Int32]]? = nil,
+    bandwidth: Float = 0, referenceThresholds: [Float]? = nil
+  ) -> CLTActivations {
+    precondition(inputs.count == nLayers, "one input per layer")
+    precondition(inputs.allSatisfy { $0.count >= n * dModel }, "each input is (N, d)")
+    let act = activations ?? CLTActivations(tokens: n, nLayers: nLayers, dModel: dModel, features: features)
+    precondition(act.tokens == n && act.features == features && act.nLayers == nLayers, "activations of another shape")
+    for l in 0..<nLayers {
+      let h = act.preActivationScratch.pointer
+      linearTransposedForward(
+        out: h, inp: inputs[l].pointer, weight: encoderWeights[l].pointer, bias: encoderBiases[l].pointer,
+        rows: n, inDim: dModel, outDim: features)
+      let selection = layerSelection(
+        layer: l, preActivations: h, rows: n, bandwidth: bandwidth, reference: referenceThresholds?[l])
+      let scan = scanLayer(
+        preActivations: h, rows: n, selection: selection, dead: dead?[l] ?? [], keepNearMisses: true)
+      act.thresholds[l] = selection.referenceThresholds
+      act.selectedMinimum[l] = selection.selectedMinimum(scan: scan, rows: n)
+      act.dead[l] = dead?[l] ?? []
+      act.deadPreActivationSum[l] = scan.deadSum
+      act.deadBelowCounts[l] = scan.deadBelow
+      act.deadAbove[l] = scan.deadAbove
+      store(scan, layer: l, into: act)
+    }
+    decodeAll(act)
+    return act
+  }
+
+  // MARK: - Selection
+
+  /// How one layer decides which features fire: by a threshold per feature (JumpReLU, and
+  /// BatchTopK once its batch threshold is known) or by rank within each token (TopK).
+  struct LayerSelection {
+    /// a feature fires where h > fire[i]; candidates are kept where h > keep[i] (≤ fire[i]).
+    var fire: [Float]
+    var keep: [Float]
+    /// TopK: k per token instead of the thresholds.
+    var perTokenK: Int?
+    /// θ per feature (JumpReLU), or the reference threshold θref repeated (rank-selected).
+    var referenceThresholds: [Float]
+    var batchThreshold: Float?
+
+    func selectedMinimum(scan: LayerScan, rows: Int) -> Float {
+      if let batchThreshold { return batchThreshold }
+      if perTokenK != nil { return Float(scan.kthSum / Double(max(rows, 1))) }
+      return 0
+    }
+  }
+
+  func layerSelection(
+    layer l: Int, preActivations h: UnsafePointer<Float>, rows n: Int, bandwidth: Float, reference: Float?
+  ) -> LayerSelection {
+    switch activation {
+    case .jumpReLU:
+      let theta = logThresholds[l].array.map { Foundation.exp($0) }
+      return LayerSelection(
+        fire: theta, keep: theta.map { $0 - bandwidth / 2 }, perTokenK: nil, referenceThresholds: theta,
+        batchThreshold: nil)
+    case .topK:
+      let r = reference ?? 0
+      return LayerSelection(
+        fire: [], keep: [], perTokenK: min(k, features),
+        referenceThresholds: [Float](repeating: r, count: features), batchThreshold: nil)
+    case .batchTopK:
+      let tau = batchThreshold(preActivations: h, count: n * features, select: min(k, features) * n, hint: reference)
+      let bound = max(tau.nextDown, 0)
+      let fire = [Float](repeating: bound, count: features)
+      return LayerSelection(
+        fire: fire, keep: fire, perTokenK: nil,
+        referenceThresholds: [Float](repeating: reference ?? tau, count: features), batchThreshold: tau)
+    }
+  }
+
+  /// The `select`-th largest positive pre-activation of the batch (0 when fewer are positive), found
+  /// among the values above half the hint first, so that the selection runs on a few candidates
+  /// per token rather than on all N·F values.
+  func batchThreshold(preActivations h: UnsafePointer<Float>, count: Int, select: Int, hint: Float?) -> Float {
+    guard select > 0 else { return .infinity }
+    var bound = max(0, (hint ?? 0) / 2)
+    while true {
+      var candidates: [Float] = []
+      candidates.reserveCapacity(2 * select)
+      let chunk = 1 << 16
+      var index = [Int32](repeating: 0, count: chunk)
+      var start = 0
+      while start < count {
+        let m = min(chunk, count - start)
+        let c = index.withUnsafeMutableBufferPointer {
+          select_above_scalar(h + start, bound, m, $0.baseAddress!)
+        }
+        for q in 0..<c { candidates.append(h[start + Int(index[q])]) }
+        start += m
+      }
+      if candidates.count >= select {
+        var scratch = [Float](repeating: 0, count: candidates.count)
+        return scratch.withUnsafeMutableBufferPointer { s in
+          kth_largest(candidates, candidates.count, select, s.baseAddress!)
+        }
+      }
+      if bound == 0 { return 0 }
+      bound = 0
+    }
+  }
+
+  // MARK: - Scan
+
+  /// One layer's selected features, token by token, and the dead features' pre-activation sums.
+  struct LayerScan {
+    var rowCounts: [Int] = []
+    var features: [Int32] = []
+    var values: [Float] = []
+    var pre: [Float] = []
+    var deadSum: Double = 0
+    var deadBelow: [Int32] = []
+    var deadAbove: [(slot: Int32, token: Int32)] = []
+    var kthSum: Double = 0
+  }
+
+  /// Walks h (rows, F) once, in parallel over blocks of tokens, keeping each token's selected
+  /// features (and, with `keepNearMisses`, those kept but not fired, with a = 0).
+  func scanLayer(
+    preActivations h: UnsafePointer<Float>, rows n: Int, selection: LayerSelection, dead: [Int32],
+    keepNearMisses: Bool
+  ) -> LayerScan {
+    let f = features
+    let blocks = max(1, min(BLASThreads.current, n / 32))
+    let blockSize = (n + blocks - 1) / blocks
+    var results = [LayerScan](repeating: LayerScan(), count: blocks)
+    results.withUnsafeMutableBufferPointer { out in
+      let out = out.baseAddress!
+      ParallelLoop.forEachIndex(count: blocks) { b in
+        let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
+        out[b] = self.scanRows(
+          range, preActivations: h, selection: selection, dead: dead, keepNearMisses: keepNearMisses, features: f)
+      }
+    }
+    var merged = results[0]
+    for block in results.dropFirst() {
+      merged.rowCounts += block.rowCounts
+      merged.features += block.features
+      merged.values += block.values
+      merged.pre += block.pre
+      merged.deadSum += block.deadSum
+      for s in 0..<merged.deadBelow.count { merged.deadBelow[s] += block.deadBelow[s] }
+      merged.deadAbove += block.deadAbove
+      merged.kthSum += block.kthSum
+    }
+    return merged
+  }
+
+  private func scanRows(
+    _ range: Range<Int>, preActivations h: UnsafePointer<Float>, selection: LayerSelection, dead: [Int32],
+    keepNearMisses: Bool, features f: Int
+  ) -> LayerScan {
+    var scan = LayerScan()
+    scan.rowCounts.reserveCapacity(range.count)
+    scan.deadBelow = [Int32](repeating: 0, count: dead.count)
+    var index = [Int32](repeating: 0, count: f)
+    var scratch = [Float](repeating: 0, count: f)
+    let theta = selection.referenceThresholds
+    for t in range {
+      let row = h + t * f
+      var fire = selection.fire
+      let c: Int
+      if let k = selection.perTokenK {
+        let kth = scratch.withUnsafeMutableBufferPointer { kth_largest(row, f, k, $0.baseAddress!) }
+        scan.kthSum += Double(max(kth, 0))
+        let bound = max(kth.nextDown, 0)
+        c = index.withUnsafeMutableBufferPointer { select_above_scalar(row, bound, f, $0.baseAddress!) }
+        fire = []
+      } else {
+        let keep = keepNearMisses ? selection.keep : selection.fire
+        c = index.withUnsafeMutableBufferPointer { idx in
+          keep.withUnsafeBufferPointer { select_above(row, $0.baseAddress!, f, idx.baseAddress!) }
+        }
+      }
+      var kept = 0
+      for q in 0..<c {
+        let i = Int(index[q])
+        let value = row[i]
+        let fires = fire.isEmpty || value > fire[i]
+        guard fires || keepNearMisses else { continue }
+        scan.features.append(Int32(i))
+        scan.values.append(fires ? value : 0)
+        scan.pre.append(value)
+        kept += 1
+      }
+      scan.rowCounts.append(kept)
+      for (slot, i) in dead.enumerated() {
+        let value = row[Int(i)]
+        let reference = theta[Int(i)]
+        if value <= reference {
+          scan.deadSum += Double(reference - value)
+          scan.deadBelow[slot] += 1
+        } else {
+          scan.deadAbove.append((Int32(slot), Int32(t)))
+        }
+      }
+    }
+    return scan
+  }
+
+  // MARK: - Layout
+
+  /// Fills the layer's CSR (active only) and CSC (active and near misses) from a scan.
+  private func store(_ scan: LayerScan, layer l: Int, into act: CLTActivations) {
+    let n = scan.rowCounts.count
+    var rowOffsets = [Int](repeating: 0, count: n + 1)
+    var activeOffsets = [Int](repeating: 0, count: n + 1)
+    var activeIndices: [Int32] = []
+    var activeValues: [Float] = []
+    activeIndices.reserveCapacity(scan.features.count)
+    activeValues.reserveCapacity(scan.features.count)
+    var counts = [Int](repeating: 0, count: features + 1)
+    var fired = [Int32](repeating: 0, count: features)
+    for t in 0..<n {
+      rowOffsets[t + 1] = rowOffsets[t] + scan.rowCounts[t]
+      for e in rowOffsets[t]..<rowOffsets[t + 1] {
+        let i = Int(scan.features[e])
+        counts[i + 1] += 1
+        if scan.values[e] != 0 {
+          activeIndices.append(scan.features[e])
+          activeValues.append(scan.values[e])
+          fired[i] += 1
+        }
+      }
+      activeOffsets[t + 1] = activeIndices.count
+    }
+    for i in 0..<features { counts[i + 1] += counts[i] }
+    var next = counts
+    let total = scan.features.count
+    var tokens = [Int32](repeating: 0, count: total)
+    var values = [Float](repeating: 0, count: total)
+    var pre = [Float](repeating: 0, count: total)
+    for t in 0..<n {
+      for e in rowOffsets[t]..<rowOffsets[t + 1] {
+        let i = Int(scan.features[e])
+        let slot = next[i]
+        next[i] += 1
+        tokens[slot] = Int32(t)
+        values[slot] = scan.values[e]
+        pre[slot] = scan.pre[e]
+      }
+    }
+    act.featureOffsets[l] = counts
+    act.entryTokens[l] = tokens
+    act.entryValues[l] = values
+    act.entryPre[l] = pre
+    act.firingCounts[l] = fired
+    act.activeCounts[l] = activeIndices.count
+    act.active[l] = SparseActivations(offsets: activeOffsets, indices: activeIndices, values: activeValues)
+  }
+
+  // MARK: - Decoder
+
+  /// ŷ[l'] = b_dec[l'] + Σ_{l ≤ l'} a[l] · W_dec[l→l'] for every target, feature by feature: each
+  /// active decoder row is read once and added to the rows of the tokens it fired on. Targets run
+  /// in parallel, largest (most source layers) first.
+  func decodeAll(_ act: CLTActivations) {
+    let (n, d) = (act.tokens, dModel)
+    ParallelLoop.forEachIndex(count: nLayers) { q in
+      let target = self.nLayers - 1 - q
+      let out = act.reconstructions[target].pointer
+      let bias = self.decoderBiases[target].pointer
+      for t in 0..<n { (out + t * d).update(from: bias, count: d) }
+      for source in 0...target {
+        let w = self.decoder(from: source, to: target).pointer
+        let offsets = act.featureOffsets[source]
+        let tokens = act.entryTokens[source]
+        let values = act.entryValues[source]
+        for i in 0..<self.features {
+          let row = w + i * d
+          for e in offsets[i]..<offsets[i + 1] where values[e] != 0 {
+            row_axpy(out + Int(tokens[e]) * d, row, values[e], d)
+          }
+        }
+      }
+    }
+  }
+}
+
+// MARK: - Initial thresholds
+
+extension CrossLayerTranscoder {
+  /// Sets every JumpReLU threshold so that its feature fires on about `fraction` of the given
+  /// tokens: θ_i is the ⌈fraction·N⌉-th largest h_i over them (at least `minimum`, as θ > 0).
+  /// With random encoders a single initial θ fires a large, arbitrary share of features (43% for
+  /// θ = 0.1 on GPT-2-sized inputs), which makes the first steps dense and slow; calibrating on
+  /// the first batch starts every feature at the same firing rate (as Anthropic's January 2025
+  /// update initialises encoder biases), so training starts at a chosen L0 = fraction·F.
+  /// inputs[l] (N, d), scaled.
+  public func calibrateThresholds(inputs: [FloatBuffer], tokens n: Int, fraction: Double, minimum: Float = 1e-3) {
+    precondition(n > 0 && fraction > 0 && fraction <= 1)
+    let rank = max(1, min(n, Int((fraction * Double(n)).rounded(.up))))
+    let h = FloatBuffer(count: n * features)
+    for l in 0..<nLayers {
+      linearTransposedForward(
+        out: h.pointer, inp: inputs[l].pointer, weight: encoderWeights[l].pointer, bias: encoderBiases[l].pointer,
+        rows: n, inDim: dModel, outDim: features)
+      let out = logThresholds[l].pointer
+      let f = features
+      ParallelLoop.forEachChunk(count: f, grain: 64) { range in
+        var column = [Float](repeating: 0, count: n)
+        var scratch = [Float](repeating: 0, count: n)
+        for i in range {
+          for t in 0..<n { column[t] = h[t * f + i] }
+          let theta = scratch.withUnsafeMutableBufferPointer { kth_largest(column, n, rank, $0.baseAddress!) }
+          out[i] = Foundation.log(max(theta, minimum))
+        }
+      }
+    }
+  }
+}
