@@ -60,7 +60,7 @@ let package = Package(
     .executableTarget(
       name: "clt-fit",
       dependencies: [
-        "ToolSupport", "TranscoderTraining", "Kernels",
+        "ToolSupport", "TranscoderTraining", "Transcoder", "Kernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

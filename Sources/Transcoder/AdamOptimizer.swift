@@ -14,9 +14,10 @@ public final class AdamOptimizer {
   public let beta2: Float
   public let epsilon: Float
   /// Number of steps taken, t.
-  public private(set) var step = 0
-  private let firstMoments: [FloatBuffer]
-  private let secondMoments: [FloatBuffer]
+  public internal(set) var step = 0
+  /// m and v, one buffer per parameter buffer (a checkpoint saves and restores them).
+  public let firstMoments: [FloatBuffer]
+  public let secondMoments: [FloatBuffer]
 
   /// Moments shaped like `parameters` (see `CrossLayerTranscoder.parameterBuffers`).
   public init(
@@ -30,6 +31,10 @@ public final class AdamOptimizer {
     firstMoments = parameters.map { FloatBuffer(count: $0.count) }
     secondMoments = parameters.map { FloatBuffer(count: $0.count) }
   }
+
+  /// Continues from a checkpoint whose moments have been read into `firstMoments` and
+  /// `secondMoments`: the bias corrections depend on the step count.
+  public func restore(step: Int) { self.step = step }
 
   /// One update of every parameter from its gradient; the lists are in the same order.
   /// - Parameters:
@@ -51,7 +56,9 @@ public final class AdamOptimizer {
       let mask = rowMasks?[q]
       let rows = mask == nil ? parameters[q].count : maskRows
       let d = parameters[q].count / rows
-      let (p, g, m, v) = (parameters[q].pointer, gradients[q].pointer, firstMoments[q].pointer, secondMoments[q].pointer)
+      let (p, g, m, v) = (
+        parameters[q].pointer, gradients[q].pointer, firstMoments[q].pointer, secondMoments[q].pointer
+      )
       ParallelLoop.forEachChunk(count: rows, grain: max(1, 16384 / d)) { range in
         let offset = range.lowerBound * d
         adam_rows(

@@ -25,7 +25,8 @@ extension CrossLayerTranscoder {
     precondition(inputs.count == nLayers, "one input per layer")
     precondition(inputs.allSatisfy { $0.count >= n * dModel }, "each input is (N, d)")
     let act = activations ?? CLTActivations(tokens: n, nLayers: nLayers, dModel: dModel, features: features)
-    precondition(act.tokens == n && act.features == features && act.nLayers == nLayers, "activations of another shape")
+    precondition(
+      act.tokens == n && act.features == features && act.nLayers == nLayers, "activations of another shape")
     for l in 0..<nLayers {
       let h = act.preActivationScratch.pointer
       linearTransposedForward(
@@ -83,7 +84,8 @@ extension CrossLayerTranscoder {
         fire: [], keep: [], perTokenK: min(k, features),
         referenceThresholds: [Float](repeating: r, count: features), batchThreshold: nil)
     case .batchTopK:
-      let tau = batchThreshold(preActivations: h, count: n * features, select: min(k, features) * n, hint: reference)
+      let tau = batchThreshold(
+        preActivations: h, count: n * features, select: min(k, features) * n, hint: reference)
       let bound = max(tau.nextDown, 0)
       let fire = [Float](repeating: bound, count: features)
       return LayerSelection(
@@ -95,7 +97,8 @@ extension CrossLayerTranscoder {
   /// The `select`-th largest positive pre-activation of the batch (0 when fewer are positive), found
   /// among the values above half the hint first, so that the selection runs on a few candidates
   /// per token rather than on all N·F values.
-  func batchThreshold(preActivations h: UnsafePointer<Float>, count: Int, select: Int, hint: Float?) -> Float {
+  func batchThreshold(preActivations h: UnsafePointer<Float>, count: Int, select: Int, hint: Float?) -> Float
+  {
     guard select > 0 else { return .infinity }
     var bound = max(0, (hint ?? 0) / 2)
     while true {
@@ -152,7 +155,8 @@ extension CrossLayerTranscoder {
       ParallelLoop.forEachIndex(count: blocks) { b in
         let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
         out[b] = self.scanRows(
-          range, preActivations: h, selection: selection, dead: dead, keepNearMisses: keepNearMisses, features: f)
+          range, preActivations: h, selection: selection, dead: dead, keepNearMisses: keepNearMisses,
+          features: f)
       }
     }
     var merged = results[0]
@@ -310,13 +314,16 @@ extension CrossLayerTranscoder {
   /// the first batch starts every feature at the same firing rate (as Anthropic's January 2025
   /// update initialises encoder biases), so training starts at a chosen L0 = fraction·F.
   /// inputs[l] (N, d), scaled.
-  public func calibrateThresholds(inputs: [FloatBuffer], tokens n: Int, fraction: Double, minimum: Float = 1e-3) {
+  public func calibrateThresholds(
+    inputs: [FloatBuffer], tokens n: Int, fraction: Double, minimum: Float = 1e-3
+  ) {
     precondition(n > 0 && fraction > 0 && fraction <= 1)
     let rank = max(1, min(n, Int((fraction * Double(n)).rounded(.up))))
     let h = FloatBuffer(count: n * features)
     for l in 0..<nLayers {
       linearTransposedForward(
-        out: h.pointer, inp: inputs[l].pointer, weight: encoderWeights[l].pointer, bias: encoderBiases[l].pointer,
+        out: h.pointer, inp: inputs[l].pointer, weight: encoderWeights[l].pointer,
+        bias: encoderBiases[l].pointer,
         rows: n, inDim: dModel, outDim: features)
       let out = logThresholds[l].pointer
       let f = features

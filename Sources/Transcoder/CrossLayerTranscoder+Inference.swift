@@ -21,7 +21,8 @@ extension CrossLayerTranscoder {
       activation == .topK
       ? layerSelection(layer: layer, preActivations: h.pointer, rows: rows, bandwidth: 0, reference: nil)
       : inferenceThresholds(layer: layer)
-    let scan = scanLayer(preActivations: h.pointer, rows: rows, selection: selection, dead: [], keepNearMisses: false)
+    let scan = scanLayer(
+      preActivations: h.pointer, rows: rows, selection: selection, dead: [], keepNearMisses: false)
     var offsets = [Int](repeating: 0, count: rows + 1)
     for t in 0..<rows { offsets[t + 1] = offsets[t] + scan.rowCounts[t] }
     return SparseActivations(offsets: offsets, indices: scan.features, values: scan.values)
@@ -30,7 +31,8 @@ extension CrossLayerTranscoder {
   /// a = h · 1[h > θ] with the stored thresholds.
   private func inferenceThresholds(layer l: Int) -> LayerSelection {
     let theta = logThresholds[l].array.map { Foundation.exp($0) }
-    return LayerSelection(fire: theta, keep: theta, perTokenK: nil, referenceThresholds: theta, batchThreshold: nil)
+    return LayerSelection(
+      fire: theta, keep: theta, perTokenK: nil, referenceThresholds: theta, batchThreshold: nil)
   }
 
   /// ŷ[target] = b_dec[target] + Σ_{source ≤ target} a[source] · W_dec[source→target].

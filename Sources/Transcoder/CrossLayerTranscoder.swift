@@ -88,7 +88,9 @@ public final class CrossLayerTranscoder {
       ParallelLoop.forEachChunk(count: features, grain: 512) { range in
         for i in range {
           var s: Double = 0
-          for target in l..<self.nLayers { s += sum_squares(self.decoder(from: l, to: target).pointer + i * d, d) }
+          for target in l..<self.nLayers {
+            s += sum_squares(self.decoder(from: l, to: target).pointer + i * d, d)
+          }
           norms[i] = Float(s.squareRoot())
         }
       }

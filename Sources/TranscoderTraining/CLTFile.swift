@@ -14,6 +14,8 @@ public struct CLTFile {
   /// Per layer, the fraction of training tokens each feature fired on.
   public var frequencies: [[Float]]
   public var metadata: CLTFileMetadata
+  /// The metrics on held-out shards (`clt-fit --eval`), when they were measured.
+  public var evaluation: CLTEvaluation?
 
   public init(
     transcoder: CrossLayerTranscoder, normalizer: ActivationNormalizer, frequencies: [[Float]],
@@ -44,31 +46,29 @@ public struct CLTFile {
     try? FileManager.default.removeItem(at: probe)
   }
 
-  /// Writes the file atomically (temporary name, then rename).
-  public func write(to url: URL) throws {
+  /// Writes the file atomically (temporary name, then rename). `extra` adds datasets and
+  /// attributes of its own (a checkpoint's optimizer state) before the file is closed.
+  public func write(to url: URL, extra: ((HDF5File) throws -> Void)? = nil) throws {
     let temporary = Self.temporaryURL(for: url)
     do {
       let file = try HDF5File.create(path: temporary.path)
       try metadata.write(to: file)
       let t = transcoder
       let (f, d) = (t.features, t.dModel)
-      func dataset(_ name: String, _ shape: [Int], _ values: [Float]) throws {
-        let set = try file.createDataset(name, elementType: .float32, shape: shape)
-        try set.writeRows(values, start: 0)
-        try set.close()
-      }
       for l in 0..<t.nLayers {
-        try dataset("W_enc_\(l)", [f, d], t.encoderWeights[l].array)
-        try dataset("b_enc_\(l)", [f], t.encoderBiases[l].array)
-        try dataset("log_threshold_\(l)", [f], t.logThresholds[l].array)
+        try Self.write(file, "W_enc_\(l)", [f, d], t.encoderWeights[l])
+        try Self.write(file, "b_enc_\(l)", [f], t.encoderBiases[l])
+        try Self.write(file, "log_threshold_\(l)", [f], t.logThresholds[l])
         for target in l..<t.nLayers {
-          try dataset("W_dec_\(l)_\(target)", [f, d], t.decoder(from: l, to: target).array)
+          try Self.write(file, "W_dec_\(l)_\(target)", [f, d], t.decoder(from: l, to: target))
         }
-        try dataset("b_dec_\(l)", [d], t.decoderBiases[l].array)
-        try dataset("frequency_\(l)", [f], frequencies[l])
+        try Self.write(file, "b_dec_\(l)", [d], t.decoderBiases[l])
+        try Self.write(file, "frequency_\(l)", [f], FloatBuffer(frequencies[l]))
       }
-      try dataset("input_scale", [t.nLayers], normalizer.inputScales)
-      try dataset("output_scale", [t.nLayers], normalizer.outputScales)
+      try Self.write(file, "input_scale", [t.nLayers], FloatBuffer(normalizer.inputScales))
+      try Self.write(file, "output_scale", [t.nLayers], FloatBuffer(normalizer.outputScales))
+      try evaluation?.write(to: file)
+      try extra?(file)
       try file.close()
       guard rename(temporary.path, url.path) == 0 else {
         throw TrainingError.outputNotWritable(
@@ -81,8 +81,31 @@ public struct CLTFile {
     }
   }
 
-  /// Reads a clt.h5 written by `write(to:)`.
-  public static func load(url: URL) throws -> CLTFile {
+  /// One float32 dataset of `shape` holding `buffer`.
+  static func write(_ file: HDF5File, _ name: String, _ shape: [Int], _ buffer: FloatBuffer) throws {
+    let set = try file.createDataset(name, elementType: .float32, shape: shape)
+    try set.writeRows(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count), start: 0)
+    try set.close()
+  }
+
+  /// Fills `buffer` from a float32 dataset of exactly its size.
+  static func read(_ file: HDF5File, _ name: String, into buffer: FloatBuffer, path: String) throws {
+    let set = try file.openDataset(name)
+    defer { try? set.close() }
+    let shape = try set.shape
+    let rows = shape.first ?? 0
+    let count = shape.reduce(1, *)
+    guard count == buffer.count else {
+      throw TrainingError.unsupportedTranscoder(
+        path: path, reason: "'\(name)' holds \(count) values, expected \(buffer.count)")
+    }
+    try set.readRows(
+      0..<rows, intoRawBytes: UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count * 4))
+  }
+
+  /// Reads a clt.h5 written by `write(to:)`; `extra` reads more from the open file (a checkpoint's
+  /// optimizer state).
+  public static func load(url: URL, extra: ((HDF5File, CLTFile) throws -> Void)? = nil) throws -> CLTFile {
     let file = try HDF5File(url: url)
     defer { try? file.close() }
     let metadata = try CLTFileMetadata(file: file)
@@ -98,8 +121,7 @@ public struct CLTFile {
       return values
     }
     func fill(_ buffer: FloatBuffer, _ name: String) throws {
-      let values = try read(name, count: buffer.count)
-      values.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: buffer.count) }
+      try Self.read(file, name, into: buffer, path: url.path)
     }
     let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, seed: 0)
     transcoder.activation = metadata.configuration.activation
@@ -117,7 +139,10 @@ public struct CLTFile {
     }
     let normalizer = ActivationNormalizer(
       inputScales: try read("input_scale", count: l), outputScales: try read("output_scale", count: l))
-    return CLTFile(
+    var loaded = CLTFile(
       transcoder: transcoder, normalizer: normalizer, frequencies: frequencies, metadata: metadata)
+    loaded.evaluation = try CLTEvaluation(file: file, nLayers: l)
+    try extra?(file, loaded)
+    return loaded
   }
 }

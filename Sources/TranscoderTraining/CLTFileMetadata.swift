@@ -94,7 +94,8 @@ public struct CLTFileMetadata: Sendable, Equatable {
         sparsity: try float("lambda"), tanhScale: try float("tanh_scale"),
         preActivation: try float("preact_lambda"), bandwidth: try float("bandwidth")),
       gradientClip: try float("gradient_clip"), deadWindow: try int("dead_window"),
-      shuffleRows: try int("shuffle_rows"), k: try int("k"), initialL0: try file.doubleAttribute("initial_l0"))
+      shuffleRows: try int("shuffle_rows"), k: try int("k"), initialL0: try file.doubleAttribute("initial_l0")
+    )
     c.seed = UInt64(bitPattern: try file.int64Attribute("seed"))
     nLayers = try int("n_layers")
     dModel = try int("d_model")

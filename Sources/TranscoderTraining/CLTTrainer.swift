@@ -3,44 +3,51 @@ import Foundation
 import Kernels
 import Transcoder
 
-/// Trains a JumpReLU cross-layer transcoder on a stream of activation shards.
+/// Trains a cross-layer transcoder (JumpReLU, TopK or BatchTopK) on a stream of activation shards.
 ///
 /// Each step samples N shuffled tokens, scales them (`ActivationNormalizer`), runs the sparse
 /// forward pass, takes the gradients of
-///   L = Σ_l ‖ŷ[l] − y[l]‖²/N + λ(t) Σ_l Σ_i tanh(c‖W_dec,i‖a_i)/N + λ_p Σ relu(θ − h)/N
+///   L = Σ_l ‖ŷ[l] − y[l]‖²/N + λ(t) Σ_l Σ_i tanh(c‖W_dec,i‖a_i)/N + λ_p Σ_{dead} relu(θ − h)/N
 /// (see `CrossLayerTranscoder.loss`), clips their global norm and applies Adam with the
 /// learning rate of `TrainingConfiguration.learningRate(step:)`. When the shards run out before
-/// the last step, the run goes over them again (another epoch).
+/// the last step, the run goes over them again (another epoch), unless they are consumed.
+/// `writeCheckpoint` saves everything a run needs to continue (`init(resumingFrom:)`).
 public final class CLTTrainer {
   public let configuration: TrainingConfiguration
   public let transcoder: CrossLayerTranscoder
   /// The first shard's metadata: the model the transcoder belongs to.
   public let metadata: ShardMetadata
   /// Fixed after the first fill of the shuffle buffer.
-  public private(set) var normalizer: ActivationNormalizer
-  public private(set) var tokensSeen = 0
-  public private(set) var step = 0
+  public internal(set) var normalizer: ActivationNormalizer
+  public internal(set) var tokensSeen = 0
+  public internal(set) var step = 0
   /// Per layer and feature, how many tokens it fired on.
-  public private(set) var fireCounts: [[Int]]
-  private var lastFired: [[Int]]
+  public internal(set) var fireCounts: [[Int]]
+  /// Per layer and feature, tokensSeen when it last fired (0 if never).
+  public internal(set) var lastFired: [[Int]]
   private let stream: ShardStream
   private let buffer: ShuffleBuffer
-  private let optimizer: AdamOptimizer
+  let optimizer: AdamOptimizer
   private let batchInputs: [FloatBuffer]
   private let batchOutputs: [FloatBuffer]
   private let activations: CLTActivations
   private let gradients: CLTGradients
   /// Rank-selected activations: per layer, the running mean of the smallest selected activation,
   /// the threshold BatchTopK hands over to a JumpReLU at inference.
-  public private(set) var runningThresholds: [Float]
+  public internal(set) var runningThresholds: [Float]
 
   /// Opens the first shard (to learn the shapes), fills the shuffle buffer and estimates the
   /// normalisation; throws `TrainingError.noShards` when there is no data at all.
-  /// - Parameter shuffleRows: when `configuration.shuffleRows` is 0, picks the buffer size from the
-  ///   first shard's metadata (so a tool can bound its memory by the model's shape).
+  /// - Parameters:
+  ///   - resumingFrom: a checkpoint written by `writeCheckpoint`; the run continues from its
+  ///     parameters, optimizer state, normalisation, step and counters (the data order after the
+  ///     resume is a fresh draw from the shards given now).
+  ///   - shuffleRows: when `configuration.shuffleRows` is 0, picks the buffer size from the
+  ///     first shard's metadata (so a tool can bound its memory by the model's shape).
+  ///   - memoryLimit: refuse up front, with the figures, a run whose estimate exceeds it.
   public init(
-    configuration: TrainingConfiguration, stream: ShardStream,
-    shuffleRows: (ShardMetadata) -> Int = { _ in 65_536 }
+    configuration: TrainingConfiguration, stream: ShardStream, resumingFrom checkpoint: URL? = nil,
+    shuffleRows: (ShardMetadata) -> Int = { _ in 65_536 }, memoryLimit: Int? = nil
   ) throws {
     var configuration = configuration
     self.stream = stream
@@ -52,6 +59,13 @@ public final class CLTTrainer {
     try configuration.validate()
     self.configuration = configuration
     let (l, d, f) = (metadata.nLayers, metadata.dModel, configuration.features)
+    if let memoryLimit {
+      let estimate = configuration.memoryEstimate(nLayers: l, dModel: d)
+      guard estimate.bytes <= memoryLimit else {
+        throw TrainingError.insufficientMemory(
+          neededBytes: estimate.bytes, availableBytes: memoryLimit, detail: estimate.detail)
+      }
+    }
     buffer = ShuffleBuffer(
       capacity: configuration.shuffleRows, nLayers: l, dModel: d, seed: configuration.seed)
     transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, seed: configuration.seed)
@@ -71,7 +85,9 @@ public final class CLTTrainer {
       throw TrainingError.noShards("the shards hold no usable rows (\(buffer.skippedRows) had NaN or Inf)")
     }
     normalizer = ActivationNormalizer(buffer: buffer)
-    if configuration.activation == .jumpReLU {
+    if let checkpoint {
+      try restore(from: checkpoint)
+    } else if configuration.activation == .jumpReLU {
       let n = min(configuration.batch, buffer.count, 4096)
       buffer.peek(
         n, inputs: batchInputs, outputs: batchOutputs, inputScales: normalizer.inputScales,
@@ -96,8 +112,13 @@ public final class CLTTrainer {
   /// Whether every step has been taken.
   public var isFinished: Bool { step >= configuration.steps }
 
-  /// Takes one step and returns what it measured.
-  public func trainStep() throws -> StepMetrics {
+  /// Whether the data ran out before the last step (only with consumed shards, which cannot be
+  /// gone over again).
+  public private(set) var isOutOfData = false
+
+  /// Takes one step and returns what it measured, or nil when the shards are consumed and no
+  /// batch is left (`isOutOfData`).
+  public func trainStep() throws -> StepMetrics? {
     let n = configuration.batch
     // Keep the buffer well mixed: refill whenever it is half empty.
     try buffer.fill(to: max(n, configuration.shuffleRows / 2), from: stream)
@@ -105,6 +126,10 @@ public final class CLTTrainer {
       stream.rewind()
       try buffer.fill(to: configuration.shuffleRows, from: stream)
       guard buffer.count >= n else {
+        if stream.consume {
+          isOutOfData = true
+          return nil
+        }
         throw TrainingError.noShards(
           "the shards hold \(buffer.count) usable rows, fewer than one batch of \(n); lower --batch")
       }
@@ -117,11 +142,16 @@ public final class CLTTrainer {
     coefficients.sparsity = configuration.sparsity(step: step)
     let learningRate = configuration.learningRate(step: step)
     let rankSelected = configuration.activation.selectsByRank
+    let clock = ContinuousClock()
+    let t0 = clock.now
     transcoder.forward(
-      inputs: batchInputs, tokens: n, into: activations, dead: deadFeatures(), bandwidth: coefficients.bandwidth,
+      inputs: batchInputs, tokens: n, into: activations, dead: deadFeatures(),
+      bandwidth: coefficients.bandwidth,
       referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil)
+    let t1 = clock.now
     let loss = transcoder.backward(
       activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients, into: gradients)
+    let t2 = clock.now
     let norm = Float(gradients.squaredNorm().squareRoot())
     let clip = norm > configuration.gradientClip && norm.isFinite ? configuration.gradientClip / norm : 1
     optimizer.learningRate = learningRate
@@ -129,6 +159,10 @@ public final class CLTTrainer {
       parameters: transcoder.parameterBuffers, gradients: gradients.buffers, rowMasks: gradients.rowMasks,
       maskRows: transcoder.features, gradientScale: clip)
     if rankSelected { updateRunningThresholds() }
+    let t3 = clock.now
+    func seconds(_ d: Duration) -> Double {
+      Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
 
     let metrics = measure(activations)
     step += 1
@@ -136,7 +170,8 @@ public final class CLTTrainer {
       step: step, tokensSeen: tokensSeen, meanSquaredError: loss.meanSquaredError, sparsity: loss.sparsity,
       preActivation: loss.preActivation, learningRate: learningRate, lambda: coefficients.sparsity,
       gradientNorm: norm, nmse: metrics.nmse, explainedVariance: metrics.explainedVariance, l0: metrics.l0,
-      deadFraction: metrics.dead)
+      deadFraction: metrics.dead,
+      phaseSeconds: [seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)])
   }
 
   /// Per layer, the features that have not fired in the last `deadWindow` tokens: the

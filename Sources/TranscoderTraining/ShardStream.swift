@@ -19,6 +19,14 @@ public final class ShardStream {
   /// The first shard's metadata, which every other shard must match.
   public private(set) var metadata: ShardMetadata?
   private var firstPath = ""
+  /// Delete each shard once all of its rows are in the shuffle buffer (`clt-fit --consume`):
+  /// with `gpt2-acts --max-pending` this bounds the disk a long streaming run needs. Consumed
+  /// shards are not gone over again.
+  public var consume = false
+  /// Shards that could not be read, with the reason, in the order they were met.
+  public private(set) var skipped: [(path: String, reason: String)] = []
+  /// Called for each skipped shard (to report it as it happens).
+  public var onSkip: ((String, String) -> Void)?
 
   /// - Parameters:
   ///   - arguments: shard files or folders of shards.
@@ -47,15 +55,45 @@ public final class ShardStream {
   }
 
   /// The next shard, opened and checked, or nil when every argument and stdin are exhausted.
+  /// A shard that cannot be opened (truncated, corrupt, not a shard) is skipped and recorded in
+  /// `skipped`; one from another model is an error.
   public func next() throws -> ShardReader? {
-    if !replay.isEmpty { return try ShardReader(url: replay.removeFirst()) }
-    guard let path = nextPath() else { return nil }
-    let url = URL(fileURLWithPath: path)
-    guard FileManager.default.fileExists(atPath: path) else { throw TrainingError.missingShard(path: path) }
-    let reader = try ShardReader(url: url)
-    try check(reader.metadata, path: path)
-    seen.append(url)
-    return reader
+    while !replay.isEmpty {
+      let url = replay.removeFirst()
+      if let reader = open(url) { return reader }
+    }
+    while let path = nextPath() {
+      let url = URL(fileURLWithPath: path)
+      guard FileManager.default.fileExists(atPath: path) else { throw TrainingError.missingShard(path: path) }
+      guard let reader = open(url) else { continue }
+      try check(reader.metadata, path: path)
+      seen.append(url)
+      return reader
+    }
+    return nil
+  }
+
+  private func open(_ url: URL) -> ShardReader? {
+    do {
+      return try ShardReader(url: url)
+    } catch {
+      skip(url.path, reason: error.localizedDescription)
+      return nil
+    }
+  }
+
+  /// Records a shard that could not be read and leaves it out of later epochs.
+  public func skip(_ path: String, reason: String) {
+    skipped.append((path, reason))
+    seen.removeAll { $0.path == path }
+    onSkip?(path, reason)
+  }
+
+  /// Every row of `url` has been loaded: with `consume`, the shard is deleted now.
+  public func finished(_ url: URL) {
+    guard consume else { return }
+    seen.removeAll { $0 == url }
+    try? FileManager.default.removeItem(at: url)
   }
 
   /// Starts another pass over the shards seen so far (another epoch); new paths are not read.

@@ -54,9 +54,22 @@ public final class ShuffleBuffer {
       let (reader, start) = pending!
       let rows = min(capacity - count, reader.rowCount - start)
       if rows > 0 {
-        try load(reader, rows: start..<(start + rows))
+        do {
+          try load(reader, rows: start..<(start + rows))
+        } catch {
+          // A shard that opened but cannot be read to the end (truncated, corrupt): keep what
+          // was read, report it and go on with the next one rather than lose the run.
+          stream.skip(reader.url.path, reason: error.localizedDescription)
+          pending = nil
+          continue
+        }
       }
-      pending = start + rows < reader.rowCount ? (reader, start + rows) : nil
+      if start + rows < reader.rowCount {
+        pending = (reader, start + rows)
+      } else {
+        pending = nil
+        stream.finished(reader.url)
+      }
     }
     return true
   }
@@ -122,7 +135,8 @@ public final class ShuffleBuffer {
   }
 
   private func copyRow(
-    _ index: Int, to t: Int, _ batchInputs: [FloatBuffer], _ batchOutputs: [FloatBuffer], _ inputScales: [Float],
+    _ index: Int, to t: Int, _ batchInputs: [FloatBuffer], _ batchOutputs: [FloatBuffer],
+    _ inputScales: [Float],
     _ outputScales: [Float]
   ) {
     for l in 0..<nLayers {
@@ -136,6 +150,17 @@ public final class ShuffleBuffer {
         by[j] = y[j] * sy
       }
     }
+  }
+
+  /// Takes the n rows held, in the order they were loaded, scaled (for evaluation, which needs
+  /// every row once and no shuffling); the buffer is left empty.
+  public func takeInOrder(
+    _ n: Int, inputs batchInputs: [FloatBuffer], outputs batchOutputs: [FloatBuffer],
+    inputScales: [Float], outputScales: [Float]
+  ) {
+    precondition(n == count, "take all \(count) rows")
+    for t in 0..<n { copyRow(t, to: t, batchInputs, batchOutputs, inputScales, outputScales) }
+    count = 0
   }
 
   public func sample(

@@ -22,8 +22,11 @@ public struct StepMetrics: Sendable {
   public var l0: [Double]
   /// Per layer, the fraction of features that have not fired within the dead window.
   public var deadFraction: [Double]
+  /// Wall time of the step's forward pass, backward pass and update (clipping and Adam), in seconds.
+  public var phaseSeconds: [Double]
 
   public var meanNMSE: Double { nmse.reduce(0, +) / Double(max(nmse.count, 1)) }
+  public var meanDeadFraction: Double { deadFraction.reduce(0, +) / Double(max(deadFraction.count, 1)) }
   public var meanL0: Double { l0.reduce(0, +) / Double(max(l0.count, 1)) }
   public var totalLoss: Double { meanSquaredError + sparsity + preActivation }
 
@@ -34,6 +37,6 @@ public struct StepMetrics: Sendable {
       + "\"mse\": \(meanSquaredError), \"sparsity\": \(sparsity), \"preact\": \(preActivation), "
       + "\"lr\": \(learningRate), \"lambda\": \(lambda), \"grad_norm\": \(gradientNorm), "
       + "\"mean_nmse\": \(meanNMSE), \"mean_l0\": \(meanL0), \"nmse\": \(list(nmse)), \"l0\": \(list(l0)), "
-      + "\"explained_variance\": \(list(explainedVariance)), \"dead_fraction\": \(list(deadFraction))}"
+      + "\"explained_variance\": \(list(explainedVariance)), \"seconds\": \(list(phaseSeconds)), \"dead_fraction\": \(list(deadFraction))}"
   }
 }

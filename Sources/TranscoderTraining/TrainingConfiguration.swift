@@ -70,6 +70,25 @@ public struct TrainingConfiguration: Sendable, Equatable {
     coefficients.sparsity * Float(min(1, Double(t + 1) / Double(max(steps, 1))))
   }
 
+  /// Bytes a run of this configuration holds at its peak, for a model of `nLayers` × `dModel`,
+  /// and how they divide. The transcoder has P = L(F·d + 2F) + F·d·L(L+1)/2 + L·d parameters (the
+  /// L(L+1)/2 decoders dominate); training holds four copies (parameters, gradients and Adam's two
+  /// moments), the shuffle buffer and the batch's activations.
+  public func memoryEstimate(nLayers l: Int, dModel d: Int) -> (bytes: Int, detail: String) {
+    let f = features
+    let parameters = l * (f * d + 2 * f) + f * d * l * (l + 1) / 2 + l * d
+    let model = 4 * 4 * parameters
+    let shuffle = shuffleRows * 2 * l * d * 4
+    let activeEntries = batch * l * Int(Swift.max(initialL0, Double(k))) * 2
+    let batchBytes = 4 * batch * l * d * 4 + batch * f * 4 + activeEntries * 16
+    let gib = { (bytes: Int) in String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
+    return (
+      model + shuffle + batchBytes,
+      "\(parameters / 1_000_000)M parameters × 4 copies = \(gib(model)), shuffle buffer \(gib(shuffle)), "
+        + "batch \(gib(batchBytes))"
+    )
+  }
+
   func validate() throws {
     guard features > 0 else { throw TrainingError.invalidConfiguration("--features must be at least 1") }
     guard batch > 0 else { throw TrainingError.invalidConfiguration("--batch must be at least 1") }

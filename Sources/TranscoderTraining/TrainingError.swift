@@ -15,6 +15,10 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   case unsupportedTranscoder(path: String, reason: String)
   /// Options that cannot describe a run.
   case invalidConfiguration(String)
+  /// A checkpoint that does not belong to this run (another model, shape or activation).
+  case checkpointMismatch(path: String, reason: String)
+  /// The run would need more memory than the machine has.
+  case insufficientMemory(neededBytes: Int, availableBytes: Int, detail: String)
 
   public var errorDescription: String? {
     switch self {
@@ -32,6 +36,14 @@ public enum TrainingError: Error, LocalizedError, Equatable {
       return "\(path): not a readable clt.h5: \(reason)"
     case .invalidConfiguration(let message):
       return message
+    case .checkpointMismatch(let path, let reason):
+      return "\(path): cannot resume from this checkpoint: \(reason); resume with the options and shards "
+        + "the checkpoint was made with, or start afresh without --resume"
+    case .insufficientMemory(let needed, let available, let detail):
+      let gib = { (bytes: Int) in String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
+      return
+        "this run needs about \(gib(needed)) of memory (\(detail)) and the machine has \(gib(available)); "
+        + "lower --features, --batch or --shuffle-tokens"
     }
   }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Kernels
 import ToolSupport
+import Transcoder
 import TranscoderTraining
 
 /// Trains a JumpReLU cross-layer transcoder from activation shards and writes clt.h5.
@@ -19,8 +20,9 @@ struct CLTFit: ParsableCommand {
       Inputs and targets are scaled per layer to a mean squared norm of d_model; the scales are \
       stored in clt.h5 (layout in docs/FORMATS.md). Progress goes to stderr.
 
-      Not implemented yet: topk/batchtopk activations, --eval, --resume, --consume and \
-      --checkpoint-every.
+      On SIGINT or SIGTERM the step in progress finishes and a checkpoint is written (a second \
+      signal stops at once); --resume continues from it. Unreadable shards are skipped and \
+      reported; rows with NaN or Inf are skipped and counted.
       """,
     version: "0.1.0")
 
@@ -29,6 +31,15 @@ struct CLTFit: ParsableCommand {
 
   @Option(name: .long, help: "Features per layer.")
   var features: Int = 4096
+
+  @Option(name: .long, help: "jumprelu, topk or batchtopk.")
+  var activation: String = "jumprelu"
+
+  @Option(name: .long, help: "Active features per token for topk and batchtopk.")
+  var k: Int = 64
+
+  @Option(name: .long, help: "JumpReLU: start with thresholds that make this many features fire per token.")
+  var initialL0: Double = 128
 
   @Option(name: .long, help: "Final sparsity coefficient λ (warmed up linearly from 0 over the run).")
   var lambda: Float = 1e-3
@@ -65,6 +76,36 @@ struct CLTFit: ParsableCommand {
   @Option(name: .long, help: "Steps between --log lines.")
   var logEvery: Int = 10
 
+  @Option(name: .long, help: "A feature that has not fired for this many tokens counts as dead.")
+  var deadWindow: Int = 1_000_000
+
+  @Option(name: .long, help: "λ_p of the pre-activation term that pulls dead features back (0: off).")
+  var preactLambda: Float = 3e-6
+
+  @Option(
+    name: .long,
+    help:
+      "A held-out shard file or folder (repeatable): measured at the end, printed and stored in the output.")
+  var eval: [String] = []
+
+  @Option(name: .long, help: "Tokens of the --eval shards to measure.")
+  var evalTokens: Int = 65_536
+
+  @Option(name: .long, help: "Write a checkpoint every N steps (and on SIGINT/SIGTERM).")
+  var checkpointEvery: Int?
+
+  @Option(name: .long, help: "Checkpoint file (default: OUTPUT.ckpt).")
+  var checkpoint: String?
+
+  @Option(name: .long, help: "Continue the run saved in this checkpoint.")
+  var resume: String?
+
+  @Flag(
+    name: .long,
+    help:
+      "Delete each shard once it is loaded (bounds disk use with gpt2-acts --max-pending; no second epoch).")
+  var consume = false
+
   @Flag(name: .shortAndLong, help: "No progress on stderr.")
   var quiet = false
 
@@ -76,6 +117,7 @@ struct CLTFit: ParsableCommand {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     guard lr > 0 else { throw ValidationError("--lr must be positive") }
     guard lambda >= 0 else { throw ValidationError("--lambda must not be negative") }
+    guard preactLambda >= 0 else { throw ValidationError("--preact-lambda must not be negative") }
     guard (tokens == nil) != (steps == nil) else {
       throw ValidationError("give exactly one of --tokens and --steps")
     }
@@ -85,6 +127,19 @@ struct CLTFit: ParsableCommand {
     if let shuffleTokens, shuffleTokens < batch {
       throw ValidationError("--shuffle-tokens must be at least --batch")
     }
+    guard CLTActivationFunction(rawValue: activation) != nil else {
+      throw ValidationError("--activation must be one of jumprelu, topk, batchtopk (got '\(activation)')")
+    }
+    guard k >= 1 else { throw ValidationError("--k must be at least 1") }
+    guard initialL0 > 0 else { throw ValidationError("--initial-l0 must be positive") }
+    guard deadWindow >= 1 else { throw ValidationError("--dead-window must be at least 1") }
+    guard evalTokens >= 1 else { throw ValidationError("--eval-tokens must be at least 1") }
+    if let checkpointEvery, checkpointEvery < 1 {
+      throw ValidationError("--checkpoint-every must be at least 1")
+    }
+    if let resume, !FileManager.default.fileExists(atPath: resume) {
+      throw ValidationError("--resume \(resume): no such checkpoint")
+    }
     guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
   }
 
@@ -92,58 +147,134 @@ struct CLTFit: ParsableCommand {
     try runReportingErrors(tool: "clt-fit") {
       BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
       let outputURL = URL(fileURLWithPath: output)
+      let checkpointURL = URL(fileURLWithPath: checkpoint ?? output + ".ckpt")
       try CLTFile.checkWritable(outputURL)
+      try CLTFile.checkWritable(checkpointURL)
       let logHandle = try log.map { path -> FileHandle in
-        guard FileManager.default.createFile(atPath: path, contents: Data()),
-          let handle = FileHandle(forWritingAtPath: path)
-        else { throw TrainingError.outputNotWritable(path: path, reason: "cannot create the log file") }
+        // A resumed run appends to its log; a new one starts it afresh.
+        if resume == nil || !FileManager.default.fileExists(atPath: path) {
+          guard FileManager.default.createFile(atPath: path, contents: Data()) else {
+            throw TrainingError.outputNotWritable(path: path, reason: "cannot create the log file")
+          }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+          throw TrainingError.outputNotWritable(path: path, reason: "cannot open the log file")
+        }
+        handle.seekToEndOfFile()
         return handle
       }
       let explicit = shards.filter { $0 != "-" }
       let readStdin = shards.contains("-") || isatty(STDIN_FILENO) == 0
       let stream = try ShardStream(arguments: explicit, readStandardInput: readStdin)
+      stream.consume = consume
+      stream.onSkip = { path, reason in StandardError.line("clt-fit: skipping \(path): \(reason)") }
       let totalSteps = steps ?? (tokens! + batch - 1) / batch
       var configuration = TrainingConfiguration(
         features: features, batch: batch, steps: totalSteps, learningRate: lr, seed: seed)
+      configuration.activation = CLTActivationFunction(rawValue: activation)!
+      configuration.k = k
+      configuration.initialL0 = initialL0
+      configuration.deadWindow = deadWindow
       configuration.coefficients.sparsity = lambda
       configuration.coefficients.tanhScale = tanhScale
+      configuration.coefficients.preActivation = preactLambda
       configuration.shuffleRows = shuffleTokens ?? 0  // resolved once the shapes are known
-      let trainer = try CLTTrainer(configuration: configuration, stream: stream) { metadata in
-        // 65,536 rows, or fewer so that the buffer (inputs and outputs, float32) stays within 1 GiB.
-        let rowBytes = 2 * metadata.nLayers * metadata.dModel * 4
-        return max(batch, min(65_536, (1 << 30) / rowBytes))
+      let createdBy = "clt-fit \(Self.configuration.version)"
+      let interrupt = InterruptRequest(
+        tool: "clt-fit", message: "finishing this step, then writing a checkpoint to \(checkpointURL.path)",
+        temporaryPath: { CLTFile.temporaryURL(for: checkpointURL).path })
+      let trainer = try CLTTrainer(
+        configuration: configuration, stream: stream, resumingFrom: resume.map { URL(fileURLWithPath: $0) },
+        shuffleRows: { metadata in
+          // 65,536 rows, or fewer so that the buffer (inputs and outputs, float32) stays within 1 GiB.
+          let rowBytes = 2 * metadata.nLayers * metadata.dModel * 4
+          return max(batch, min(65_536, (1 << 30) / rowBytes))
+        }, memoryLimit: Self.availableMemory())
+      if !quiet {
+        let estimate = trainer.configuration.memoryEstimate(
+          nLayers: trainer.metadata.nLayers, dModel: trainer.metadata.dModel)
+        StandardError.line(
+          "clt-fit: \(trainer.configuration.activation.rawValue), \(features) features × \(trainer.metadata.nLayers) "
+            + "layers of \(trainer.metadata.model); memory \(estimate.detail)"
+            + (resume.map { "; resumed from \($0) at step \(trainer.step)" } ?? ""))
       }
       let started = Date()
+      let startTokens = trainer.tokensSeen
       var last: StepMetrics?
       var lastPrint = Date.distantPast
       while !trainer.isFinished {
-        let metrics = try trainer.trainStep()
+        guard let metrics = try trainer.trainStep() else { break }
         last = metrics
         if let logHandle, metrics.step % logEvery == 0 || trainer.isFinished {
           logHandle.write(Data((metrics.jsonLine + "\n").utf8))
         }
         if !quiet && (Date().timeIntervalSince(lastPrint) >= 2 || trainer.isFinished) {
           lastPrint = Date()
-          let rate = Double(metrics.tokensSeen) / max(Date().timeIntervalSince(started), 1e-9)
+          let rate = Double(metrics.tokensSeen - startTokens) / max(Date().timeIntervalSince(started), 1e-9)
           StandardError.line(
             String(
               format: "clt-fit: step %d/%d, %.0f tokens/s, loss %.4f (mse %.4f, sparsity %.4f, preact %.5f), "
-                + "mean L0 %.1f, mean NMSE %.4f",
+                + "mean L0 %.1f, mean NMSE %.4f, dead %.1f%%",
               metrics.step, totalSteps, rate, metrics.totalLoss, metrics.meanSquaredError, metrics.sparsity,
-              metrics.preActivation, metrics.meanL0, metrics.meanNMSE))
+              metrics.preActivation, metrics.meanL0, metrics.meanNMSE, 100 * metrics.meanDeadFraction))
+        }
+        if let signal = interrupt.received {
+          try trainer.writeCheckpoint(to: checkpointURL, createdBy: createdBy)
+          StandardError.line(
+            "clt-fit: wrote \(checkpointURL.path) at step \(trainer.step); continue with --resume \(checkpointURL.path)"
+          )
+          try logHandle?.close()
+          throw ExitCode(128 + signal)
+        }
+        if let every = checkpointEvery, metrics.step % every == 0, !trainer.isFinished {
+          try trainer.writeCheckpoint(to: checkpointURL, createdBy: createdBy)
         }
       }
       try logHandle?.close()
+      if trainer.isOutOfData {
+        StandardError.line(
+          "clt-fit: the consumed shards ran out after \(trainer.step) of \(totalSteps) steps; writing what was trained"
+        )
+      }
       if trainer.skippedRows > 0 {
         StandardError.line("clt-fit: skipped \(trainer.skippedRows) rows holding NaN or Inf")
       }
-      try trainer.file(createdBy: "clt-fit \(Self.configuration.version)").write(to: outputURL)
+      if !stream.skipped.isEmpty {
+        StandardError.line("clt-fit: skipped \(stream.skipped.count) unreadable shards (listed above)")
+      }
+      var result = trainer.file(createdBy: createdBy)
+      if !eval.isEmpty {
+        let evalStream = try ShardStream(arguments: eval, readStandardInput: false)
+        let evaluation = try CLTEvaluation.measure(
+          trainer.transcoder, normalizer: trainer.normalizer, stream: evalStream, maxTokens: evalTokens,
+          batch: min(batch, 4096))
+        result.evaluation = evaluation
+        StandardError.line(
+          String(
+            format:
+              "clt-fit: held-out (%d tokens): mean NMSE %.4f, mean L0 %.1f, dead %.1f%%; per layer NMSE %@",
+            evaluation.tokens, evaluation.meanNMSE, evaluation.meanL0, 100 * evaluation.meanDeadFraction,
+            evaluation.nmse.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+      }
+      try result.write(to: outputURL)
       if !quiet, let last {
         StandardError.line(
           "clt-fit: wrote \(output) after \(last.tokensSeen) tokens; mean NMSE \(last.meanNMSE), "
             + "mean L0 \(last.meanL0)")
       }
     }
+  }
+
+  /// MemAvailable from /proc/meminfo (what can be allocated without swapping), else the
+  /// physical memory.
+  static func availableMemory() -> Int {
+    if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+      let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+      let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+    {
+      return kib * 1024
+    }
+    return Int(ProcessInfo.processInfo.physicalMemory)
   }
 }
 

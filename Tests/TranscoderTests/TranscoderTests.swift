@@ -230,7 +230,9 @@ import Testing
         let (indices, values) = sparse.row(n)
         let want = (0..<Self.features).filter { a[l][n * Self.features + $0] != 0 }
         #expect(indices.map(Int.init) == want, "layer \(l) token \(n): active features")
-        for (i, v) in zip(indices, values) { #expect(abs(Double(v) - h[l][n * Self.features + Int(i)]) < 1e-5) }
+        for (i, v) in zip(indices, values) {
+          #expect(abs(Double(v) - h[l][n * Self.features + Int(i)]) < 1e-5)
+        }
       }
       for (got, want) in zip(act.reconstructions[l].array, yHat[l]) {
         #expect(abs(Double(got) - want) < 1e-5, "ŷ[\(l)]: got \(got), want \(want)")
