@@ -80,7 +80,7 @@ let package = Package(
     .testTarget(
       name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelFormats"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels"]),
+    .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels", "CKernels"]),
     .testTarget(
       name: "CLTFitTests",
       dependencies: [

@@ -1,0 +1,200 @@
+import ActivationShards
+import Foundation
+import HDF5
+import Kernels
+import Testing
+import Transcoder
+import TranscoderTraining
+
+/// What a long run needs: checkpoints and resume, consumed shards, skips of bad data, held-out
+/// evaluation and the rank-selected activations, on synthetic shards.
+@Suite(.serialized) struct CLTTrainingRunTests {
+  let dir: URL
+
+  init() throws {
+    dir = FileManager.default.temporaryDirectory.appendingPathComponent("cltkit-run-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  }
+
+  func shards(_ name: String, count: Int = 2, rows: Int = 512, nanRows: Int = 0) throws -> [URL] {
+    var dictionary = SyntheticDictionary(seed: 1)
+    return try dictionary.writeShards(
+      to: dir.appendingPathComponent(name), shards: count, rows: rows, nanRows: nanRows)
+  }
+
+  func trainer(
+    _ urls: [URL], _ configuration: TrainingConfiguration, consume: Bool = false, resume: URL? = nil
+  ) throws -> (CLTTrainer, ShardStream) {
+    let stream = try ShardStream(arguments: urls.map(\.path), readStandardInput: false)
+    stream.consume = consume
+    return (try CLTTrainer(configuration: configuration, stream: stream, resumingFrom: resume), stream)
+  }
+
+  static let small = TrainingConfiguration(
+    features: 16, batch: 64, steps: 6, learningRate: 1e-2, shuffleRows: 256, seed: 4)
+
+  @Test(
+    "A checkpoint restores parameters, normalisation, Adam's moments, step and counters; the run then finishes"
+  )
+  func resume() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data")
+    let (first, _) = try trainer(urls, Self.small)
+    for _ in 0..<3 { _ = try first.trainStep() }
+    let checkpoint = dir.appendingPathComponent("run.ckpt")
+    try first.writeCheckpoint(to: checkpoint, createdBy: "test")
+    let (resumed, _) = try trainer(urls, Self.small, resume: checkpoint)
+    #expect(resumed.step == 3 && resumed.tokensSeen == 3 * 64)
+    #expect(resumed.normalizer == first.normalizer)
+    #expect(resumed.fireCounts == first.fireCounts && resumed.lastFired == first.lastFired)
+    #expect(
+      resumed.transcoder.parameterBuffers.map(\.array) == first.transcoder.parameterBuffers.map(\.array))
+    // Saving the resumed run again gives the same state, Adam's moments included.
+    let again = dir.appendingPathComponent("again.ckpt")
+    try resumed.writeCheckpoint(to: again, createdBy: "test")
+    for name in ["adam_m_0", "adam_v_0", "adam_m_\(3 * 2)", "fire_count_1"] {
+      let a = try HDF5File(url: checkpoint).openDataset(name).readAll(as: Float.self, orInt: true)
+      let b = try HDF5File(url: again).openDataset(name).readAll(as: Float.self, orInt: true)
+      #expect(a == b && !a.isEmpty, "\(name)")
+    }
+    while !resumed.isFinished { _ = try resumed.trainStep() }
+    #expect(resumed.step == 6)
+    // The first run, going on without the interruption, takes the same schedule.
+    while !first.isFinished { _ = try first.trainStep() }
+    #expect(first.step == resumed.step && first.tokensSeen == resumed.tokensSeen)
+  }
+
+  @Test("Resuming from a finished clt.h5 or a checkpoint of another shape is refused, naming the file")
+  func resumeMismatch() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data", count: 1)
+    let (run, _) = try trainer(urls, Self.small)
+    _ = try run.trainStep()
+    let finished = dir.appendingPathComponent("clt.h5")
+    try run.file(createdBy: "test").write(to: finished)
+    let checkpoint = dir.appendingPathComponent("run.ckpt")
+    try run.writeCheckpoint(to: checkpoint, createdBy: "test")
+    var other = Self.small
+    other.features = 32
+    for (url, configuration, needle) in [
+      (finished, Self.small, "not a checkpoint"), (checkpoint, other, "features"),
+    ] {
+      do {
+        _ = try trainer(urls, configuration, resume: url)
+        Issue.record("resuming from \(url.lastPathComponent) must fail")
+      } catch let error as TrainingError {
+        let message = error.localizedDescription
+        #expect(message.contains(url.path) && message.contains(needle), "\(message)")
+      }
+    }
+  }
+
+  @Test("--consume deletes each shard once loaded and stops cleanly when they run out")
+  func consume() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data", count: 3, rows: 128)
+    var configuration = Self.small
+    configuration.steps = 100
+    configuration.shuffleRows = 128
+    let (run, _) = try trainer(urls, configuration, consume: true)
+    var steps = 0
+    while try run.trainStep() != nil { steps += 1 }
+    #expect(run.isOutOfData && steps == 6, "3 × 128 rows make 6 batches of 64; took \(steps)")
+    #expect(urls.allSatisfy { !FileManager.default.fileExists(atPath: $0.path) })
+  }
+
+  @Test("A truncated shard is skipped and reported; rows with NaN are skipped and counted")
+  func badData() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let good = try shards("good", count: 2, rows: 256, nanRows: 5)
+    let broken = dir.appendingPathComponent("broken.h5")
+    let bytes = try Data(contentsOf: good[0])
+    try bytes.prefix(bytes.count / 2).write(to: broken)
+    let (run, stream) = try trainer([good[0], broken, good[1]], Self.small)
+    while !run.isFinished { _ = try run.trainStep() }
+    #expect(stream.skipped.map(\.path) == [broken.path])
+    #expect(run.skippedRows == 10, "5 NaN rows in each of 2 shards")
+  }
+
+  @Test("Held-out evaluation: NMSE and L0 recomputed from clt.h5 agree, and survive the round trip")
+  func evaluation() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let train = try shards("train")
+    let held = try shards("held", count: 1, rows: 300)
+    let (run, _) = try trainer(train, Self.small)
+    while !run.isFinished { _ = try run.trainStep() }
+    let stream = try ShardStream(arguments: held.map(\.path), readStandardInput: false)
+    let evaluation = try CLTEvaluation.measure(
+      run.transcoder, normalizer: run.normalizer, stream: stream, maxTokens: 1000, batch: 128)
+    #expect(evaluation.tokens == 300)
+    // The same NMSE by hand on all 300 rows at once.
+    let reader = try ShardReader(url: held[0])
+    let (nL, d) = (run.transcoder.nLayers, run.transcoder.dModel)
+    var x = [Float](repeating: 0, count: 300 * nL * d)
+    var y = x
+    try x.withUnsafeMutableBufferPointer { try reader.readActivations(.mlpIn, rows: 0..<300, into: $0) }
+    try y.withUnsafeMutableBufferPointer { try reader.readActivations(.mlpOut, rows: 0..<300, into: $0) }
+    let s = run.normalizer
+    let inputs = (0..<nL).map { l in
+      FloatBuffer((0..<(300 * d)).map { x[($0 / d) * nL * d + l * d + $0 % d] * s.inputScales[l] })
+    }
+    let act = run.transcoder.forward(inputs: inputs, tokens: 300)
+    for l in 0..<nL {
+      let target = (0..<(300 * d)).map { Double(y[($0 / d) * nL * d + l * d + $0 % d] * s.outputScales[l]) }
+      var mean = [Double](repeating: 0, count: d)
+      for (m, v) in target.enumerated() { mean[m % d] += v / 300 }
+      var error: Double = 0
+      var variance: Double = 0
+      for (m, v) in target.enumerated() {
+        error += pow(Double(act.reconstructions[l][m]) - v, 2)
+        variance += pow(v - mean[m % d], 2)
+      }
+      #expect(abs(evaluation.nmse[l] - error / variance) < 1e-4, "layer \(l)")
+      #expect(evaluation.l0[l] == Double(act.activeCount(layer: l)) / 300)
+    }
+    var file = run.file(createdBy: "test")
+    file.evaluation = evaluation
+    let url = dir.appendingPathComponent("clt.h5")
+    try file.write(to: url)
+    let loaded = try CLTFile.load(url: url)
+    #expect(loaded.evaluation?.tokens == 300)
+    #expect(zip(loaded.evaluation!.nmse, evaluation.nmse).allSatisfy { abs($0 - $1) < 1e-6 })
+  }
+
+  @Test("BatchTopK trains at L0 = k and hands over to a JumpReLU with its running threshold", arguments: [2])
+  func batchTopK(k: Int) throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data", count: 2, rows: 1024)
+    var configuration = TrainingConfiguration(
+      features: 32, batch: 128, steps: 400, learningRate: 1e-2, shuffleRows: 1024, seed: 3)
+    configuration.activation = .batchTopK
+    configuration.k = k
+    configuration.coefficients.sparsity = 0
+    let (run, _) = try trainer(urls, configuration)
+    var last: StepMetrics?
+    while !run.isFinished { last = try run.trainStep() }
+    #expect(last!.l0.allSatisfy { $0 == Double(k) }, "\(last!.l0)")
+    #expect(last!.meanNMSE < 0.2, "mean NMSE \(last!.meanNMSE)")
+    let url = dir.appendingPathComponent("clt.h5")
+    try run.file(createdBy: "test").write(to: url)
+    let loaded = try CLTFile.load(url: url)
+    #expect(loaded.metadata.activation == "batchtopk")
+    for l in 0..<loaded.transcoder.nLayers {
+      let theta = Foundation.exp(loaded.transcoder.logThresholds[l][0])
+      #expect(abs(theta - run.runningThresholds[l]) < 1e-4 * max(1, theta))
+    }
+    // At inference each token alone: L0 near k on the training data.
+    let stream = try ShardStream(arguments: urls.map(\.path), readStandardInput: false)
+    let evaluation = try CLTEvaluation.measure(
+      loaded.transcoder, normalizer: loaded.normalizer, stream: stream, maxTokens: 1024)
+    #expect(evaluation.l0.allSatisfy { $0 > Double(k) / 2 && $0 < Double(k) * 2 }, "\(evaluation.l0)")
+  }
+}
+
+extension HDF5Dataset {
+  /// The values as Float, converting an int32 dataset.
+  fileprivate func readAll(as: Float.Type, orInt: Bool) throws -> [Float] {
+    if (try? elementType) == .int32 { return try readAll(as: Int32.self).map(Float.init) }
+    return try readAll(as: Float.self)
+  }
+}
