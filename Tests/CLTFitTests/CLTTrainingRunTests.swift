@@ -194,7 +194,7 @@ import TranscoderTraining
 extension HDF5Dataset {
   /// The values as Float, converting an int32 dataset.
   fileprivate func readAll(as: Float.Type, orInt: Bool) throws -> [Float] {
-    if (try? elementType) == .int32 { return try readAll(as: Int32.self).map(Float.init) }
+    if elementType == .int32 { return try readAll(as: Int32.self).map(Float.init) }
     return try readAll(as: Float.self)
   }
 }
