@@ -99,4 +99,78 @@ import Testing
       "clt-fit", ["-o", "/nonexistent-dir/x.h5", "--steps", "1"], stdin: "")
     #expect(unwritable.status != 0 && unwritable.stderr.contains("cannot write"), "\(unwritable.stderr)")
   }
+
+  /// Dumps the test corpus to `shards/` and returns the folder.
+  func dumpShards() throws -> URL {
+    let corpus = try writeCorpus()
+    let shards = dir.appendingPathComponent("shards")
+    let r = try ToolHarness.run(
+      "gpt2-acts",
+      [
+        "--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir", shards.path, "--context",
+        "16", "--shard-tokens", "64", corpus.path,
+      ])
+    #expect(r.status == 0, "\(r.stderr)")
+    return shards
+  }
+
+  @Test("SIGINT finishes the step and writes a checkpoint; --resume continues it and --eval is stored")
+  func interruptAndResume() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let shards = try dumpShards()
+    let out = dir.appendingPathComponent("clt.h5")
+    let checkpoint = dir.appendingPathComponent("clt.h5.ckpt")
+    let log = dir.appendingPathComponent("log.jsonl")
+    let process = Process()
+    process.executableURL = ToolHarness.binDirectory.appendingPathComponent("clt-fit")
+    process.arguments = [
+      "-o", out.path, "--features", "16", "--batch", "16", "--steps", "1000000", "--log", log.path,
+      "--log-every",
+      "1", "--quiet", shards.path,
+    ]
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline {
+      let lines = (try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").count ?? 0
+      if lines >= 3 { break }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    process.interrupt()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130)
+    #expect(!FileManager.default.fileExists(atPath: out.path), "an interrupted run writes no clt.h5")
+    let saved = try HDF5File(path: checkpoint.path)
+    let steps = try saved.int64Attribute("steps")
+    #expect(try saved.int64Attribute("checkpoint") == 1 && steps >= 3)
+    try saved.close()
+
+    let resumed = try ToolHarness.run(
+      "clt-fit",
+      [
+        "-o", out.path, "--features", "16", "--batch", "16", "--steps", "\(steps + 5)", "--resume",
+        checkpoint.path, "--eval", shards.path, "--log", log.path, shards.path,
+      ])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(
+      resumed.stderr.contains("resumed from") && resumed.stderr.contains("held-out"), "\(resumed.stderr)")
+    let file = try HDF5File(path: out.path)
+    defer { try? file.close() }
+    #expect(try file.int64Attribute("steps") == steps + 5)
+    #expect(try file.int64Attribute("eval_tokens") > 0)
+    #expect(try file.openDataset("eval_nmse").shape == [Int(file.int64Attribute("n_layers"))])
+  }
+
+  @Test("A configuration larger than the machine's memory is refused up front with the figures")
+  func memoryRefusal() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let shards = try dumpShards()
+    let result = try ToolHarness.run(
+      "clt-fit",
+      ["-o", dir.appendingPathComponent("x.h5").path, "--features", "200000000", "--steps", "1", shards.path])
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("GiB") && result.stderr.contains("--features"), "\(result.stderr)")
+  }
 }
