@@ -106,6 +106,14 @@ struct CLTFit: ParsableCommand {
       "Delete each shard once it is loaded (bounds disk use with gpt2-acts --max-pending; no second epoch).")
   var consume = false
 
+  @Flag(
+    name: .long,
+    help: "Print a JSON line with training tokens/s on stderr at the end (set-up and the first step excluded).")
+  var timing = false
+
+  @Option(name: .long, help: .hidden)
+  var timingLabel = "clt_fit"
+
   @Flag(name: .shortAndLong, help: "No progress on stderr.")
   var quiet = false
 
@@ -202,8 +210,15 @@ struct CLTFit: ParsableCommand {
       let startTokens = trainer.tokensSeen
       var last: StepMetrics?
       var lastPrint = Date.distantPast
+      var timed = (tokens: 0, seconds: 0.0, l0: 0.0, steps: 0)
       while !trainer.isFinished {
         guard let metrics = try trainer.trainStep() else { break }
+        if last != nil {  // the first step is a warm-up (page faults, threads starting)
+          timed.tokens += batch
+          timed.seconds += metrics.phaseSeconds.reduce(0, +)
+          timed.l0 += metrics.meanL0
+          timed.steps += 1
+        }
         last = metrics
         if let logHandle, metrics.step % logEvery == 0 || trainer.isFinished {
           logHandle.write(Data((metrics.jsonLine + "\n").utf8))
@@ -231,6 +246,12 @@ struct CLTFit: ParsableCommand {
         }
       }
       try logHandle?.close()
+      if timing && timed.steps > 0 {
+        StandardError.line(
+          "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(timed.tokens), "
+            + "\"seconds\": \(timed.seconds), \"tokens_per_second\": \(Double(timed.tokens) / timed.seconds), "
+            + "\"mean_l0\": \(timed.l0 / Double(timed.steps)), \"features\": \(features), \"batch\": \(batch)}")
+      }
       if trainer.isOutOfData {
         StandardError.line(
           "clt-fit: the consumed shards ran out after \(trainer.step) of \(totalSteps) steps; writing what was trained"

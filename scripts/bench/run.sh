@@ -5,6 +5,8 @@
 #   dump      gpt2-acts writing MLP input/output activations for 64 windows of 128 tokens
 #             vs. GPT2Model with forward hooks copying the same tensors to float16 numpy
 #             (also GPT2LMHeadModel, reported as dump_lmhead)
+#   clt_fit   clt-fit training tokens/s at GPT-2 small sizes (F 6144, 64 active features a layer)
+#             vs. the same loss computed densely in PyTorch (clt_fit_torch.py)
 #   generate  clt-replace, 50 greedy new tokens, median of 3 runs
 #             vs. GPT2LMHeadModel.generate, median of 3 runs after a warm-up
 #
@@ -28,6 +30,10 @@ BATCH=8
 N_WINDOWS=64
 MAX_TOKENS=$((N_WINDOWS * CONTEXT))
 NEW_TOKENS=50
+FIT_FEATURES=6144
+FIT_BATCH=4096
+FIT_STEPS=4
+FIT_TORCH_BATCH=1024
 RUNS=3
 
 # Both sides get exactly THREADS threads: the Swift tools through --threads (OpenBLAS must not
@@ -63,7 +69,7 @@ command -v "$SWIFT" > /dev/null || die "'$SWIFT' not found (set SWIFT=...)"
 step "building release"
 "$SWIFT" build -c release
 BIN=$("$SWIFT" build -c release --show-bin-path)
-for tool in gpt2-acts clt-replace; do
+for tool in gpt2-acts clt-replace clt-fit; do
     [ -x "$BIN/$tool" ] || die "$BIN/$tool was not built"
 done
 
@@ -104,6 +110,19 @@ rm -rf "$OUT/shards"
 swift_timed gpt2-acts dump -- "$BIN/gpt2-acts" --model "$MODEL" --tokenizer "$TOKENIZER" \
     --context "$CONTEXT" --batch "$BATCH" --max-tokens "$MAX_TOKENS" --out-dir "$OUT/shards" \
     --threads "$THREADS" --timing "$CORPUS"
+
+# clt-fit at GPT-2 small sizes (12 layers, d 768, F 6144 a layer) on the shards just dumped,
+# BatchTopK k = 64 so that every step has exactly 64 active features a layer and token; against
+# the same loss written densely in PyTorch (scripts/bench/clt_fit_torch.py).
+step "Swift: clt-fit (F $FIT_FEATURES, batch $FIT_BATCH, BatchTopK k 64, $FIT_STEPS steps)"
+swift_timed clt-fit clt_fit -- "$BIN/clt-fit" -o "$OUT/clt.h5" --features "$FIT_FEATURES" \
+    --batch "$FIT_BATCH" --steps "$FIT_STEPS" --activation batchtopk --k 64 --threads "$THREADS" \
+    --timing --quiet "$OUT/shards"
+rm -f "$OUT/clt.h5"
+
+step "PyTorch: dense CLT training step (F $FIT_FEATURES, batch $FIT_TORCH_BATCH)"
+"$PYTHON" "$HERE/clt_fit_torch.py" --features "$FIT_FEATURES" --batch "$FIT_TORCH_BATCH" --steps 2 \
+    --threads "$THREADS" | tee -a "$RUN_LOG" || die "clt_fit_torch.py failed"
 
 step "Swift: clt-replace generate ($NEW_TOKENS new tokens, $RUNS runs)"
 for _ in $(seq "$RUNS"); do
