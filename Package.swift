@@ -108,10 +108,7 @@ let package = Package(
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",
-      dependencies: [
-        "HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
-        "TranscoderTraining",
-      ]),
+      dependencies: ["HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards"]),
   ],
   swiftLanguageModes: [.v5]
 )

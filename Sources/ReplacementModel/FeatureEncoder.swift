@@ -135,3 +135,18 @@ public final class FeatureEncoder {
     return list
   }
 }
+
+extension FeatureEncoder {
+  /// Parses a layer list such as "0,3,5-7" (the `--layers` syntax); nil when malformed.
+  public static func parseLayers(_ text: String) -> [Int]? {
+    var layers: [Int] = []
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+      let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+      guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let high = Int(bounds.last!), low >= 0,
+        low <= high
+      else { return nil }
+      layers += Array(low...high)
+    }
+    return layers
+  }
+}
