@@ -78,7 +78,7 @@ public final class CLTReplacement: MLPReplacement {
 
     let outputScale = 1 / normalizer.outputScales[l]
     if let statistics {
-      transcoder.reconstruct(target: l, from: activations, into: reconstruction.pointer)
+      transcoder.reconstructSourceMajor(target: l, from: activations, into: reconstruction.pointer)
       for t in 0..<rows where positions.position(ofRow: t) != 0 {
         let row = reconstruction.pointer + t * d
         for j in 0..<d { row[j] *= outputScale }
@@ -89,7 +89,7 @@ public final class CLTReplacement: MLPReplacement {
     if keepsError {
       addSteeringEffect(target: l, to: output, rows: rows, positions: positions, scale: outputScale)
     } else {
-      transcoder.reconstruct(target: l, from: steered, into: reconstruction.pointer)
+      transcoder.reconstructSourceMajor(target: l, from: steered, into: reconstruction.pointer)
       for t in 0..<rows where positions.position(ofRow: t) != 0 {
         let (out, row) = (output + t * d, reconstruction.pointer + t * d)
         for j in 0..<d { out[j] = row[j] * outputScale }
