@@ -82,7 +82,7 @@ struct CLTReplace: ParsableCommand {
   @Option(name: .long, help: "With --eval: windows per forward pass.")
   var batch: Int = 4
 
-  @Option(name: .long, help: "With --eval: stop after this many tokens.")
+  @Option(name: .long, help: "With --eval: stop after the window that reaches this many tokens.")
   var maxTokens: Int?
 
   @Flag(name: .long, help: "Print JSON instead of text (see docs/FORMATS.md).")
@@ -241,7 +241,12 @@ struct CLTReplace: ParsableCommand {
     var windows = TokenWindows(context: length, bos: tokenizer.endOfTextID)
     var pending: [[Int32]] = []
     var tokens = 0
-    func budgetLeft() -> Bool { maxTokens.map { tokens < $0 } ?? true }
+    var queued = 0  // tokens evaluated or waiting in `pending`: the budget counts whole windows
+    func budgetLeft() -> Bool { maxTokens.map { queued < $0 } ?? true }
+    func queue(_ window: [Int32]) {
+      pending.append(window)
+      queued += window.count
+    }
     func flush() throws {
       if !pending.isEmpty { try evaluation.add(windows: pending) }
       tokens += pending.reduce(0) { $0 + $1.count }
@@ -252,13 +257,13 @@ struct CLTReplace: ParsableCommand {
       guard budgetLeft() else { return }
       windows.add(document: tokenizer.encode(text))
       while budgetLeft(), let window = windows.nextFullWindow() {
-        pending.append(window)
+        queue(window)
         if pending.count == batch { try flush() }
       }
     }
     try flush()
     if budgetLeft(), let last = windows.finalWindow(), last.count >= 2 {
-      pending.append(last)
+      queue(last)
       try flush()
     }
     meter.finish(done: tokens)

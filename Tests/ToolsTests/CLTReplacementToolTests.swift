@@ -74,6 +74,8 @@ import Testing
       #expect((pure[key] as? Double)?.isFinite == true, "\(key)")
     }
     #expect((pure["nmse"] as! [Double]).count == 2 && (pure["l0"] as! [Double]).allSatisfy { $0 > 0 })
+    let budget = try eval(["--json", "--max-tokens", "20"])
+    #expect(budget["predictions"] as? Int == 30, "two windows of 16 reach 20 tokens; each predicts 15")
     let table = try eval([])["table"] as! String
     #expect(table.contains("fraction of CE recovered") && table.contains("layer  NMSE"), "\(table)")
   }
