@@ -9,6 +9,7 @@ let package = Package(
     .executable(name: "gpt2-acts", targets: ["gpt2-acts"]),
     .executable(name: "clt-replace", targets: ["clt-replace"]),
     .executable(name: "clt-fit", targets: ["clt-fit"]),
+    .executable(name: "clt-encode", targets: ["clt-encode"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -42,6 +43,10 @@ let package = Package(
     /// Training a CLT from activation shards: shard stream, shuffle buffer, normalisation, the
     /// training loop and the clt.h5 file.
     .target(name: "TranscoderTraining", dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels"]),
+    /// The CLT replacement model: a transcoder run inside a model in place of its MLPs, steering,
+    /// feature encoding of text, and faithfulness metrics.
+    .target(
+      name: "ReplacementModel", dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -64,9 +69,17 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
+      name: "clt-encode",
+      dependencies: [
+        "ToolSupport", "ReplacementModel", "TranscoderTraining", "ActivationShards", "LanguageModels",
+        "Tokenizers",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
       name: "clt-replace",
       dependencies: [
-        "ToolSupport", "LanguageModels", "Tokenizers",
+        "ToolSupport", "ReplacementModel", "TranscoderTraining", "ActivationShards", "LanguageModels",
+        "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -85,6 +98,12 @@ let package = Package(
       name: "CLTFitTests",
       dependencies: [
         "TranscoderTraining", "Transcoder", "ActivationShards", "HDF5", "Kernels", "ModelFormats",
+      ]),
+    .testTarget(
+      name: "ReplacementModelTests",
+      dependencies: [
+        "ReplacementModel", "LanguageModels", "Transcoder", "TranscoderTraining", "ModelFormats",
+        "ActivationShards", "Kernels",
       ]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(

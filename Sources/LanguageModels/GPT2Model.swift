@@ -44,15 +44,19 @@ public final class GPT2Model: LanguageModel {
 
   // MARK: - Forward passes
 
-  public func forward(tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool) throws
-    -> [Float]
-  {
+  public func forward(
+    tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
+    replacement: (any MLPReplacement)?
+  ) throws -> [Float] {
     try checkWindows(tokens: tokens, batch: batch, length: length)
     let rows = batch * length
     let ws = workspace(rows: rows, length: length)
     embed(tokens: tokens, firstPosition: 0, length: length, into: ws.x.pointer)
     for l in 0..<config.nLayer {
-      blockForward(layer: l, rows: rows, ws: ws, taps: taps) { qkv, out in
+      blockForward(
+        layer: l, rows: rows, ws: ws, taps: taps, replacement: replacement,
+        positions: RowPositions(firstPosition: 0, period: length)
+      ) { qkv, out in
         attention.attendWindows(
           qkv: qkv, out: out, batch: batch, length: length, scale: attentionScale(layer: l),
           scores: ws.scores.pointer)
@@ -66,7 +70,7 @@ public final class GPT2Model: LanguageModel {
     KVCache(nLayers: config.nLayer, capacity: min(capacity, config.nPositions), kvWidth: config.nEmbd)
   }
 
-  public func decode(tokens: [Int32], cache: KVCache) throws -> [Float] {
+  public func decode(tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?) throws -> [Float] {
     let past = cache.count
     let n = tokens.count
     guard n > 0 else { return [] }
@@ -75,7 +79,10 @@ public final class GPT2Model: LanguageModel {
     let ws = workspace(rows: n, length: past + n)
     embed(tokens: tokens, firstPosition: past, length: n, into: ws.x.pointer)
     for l in 0..<config.nLayer {
-      blockForward(layer: l, rows: n, ws: ws, taps: nil) { qkv, out in
+      blockForward(
+        layer: l, rows: n, ws: ws, taps: nil, replacement: replacement,
+        positions: RowPositions(firstPosition: past, period: n)
+      ) { qkv, out in
         attention.attendCached(
           qkv: qkv, out: out, rows: n, cache: cache, layer: l, scale: attentionScale(layer: l),
           scores: ws.scores.pointer)
@@ -101,9 +108,11 @@ public final class GPT2Model: LanguageModel {
   }
 
   /// One pre-LayerNorm block on the residual stream ws.x (rows, C); `attend` maps the packed
-  /// q|k|v projections (rows, 3C) to the per-head attention output (rows, C).
+  /// q|k|v projections (rows, 3C) to the per-head attention output (rows, C); `replacement` may
+  /// overwrite the MLP output before it joins the residual stream.
   private func blockForward(
-    layer l: Int, rows: Int, ws: Workspace, taps: MLPTaps?,
+    layer l: Int, rows: Int, ws: Workspace, taps: MLPTaps?, replacement: (any MLPReplacement)?,
+    positions: RowPositions,
     attend: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
   ) {
     let c = config.nEmbd
@@ -134,6 +143,7 @@ public final class GPT2Model: LanguageModel {
     linearForward(
       out: mlpOut, inp: ws.hidden.pointer, weight: w.fcProjWeight.pointer, bias: w.fcProjBias.pointer,
       rows: rows, inDim: m, outDim: c)
+    replacement?.replace(layer: l, input: mlpIn, output: mlpOut, rows: rows, positions: positions)
     residualAdd(out: x, inp: mlpOut, count: rows * c)
   }
 

@@ -13,8 +13,13 @@ public enum Sampling: Sendable, Equatable {
 /// token costs one position's forward pass.
 public struct Generator {
   public let model: any LanguageModel
+  /// When given, every MLP goes through it (a replacement model, steering); see `MLPReplacement`.
+  public let replacement: (any MLPReplacement)?
 
-  public init(model: any LanguageModel) { self.model = model }
+  public init(model: any LanguageModel, replacement: (any MLPReplacement)? = nil) {
+    self.model = model
+    self.replacement = replacement
+  }
 
   /// Generates up to `maxNewTokens` ids after `prompt`, stopping early at any id in `stopAt` (which
   /// is not returned): a chat model's turn ends at its EOS before any `<|endoftext|>`. `onToken` sees each id as it is produced, for streaming output.
@@ -31,7 +36,7 @@ public struct Generator {
     let cache = model.makeCache(capacity: capacity)
     var rng = SplitMix64(
       seed: { if case .sample(_, _, let seed) = sampling { return seed } else { return 0 } }())
-    var logits = try model.decode(tokens: prompt, cache: cache)
+    var logits = try model.decode(tokens: prompt, cache: cache, replacement: replacement)
     var generated: [Int32] = []
     while generated.count < maxNewTokens {
       let next = choose(logits, sampling: sampling, rng: &rng)
@@ -39,7 +44,7 @@ public struct Generator {
       generated.append(next)
       onToken?(next)
       if generated.count == maxNewTokens || cache.count >= capacity { break }
-      logits = try model.decode(tokens: [next], cache: cache)
+      logits = try model.decode(tokens: [next], cache: cache, replacement: replacement)
     }
     return generated
   }

@@ -50,15 +50,36 @@ public protocol LanguageModel: AnyObject {
   /// Runs `batch` independent windows of `length` tokens (row-major `tokens`, batch · length) from
   /// position 0. Fills `taps` when given; returns logits (batch · length, vocabularySize) when
   /// `computeLogits`, else an empty array (the activation dump never needs the unembedding).
-  func forward(tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool) throws
-    -> [Float]
+  /// `replacement`, when given, sees every layer's MLP input and output and may overwrite the
+  /// output (see `MLPReplacement`); `taps` then record the output it left.
+  func forward(
+    tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
+    replacement: (any MLPReplacement)?
+  ) throws -> [Float]
 
   /// A cache able to hold `capacity` positions of one sequence.
   func makeCache(capacity: Int) -> KVCache
 
   /// Appends `tokens` to the sequence held in `cache` and returns the logits of the last of them
-  /// (vocabularySize). Prefill and single-token steps are the same call.
-  func decode(tokens: [Int32], cache: KVCache) throws -> [Float]
+  /// (vocabularySize). Prefill and single-token steps are the same call. `replacement` as in
+  /// `forward`; the keys and values cached are those of the model it makes.
+  func decode(tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?) throws -> [Float]
+}
+
+extension LanguageModel {
+  /// The model itself, its MLPs untouched.
+  public func forward(tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool) throws
+    -> [Float]
+  {
+    try forward(
+      tokens: tokens, batch: batch, length: length, taps: taps, computeLogits: computeLogits, replacement: nil
+    )
+  }
+
+  /// The model itself, its MLPs untouched.
+  public func decode(tokens: [Int32], cache: KVCache) throws -> [Float] {
+    try decode(tokens: tokens, cache: cache, replacement: nil)
+  }
 }
 
 // MARK: - Argument checks both families share

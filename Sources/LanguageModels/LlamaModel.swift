@@ -49,15 +49,19 @@ public final class LlamaModel: LanguageModel {
 
   // MARK: - Forward passes
 
-  public func forward(tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool) throws
-    -> [Float]
-  {
+  public func forward(
+    tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
+    replacement: (any MLPReplacement)?
+  ) throws -> [Float] {
     try checkWindows(tokens: tokens, batch: batch, length: length)
     let rows = batch * length
     let ws = workspace(rows: rows, length: length)
     embed(tokens: tokens, into: ws.x.pointer)
     for l in 0..<config.nLayers {
-      blockForward(layer: l, rows: rows, firstPosition: 0, period: length, ws: ws, taps: taps) { qkv, out in
+      blockForward(
+        layer: l, rows: rows, positions: RowPositions(firstPosition: 0, period: length), ws: ws, taps: taps,
+        replacement: replacement
+      ) { qkv, out in
         attention.attendWindows(
           qkv: qkv, out: out, batch: batch, length: length, scale: attentionScale, scores: ws.scores.pointer)
       }
@@ -70,7 +74,7 @@ public final class LlamaModel: LanguageModel {
     KVCache(nLayers: config.nLayers, capacity: min(capacity, config.contextLength), kvWidth: config.kvDim)
   }
 
-  public func decode(tokens: [Int32], cache: KVCache) throws -> [Float] {
+  public func decode(tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?) throws -> [Float] {
     let past = cache.count
     let n = tokens.count
     guard n > 0 else { return [] }
@@ -78,7 +82,10 @@ public final class LlamaModel: LanguageModel {
     let ws = workspace(rows: n, length: past + n)
     embed(tokens: tokens, into: ws.x.pointer)
     for l in 0..<config.nLayers {
-      blockForward(layer: l, rows: n, firstPosition: past, period: n, ws: ws, taps: nil) { qkv, out in
+      blockForward(
+        layer: l, rows: n, positions: RowPositions(firstPosition: past, period: n), ws: ws, taps: nil,
+        replacement: replacement
+      ) { qkv, out in
         attention.attendCached(
           qkv: qkv, out: out, rows: n, cache: cache, layer: l, scale: attentionScale,
           scores: ws.scores.pointer)
@@ -100,11 +107,12 @@ public final class LlamaModel: LanguageModel {
     }
   }
 
-  /// One pre-RMSNorm block on the residual stream ws.x (rows, C), row r at position
-  /// firstPosition + r % period; `attend` maps the rotated q|k|v projections (rows, qDim + 2·kvDim)
-  /// to the per-head attention output (rows, qDim).
+  /// One pre-RMSNorm block on the residual stream ws.x (rows, C), rows at `positions`; `attend`
+  /// maps the rotated q|k|v projections (rows, qDim + 2·kvDim) to the per-head attention output
+  /// (rows, qDim); `replacement` may overwrite the MLP output before it joins the residual stream.
   private func blockForward(
-    layer l: Int, rows: Int, firstPosition: Int, period: Int, ws: Workspace, taps: MLPTaps?,
+    layer l: Int, rows: Int, positions: RowPositions, ws: Workspace, taps: MLPTaps?,
+    replacement: (any MLPReplacement)?,
     attend: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
   ) {
     let c = config.dModel
@@ -120,7 +128,8 @@ public final class LlamaModel: LanguageModel {
     // Query and key heads sit side by side at the start of each row: rotate them in one pass.
     ropeForward(
       ws.qkv.pointer, ld: q + 2 * kv, rows: rows, heads: config.nHeads + config.nKVHeads,
-      headDim: config.headDim, ropeDim: config.ropeDim, firstPosition: firstPosition, period: period,
+      headDim: config.headDim, ropeDim: config.ropeDim, firstPosition: positions.firstPosition,
+      period: positions.period,
       table: rope.pointer)
     attend(ws.qkv.pointer, ws.attention.pointer)
     linearTransposedForward(
@@ -137,6 +146,7 @@ public final class LlamaModel: LanguageModel {
     swigluForward(out: ws.hidden.pointer, gateUp: ws.gateUp.pointer, rows: rows, dim: m)
     linearTransposedForward(
       out: mlpOut, inp: ws.hidden.pointer, weight: w.down.pointer, bias: nil, rows: rows, inDim: m, outDim: c)
+    replacement?.replace(layer: l, input: mlpIn, output: mlpOut, rows: rows, positions: positions)
     residualAdd(out: x, inp: mlpOut, count: rows * c)
   }
 

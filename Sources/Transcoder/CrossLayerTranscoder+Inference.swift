@@ -37,6 +37,10 @@ extension CrossLayerTranscoder {
 
   /// ŷ[target] = b_dec[target] + Σ_{source ≤ target} a[source] · W_dec[source→target].
   /// `activations[source]` for every source ≤ target (later entries are ignored); out (rows, d).
+  /// Source by source over a chunk of rows: each W_dec[source→target] (F · d floats, a few MB) is
+  /// read once per chunk while it is in cache rather than once per token, which is what the time
+  /// goes to on a prompt's prefill or an evaluation batch (the L(L+1)/2 decoders together are far
+  /// larger than any cache).
   public func reconstruct(
     target: Int, from activations: [SparseActivations], into out: UnsafeMutablePointer<Float>
   ) {
@@ -45,15 +49,24 @@ extension CrossLayerTranscoder {
     let bias = decoderBiases[target].pointer
     let d = dModel
     ParallelLoop.forEachChunk(count: rows, grain: 8) { range in
-      for t in range {
-        let row = out + t * d
-        row.update(from: bias, count: d)
-        for source in 0...target {
+      for t in range { (out + t * d).update(from: bias, count: d) }
+      for source in 0...target {
+        let decoder = self.decoder(from: source, to: target).pointer
+        for t in range {
           let (indices, values) = activations[source].row(t)
-          let w = self.decoder(from: source, to: target).pointer
-          for (i, a) in zip(indices, values) { row_axpy(row, w + Int(i) * d, a, d) }
+          sparseRowsAccumulate(
+            out: out + t * d, indices: indices, values: values, decoder: decoder, dModel: d)
         }
       }
     }
   }
+}
+
+/// out += Σ_k values[k] · decoder[indices[k], :], the decoder rows of the active features only.
+/// out (dModel), indices (k), values (k), decoder (features, dModel).
+public func sparseRowsAccumulate(
+  out: UnsafeMutablePointer<Float>, indices: ArraySlice<Int32>, values: ArraySlice<Float>,
+  decoder: UnsafePointer<Float>, dModel: Int
+) {
+  for (index, value) in zip(indices, values) { row_axpy(out, decoder + Int(index) * dModel, value, dModel) }
 }

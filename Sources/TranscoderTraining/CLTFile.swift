@@ -123,7 +123,7 @@ public struct CLTFile {
     func fill(_ buffer: FloatBuffer, _ name: String) throws {
       try Self.read(file, name, into: buffer, path: url.path)
     }
-    let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, seed: 0)
+    let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f)
     transcoder.activation = metadata.configuration.activation
     transcoder.k = metadata.configuration.k
     var frequencies: [[Float]] = []

@@ -108,7 +108,8 @@ struct CLTFit: ParsableCommand {
 
   @Flag(
     name: .long,
-    help: "Print a JSON line with training tokens/s on stderr at the end (set-up and the first step excluded).")
+    help:
+      "Print a JSON line with training tokens/s on stderr at the end (set-up and the first step excluded).")
   var timing = false
 
   @Option(name: .long, help: .hidden)
@@ -250,7 +251,8 @@ struct CLTFit: ParsableCommand {
         StandardError.line(
           "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(timed.tokens), "
             + "\"seconds\": \(timed.seconds), \"tokens_per_second\": \(Double(timed.tokens) / timed.seconds), "
-            + "\"mean_l0\": \(timed.l0 / Double(timed.steps)), \"features\": \(features), \"batch\": \(batch)}")
+            + "\"mean_l0\": \(timed.l0 / Double(timed.steps)), \"features\": \(features), \"batch\": \(batch)}"
+        )
       }
       if trainer.isOutOfData {
         StandardError.line(

@@ -17,7 +17,15 @@ import Testing
         "clt-replace",
         [
           "--model", "--tokenizer", "--max-new-tokens", "--temperature", "--top-k", "--seed", "--json",
-          "--threads",
+          "--threads", "--clt", "--keep-error", "--compare", "--eval", "--steer", "LAYER:FEATURE=VALUE",
+          "LAYER:FEATURE*FACTOR", "@POS", "--context",
+        ]
+      ),
+      (
+        "clt-encode",
+        [
+          "--model", "--tokenizer", "--clt", "--top", "--layers", "--min-activation", "--context", "--batch",
+          "--progress", "--threads",
         ]
       ),
     ])
@@ -29,7 +37,7 @@ import Testing
     #expect(!r.stdout.contains("timing-label"), "internal options stay hidden")
   }
 
-  @Test("--version prints the tool's version", arguments: ["gpt2-acts", "clt-replace"])
+  @Test("--version prints the tool's version", arguments: ["gpt2-acts", "clt-replace", "clt-encode"])
   func version(tool: String) throws {
     let r = try ToolHarness.run(tool, ["--version"])
     #expect(r.status == 0 && r.stdout == "0.1.0\n", "\(r.stdout)")

@@ -238,6 +238,12 @@ import Testing
         #expect(abs(Double(got) - want) < 1e-5, "ŷ[\(l)]: got \(got), want \(want)")
       }
     }
+    // The inference path (layer by layer, from the token-major activations) gives the same ŷ.
+    for target in 0..<Self.nLayers {
+      var out = [Float](repeating: 0, count: Self.tokens * Self.dModel)
+      clt.reconstruct(target: target, from: act.active, into: &out)
+      for (got, want) in zip(out, act.reconstructions[target].array) { #expect(abs(got - want) < 1e-5) }
+    }
     let pairs = Self.nLayers * Self.tokens * Self.features
     #expect(active > 0 && active < pairs, "the check needs both active and inactive features, got \(active)")
   }

@@ -87,7 +87,8 @@ def main() -> int:
             ("generate", "generate", "generate"),
             ("SmolLM2 dump", "smollm2_dump", "smollm2_dump"),
             ("SmolLM2 dump (PyTorch LM head)", "smollm2_dump", "smollm2_dump_lmhead"),
-            ("SmolLM2 generate", "smollm2_generate", "smollm2_generate")]
+            ("SmolLM2 generate", "smollm2_generate", "smollm2_generate"),
+            ("SmolLM2 generate (replacement)", "smollm2_generate_replacement", "smollm2_generate")]
     rows = [r for r in rows if ("swift", r[1]) in best or ("pytorch", r[2]) in best]
     print(f"{'bench':<30} {'Swift tok/s':>12} {'PyTorch tok/s':>14} {'Swift/PyTorch':>14}")
     for label, swift_bench, torch_bench in rows:

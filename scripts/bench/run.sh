@@ -9,6 +9,8 @@
 #             vs. the same loss computed densely in PyTorch (clt_fit_torch.py)
 #   generate  clt-replace, 50 greedy new tokens, median of 3 runs
 #             vs. GPT2LMHeadModel.generate, median of 3 runs after a warm-up
+#   SmolLM2 generate (replacement)  clt-replace --clt with a random CLT (make_random_clt.py; needs
+#             h5py) vs. the original model's generate in PyTorch
 #
 # Everything goes to bench-out/ (git-ignored); results are appended to bench-out/results.jsonl.
 # Environment: PYTHON (default python3), SWIFT (default swift). See docs/BENCHMARKS.md.
@@ -159,6 +161,21 @@ json.dump(json.loads(next(l for l in open(sys.argv[1]) if l.strip()))["tokens"],
             --timing-label smollm2_generate --max-new-tokens "$NEW_TOKENS" --ignore-eos \
             --threads "$THREADS" --timing "$PROMPT"
     done
+    # The replacement model's generation, with a random transcoder of 2048 features a layer of which
+    # 64 fire per token (what a trained one's L0 costs; training one here would take hours).
+    if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+        step "SmolLM2 Swift: clt-replace --clt generate (random CLT, F=2048, L0=64)"
+        SMOL_CLT=$OUT/smollm2-random-clt.h5
+        "$PYTHON" "$HERE/make_random_clt.py" "$OUT/shards-smollm2/shard-000000.h5" \
+            -o "$SMOL_CLT" --features 2048 --l0 64 || die "make_random_clt.py failed"
+        for _ in $(seq "$RUNS"); do
+            swift_timed clt-replace smollm2_generate_replacement -- "$BIN/clt-replace" --model "$SMOL" \
+                --clt "$SMOL_CLT" --timing-label smollm2_generate_replacement --max-new-tokens "$NEW_TOKENS" \
+                --ignore-eos --threads "$THREADS" --timing "$PROMPT"
+        done
+    else
+        echo "bench: $PYTHON cannot import h5py; skipping the replacement-model generation" >&2
+    fi
     step "SmolLM2 PyTorch: dump, dump_lmhead, generate"
     "$PYTHON" "$HERE/torch_reference.py" --model "$SMOL" --prefix smollm2_ --windows "$OUT/smollm2.windows.json" \
         --prompt-ids "$OUT/smollm2.prompt_ids.json" --batch "$BATCH" --max-new-tokens "$NEW_TOKENS" \

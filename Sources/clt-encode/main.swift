@@ -1,0 +1,96 @@
+import ActivationShards
+import ArgumentParser
+import Foundation
+import LanguageModels
+import ReplacementModel
+import Tokenizers
+import ToolSupport
+import TranscoderTraining
+
+/// Prints the cross-layer transcoder's features on every token of a text, one JSON object a line.
+struct CLTEncode: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "clt-encode",
+    abstract: "Print the CLT features active on each token of a text, as JSON lines.",
+    discussion: """
+      INPUT is plain text (documents separated by a line that is exactly <|endoftext|>), .jsonl (one \
+      {"text": ...} per line), or - for stdin (the default). Each document is cut into windows of \
+      --context tokens that start with <|endoftext|>, as gpt2-acts cuts its stream, and run through \
+      the model; each layer's MLP input goes through the transcoder's encoder. For every token one \
+      line is printed as soon as its document is done:
+        {"doc": 0, "pos": 3, "token_id": 3290, "token": " dog", "features": [{"layer": 2, "feature": 117, "activation": 4.25}, ...]}
+      features sorted by activation, strongest first. The clt.h5 must come from --model (its sha256, \
+      taps, layer count and width are checked). Format: docs/FORMATS.md.
+      """,
+    version: "0.1.0")
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(name: .long, help: ArgumentHelp("The transcoder (clt.h5 from clt-fit).", valueName: "path"))
+  var clt: String
+
+  @Option(name: .long, help: "Print at most N features per token, the strongest.")
+  var top: Int?
+
+  @Option(name: .long, help: ArgumentHelp("Only these layers, e.g. 0,3,5-7.", valueName: "list"))
+  var layers: String?
+
+  @Option(name: .long, help: "Only features at least this active.")
+  var minActivation: Float = 0
+
+  @Option(name: .long, help: "Tokens per window, <|endoftext|> included (at most the model's context).")
+  var context: Int = 128
+
+  @Option(name: .long, help: "Windows per forward pass.")
+  var batch: Int = 8
+
+  @Flag(name: .long, help: "Report tokens/s on stderr.")
+  var progress = false
+
+  @Argument(help: "Text or .jsonl files, or - for stdin.")
+  var inputs: [String] = ["-"]
+
+  func validate() throws {
+    if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+    if let layers, FeatureEncoder.parseLayers(layers) == nil {
+      throw ValidationError("--layers \(layers): write layer numbers and ranges, e.g. 0,3,5-7")
+    }
+    guard minActivation.isFinite else { throw ValidationError("--min-activation must be a number") }
+    guard context >= 2 else { throw ValidationError("--context must be at least 2 (BOS and one token)") }
+    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+  }
+
+  func run() throws {
+    try runReportingErrors(tool: "clt-encode") {
+      modelOptions.applyThreads()
+      let tokenizer = try modelOptions.loadTokenizer()
+      let model = try modelOptions.loadModel()
+      let file = try CLTFile.load(url: URL(fileURLWithPath: clt), for: model.description)
+      let encoder = try FeatureEncoder(
+        model: model, file: file, context: context, bos: tokenizer.endOfTextID, batch: batch,
+        layers: layers.flatMap(FeatureEncoder.parseLayers), top: top, minActivation: minActivation)
+      let meter = ProgressLine(label: "clt-encode", unit: "tokens", quiet: !progress)
+      var tokens = 0
+      var doc = 0
+      try CorpusReader(inputs: inputs).forEachDocument { text in
+        let ids = tokenizer.encode(text)
+        let features = try encoder.encode(document: ids)
+        var lines = ""
+        for (pos, (id, active)) in zip(ids, features).enumerated() {
+          let token = String(decoding: tokenizer.tokenBytes(id), as: UTF8.self)
+          lines +=
+            TokenFeatures(doc: doc, pos: pos, tokenID: Int(id), token: token, features: active).jsonLine
+          lines += "\n"
+        }
+        StandardOutput.write(lines)
+        doc += 1
+        tokens += ids.count
+        meter.update(done: tokens)
+      }
+      meter.finish(done: tokens)
+      if tokens == 0 { throw ToolError.emptyInput("the input") }
+    }
+  }
+}
+
+CLTEncode.main()
