@@ -9,6 +9,7 @@ let package = Package(
     .executable(name: "gpt2-acts", targets: ["gpt2-acts"]),
     .executable(name: "clt-replace", targets: ["clt-replace"]),
     .executable(name: "clt-fit", targets: ["clt-fit"]),
+    .executable(name: "clt-attrib", targets: ["clt-attrib"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -42,6 +43,11 @@ let package = Package(
     /// Training a CLT from activation shards: shard stream, shuffle buffer, normalisation, the
     /// training loop and the clt.h5 file.
     .target(name: "TranscoderTraining", dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels"]),
+    /// Attribution graphs (Ameisen et al. 2025): the recorded forward pass, the local replacement
+    /// model (frozen attention and norms, the CLT plus its error), edges by batched vector-Jacobian
+    /// products, pruning by influence, and the DOT and JSON writers.
+    .target(
+      name: "Attribution", dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CBLAS"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -70,6 +76,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
+    .executableTarget(
+      name: "clt-attrib",
+      dependencies: [
+        "ToolSupport", "Attribution", "LanguageModels", "TranscoderTraining", "Tokenizers",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
     // MARK: - Tests
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
@@ -86,6 +99,9 @@ let package = Package(
       dependencies: [
         "TranscoderTraining", "Transcoder", "ActivationShards", "HDF5", "Kernels", "ModelFormats",
       ]),
+    .testTarget(
+      name: "AttributionTests",
+      dependencies: ["Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",
