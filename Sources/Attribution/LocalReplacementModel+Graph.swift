@@ -1,0 +1,122 @@
+import Foundation
+import Kernels
+
+extension LocalReplacementModel {
+  /// The chosen logits: --target tokens, or the most likely ones up to `logitProbability` of the
+  /// mass and at most `maxLogits`; each with the model's probability.
+  public func logitTokens(options: AttributionOptions) throws -> [(token: Int, probability: Float)] {
+    let logits = record.lastLogits
+    let peak = logits.max() ?? 0
+    var sum: Double = 0
+    for z in logits { sum += Foundation.exp(Double(z - peak)) }
+    func probability(_ t: Int) -> Float { Float(Foundation.exp(Double(logits[t] - peak)) / sum) }
+    if let targets = options.targets {
+      guard !targets.isEmpty else { throw AttributionError.unknownTarget("needs at least one token") }
+      for t in targets where t < 0 || t >= logits.count {
+        throw AttributionError.unknownTarget("token id \(t) is outside the vocabulary of \(logits.count)")
+      }
+      return targets.map { ($0, probability($0)) }
+    }
+    var chosen: [(Int, Float)] = []
+    var mass: Double = 0
+    for t in Influence.largest(logits, count: max(1, options.maxLogits)) {
+      chosen.append((t, probability(t)))
+      mass += Double(probability(t))
+      if mass >= options.logitProbability { break }
+    }
+    return chosen
+  }
+
+  /// Builds the attribution graph (Ameisen et al. 2025, §2.3–2.4; circuit-tracer's order of work):
+  /// 1. the logits' incoming edges, over every active feature, error and embedding;
+  /// 2. repeatedly, the influence on the logits of every active feature is estimated through the
+  ///    rows computed so far, and the next `batchSize` most influential unvisited features get their
+  ///    incoming edges computed, until `maxFeatureNodes` have been (or all of them);
+  /// 3. the visited features become the graph's feature nodes; edges from features that were not
+  ///    visited are left out (they are outside the graph, like circuit-tracer's).
+  /// - Complexity: one backward pass per `batchSize` targets; memory (maxFeatureNodes + logits) ×
+  ///   (active features + errors + embeddings) floats for the rows.
+  public func attributionGraph(options: AttributionOptions, progress: ((Int, Int) -> Void)? = nil) throws
+    -> AttributionGraph
+  {
+    let logits = try logitTokens(options: options)
+    let total = logits.reduce(0) { $0 + Double($1.probability) }
+    let weights = logits.map { total > 0 ? Float(Double($0.probability) / total) : 1 / Float(logits.count) }
+    let s = sourceCount
+    var store: [Float] = []
+    var constants: [Float] = []
+    func append(_ targets: [AttributionTarget]) {
+      let cap = max(1, min(options.batchSize, 16_000_000 / max(1, positions * model.dModel)))
+      var start = 0
+      while start < targets.count {
+        let rows = edgeRows(targets: Array(targets[start..<min(start + cap, targets.count)]))
+        store.append(contentsOf: UnsafeBufferPointer(start: rows.weights.pointer, count: rows.weights.count))
+        constants.append(contentsOf: rows.constants)
+        start += cap
+      }
+    }
+    append(logits.map { logitTarget($0.token) })
+    var visited: [Int] = []
+    var isVisited = [Bool](repeating: false, count: featureCount)
+    let budget = min(max(0, options.maxFeatureNodes), featureCount)
+    while visited.count < budget {
+      let rowCount = logits.count + visited.count
+      let normalized = Influence.normalizedAbsolute(store, rows: rowCount, columns: s)
+      let influence = Influence.propagate(
+        normalized: normalized, rows: rowCount, columns: s,
+        rowSource: [Int?](repeating: nil, count: logits.count) + visited.map { $0 },
+        seed: weights + [Float](repeating: 0, count: visited.count))
+      let next = Influence.largest(
+        Array(influence[0..<featureCount]), count: min(options.batchSize, budget - visited.count),
+        include: { !isVisited[$0] })
+      for f in next { isVisited[f] = true }
+      visited += next
+      append(next.map(featureTarget))
+      progress?(visited.count, budget)
+    }
+    return assemble(
+      store: store, constants: constants, logits: logits, weights: weights, visited: visited)
+  }
+
+  /// Keeps the visited features' columns (in source order) with every error and embedding, and
+  /// orders the rows as the graph's targets: features, then logits.
+  private func assemble(
+    store: [Float], constants: [Float], logits: [(token: Int, probability: Float)], weights: [Float],
+    visited: [Int]
+  ) -> AttributionGraph {
+    let s = sourceCount
+    let selected = visited.sorted()
+    var column = [Int](repeating: -1, count: featureCount)
+    for (k, f) in selected.enumerated() { column[f] = k }
+    let others = s - featureCount
+    let columns = selected.count + others
+    let rows = selected.count + logits.count
+    var adjacency = [Float](repeating: 0, count: rows * columns)
+    var rowConstants = [Float](repeating: 0, count: rows)
+    func copy(storeRow: Int, to row: Int) {
+      let src = storeRow * s
+      let dst = row * columns
+      for f in selected { adjacency[dst + column[f]] = store[src + f] }
+      for j in 0..<others { adjacency[dst + selected.count + j] = store[src + featureCount + j] }
+      rowConstants[row] = constants[storeRow]
+    }
+    for k in 0..<logits.count { copy(storeRow: k, to: selected.count + k) }
+    for (k, f) in visited.enumerated() { copy(storeRow: logits.count + k, to: column[f]) }
+    let features = selected.map { f -> AttributionNode in
+      let info = feature(f)
+      return .feature(
+        layer: info.layer, position: info.position, index: info.index, activation: info.activation)
+    }
+    let errorNodes = (0..<nLayers).flatMap { l in
+      (0..<positions).map { AttributionNode.error(layer: l, position: $0) }
+    }
+    let embeddings = record.tokens.enumerated().map { AttributionNode.embedding(position: $0, token: $1) }
+    return AttributionGraph(
+      tokens: record.tokens, nLayers: nLayers,
+      nodes: features + errorNodes + embeddings
+        + logits.map { .logit(token: $0.token, probability: $0.probability) },
+      featureCount: selected.count, errorCount: errorNodes.count, embeddingCount: positions,
+      logitCount: logits.count, adjacency: adjacency, logitWeights: weights, constants: rowConstants,
+      activeFeatureCount: featureCount)
+  }
+}
