@@ -105,7 +105,10 @@ let package = Package(
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",
-      dependencies: ["HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards"]),
+      dependencies: [
+        "HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
+        "TranscoderTraining",
+      ]),
   ],
   swiftLanguageModes: [.v5]
 )

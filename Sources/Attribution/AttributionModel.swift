@@ -137,3 +137,11 @@ public final class ForwardRecord {
   /// Number of positions.
   public var count: Int { tokens.count }
 }
+
+/// A model that attribution can linearise: both families conform, so tools take any of them.
+public protocol AttributableModel: LanguageModel {
+  var attributionModel: AttributionModel { get }
+}
+
+extension GPT2Model: AttributableModel {}
+extension LlamaModel: AttributableModel {}
