@@ -26,13 +26,13 @@ extension AttributionGraph {
   var rowSources: [Int?] { (0..<featureCount).map { $0 } + [Int?](repeating: nil, count: logitCount) }
   var influenceSeed: [Float] { [Float](repeating: 0, count: featureCount) + logitWeights }
 
-  /// Each source node's influence on the logits through the normalised |adjacency|.
-  func influence(of adjacency: [Float]) -> (normalized: [Float], influence: [Float]) {
-    let normalized = Influence.normalizedAbsolute(adjacency, rows: targetCount, columns: sourceCount)
+  /// Each target row's Σ|weights| and each source node's influence on the logits through the
+  /// normalised |adjacency|.
+  func influence(of adjacency: [Float]) -> (rowSums: [Float], influence: [Float]) {
     let influence = Influence.propagate(
-      normalized: normalized, rows: targetCount, columns: sourceCount, rowSource: rowSources,
+      adjacency: adjacency, rows: targetCount, columns: sourceCount, rowSource: rowSources,
       seed: influenceSeed)
-    return (normalized, influence)
+    return (Influence.rowAbsoluteSums(adjacency, rows: targetCount, columns: sourceCount), influence)
   }
 
   /// Each source node's influence on the logits (Σ_k w · Âᵏ); logits have none.
@@ -42,7 +42,7 @@ extension AttributionGraph {
   public var scores: GraphScores { Self.scores(self, adjacency: adjacency) }
 
   static func scores(_ g: AttributionGraph, adjacency: [Float]) -> GraphScores {
-    let (normalized, influence) = g.influence(of: adjacency)
+    let (rowSums, influence) = g.influence(of: adjacency)
     let tokenInfluence = g.embeddingNodes.reduce(0.0) { $0 + Double(influence[$1]) }
     let errorInfluence = g.errorNodes.reduce(0.0) { $0 + Double(influence[$1]) }
     let replacement =
@@ -57,8 +57,9 @@ extension AttributionGraph {
       let row =
         node < g.featureCount ? node : (node >= g.sourceCount ? g.featureCount + node - g.sourceCount : nil)
       var errorFraction: Double = 0
-      if let row {
-        for j in g.errorNodes { errorFraction += Double(normalized[row * g.sourceCount + j]) }
+      if let row, rowSums[row] > 0 {
+        for j in g.errorNodes { errorFraction += Double(abs(adjacency[row * g.sourceCount + j])) }
+        errorFraction /= Double(rowSums[row])
       }
       weighted += (1 - errorFraction) * output
       total += output
@@ -80,11 +81,12 @@ extension AttributionGraph {
   /// Edge scores of the node-pruned graph: |Â|(t, s) times the target's influence plus its logit
   /// weight, so an edge counts as much as the influence flowing through it.
   func edgeScores(masked: [Float]) -> [Float] {
-    let (normalized, influence) = influence(of: masked)
-    var scores = normalized
+    let (rowSums, influence) = influence(of: masked)
+    var scores = masked
     for r in 0..<targetCount {
       let weight = r < featureCount ? influence[r] : logitWeights[r - featureCount]
-      for j in 0..<sourceCount { scores[r * sourceCount + j] *= weight }
+      let scale = rowSums[r] > 0 ? weight / rowSums[r] : 0
+      for j in 0..<sourceCount { scores[r * sourceCount + j] = abs(scores[r * sourceCount + j]) * scale }
     }
     return scores
   }

@@ -1,48 +1,49 @@
-import CBLAS
-
 /// Indirect influence through an attribution graph, as the paper prunes by it (Ameisen et al.
 /// 2025, §2.4 and appendix on pruning): with Â the adjacency's absolute values, each target row
 /// normalised to sum to one, the influence of the logits on every node is w·(Â + Â² + Â³ + …),
 /// w the logit weights. The graph is a DAG (features only read earlier layers), so the series
 /// ends after at most L + 1 terms.
 enum Influence {
-  /// |A| with each row divided by its sum (rows summing to zero stay zero).
-  /// adjacency (rows, columns) row-major.
-  static func normalizedAbsolute(_ adjacency: [Float], rows: Int, columns: Int) -> [Float] {
-    var out = [Float](repeating: 0, count: rows * columns)
-    for r in 0..<rows {
+  /// Σ_j |A(r, j)| for every row r. adjacency (rows, columns) row-major.
+  static func rowAbsoluteSums(_ adjacency: [Float], rows: Int, columns: Int) -> [Float] {
+    (0..<rows).map { r in
       var sum: Double = 0
       for j in 0..<columns { sum += Double(abs(adjacency[r * columns + j])) }
-      let scale = Float(1 / max(sum, 1e-10))
-      for j in 0..<columns { out[r * columns + j] = abs(adjacency[r * columns + j]) * scale }
+      return Float(sum)
     }
-    return out
   }
 
-  /// Σ_{k ≥ 1} seed · Âᵏ over the columns, for a rectangular Â whose row r stands for the source
-  /// column `rowSource[r]` (nil for a logit, which no edge reaches). normalized (rows, columns);
-  /// seed (rows): the logit weights on logit rows, zero elsewhere. Returns (columns).
-  static func propagate(normalized: [Float], rows: Int, columns: Int, rowSource: [Int?], seed: [Float])
+  /// Σ_{k ≥ 1} seed · Âᵏ over the columns, Â = |A| with rows normalised to sum to one (rows summing
+  /// to zero stay zero), for a rectangular A whose row r stands for the source column
+  /// `rowSource[r]` (nil for a logit, which no edge reaches). adjacency (rows, columns); seed
+  /// (rows): the logit weights on logit rows, zero elsewhere. Returns (columns). Â is never
+  /// materialised: each step scales the rows it reads.
+  static func propagate(adjacency: [Float], rows: Int, columns: Int, rowSource: [Int?], seed: [Float])
     -> [Float]
   {
     var total = [Float](repeating: 0, count: columns)
     guard rows > 0, columns > 0 else { return total }
+    let sums = rowAbsoluteSums(adjacency, rows: rows, columns: columns)
     var current = seed
     var contribution = [Float](repeating: 0, count: columns)
-    for _ in 0...(rows + 1) {
-      normalized.withUnsafeBufferPointer { m in
-        cblas_sgemv(
-          CblasRowMajor, CblasTrans, Int32(rows), Int32(columns), 1, m.baseAddress!, Int32(columns), current,
-          1, 0,
-          &contribution, 1)
+    adjacency.withUnsafeBufferPointer { a in
+      for _ in 0...(rows + 1) {
+        for j in 0..<columns { contribution[j] = 0 }
+        for r in 0..<rows where current[r] != 0 && sums[r] > 0 {
+          let scale = current[r] / sums[r]
+          let row = a.baseAddress! + r * columns
+          contribution.withUnsafeMutableBufferPointer { c in
+            for j in 0..<columns { c[j] += scale * abs(row[j]) }
+          }
+        }
+        var any = false
+        for j in 0..<columns { total[j] += contribution[j] }
+        for r in 0..<rows {
+          current[r] = rowSource[r].map { contribution[$0] } ?? 0
+          if current[r] != 0 { any = true }
+        }
+        if !any { break }
       }
-      var any = false
-      for j in 0..<columns { total[j] += contribution[j] }
-      for r in 0..<rows {
-        current[r] = rowSource[r].map { contribution[$0] } ?? 0
-        if current[r] != 0 { any = true }
-      }
-      if !any { break }
     }
     return total
   }

@@ -61,9 +61,8 @@ extension LocalReplacementModel {
     let budget = min(max(0, options.maxFeatureNodes), featureCount)
     while visited.count < budget {
       let rowCount = logits.count + visited.count
-      let normalized = Influence.normalizedAbsolute(store, rows: rowCount, columns: s)
       let influence = Influence.propagate(
-        normalized: normalized, rows: rowCount, columns: s,
+        adjacency: store, rows: rowCount, columns: s,
         rowSource: [Int?](repeating: nil, count: logits.count) + visited.map { $0 },
         seed: weights + [Float](repeating: 0, count: visited.count))
       let next = Influence.largest(

@@ -92,8 +92,7 @@ import Transcoder
     let rows = local.edgeRows(targets: targets)
     let s = local.sourceCount
     for (b, target) in targets.enumerated() {
-      var sum = Double(rows.constants[b])
-      for j in 0..<s { sum += Double(rows.weights[b * s + j]) }
+      let sum = inputFromEdges(rows, row: b, sources: s)
       let expected =
         target.layer == local.nLayers
         ? local.value(of: target, residual: run.final)
@@ -104,8 +103,7 @@ import Transcoder
     let logits = local.record.lastLogits
     let mean = logits.reduce(0, +) / Float(logits.count)
     let logitRow = targets.count - 3
-    var sum = Double(rows.constants[logitRow])
-    for j in 0..<s { sum += Double(rows.weights[logitRow * s + j]) }
+    let sum = inputFromEdges(rows, row: logitRow, sources: s)
     #expect(abs(Float(sum) - (logits[0] - mean)) < 1e-3)
   }
 
@@ -139,5 +137,12 @@ import Transcoder
       }
     }
     #expect(checked > 10)
+  }
+
+  /// A target's input rebuilt from its incoming edges and its constant term.
+  func inputFromEdges(_ rows: EdgeRows, row: Int, sources: Int) -> Double {
+    var sum = Double(rows.constants[row])
+    for j in 0..<sources { sum += Double(rows.weights[row * sources + j]) }
+    return sum
   }
 }
