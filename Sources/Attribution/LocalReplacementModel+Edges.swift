@@ -27,18 +27,25 @@ extension LocalReplacementModel {
   /// - Complexity: per layer two products of (P·B, C) by C-wide matrices and one P×P pattern
   ///   product per head, plus the decoder products over the active features at positions < P.
   func edgeRows(targets: [AttributionTarget]) -> EdgeRows {
-    let batch = targets.count
-    let width = (targets.map(\.position).max() ?? 0) + 1
+    // Latest position first: at position q only the targets at q or later can have a gradient
+    // (attention is causal), and they are then a prefix of the batch, so every product at q
+    // covers just that prefix.
+    let order = targets.indices.sorted { targets[$0].position > targets[$1].position }
+    let sorted = order.map { targets[$0] }
+    let width = (sorted.first?.position ?? 0) + 1
+    let batch = Batch(
+      count: sorted.count, width: width,
+      live: (0..<width).map { q in sorted.lastIndex { $0.position >= q }.map { $0 + 1 } ?? 0 })
     let c = model.dModel
     let sources = sourceCount
-    let weights = FloatBuffer(count: batch * sources)
-    var constants = targets.map(\.constant)
-    let gradient = FloatBuffer(count: width * batch * c)
-    let top = targets.map(\.layer).max() ?? 0
+    let weights = FloatBuffer(count: batch.count * sources)
+    var constants = sorted.map(\.constant)
+    let gradient = FloatBuffer(count: width * batch.count * c)
+    let top = sorted.map(\.layer).max() ?? 0
 
     func inject(_ layer: Int) {
-      for (b, t) in targets.enumerated() where t.layer == layer {
-        let g = gradient.pointer + (t.position * batch + b) * c
+      for (b, t) in sorted.enumerated() where t.layer == layer {
+        let g = gradient.pointer + (t.position * batch.count + b) * c
         for j in 0..<c { g[j] += t.readout[j] }
       }
     }
@@ -46,34 +53,48 @@ extension LocalReplacementModel {
     var l = min(top, nLayers - 1)
     while l >= 0 {
       if l < top {
-        readMLPOutputSources(
-          layer: l, gradient: gradient, batch: batch, width: width, weights: weights, constants: &constants)
+        readMLPOutputSources(layer: l, gradient: gradient, batch: batch, weights: weights, constants: &constants)
       }
       inject(l)
-      attentionBackward(layer: l, gradient: gradient, batch: batch, width: width, constants: &constants)
+      attentionBackward(layer: l, gradient: gradient, batch: batch, constants: &constants)
       l -= 1
     }
     for q in 0..<width {
       let column = embeddingSource(position: q)
       let dots = gradientDots(gradient, position: q, batch: batch, with: record.embeddings.pointer + q * c)
-      for b in 0..<batch { weights[b * sources + column] = dots[b] }
+      for b in 0..<dots.count { weights[b * sources + column] = dots[b] }
     }
-    return EdgeRows(weights: weights, constants: constants)
+    // Back to the callers' order.
+    let unsorted = FloatBuffer(count: batch.count * sources)
+    var unsortedConstants = constants
+    for (k, original) in order.enumerated() {
+      (unsorted.pointer + original * sources).update(from: weights.pointer + k * sources, count: sources)
+      unsortedConstants[original] = constants[k]
+    }
+    return EdgeRows(weights: unsorted, constants: unsortedConstants)
   }
 
-  /// G[q, b] · v for every b: one matrix-vector product. v (C).
-  private func gradientDots(
-    _ gradient: FloatBuffer, position q: Int, batch: Int, with v: UnsafePointer<Float>
-  )
+  /// The shape of one backward pass: `count` targets sorted by position, latest first; the gradient
+  /// covers positions 0..<width, and at position q only the first live[q] targets can be non-zero.
+  private struct Batch {
+    let count: Int
+    let width: Int
+    let live: [Int]
+  }
+
+  /// G[q, b] · v for the live targets b at position q: one matrix-vector product. v (C).
+  private func gradientDots(_ gradient: FloatBuffer, position q: Int, batch: Batch, with v: UnsafePointer<Float>)
     -> [Float]
   {
     let c = model.dModel
-    return [Float](unsafeUninitializedCapacity: batch) { out, count in
-      cblas_sgemv(
-        CblasRowMajor, CblasNoTrans, Int32(batch), Int32(c), 1, gradient.pointer + q * batch * c, Int32(c), v,
-        1,
-        0, out.baseAddress!, 1)
-      count = batch
+    let m = batch.live[q]
+    return [Float](unsafeUninitializedCapacity: m) { out, count in
+      if m > 0 {
+        cblas_sgemv(
+          CblasRowMajor, CblasNoTrans, Int32(m), Int32(c), 1, gradient.pointer + q * batch.count * c, Int32(c), v,
+          1, 0, out.baseAddress!, 1)
+      }
+      count = m
     }
   }
 
@@ -81,20 +102,21 @@ extension LocalReplacementModel {
   /// into layer l of every active feature of layers ≤ l (times its activation), and the decoder
   /// bias as a constant.
   private func readMLPOutputSources(
-    layer l: Int, gradient: FloatBuffer, batch: Int, width: Int, weights: FloatBuffer,
-    constants: inout [Float]
+    layer l: Int, gradient: FloatBuffer, batch: Batch, weights: FloatBuffer, constants: inout [Float]
   ) {
     let c = model.dModel
     let sources = sourceCount
     let scale = 1 / normalizer.outputScales[l]
     let bias = transcoder.decoderBiases[l].array.map { $0 * scale }
-    for q in 0..<width {
+    for q in 0..<batch.width {
+      let m = batch.live[q]
+      guard m > 0 else { continue }
       let errorDots = gradientDots(gradient, position: q, batch: batch, with: errors[l].pointer + q * c)
       let column = errorSource(layer: l, position: q)
       let biasDots = bias.withUnsafeBufferPointer {
         gradientDots(gradient, position: q, batch: batch, with: $0.baseAddress!)
       }
-      for b in 0..<batch {
+      for b in 0..<m {
         weights[b * sources + column] = errorDots[b]
         constants[b] += biasDots[b]
       }
@@ -119,11 +141,11 @@ extension LocalReplacementModel {
           row += 1
         }
       }
-      let products = FloatBuffer(count: batch * k)
+      let products = FloatBuffer(count: m * k)
       cblas_sgemm(
-        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(k), Int32(c), 1,
-        gradient.pointer + q * batch * c, Int32(c), decoders.pointer, Int32(c), 0, products.pointer, Int32(k))
-      for b in 0..<batch {
+        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(c), 1,
+        gradient.pointer + q * batch.count * c, Int32(c), decoders.pointer, Int32(c), 0, products.pointer, Int32(k))
+      for b in 0..<m {
         let out = weights.pointer + b * sources
         for (i, column) in columns.enumerated() { out[column] += products[b * k + i] }
       }
@@ -132,32 +154,34 @@ extension LocalReplacementModel {
 
   /// G ← G + Jᵀ G through layer `l`'s frozen attention, and the attention's constant output into
   /// `constants`. G (width, batch, C), position-major.
-  private func attentionBackward(
-    layer l: Int, gradient: FloatBuffer, batch: Int, width: Int, constants: inout [Float]
-  ) {
+  private func attentionBackward(layer l: Int, gradient: FloatBuffer, batch: Batch, constants: inout [Float]) {
     let c = model.dModel
     let n = positions
     let layer = model.layers[l]
     let (qDim, kvDim, hd) = (model.qDim, model.kvDim, model.headDim)
-    let rows = width * batch
+    let (count, width) = (batch.count, batch.width)
     let attentionConstant = attentionConstants[l]
     if attentionConstant.contains(where: { $0 != 0 }) {
       for q in 0..<width {
         let dots = attentionConstant.withUnsafeBufferPointer {
           gradientDots(gradient, position: q, batch: batch, with: $0.baseAddress!)
         }
-        for b in 0..<batch { constants[b] += dots[b] }
+        for b in 0..<dots.count { constants[b] += dots[b] }
       }
     }
-    // Through the output projection: (rows, C) → (rows, qDim).
-    let headGradient = FloatBuffer(count: rows * qDim)
-    layer.output.backward(gradIn: headGradient.pointer, gradOut: gradient.pointer, rows: rows)
-    // Head-major copy, (H, width, batch · hd), so that each head's transposed pattern is one product.
-    let stride = batch * hd
+    // Through the output projection, position by position over the live targets: (m, C) → (m, qDim).
+    let headGradient = FloatBuffer(count: width * count * qDim)
+    for q in 0..<width {
+      layer.output.backward(
+        gradIn: headGradient.pointer + q * count * qDim, gradOut: gradient.pointer + q * count * c,
+        rows: batch.live[q])
+    }
+    // Head-major copy, (H, width, count · hd), so that each head's transposed pattern is one product.
+    let stride = count * hd
     let byHead = FloatBuffer(count: model.heads * width * stride)
     for q in 0..<width {
-      for b in 0..<batch {
-        let src = headGradient.pointer + (q * batch + b) * qDim
+      for b in 0..<batch.live[q] {
+        let src = headGradient.pointer + (q * count + b) * qDim
         for h in 0..<model.heads {
           (byHead.pointer + (h * width + q) * stride + b * hd).update(from: src + h * hd, count: hd)
         }
@@ -173,26 +197,24 @@ extension LocalReplacementModel {
         record.patterns[l].pointer + h * n * n, Int32(n), byHead.pointer + h * width * stride, Int32(stride),
         h % group == 0 ? 0 : 1, valueByHead.pointer + g * width * stride, Int32(stride))
     }
-    let valueGradient = FloatBuffer(count: rows * kvDim)
+    let valueGradient = FloatBuffer(count: width * count * kvDim)
     for q in 0..<width {
-      for b in 0..<batch {
-        let dst = valueGradient.pointer + (q * batch + b) * kvDim
+      for b in 0..<batch.live[q] {
+        let dst = valueGradient.pointer + (q * count + b) * kvDim
         for g in 0..<model.kvHeads {
-          dst.advanced(by: g * hd).update(
-            from: valueByHead.pointer + (g * width + q) * stride + b * hd, count: hd)
+          dst.advanced(by: g * hd).update(from: valueByHead.pointer + (g * width + q) * stride + b * hd, count: hd)
         }
       }
     }
     // Through the value projection and the frozen norm, then the residual connection adds it.
-    let normGradient = FloatBuffer(count: rows * c)
-    layer.values.backward(gradIn: normGradient.pointer, gradOut: valueGradient.pointer, rows: rows)
     for q in 0..<width {
+      let m = batch.live[q]
+      guard m > 0 else { continue }
+      let rows = FloatBuffer(count: m * c)
+      layer.values.backward(gradIn: rows.pointer, gradOut: valueGradient.pointer + q * count * kvDim, rows: m)
       let rstd = record.attentionRstd[l][q]
-      for b in 0..<batch {
-        let g = normGradient.pointer + (q * batch + b) * c
-        layer.attentionNorm.backwardInPlace(g, rstd: rstd)
-      }
+      for b in 0..<m { layer.attentionNorm.backwardInPlace(rows.pointer + b * c, rstd: rstd) }
+      residualAdd(out: gradient.pointer + q * count * c, inp: rows.pointer, count: m * c)
     }
-    residualAdd(out: gradient.pointer, inp: normGradient.pointer, count: rows * c)
   }
 }

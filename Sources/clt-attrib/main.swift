@@ -90,6 +90,7 @@ struct CLTAttrib: ParsableCommand {
       options.edgeThreshold = edgeThreshold
       options.batchSize = batchSize
       if !target.isEmpty { options.targets = try target.map { try targetID($0, tokenizer: tokenizer) } }
+      let loaded = Date()
       let local = try LocalReplacementModel(
         model: model.attributionModel, tokens: tokens, transcoder: file.transcoder,
         normalizer: file.normalizer)
@@ -104,8 +105,9 @@ struct CLTAttrib: ParsableCommand {
       }
       if !quiet {
         StandardError.line(
-          "clt-attrib: \(tokens.count) tokens, \(report.summary); "
-            + "\(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+          "clt-attrib: \(tokens.count) tokens, \(report.summary); loading "
+            + "\(String(format: "%.2f", loaded.timeIntervalSince(start))) s, attribution "
+            + "\(String(format: "%.2f", Date().timeIntervalSince(loaded))) s")
       }
     }
   }
