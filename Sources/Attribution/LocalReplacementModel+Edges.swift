@@ -33,13 +33,18 @@ extension LocalReplacementModel {
     let order = targets.indices.sorted { targets[$0].position > targets[$1].position }
     let sorted = order.map { targets[$0] }
     let width = (sorted.first?.position ?? 0) + 1
+    // Scratch for the decoder products, sized for the position with the most active features.
+    let widest =
+      (0..<width).map { q in activations.reduce(0) { $0 + $1.offsets[q + 1] - $1.offsets[q] } }.max() ?? 0
     let batch = Batch(
       count: sorted.count, width: width,
-      live: (0..<width).map { q in sorted.lastIndex { $0.position >= q }.map { $0 + 1 } ?? 0 })
+      live: (0..<width).map { q in sorted.lastIndex { $0.position >= q }.map { $0 + 1 } ?? 0 }, rows: order,
+      decoders: FloatBuffer(count: widest * model.dModel), products: FloatBuffer(count: widest * sorted.count)
+    )
     let c = model.dModel
     let sources = sourceCount
     let weights = FloatBuffer(count: batch.count * sources)
-    var constants = sorted.map(\.constant)
+    var constants = targets.map(\.constant)
     let gradient = FloatBuffer(count: width * batch.count * c)
     let top = sorted.map(\.layer).max() ?? 0
 
@@ -53,7 +58,8 @@ extension LocalReplacementModel {
     var l = min(top, nLayers - 1)
     while l >= 0 {
       if l < top {
-        readMLPOutputSources(layer: l, gradient: gradient, batch: batch, weights: weights, constants: &constants)
+        readMLPOutputSources(
+          layer: l, gradient: gradient, batch: batch, weights: weights, constants: &constants)
       }
       inject(l)
       attentionBackward(layer: l, gradient: gradient, batch: batch, constants: &constants)
@@ -62,16 +68,9 @@ extension LocalReplacementModel {
     for q in 0..<width {
       let column = embeddingSource(position: q)
       let dots = gradientDots(gradient, position: q, batch: batch, with: record.embeddings.pointer + q * c)
-      for b in 0..<dots.count { weights[b * sources + column] = dots[b] }
+      for b in 0..<dots.count { weights[order[b] * sources + column] = dots[b] }
     }
-    // Back to the callers' order.
-    let unsorted = FloatBuffer(count: batch.count * sources)
-    var unsortedConstants = constants
-    for (k, original) in order.enumerated() {
-      (unsorted.pointer + original * sources).update(from: weights.pointer + k * sources, count: sources)
-      unsortedConstants[original] = constants[k]
-    }
-    return EdgeRows(weights: unsorted, constants: unsortedConstants)
+    return EdgeRows(weights: weights, constants: constants)
   }
 
   /// The shape of one backward pass: `count` targets sorted by position, latest first; the gradient
@@ -80,10 +79,17 @@ extension LocalReplacementModel {
     let count: Int
     let width: Int
     let live: [Int]
+    /// The row of the result (the callers' order) of each sorted target.
+    let rows: [Int]
+    /// Scratch: the gathered, scaled decoder rows of one position and their products with G.
+    let decoders: FloatBuffer
+    let products: FloatBuffer
   }
 
   /// G[q, b] · v for the live targets b at position q: one matrix-vector product. v (C).
-  private func gradientDots(_ gradient: FloatBuffer, position q: Int, batch: Batch, with v: UnsafePointer<Float>)
+  private func gradientDots(
+    _ gradient: FloatBuffer, position q: Int, batch: Batch, with v: UnsafePointer<Float>
+  )
     -> [Float]
   {
     let c = model.dModel
@@ -91,7 +97,8 @@ extension LocalReplacementModel {
     return [Float](unsafeUninitializedCapacity: m) { out, count in
       if m > 0 {
         cblas_sgemv(
-          CblasRowMajor, CblasNoTrans, Int32(m), Int32(c), 1, gradient.pointer + q * batch.count * c, Int32(c), v,
+          CblasRowMajor, CblasNoTrans, Int32(m), Int32(c), 1, gradient.pointer + q * batch.count * c,
+          Int32(c), v,
           1, 0, out.baseAddress!, 1)
       }
       count = m
@@ -117,8 +124,8 @@ extension LocalReplacementModel {
         gradientDots(gradient, position: q, batch: batch, with: $0.baseAddress!)
       }
       for b in 0..<m {
-        weights[b * sources + column] = errorDots[b]
-        constants[b] += biasDots[b]
+        weights[batch.rows[b] * sources + column] = errorDots[b]
+        constants[batch.rows[b]] += biasDots[b]
       }
       // Every active feature at position q whose decoders reach layer l.
       var columns: [Int] = []
@@ -128,7 +135,7 @@ extension LocalReplacementModel {
       }
       guard !columns.isEmpty else { continue }
       let k = columns.count
-      let decoders = FloatBuffer(count: k * c)
+      let decoders = batch.decoders
       var row = 0
       for s in 0...l {
         let a = activations[s]
@@ -141,12 +148,13 @@ extension LocalReplacementModel {
           row += 1
         }
       }
-      let products = FloatBuffer(count: m * k)
+      let products = batch.products
       cblas_sgemm(
         CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(c), 1,
-        gradient.pointer + q * batch.count * c, Int32(c), decoders.pointer, Int32(c), 0, products.pointer, Int32(k))
+        gradient.pointer + q * batch.count * c, Int32(c), decoders.pointer, Int32(c), 0, products.pointer,
+        Int32(k))
       for b in 0..<m {
-        let out = weights.pointer + b * sources
+        let out = weights.pointer + batch.rows[b] * sources
         for (i, column) in columns.enumerated() { out[column] += products[b * k + i] }
       }
     }
@@ -154,7 +162,8 @@ extension LocalReplacementModel {
 
   /// G ← G + Jᵀ G through layer `l`'s frozen attention, and the attention's constant output into
   /// `constants`. G (width, batch, C), position-major.
-  private func attentionBackward(layer l: Int, gradient: FloatBuffer, batch: Batch, constants: inout [Float]) {
+  private func attentionBackward(layer l: Int, gradient: FloatBuffer, batch: Batch, constants: inout [Float])
+  {
     let c = model.dModel
     let n = positions
     let layer = model.layers[l]
@@ -166,7 +175,7 @@ extension LocalReplacementModel {
         let dots = attentionConstant.withUnsafeBufferPointer {
           gradientDots(gradient, position: q, batch: batch, with: $0.baseAddress!)
         }
-        for b in 0..<dots.count { constants[b] += dots[b] }
+        for b in 0..<dots.count { constants[batch.rows[b]] += dots[b] }
       }
     }
     // Through the output projection, position by position over the live targets: (m, C) → (m, qDim).
@@ -202,7 +211,8 @@ extension LocalReplacementModel {
       for b in 0..<batch.live[q] {
         let dst = valueGradient.pointer + (q * count + b) * kvDim
         for g in 0..<model.kvHeads {
-          dst.advanced(by: g * hd).update(from: valueByHead.pointer + (g * width + q) * stride + b * hd, count: hd)
+          dst.advanced(by: g * hd).update(
+            from: valueByHead.pointer + (g * width + q) * stride + b * hd, count: hd)
         }
       }
     }
