@@ -24,6 +24,9 @@ public struct AttributionGraph: Sendable {
   public let constants: [Float]
   /// Active features the prompt has in all (a graph keeps at most --max-feature-nodes of them).
   public let activeFeatureCount: Int
+  /// Target rows whose feature edges were cut to `AttributionOptions.rowFeatureBudget` while the
+  /// graph was built (0: every edge is exact).
+  public let truncatedRows: Int
 
   public var targetCount: Int { featureCount + logitCount }
   public var sourceCount: Int { featureCount + errorCount + embeddingCount }

@@ -9,6 +9,10 @@ public struct AttributionOptions: Sendable {
   /// Features whose incoming edges are computed (and which become nodes), chosen in order of
   /// estimated influence on the logits.
   public var maxFeatureNodes: Int = 2048
+  /// Feature edges kept per target row while the graph is built: the largest by |weight| when a
+  /// row has more non-zero ones (long prompts). Bounds the rows' memory; error and embedding
+  /// edges are always all kept.
+  public var rowFeatureBudget: Int = 16384
   /// Targets per backward pass (fewer for long prompts, so the gradient stays within ~64 MB).
   public var batchSize: Int = 64
   /// Fraction of the logits' influence the kept feature and error nodes must hold.

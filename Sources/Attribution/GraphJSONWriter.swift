@@ -31,6 +31,8 @@ public enum GraphJSONWriter {
       "max_feature_nodes": options.maxFeatureNodes,
       "active_features": g.activeFeatureCount,
       "attributed_features": g.featureCount,
+      "truncated_rows": g.truncatedRows,
+      "row_feature_budget": options.rowFeatureBudget,
       "completeness_score": report.scores.completeness,
       "replacement_score": report.scores.replacement,
       "pruned_completeness_score": report.prunedScores.completeness,

@@ -21,29 +21,41 @@ enum Influence {
   static func propagate(adjacency: [Float], rows: Int, columns: Int, rowSource: [Int?], seed: [Float])
     -> [Float]
   {
+    adjacency.withUnsafeBufferPointer { a in
+      propagate(
+        rows: rows, columns: columns, rowSums: rowAbsoluteSums(adjacency, rows: rows, columns: columns),
+        rowSource: rowSource, seed: seed
+      ) { r, scale, contribution in
+        let row = a.baseAddress! + r * columns
+        for j in 0..<columns { contribution[j] += scale * abs(row[j]) }
+      }
+    }
+  }
+
+  /// The same series for an adjacency held in any layout: `accumulate(r, scale, c)` adds
+  /// scale · |A(r, ·)| into c (columns); rowSums (rows) are Σ_j |A(r, j)|.
+  static func propagate(
+    rows: Int, columns: Int, rowSums: [Float], rowSource: [Int?], seed: [Float],
+    accumulate: (Int, Float, UnsafeMutablePointer<Float>) -> Void
+  ) -> [Float] {
     var total = [Float](repeating: 0, count: columns)
     guard rows > 0, columns > 0 else { return total }
-    let sums = rowAbsoluteSums(adjacency, rows: rows, columns: columns)
     var current = seed
     var contribution = [Float](repeating: 0, count: columns)
-    adjacency.withUnsafeBufferPointer { a in
-      for _ in 0...(rows + 1) {
-        for j in 0..<columns { contribution[j] = 0 }
-        for r in 0..<rows where current[r] != 0 && sums[r] > 0 {
-          let scale = current[r] / sums[r]
-          let row = a.baseAddress! + r * columns
-          contribution.withUnsafeMutableBufferPointer { c in
-            for j in 0..<columns { c[j] += scale * abs(row[j]) }
-          }
+    for _ in 0...(rows + 1) {
+      contribution.withUnsafeMutableBufferPointer { c in
+        c.update(repeating: 0)
+        for r in 0..<rows where current[r] != 0 && rowSums[r] > 0 {
+          accumulate(r, current[r] / rowSums[r], c.baseAddress!)
         }
-        var any = false
-        for j in 0..<columns { total[j] += contribution[j] }
-        for r in 0..<rows {
-          current[r] = rowSource[r].map { contribution[$0] } ?? 0
-          if current[r] != 0 { any = true }
-        }
-        if !any { break }
       }
+      var any = false
+      for j in 0..<columns { total[j] += contribution[j] }
+      for r in 0..<rows {
+        current[r] = rowSource[r].map { contribution[$0] } ?? 0
+        if current[r] != 0 { any = true }
+      }
+      if !any { break }
     }
     return total
   }

@@ -42,16 +42,15 @@ extension LocalReplacementModel {
     let logits = try logitTokens(options: options)
     let total = logits.reduce(0) { $0 + Double($1.probability) }
     let weights = logits.map { total > 0 ? Float(Double($0.probability) / total) : 1 / Float(logits.count) }
-    let s = sourceCount
-    var store: [Float] = []
-    var constants: [Float] = []
+    var store = EdgeRowStore(
+      featureCount: featureCount, tailWidth: sourceCount - featureCount,
+      featureBudget: options.rowFeatureBudget)
     func append(_ targets: [AttributionTarget]) {
       let cap = max(1, min(options.batchSize, 16_000_000 / max(1, positions * model.dModel)))
       var start = 0
       while start < targets.count {
-        let rows = edgeRows(targets: Array(targets[start..<min(start + cap, targets.count)]))
-        store.append(contentsOf: UnsafeBufferPointer(start: rows.weights.pointer, count: rows.weights.count))
-        constants.append(contentsOf: rows.constants)
+        let batch = Array(targets[start..<min(start + cap, targets.count)])
+        store.append(edgeRows(targets: batch), count: batch.count)
         start += cap
       }
     }
@@ -60,9 +59,7 @@ extension LocalReplacementModel {
     var isVisited = [Bool](repeating: false, count: featureCount)
     let budget = min(max(0, options.maxFeatureNodes), featureCount)
     while visited.count < budget {
-      let rowCount = logits.count + visited.count
-      let influence = Influence.propagate(
-        adjacency: store, rows: rowCount, columns: s,
+      let influence = store.influence(
         rowSource: [Int?](repeating: nil, count: logits.count) + visited.map { $0 },
         seed: weights + [Float](repeating: 0, count: visited.count))
       let next = Influence.largest(
@@ -73,34 +70,30 @@ extension LocalReplacementModel {
       append(next.map(featureTarget))
       progress?(visited.count, budget)
     }
-    return assemble(
-      store: store, constants: constants, logits: logits, weights: weights, visited: visited)
+    return assemble(store: store, logits: logits, weights: weights, visited: visited)
   }
 
   /// Keeps the visited features' columns (in source order) with every error and embedding, and
   /// orders the rows as the graph's targets: features, then logits.
   private func assemble(
-    store: [Float], constants: [Float], logits: [(token: Int, probability: Float)], weights: [Float],
-    visited: [Int]
+    store: EdgeRowStore, logits: [(token: Int, probability: Float)], weights: [Float], visited: [Int]
   ) -> AttributionGraph {
-    let s = sourceCount
     let selected = visited.sorted()
     var column = [Int](repeating: -1, count: featureCount)
     for (k, f) in selected.enumerated() { column[f] = k }
-    let others = s - featureCount
-    let columns = selected.count + others
+    let columns = selected.count + store.tailWidth
     let rows = selected.count + logits.count
     var adjacency = [Float](repeating: 0, count: rows * columns)
     var rowConstants = [Float](repeating: 0, count: rows)
-    func copy(storeRow: Int, to row: Int) {
-      let src = storeRow * s
-      let dst = row * columns
-      for f in selected { adjacency[dst + column[f]] = store[src + f] }
-      for j in 0..<others { adjacency[dst + selected.count + j] = store[src + featureCount + j] }
-      rowConstants[row] = constants[storeRow]
+    adjacency.withUnsafeMutableBufferPointer { a in
+      func copy(storeRow: Int, to row: Int) {
+        store.write(
+          row: storeRow, column: column, tailStart: selected.count, into: a.baseAddress! + row * columns)
+        rowConstants[row] = store.constants[storeRow]
+      }
+      for k in 0..<logits.count { copy(storeRow: k, to: selected.count + k) }
+      for (k, f) in visited.enumerated() { copy(storeRow: logits.count + k, to: column[f]) }
     }
-    for k in 0..<logits.count { copy(storeRow: k, to: selected.count + k) }
-    for (k, f) in visited.enumerated() { copy(storeRow: logits.count + k, to: column[f]) }
     let features = selected.map { f -> AttributionNode in
       let info = feature(f)
       return .feature(
@@ -116,6 +109,6 @@ extension LocalReplacementModel {
         + logits.map { .logit(token: $0.token, probability: $0.probability) },
       featureCount: selected.count, errorCount: errorNodes.count, embeddingCount: positions,
       logitCount: logits.count, adjacency: adjacency, logitWeights: weights, constants: rowConstants,
-      activeFeatureCount: featureCount)
+      activeFeatureCount: featureCount, truncatedRows: store.truncatedRows)
   }
 }

@@ -48,6 +48,11 @@ struct CLTAttrib: ParsableCommand {
   @Option(name: .long, help: "Keep the edges holding this fraction of the remaining influence.")
   var edgeThreshold: Double = AttributionOptions().edgeThreshold
 
+  @Option(
+    name: .long,
+    help: "Feature edges kept per target while building (the largest); bounds memory on long prompts.")
+  var rowFeatureBudget: Int = AttributionOptions().rowFeatureBudget
+
   @Option(name: .long, help: "Targets per backward pass.")
   var batchSize: Int = AttributionOptions().batchSize
 
@@ -69,6 +74,7 @@ struct CLTAttrib: ParsableCommand {
     }
     guard maxFeatureNodes >= 0 else { throw ValidationError("--max-feature-nodes must be 0 or more") }
     guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    guard rowFeatureBudget >= 1 else { throw ValidationError("--row-feature-budget must be at least 1") }
   }
 
   func run() throws {
@@ -89,6 +95,7 @@ struct CLTAttrib: ParsableCommand {
       options.nodeThreshold = nodeThreshold
       options.edgeThreshold = edgeThreshold
       options.batchSize = batchSize
+      options.rowFeatureBudget = rowFeatureBudget
       if !target.isEmpty { options.targets = try target.map { try targetID($0, tokenizer: tokenizer) } }
       let loaded = Date()
       let local = try LocalReplacementModel(

@@ -75,6 +75,36 @@ import TranscoderTraining
     #expect(ids.contains(one.nodes[0].id(lastPosition: 0)))
   }
 
+  @Test(
+    "a row feature budget keeps each row's largest feature edges and every error and embedding edge exactly")
+  func rowFeatureBudget() throws {
+    let local = try local()
+    let exact = try local.attributionGraph(options: AttributionOptions())
+    var options = AttributionOptions()
+    options.rowFeatureBudget = 5
+    let cut = try local.attributionGraph(options: options)
+    #expect(exact.truncatedRows == 0 && cut.truncatedRows > 0)
+    #expect(cut.featureCount == exact.featureCount && cut.sourceCount == exact.sourceCount)
+    // The same features are visited when all are (in another order, so other batches: products
+    // may differ in the last bits); rows are in the same order.
+    for r in 0..<cut.targetCount {
+      var kept = 0
+      for j in 0..<cut.sourceCount {
+        let w = cut.weight(row: r, source: j)
+        let reference = exact.weight(row: r, source: j)
+        if j >= cut.featureCount {
+          #expect(
+            abs(w - reference) <= 1e-5 * max(1, abs(reference)), "error and embedding edges are never cut")
+        } else if w != 0 {
+          #expect(abs(w - reference) <= 1e-5 * max(1, abs(reference)))
+          kept += 1
+        }
+      }
+      #expect(kept <= 5)
+      #expect(abs(cut.constants[r] - exact.constants[r]) <= 1e-5 * max(1, abs(exact.constants[r])))
+    }
+  }
+
   @Test("node pruning keeps the fewest nodes holding the node threshold of influence; edges likewise")
   func pruningKeepsFraction() throws {
     let graph = try local(length: 10).attributionGraph(options: AttributionOptions())
