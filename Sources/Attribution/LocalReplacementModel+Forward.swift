@@ -19,9 +19,13 @@ extension LocalReplacementModel {
   /// is what the edges differentiate; the tests check them against it.
   /// - Parameters:
   ///   - activations: feature activations to use (default: the recorded ones).
+  ///   - errors: error terms to use (default: the recorded ones).
   ///   - includeErrors: add each layer's error term, which makes the logits the original model's.
-  public func forward(activations: [SparseActivations]? = nil, includeErrors: Bool = true) -> LocalForward {
+  public func forward(
+    activations: [SparseActivations]? = nil, errors: [FloatBuffer]? = nil, includeErrors: Bool = true
+  ) -> LocalForward {
     let acts = activations ?? self.activations
+    let errors = errors ?? self.errors
     let n = positions
     let c = model.dModel
     let x = FloatBuffer(count: n * c)

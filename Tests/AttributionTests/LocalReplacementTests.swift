@@ -139,6 +139,34 @@ import Transcoder
     #expect(checked > 10)
   }
 
+  @Test(
+    "an error node's edge equals the change in its target when that error is scaled",
+    arguments: Family.allCases)
+  func errorEdgeEqualsPerturbation(family: Family) throws {
+    let (_, local) = try replacement(family)
+    let base = local.forward()
+    let targets = (0..<local.featureCount).map(local.featureTarget) + [local.logitTarget(2)]
+    let rows = local.edgeRows(targets: targets)
+    let s = local.sourceCount
+    let c = local.model.dModel
+    for (layer, position) in [(0, 0), (0, 4), (1, 6), (local.nLayers - 1, local.positions - 1)] {
+      let epsilon: Float = 0.5
+      let errors = local.errors.map { FloatBuffer($0.array) }
+      for j in 0..<c { errors[layer][position * c + j] *= 1 + epsilon }
+      let run = local.forward(errors: errors)
+      let column = local.errorSource(layer: layer, position: position)
+      for (b, target) in targets.enumerated() {
+        let residual = target.layer == local.nLayers ? run.final : run.mlpInputResiduals[target.layer]
+        let baseResidual = target.layer == local.nLayers ? base.final : base.mlpInputResiduals[target.layer]
+        let change =
+          local.value(of: target, residual: residual) - local.value(of: target, residual: baseResidual)
+        let predicted = rows.weights[b * s + column] * epsilon
+        #expect(
+          abs(change - predicted) < 1e-4 * max(1, abs(predicted)), "error (\(layer), \(position)) → \(b)")
+      }
+    }
+  }
+
   /// A target's input rebuilt from its incoming edges and its constant term.
   func inputFromEdges(_ rows: EdgeRows, row: Int, sources: Int) -> Double {
     var sum = Double(rows.constants[row])
