@@ -9,7 +9,9 @@ public enum DOTWriter {
     let last = report.lastPosition
     var lines = [
       "digraph attribution {",
-      "  graph [rankdir=BT, ranksep=0.5, nodesep=0.15, fontname=\"Helvetica\", labelloc=t, label=\(quote(title(report)))];",
+      // size: large graphs are scaled to fit rather than overflowing Graphviz's bitmap limit.
+      "  graph [rankdir=BT, ranksep=0.5, nodesep=0.15, size=\"80,80\", fontname=\"Helvetica\", labelloc=t, "
+        + "label=\(quote(title(report)))];",
       "  node [fontname=\"Helvetica\", fontsize=10, style=\"filled\", penwidth=0.8];",
       "  edge [arrowsize=0.5];",
     ]
@@ -21,8 +23,14 @@ public enum DOTWriter {
       ranks[rank, default: []].append(id)
       lines.append("  \(id) [\(attributes)];")
     }
-    for rank in ranks.keys.sorted() {
-      lines.append("  { rank=same; \(ranks[rank]!.joined(separator: "; ")); }")
+    // An invisible chain of one anchor per rank keeps the layers in order even where no edge
+    // joins two of them (e.g. error nodes that only feed logits).
+    let top = g.nLayers + 1
+    lines.append("  node [style=invis, label=\"\", width=0, height=0, fixedsize=true];")
+    lines.append("  " + (0...top).map { "\"rank_\($0)\"" }.joined(separator: " -> ") + " [style=invis];")
+    for rank in 0...top {
+      let members = ["\"rank_\(rank)\""] + (ranks[rank] ?? [])
+      lines.append("  { rank=same; \(members.joined(separator: "; ")); }")
     }
     let edges = report.keptEdges
     let largest = edges.map { abs($0.weight) }.max() ?? 1
