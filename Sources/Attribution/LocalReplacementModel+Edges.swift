@@ -22,34 +22,30 @@ extension LocalReplacementModel {
   /// features are sources, not functions of the stream. At the output of MLP l the gradient is
   /// read by the errors of layer l and by every active feature's decoder into layer l.
   ///
-  /// The gradient is held position-major, (P, B, C) for P = the last target position + 1, so
-  /// that each position's slice is one contiguous matrix for the decoder products.
-  /// - Complexity: per layer two products of (P·B, C) by C-wide matrices and one P×P pattern
-  ///   product per head, plus the decoder products over the active features at positions < P.
+  /// The gradient is held position-major, (P, B, C) for P = the last target position + 1. At
+  /// layer l and position q only the targets at or above layer l and at or after position q can
+  /// have a gradient (attention is causal, and nothing flows down from a layer a target is below),
+  /// so each product gathers just those rows, multiplies them, and scatters the result back.
+  /// - Complexity: per layer and position, two products of the live rows by C-wide matrices and
+  ///   one product with the decoder rows of the features active there; one P×P pattern product
+  ///   per head and layer.
   func edgeRows(targets: [AttributionTarget]) -> EdgeRows {
-    // Latest position first: at position q only the targets at q or later can have a gradient
-    // (attention is causal), and they are then a prefix of the batch, so every product at q
-    // covers just that prefix.
-    let order = targets.indices.sorted { targets[$0].position > targets[$1].position }
-    let sorted = order.map { targets[$0] }
-    let width = (sorted.first?.position ?? 0) + 1
+    let width = (targets.map(\.position).max() ?? 0) + 1
+    let c = model.dModel
     // Scratch for the decoder products, sized for the position with the most active features.
     let widest =
       (0..<width).map { q in activations.reduce(0) { $0 + $1.offsets[q + 1] - $1.offsets[q] } }.max() ?? 0
     let batch = Batch(
-      count: sorted.count, width: width,
-      live: (0..<width).map { q in sorted.lastIndex { $0.position >= q }.map { $0 + 1 } ?? 0 }, rows: order,
-      decoders: FloatBuffer(count: widest * model.dModel), products: FloatBuffer(count: widest * sorted.count)
-    )
-    let c = model.dModel
+      targets: targets, width: width, widest: widest, dModel: c,
+      rowWidth: max(c, model.qDim, model.kvDim))
     let sources = sourceCount
     let weights = FloatBuffer(count: batch.count * sources)
     var constants = targets.map(\.constant)
     let gradient = FloatBuffer(count: width * batch.count * c)
-    let top = sorted.map(\.layer).max() ?? 0
+    let top = targets.map(\.layer).max() ?? 0
 
     func inject(_ layer: Int) {
-      for (b, t) in sorted.enumerated() where t.layer == layer {
+      for (b, t) in targets.enumerated() where t.layer == layer {
         let g = gradient.pointer + (t.position * batch.count + b) * c
         for j in 0..<c { g[j] += t.readout[j] }
       }
@@ -66,48 +62,70 @@ extension LocalReplacementModel {
       l -= 1
     }
     for q in 0..<width {
+      let live = batch.live(position: q, fromLayer: 0)
+      let dots = batch.dots(gradient, position: q, live: live, with: record.embeddings.pointer + q * c)
       let column = embeddingSource(position: q)
-      let dots = gradientDots(gradient, position: q, batch: batch, with: record.embeddings.pointer + q * c)
-      for b in 0..<dots.count { weights[order[b] * sources + column] = dots[b] }
+      for (k, b) in live.enumerated() { weights[b * sources + column] = dots[k] }
     }
     return EdgeRows(weights: weights, constants: constants)
   }
 
-  /// The shape of one backward pass: `count` targets sorted by position, latest first; the gradient
-  /// covers positions 0..<width, and at position q only the first live[q] targets can be non-zero.
-  private struct Batch {
+  /// One backward pass's targets and scratch.
+  private final class Batch {
     let count: Int
     let width: Int
-    let live: [Int]
-    /// The row of the result (the callers' order) of each sorted target.
-    let rows: [Int]
-    /// Scratch: the gathered, scaled decoder rows of one position and their products with G.
+    let positions: [Int]
+    let layers: [Int]
+    let dModel: Int
+    /// The gathered, scaled decoder rows of one position and their products with the live rows.
     let decoders: FloatBuffer
     let products: FloatBuffer
-  }
+    /// Live rows gathered into a compact matrix (count, rowWidth), and a product's result.
+    let compact: FloatBuffer
+    let compactOut: FloatBuffer
 
-  /// G[q, b] · v for the live targets b at position q: one matrix-vector product. v (C).
-  private func gradientDots(
-    _ gradient: FloatBuffer, position q: Int, batch: Batch, with v: UnsafePointer<Float>
-  )
-    -> [Float]
-  {
-    let c = model.dModel
-    let m = batch.live[q]
-    return [Float](unsafeUninitializedCapacity: m) { out, count in
-      if m > 0 {
-        cblas_sgemv(
-          CblasRowMajor, CblasNoTrans, Int32(m), Int32(c), 1, gradient.pointer + q * batch.count * c,
-          Int32(c), v,
-          1, 0, out.baseAddress!, 1)
+    init(targets: [AttributionTarget], width: Int, widest: Int, dModel: Int, rowWidth: Int) {
+      count = targets.count
+      self.width = width
+      positions = targets.map(\.position)
+      layers = targets.map(\.layer)
+      self.dModel = dModel
+      decoders = FloatBuffer(count: widest * dModel)
+      products = FloatBuffer(count: widest * count)
+      compact = FloatBuffer(count: count * rowWidth)
+      compactOut = FloatBuffer(count: count * rowWidth)
+    }
+
+    /// The targets whose gradient at position q, at or below layer `fromLayer`'s attention, can be non-zero.
+    func live(position q: Int, fromLayer layer: Int) -> [Int] {
+      (0..<count).filter { positions[$0] >= q && layers[$0] >= layer }
+    }
+
+    /// Copies rows `live` of the (count, width)-strided matrix at `base` (rows `dim` wide) into `compact`.
+    func gather(_ base: UnsafePointer<Float>, live: [Int], dim: Int) -> UnsafeMutablePointer<Float> {
+      for (k, b) in live.enumerated() { (compact.pointer + k * dim).update(from: base + b * dim, count: dim) }
+      return compact.pointer
+    }
+
+    /// G[q, b] · v for the live targets b at position q. v (dModel).
+    func dots(_ gradient: FloatBuffer, position q: Int, live: [Int], with v: UnsafePointer<Float>) -> [Float]
+    {
+      let m = live.count
+      let rows = gather(gradient.pointer + q * count * dModel, live: live, dim: dModel)
+      return [Float](unsafeUninitializedCapacity: m) { out, n in
+        if m > 0 {
+          cblas_sgemv(
+            CblasRowMajor, CblasNoTrans, Int32(m), Int32(dModel), 1, rows, Int32(dModel), v, 1, 0,
+            out.baseAddress!, 1)
+        }
+        n = m
       }
-      count = m
     }
   }
 
   /// Reads the gradient at the output of MLP `l`: the error nodes of layer l, the decoder vectors
   /// into layer l of every active feature of layers ≤ l (times its activation), and the decoder
-  /// bias as a constant.
+  /// bias as a constant. Only targets above layer l see that output.
   private func readMLPOutputSources(
     layer l: Int, gradient: FloatBuffer, batch: Batch, weights: FloatBuffer, constants: inout [Float]
   ) {
@@ -116,16 +134,17 @@ extension LocalReplacementModel {
     let scale = 1 / normalizer.outputScales[l]
     let bias = transcoder.decoderBiases[l].array.map { $0 * scale }
     for q in 0..<batch.width {
-      let m = batch.live[q]
+      let live = batch.live(position: q, fromLayer: l + 1)
+      let m = live.count
       guard m > 0 else { continue }
-      let errorDots = gradientDots(gradient, position: q, batch: batch, with: errors[l].pointer + q * c)
+      let errorDots = batch.dots(gradient, position: q, live: live, with: errors[l].pointer + q * c)
       let column = errorSource(layer: l, position: q)
       let biasDots = bias.withUnsafeBufferPointer {
-        gradientDots(gradient, position: q, batch: batch, with: $0.baseAddress!)
+        batch.dots(gradient, position: q, live: live, with: $0.baseAddress!)
       }
-      for b in 0..<m {
-        weights[batch.rows[b] * sources + column] = errorDots[b]
-        constants[batch.rows[b]] += biasDots[b]
+      for (k, b) in live.enumerated() {
+        weights[b * sources + column] = errorDots[k]
+        constants[b] += biasDots[k]
       }
       // Every active feature at position q whose decoders reach layer l.
       var columns: [Int] = []
@@ -148,14 +167,15 @@ extension LocalReplacementModel {
           row += 1
         }
       }
+      // The dots gathered the live rows into `compact` already.
       let products = batch.products
       cblas_sgemm(
-        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(c), 1,
-        gradient.pointer + q * batch.count * c, Int32(c), decoders.pointer, Int32(c), 0, products.pointer,
-        Int32(k))
-      for b in 0..<m {
-        let out = weights.pointer + batch.rows[b] * sources
-        for (i, column) in columns.enumerated() { out[column] += products[b * k + i] }
+        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(c), 1, batch.compact.pointer,
+        Int32(c),
+        decoders.pointer, Int32(c), 0, products.pointer, Int32(k))
+      for (kk, b) in live.enumerated() {
+        let out = weights.pointer + b * sources
+        for (i, column) in columns.enumerated() { out[column] += products[kk * k + i] }
       }
     }
   }
@@ -169,28 +189,26 @@ extension LocalReplacementModel {
     let layer = model.layers[l]
     let (qDim, kvDim, hd) = (model.qDim, model.kvDim, model.headDim)
     let (count, width) = (batch.count, batch.width)
+    let live = (0..<width).map { batch.live(position: $0, fromLayer: l) }
     let attentionConstant = attentionConstants[l]
     if attentionConstant.contains(where: { $0 != 0 }) {
-      for q in 0..<width {
+      for q in 0..<width where !live[q].isEmpty {
         let dots = attentionConstant.withUnsafeBufferPointer {
-          gradientDots(gradient, position: q, batch: batch, with: $0.baseAddress!)
+          batch.dots(gradient, position: q, live: live[q], with: $0.baseAddress!)
         }
-        for b in 0..<dots.count { constants[batch.rows[b]] += dots[b] }
+        for (k, b) in live[q].enumerated() { constants[b] += dots[k] }
       }
     }
-    // Through the output projection, position by position over the live targets: (m, C) → (m, qDim).
-    let headGradient = FloatBuffer(count: width * count * qDim)
-    for q in 0..<width {
-      layer.output.backward(
-        gradIn: headGradient.pointer + q * count * qDim, gradOut: gradient.pointer + q * count * c,
-        rows: batch.live[q])
-    }
-    // Head-major copy, (H, width, count · hd), so that each head's transposed pattern is one product.
+    // Through the output projection, then into a head-major copy (H, width, count · hd) so that
+    // each head's transposed pattern is one product.
     let stride = count * hd
     let byHead = FloatBuffer(count: model.heads * width * stride)
-    for q in 0..<width {
-      for b in 0..<batch.live[q] {
-        let src = headGradient.pointer + (q * count + b) * qDim
+    for q in 0..<width where !live[q].isEmpty {
+      let m = live[q].count
+      let rows = batch.gather(gradient.pointer + q * count * c, live: live[q], dim: c)
+      layer.output.backward(gradIn: batch.compactOut.pointer, gradOut: rows, rows: m)
+      for (k, b) in live[q].enumerated() {
+        let src = batch.compactOut.pointer + k * qDim
         for h in 0..<model.heads {
           (byHead.pointer + (h * width + q) * stride + b * hd).update(from: src + h * hd, count: hd)
         }
@@ -206,25 +224,24 @@ extension LocalReplacementModel {
         record.patterns[l].pointer + h * n * n, Int32(n), byHead.pointer + h * width * stride, Int32(stride),
         h % group == 0 ? 0 : 1, valueByHead.pointer + g * width * stride, Int32(stride))
     }
-    let valueGradient = FloatBuffer(count: width * count * kvDim)
-    for q in 0..<width {
-      for b in 0..<batch.live[q] {
-        let dst = valueGradient.pointer + (q * count + b) * kvDim
+    // Through the value projection and the frozen norm; the residual connection adds the result.
+    for q in 0..<width where !live[q].isEmpty {
+      let m = live[q].count
+      for (k, b) in live[q].enumerated() {
+        let dst = batch.compact.pointer + k * kvDim
         for g in 0..<model.kvHeads {
           dst.advanced(by: g * hd).update(
             from: valueByHead.pointer + (g * width + q) * stride + b * hd, count: hd)
         }
       }
-    }
-    // Through the value projection and the frozen norm, then the residual connection adds it.
-    for q in 0..<width {
-      let m = batch.live[q]
-      guard m > 0 else { continue }
-      let rows = FloatBuffer(count: m * c)
-      layer.values.backward(gradIn: rows.pointer, gradOut: valueGradient.pointer + q * count * kvDim, rows: m)
+      layer.values.backward(gradIn: batch.compactOut.pointer, gradOut: batch.compact.pointer, rows: m)
       let rstd = record.attentionRstd[l][q]
-      for b in 0..<m { layer.attentionNorm.backwardInPlace(rows.pointer + b * c, rstd: rstd) }
-      residualAdd(out: gradient.pointer + q * count * c, inp: rows.pointer, count: m * c)
+      for (k, b) in live[q].enumerated() {
+        let row = batch.compactOut.pointer + k * c
+        layer.attentionNorm.backwardInPlace(row, rstd: rstd)
+        let g = gradient.pointer + (q * count + b) * c
+        for j in 0..<c { g[j] += row[j] }
+      }
     }
   }
 }
