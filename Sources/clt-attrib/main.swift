@@ -101,7 +101,11 @@ struct CLTAttrib: ParsableCommand {
       let local = try LocalReplacementModel(
         model: model.attributionModel, tokens: tokens, transcoder: file.transcoder,
         normalizer: file.normalizer)
-      let graph = try local.attributionGraph(options: options)
+      let progress = ProgressLine(label: "clt-attrib", unit: "features attributed", quiet: quiet)
+      let graph = try local.attributionGraph(options: options) { done, total in
+        progress.update(done: done, fraction: Double(done) / Double(max(total, 1)))
+      }
+      if graph.featureCount > 0 { progress.finish(done: graph.featureCount) }
       let report = AttributionReport(
         graph: graph, options: options, prompt: prompt, modelName: model.description.name,
         transcoderName: URL(fileURLWithPath: clt).lastPathComponent,
