@@ -96,6 +96,11 @@ extension LocalReplacementModel {
     value(of: logitTarget(token), residual: run.final)
   }
 
+  /// A target's input (pre-activation, or logit minus the mean logit) in a run.
+  func input(of target: AttributionTarget, in run: LocalForward) -> Float {
+    value(of: target, residual: target.layer == nLayers ? run.final : run.mlpInputResiduals[target.layer])
+  }
+
   func value(of target: AttributionTarget, residual: FloatBuffer) -> Float {
     let c = model.dModel
     var sum = target.constant

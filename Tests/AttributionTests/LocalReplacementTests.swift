@@ -93,10 +93,7 @@ import Transcoder
     let s = local.sourceCount
     for (b, target) in targets.enumerated() {
       let sum = inputFromEdges(rows, row: b, sources: s)
-      let expected =
-        target.layer == local.nLayers
-        ? local.value(of: target, residual: run.final)
-        : local.value(of: target, residual: run.mlpInputResiduals[target.layer])
+      let expected = local.input(of: target, in: run)
       #expect(abs(Float(sum) - expected) < 2e-4 * max(1, abs(expected)), "target \(b): \(sum) vs \(expected)")
     }
     // A logit's value is the original model's logit relative to the mean logit.
@@ -115,7 +112,6 @@ import Transcoder
     let base = local.forward()
     let targets = (0..<local.featureCount).map(local.featureTarget) + [local.logitTarget(1)]
     let rows = local.edgeRows(targets: targets)
-    let s = local.sourceCount
     var checked = 0
     for source in stride(from: 0, to: local.featureCount, by: 3) {
       let f = local.feature(source)
@@ -124,17 +120,9 @@ import Transcoder
       let k = source - local.featureOffsets[f.layer]
       acts[f.layer].values[k] += delta
       let run = local.forward(activations: acts)
-      for (b, target) in targets.enumerated() where target.layer > f.layer {
-        let residual = target.layer == local.nLayers ? run.final : run.mlpInputResiduals[target.layer]
-        let baseResidual = target.layer == local.nLayers ? base.final : base.mlpInputResiduals[target.layer]
-        let change =
-          local.value(of: target, residual: residual) - local.value(of: target, residual: baseResidual)
-        let predicted = rows.weights[b * s + source] * delta / f.activation
-        #expect(
-          abs(change - predicted) < 1e-4 * max(1, abs(predicted)),
-          "edge \(source)→\(b): \(predicted) vs \(change)")
-        checked += 1
-      }
+      checked += expectChangesMatchEdges(
+        local, rows: rows, targets: targets, column: source, factor: delta / f.activation, base: base,
+        run: run)
     }
     #expect(checked > 10)
   }
@@ -147,7 +135,6 @@ import Transcoder
     let base = local.forward()
     let targets = (0..<local.featureCount).map(local.featureTarget) + [local.logitTarget(2)]
     let rows = local.edgeRows(targets: targets)
-    let s = local.sourceCount
     let c = local.model.dModel
     for (layer, position) in [(0, 0), (0, 4), (1, 6), (local.nLayers - 1, local.positions - 1)] {
       let epsilon: Float = 0.5
@@ -155,16 +142,26 @@ import Transcoder
       for j in 0..<c { errors[layer][position * c + j] *= 1 + epsilon }
       let run = local.forward(errors: errors)
       let column = local.errorSource(layer: layer, position: position)
-      for (b, target) in targets.enumerated() {
-        let residual = target.layer == local.nLayers ? run.final : run.mlpInputResiduals[target.layer]
-        let baseResidual = target.layer == local.nLayers ? base.final : base.mlpInputResiduals[target.layer]
-        let change =
-          local.value(of: target, residual: residual) - local.value(of: target, residual: baseResidual)
-        let predicted = rows.weights[b * s + column] * epsilon
-        #expect(
-          abs(change - predicted) < 1e-4 * max(1, abs(predicted)), "error (\(layer), \(position)) → \(b)")
-      }
+      _ = expectChangesMatchEdges(
+        local, rows: rows, targets: targets, column: column, factor: epsilon, base: base, run: run)
     }
+  }
+
+  /// Checks that every target's input changes from `base` to `run` by its edge from `column` times
+  /// `factor` (the local replacement model is linear); returns how many targets were checked.
+  func expectChangesMatchEdges(
+    _ local: LocalReplacementModel, rows: EdgeRows, targets: [AttributionTarget], column: Int, factor: Float,
+    base: LocalForward, run: LocalForward
+  ) -> Int {
+    let s = local.sourceCount
+    for (b, target) in targets.enumerated() {
+      let change = local.input(of: target, in: run) - local.input(of: target, in: base)
+      let predicted = rows.weights[b * s + column] * factor
+      #expect(
+        abs(change - predicted) < 1e-4 * max(1, abs(predicted)),
+        "edge \(column)→\(b): \(predicted) vs \(change)")
+    }
+    return targets.count
   }
 
   /// A target's input rebuilt from its incoming edges and its constant term.
