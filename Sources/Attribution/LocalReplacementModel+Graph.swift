@@ -15,7 +15,8 @@ extension LocalReplacementModel {
       for t in targets where t < 0 || t >= logits.count {
         throw AttributionError.unknownTarget("token id \(t) is outside the vocabulary of \(logits.count)")
       }
-      return targets.map { ($0, probability($0)) }
+      var seen = Set<Int>()
+      return targets.filter { seen.insert($0).inserted }.map { ($0, probability($0)) }
     }
     var chosen: [(Int, Float)] = []
     var mass: Double = 0

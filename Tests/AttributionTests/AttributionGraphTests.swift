@@ -46,6 +46,44 @@ import TranscoderTraining
     _ = run
   }
 
+  @Test(
+    "a one-token prompt, a repeated --target and a transcoder with no active feature still give consistent graphs"
+  )
+  func degenerateInputs() throws {
+    let model = try TinyModels.gpt2()
+    let (clt, normalizer) = TinyModels.transcoder(for: model)
+    let one = try LocalReplacementModel(
+      model: model.attributionModel, tokens: [5], transcoder: clt, normalizer: normalizer)
+    var options = AttributionOptions()
+    options.targets = [3, 7, 3]
+    let graph = try one.attributionGraph(options: options)
+    #expect(graph.logitCount == 2, "a repeated target is one logit node")
+    #expect(graph.embeddingCount == 1 && graph.errorCount == model.config.nLayer)
+    let ids = graph.nodes.map { $0.id(lastPosition: 0) }
+    #expect(Set(ids).count == ids.count)
+
+    let silent = CrossLayerTranscoder(
+      nLayers: model.config.nLayer, dModel: model.config.nEmbd, features: 8, seed: 1, initialThreshold: 1e6)
+    let none = try LocalReplacementModel(
+      model: model.attributionModel, tokens: [1, 2, 3, 4], transcoder: silent, normalizer: normalizer)
+    let bare = try none.attributionGraph(options: AttributionOptions())
+    #expect(none.featureCount == 0 && bare.featureCount == 0)
+    let scores = bare.scores
+    #expect(scores.replacement >= 0 && scores.replacement <= 1)
+    // With no features the errors carry the whole MLP output: every logit's edges plus its
+    // constant still give its value.
+    let logits = none.record.lastLogits
+    let mean = logits.reduce(0, +) / Float(logits.count)
+    for k in 0..<bare.logitCount {
+      guard case .logit(let token, _) = bare.nodes[bare.sourceCount + k] else { continue }
+      var sum = Double(bare.constants[k])
+      for j in 0..<bare.sourceCount { sum += Double(bare.weight(row: k, source: j)) }
+      #expect(abs(Float(sum) - (logits[token] - mean)) < 1e-3)
+    }
+    let pruned = bare.pruned(nodeThreshold: 0.8, edgeThreshold: 0.98)
+    #expect(bare.logitNodes.allSatisfy { pruned.keptNodes[$0] })
+  }
+
   @Test("the default logits are the fewest top tokens reaching 95% probability, at most 10")
   func defaultLogits() throws {
     let local = try local()
