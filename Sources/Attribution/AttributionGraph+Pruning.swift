@@ -30,8 +30,8 @@ extension AttributionGraph {
   /// normalised |adjacency|.
   func influence(of adjacency: [Float]) -> (rowSums: [Float], influence: [Float]) {
     let influence = Influence.propagate(
-      adjacency: adjacency, rows: targetCount, columns: sourceCount, rowSource: rowSources,
-      seed: influenceSeed)
+      adjacency: adjacency, rows: targetCount, columns: sourceCount, recurrent: featureCount,
+      rowSource: rowSources, seed: influenceSeed)
     return (Influence.rowAbsoluteSums(adjacency, rows: targetCount, columns: sourceCount), influence)
   }
 

@@ -50,17 +50,14 @@ struct EdgeRowStore {
     }
   }
 
-  /// Each column's influence on the logits through the rows so far (see `Influence.propagate`).
-  func influence(rowSource: [Int?], seed: [Float]) -> [Float] {
-    tails.withUnsafeBufferPointer { tail in
-      Influence.propagate(
-        rows: count, columns: columns, rowSums: absoluteSums, rowSource: rowSource, seed: seed
-      ) { r, scale, contribution in
-        for (k, f) in indices[r].enumerated() { contribution[Int(f)] += scale * abs(values[r][k]) }
-        let dense = tail.baseAddress! + r * tailWidth
-        let out = contribution + featureCount
-        for j in 0..<tailWidth { out[j] += scale * abs(dense[j]) }
-      }
+  /// Each feature's influence on the logits through the rows so far (see `Influence.propagate`).
+  /// Errors and embeddings have no incoming edges, so influence never flows on from them: their
+  /// columns count in each row's normaliser but are not accumulated. Returns (featureCount).
+  func featureInfluence(rowSource: [Int?], seed: [Float]) -> [Float] {
+    Influence.propagate(
+      rows: count, columns: featureCount, rowSums: absoluteSums, rowSource: rowSource, seed: seed
+    ) { r, scale, contribution in
+      for (k, f) in indices[r].enumerated() { contribution[Int(f)] += scale * abs(values[r][k]) }
     }
   }
 

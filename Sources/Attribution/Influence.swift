@@ -17,19 +17,31 @@ enum Influence {
   /// to zero stay zero), for a rectangular A whose row r stands for the source column
   /// `rowSource[r]` (nil for a logit, which no edge reaches). adjacency (rows, columns); seed
   /// (rows): the logit weights on logit rows, zero elsewhere. Returns (columns). Â is never
-  /// materialised: each step scales the rows it reads.
-  static func propagate(adjacency: [Float], rows: Int, columns: Int, rowSource: [Int?], seed: [Float])
-    -> [Float]
-  {
-    adjacency.withUnsafeBufferPointer { a in
-      propagate(
-        rows: rows, columns: columns, rowSums: rowAbsoluteSums(adjacency, rows: rows, columns: columns),
-        rowSource: rowSource, seed: seed
-      ) { r, scale, contribution in
+  /// materialised: each step scales the rows it reads. Only the first `recurrent` columns can be
+  /// rows (features); the rest (errors, embeddings) are read once at the end, from the total
+  /// influence that reached each row, since nothing flows on from them.
+  static func propagate(
+    adjacency: [Float], rows: Int, columns: Int, recurrent: Int, rowSource: [Int?], seed: [Float]
+  ) -> [Float] {
+    let sums = rowAbsoluteSums(adjacency, rows: rows, columns: columns)
+    var arrived = seed
+    var total = adjacency.withUnsafeBufferPointer { a in
+      propagate(rows: rows, columns: recurrent, rowSums: sums, rowSource: rowSource, seed: seed) {
+        r, scale, contribution in
         let row = a.baseAddress! + r * columns
-        for j in 0..<columns { contribution[j] += scale * abs(row[j]) }
+        for j in 0..<recurrent { contribution[j] += scale * abs(row[j]) }
       }
     }
+    for r in 0..<rows { if let s = rowSource[r] { arrived[r] += total[s] } }
+    total += [Float](repeating: 0, count: columns - recurrent)
+    adjacency.withUnsafeBufferPointer { a in
+      for r in 0..<rows where arrived[r] != 0 && sums[r] > 0 {
+        let scale = arrived[r] / sums[r]
+        let row = a.baseAddress! + r * columns
+        for j in recurrent..<columns { total[j] += scale * abs(row[j]) }
+      }
+    }
+    return total
   }
 
   /// The same series for an adjacency held in any layout: `accumulate(r, scale, c)` adds

@@ -60,11 +60,11 @@ extension LocalReplacementModel {
     var isVisited = [Bool](repeating: false, count: featureCount)
     let budget = min(max(0, options.maxFeatureNodes), featureCount)
     while visited.count < budget {
-      let influence = store.influence(
+      let influence = store.featureInfluence(
         rowSource: [Int?](repeating: nil, count: logits.count) + visited.map { $0 },
         seed: weights + [Float](repeating: 0, count: visited.count))
       let next = Influence.largest(
-        Array(influence[0..<featureCount]), count: min(options.batchSize, budget - visited.count),
+        influence, count: min(options.batchSize, budget - visited.count),
         include: { !isVisited[$0] })
       for f in next { isVisited[f] = true }
       visited += next

@@ -200,6 +200,48 @@ import TranscoderTraining
     #expect(abs(perfect.completeness - 1) < 1e-9 && abs(perfect.replacement - 1) < 1e-9, "\(perfect)")
   }
 
+  @Test("influence equals the series w·(Â + Â² + …) computed with the full square matrix")
+  func influenceMatchesSeries() {
+    // Nodes: 4 features (0–3), 3 errors/embeddings (4–6), 2 logits (7–8). Targets: features, logits.
+    let (features, others, logits) = (4, 3, 2)
+    let n = features + others + logits
+    let columns = features + others
+    var generator = SystemRandomNumberGenerator()
+    var adjacency = [Float](repeating: 0, count: (features + logits) * columns)
+    // A DAG: feature i reads features < i and every error/embedding; logits read everything.
+    for r in 0..<(features + logits) {
+      for j in 0..<columns where r >= features || j >= features || j < r {
+        adjacency[r * columns + j] = Float.random(in: -1...1, using: &generator)
+      }
+    }
+    let seed: [Float] = [0, 0, 0, 0, 0.7, 0.3]
+    let fast = Influence.propagate(
+      adjacency: adjacency, rows: features + logits, columns: columns, recurrent: features,
+      rowSource: [0, 1, 2, 3, nil, nil], seed: seed)
+    // The square matrix over all nodes, rows normalised.
+    var square = [Double](repeating: 0, count: n * n)
+    for r in 0..<(features + logits) {
+      let node = r < features ? r : columns + r - features
+      let sum = (0..<columns).reduce(0.0) { $0 + Double(abs(adjacency[r * columns + $1])) }
+      for j in 0..<columns { square[node * n + j] = Double(abs(adjacency[r * columns + j])) / sum }
+    }
+    var current = [Double](repeating: 0, count: n)
+    current[columns] = 0.7
+    current[columns + 1] = 0.3
+    var total = [Double](repeating: 0, count: n)
+    for _ in 0..<n {
+      var next = [Double](repeating: 0, count: n)
+      for i in 0..<n where current[i] != 0 {
+        for j in 0..<n { next[j] += current[i] * square[i * n + j] }
+      }
+      for j in 0..<n { total[j] += next[j] }
+      current = next
+    }
+    for j in 0..<columns {
+      #expect(abs(Double(fast[j]) - total[j]) < 1e-5, "node \(j): \(fast[j]) vs \(total[j])")
+    }
+  }
+
   @Test("the cumulative threshold and the top-k selection agree with sorting")
   func selectionMatchesSorting() {
     var generator = SystemRandomNumberGenerator()
