@@ -6,9 +6,13 @@
 /// is kept as a (targets × sources) matrix: targets are the features then the logits, sources the
 /// features, errors and embeddings — the first `featureCount` of each are the same nodes.
 public struct AttributionGraph: Sendable {
+  /// The prompt's token ids.
   public let tokens: [Int32]
+  /// The model's layers L.
   public let nLayers: Int
+  /// Every node: features, errors, embeddings, logits, in that order.
   public let nodes: [AttributionNode]
+  /// How many nodes of each kind (errors: L · positions; embeddings: positions).
   public let featureCount: Int
   public let errorCount: Int
   public let embeddingCount: Int
@@ -28,6 +32,7 @@ public struct AttributionGraph: Sendable {
   /// graph was built (0: every edge is exact).
   public let truncatedRows: Int
 
+  /// Rows of the adjacency (features, then logits) and its columns (features, errors, embeddings).
   public var targetCount: Int { featureCount + logitCount }
   public var sourceCount: Int { featureCount + errorCount + embeddingCount }
 
@@ -39,6 +44,7 @@ public struct AttributionGraph: Sendable {
 
   /// The logit nodes' indices.
   public var logitNodes: Range<Int> { sourceCount..<(sourceCount + logitCount) }
+  /// The error nodes' and the embedding nodes' indices.
   public var errorNodes: Range<Int> { featureCount..<(featureCount + errorCount) }
   public var embeddingNodes: Range<Int> { (featureCount + errorCount)..<sourceCount }
 }

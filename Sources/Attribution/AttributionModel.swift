@@ -28,6 +28,7 @@ public struct AttributionModel {
     let attentionScale: Float
   }
 
+  /// The model's sizes and names.
   public let description: ModelDescription
   let layers: [Layer]
   let heads: Int
@@ -107,6 +108,7 @@ public struct AttributionModel {
 /// H heads): the frozen quantities of the local replacement model and the MLP activations the
 /// transcoder reads and reconstructs.
 public final class ForwardRecord {
+  /// The prompt.
   public let tokens: [Int32]
   /// x0 (n, C).
   public let embeddings: FloatBuffer

@@ -5,6 +5,7 @@ public struct AttributionOptions: Sendable {
   public var targets: [Int]?
   /// Without `targets`: the fewest top tokens whose probabilities reach this much, at most `maxLogits`.
   public var logitProbability: Double = 0.95
+  /// Without `targets`: at most this many logits.
   public var maxLogits: Int = 10
   /// Features whose incoming edges are computed (and which become nodes), chosen in order of
   /// estimated influence on the logits.
@@ -20,5 +21,6 @@ public struct AttributionOptions: Sendable {
   /// Fraction of the remaining influence the kept edges must hold.
   public var edgeThreshold: Double = 0.98
 
+  /// The defaults.
   public init() {}
 }

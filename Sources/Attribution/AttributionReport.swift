@@ -3,12 +3,14 @@
 public struct AttributionReport {
   /// The graph before pruning (its feature nodes are the --max-feature-nodes visited ones).
   public let graph: AttributionGraph
+  /// What pruning kept.
   public let pruning: PruningResult
   /// Scores of the graph before and after pruning.
   public let scores: GraphScores
   public let prunedScores: GraphScores
   /// Each source node's influence on the logits in the graph before pruning.
   public let influence: [Float]
+  /// How the graph was built and pruned, and what it was built from (for the output's metadata).
   public let options: AttributionOptions
   public let prompt: String
   public let modelName: String

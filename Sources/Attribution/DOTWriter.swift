@@ -4,6 +4,7 @@ import Foundation
 /// logits at the top; features as rounded boxes, errors as grey diamonds, embeddings and logits in
 /// their own colours; edge width by |weight|, blue for positive and red for negative.
 public enum DOTWriter {
+  /// The pruned graph of `report` as a DOT document.
   public static func write(_ report: AttributionReport) -> String {
     let g = report.graph
     let last = report.lastPosition

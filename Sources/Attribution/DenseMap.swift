@@ -10,6 +10,7 @@ public struct DenseMap {
   let owner: [FloatBuffer]
   let weight: UnsafePointer<Float>
   let bias: UnsafePointer<Float>?
+  /// Input and output widths.
   public let inDim: Int
   public let outDim: Int
   /// Distance between consecutive stored rows of the full matrix the block belongs to.

@@ -7,6 +7,7 @@ public enum GraphJSONWriter {
   /// The schema's version, `metadata.schema_version`.
   public static let schemaVersion = 1
 
+  /// The pruned graph of `report` as one JSON object (UTF-8).
   public static func write(_ report: AttributionReport) throws -> Data {
     let g = report.graph
     let last = report.lastPosition

@@ -15,6 +15,7 @@ import TranscoderTraining
 /// then feature index, as the transcoder's compressed rows list them), then the error of each
 /// layer and position (layer-major), then the embedding of each position.
 public final class LocalReplacementModel {
+  /// The model, its recorded forward pass on the prompt, and the transcoder with its scales.
   public let model: AttributionModel
   public let record: ForwardRecord
   public let transcoder: CrossLayerTranscoder
@@ -124,12 +125,14 @@ public final class LocalReplacementModel {
 
   // MARK: - Sizes and source numbering
 
+  /// The prompt's length and the model's layer count.
   public var positions: Int { record.count }
   public var nLayers: Int { model.nLayers }
   /// Active features over all layers and positions.
   public var featureCount: Int { featureOffsets.last! }
   /// Columns of an edge row: features, then errors, then embeddings.
   public var sourceCount: Int { featureCount + nLayers * positions + positions }
+  /// The source numbers of an error node and of an embedding node.
   public func errorSource(layer: Int, position: Int) -> Int { featureCount + layer * positions + position }
   public func embeddingSource(position: Int) -> Int { featureCount + nLayers * positions + position }
 
