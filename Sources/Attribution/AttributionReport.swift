@@ -60,6 +60,7 @@ public struct AttributionReport {
     let features = kept.filter { $0 < graph.featureCount }.count
     return "\(graph.activeFeatureCount) active features, \(graph.featureCount) attributed, \(features) kept; "
       + "\(keptEdges.count) edges; completeness \(f(scores.completeness)), replacement \(f(scores.replacement)) "
-      + "(pruned graph: \(f(prunedScores.completeness)), \(f(prunedScores.replacement)))"
+      + "(pruned graph: \(f(prunedScores.completeness)), \(f(prunedScores.replacement))); pruned error nodes "
+      + "carried \(f(pruning.prunedErrorInfluence)) of the errors' influence"
   }
 }
