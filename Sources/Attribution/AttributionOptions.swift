@@ -15,7 +15,7 @@ public struct AttributionOptions: Sendable {
   /// edges are always all kept.
   public var rowFeatureBudget: Int = 16384
   /// Targets per backward pass (fewer for long prompts, so the gradient stays within ~64 MB).
-  public var batchSize: Int = 64
+  public var batchSize: Int = 256
   /// Fraction of the logits' influence the kept feature and error nodes must hold.
   public var nodeThreshold: Double = 0.8
   /// Fraction of the remaining influence the kept edges must hold.
