@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import LanguageModels
 import Testing
 import Transcoder
@@ -82,6 +83,20 @@ import TranscoderTraining
     }
     let pruned = bare.pruned(nodeThreshold: 0.8, edgeThreshold: 0.98)
     #expect(bare.logitNodes.allSatisfy { pruned.keptNodes[$0] })
+  }
+
+  @Test("with two threads the backward passes run side by side and give the same graph")
+  func threadedMatchesSerial() throws {
+    let local = try local()
+    var options = AttributionOptions()
+    options.batchSize = 16
+    let serial = try local.attributionGraph(options: options)
+    BLASThreads.set(2)
+    defer { BLASThreads.set(1) }
+    let threaded = try local.attributionGraph(options: options)
+    #expect(threaded.nodes == serial.nodes)
+    #expect(maxRelativeError(threaded.adjacency, serial.adjacency) < 1e-5)
+    #expect(maxRelativeError(threaded.constants, serial.constants) < 1e-5)
   }
 
   @Test("the default logits are the fewest top tokens reaching 95% probability, at most 10")
