@@ -108,10 +108,7 @@ import Transcoder
     "an edge equals the change in its target when the source's activation is perturbed",
     arguments: Family.allCases)
   func edgeEqualsPerturbation(family: Family) throws {
-    let (_, local) = try replacement(family)
-    let base = local.forward()
-    let targets = (0..<local.featureCount).map(local.featureTarget) + [local.logitTarget(1)]
-    let rows = local.edgeRows(targets: targets)
+    let (local, base, targets, rows) = try everyTarget(family, logit: 1)
     var checked = 0
     for source in stride(from: 0, to: local.featureCount, by: 3) {
       let f = local.feature(source)
@@ -131,10 +128,7 @@ import Transcoder
     "an error node's edge equals the change in its target when that error is scaled",
     arguments: Family.allCases)
   func errorEdgeEqualsPerturbation(family: Family) throws {
-    let (_, local) = try replacement(family)
-    let base = local.forward()
-    let targets = (0..<local.featureCount).map(local.featureTarget) + [local.logitTarget(2)]
-    let rows = local.edgeRows(targets: targets)
+    let (local, base, targets, rows) = try everyTarget(family, logit: 2)
     let c = local.model.dModel
     for (layer, position) in [(0, 0), (0, 4), (1, 6), (local.nLayers - 1, local.positions - 1)] {
       let epsilon: Float = 0.5
@@ -145,6 +139,15 @@ import Transcoder
       _ = expectChangesMatchEdges(
         local, rows: rows, targets: targets, column: column, factor: epsilon, base: base, run: run)
     }
+  }
+
+  /// A replacement model, its unperturbed run, every feature and one logit as targets, and their edges.
+  func everyTarget(_ family: Family, logit: Int) throws -> (
+    LocalReplacementModel, LocalForward, [AttributionTarget], EdgeRows
+  ) {
+    let (_, local) = try replacement(family)
+    let targets = (0..<local.featureCount).map(local.featureTarget) + [local.logitTarget(logit)]
+    return (local, local.forward(), targets, local.edgeRows(targets: targets))
   }
 
   /// Checks that every target's input changes from `base` to `run` by its edge from `column` times
