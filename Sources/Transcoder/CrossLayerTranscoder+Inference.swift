@@ -16,8 +16,7 @@ extension CrossLayerTranscoder {
       out: h.pointer, inp: input, weight: encoderWeights[layer].pointer, bias: encoderBiases[layer].pointer,
       rows: rows, inDim: dModel, outDim: features)
     let theta = FloatBuffer(logThresholds[layer].array.map { Foundation.exp($0) })
-    let sparse = jumpReLUSparse(
-      preActivations: h.pointer, thresholds: theta.pointer, rows: rows, features: features)
+    let sparse = jumpReLUSparse(preActivations: h.pointer, thresholds: theta.pointer, rows: rows, features: features)
     return SparseActivations(offsets: sparse.offsets, indices: sparse.indices, values: sparse.values)
   }
 
@@ -37,8 +36,7 @@ extension CrossLayerTranscoder {
         for source in 0...target {
           let (indices, values) = activations[source].row(t)
           sparseRowsAccumulate(
-            out: row, indices: indices, values: values,
-            decoder: self.decoder(from: source, to: target).pointer,
+            out: row, indices: indices, values: values, decoder: self.decoder(from: source, to: target).pointer,
             dModel: d)
         }
       }
