@@ -3,6 +3,8 @@ import Foundation
 /// Reads a tool's prompt: a file, or stdin for "-". A prompt file's final newline is an editor's
 /// habit, not part of the prompt, so one is dropped.
 public enum PromptFile {
+  /// The prompt in `path` ("-": stdin), without one final newline.
+  /// - Throws: `ToolError` when the file cannot be read or is not UTF-8.
   public static func read(_ path: String) throws -> String {
     let data: Data
     if path == "-" {

@@ -94,7 +94,6 @@ struct CLTReplace: ParsableCommand {
   }
 
   func readPrompt() throws -> String { try PromptFile.read(promptFile) }
-
 }
 
 CLTReplace.main()
