@@ -10,6 +10,7 @@ let package = Package(
     .executable(name: "clt-replace", targets: ["clt-replace"]),
     .executable(name: "clt-fit", targets: ["clt-fit"]),
     .executable(name: "clt-encode", targets: ["clt-encode"]),
+    .executable(name: "clt-attrib", targets: ["clt-attrib"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -47,6 +48,11 @@ let package = Package(
     /// feature encoding of text, and faithfulness metrics.
     .target(
       name: "ReplacementModel", dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
+    /// Attribution graphs (Ameisen et al. 2025): the recorded forward pass, the local replacement
+    /// model (frozen attention and norms, the CLT plus its error), edges by batched vector-Jacobian
+    /// products, pruning by influence, and the DOT and JSON writers.
+    .target(
+      name: "Attribution", dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CBLAS"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -83,6 +89,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
+    .executableTarget(
+      name: "clt-attrib",
+      dependencies: [
+        "ToolSupport", "Attribution", "LanguageModels", "TranscoderTraining", "Tokenizers",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
     // MARK: - Tests
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
@@ -105,10 +118,16 @@ let package = Package(
         "ReplacementModel", "LanguageModels", "Transcoder", "TranscoderTraining", "ModelFormats",
         "ActivationShards", "Kernels",
       ]),
+    .testTarget(
+      name: "AttributionTests",
+      dependencies: ["Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",
-      dependencies: ["HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards"]),
+      dependencies: [
+        "HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
+        "TranscoderTraining",
+      ]),
   ],
   swiftLanguageModes: [.v5]
 )

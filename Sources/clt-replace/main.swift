@@ -213,22 +213,7 @@ struct CLTReplace: ParsableCommand {
     StandardOutput.line(String(decoding: data, as: UTF8.self))
   }
 
-  func readPrompt() throws -> String {
-    let data: Data
-    if promptFile == "-" {
-      data = FileHandle.standardInput.readDataToEndOfFile()
-    } else {
-      guard let contents = FileManager.default.contents(atPath: promptFile) else {
-        throw ToolError.outputFailed(path: promptFile, reason: "cannot read the prompt file")
-      }
-      data = contents
-    }
-    guard let text = String(data: data, encoding: .utf8) else {
-      throw ToolError.mismatch("\(promptFile): the prompt is not valid UTF-8")
-    }
-    // A prompt file's final newline is an editor's habit, not part of the prompt.
-    return text.hasSuffix("\n") ? String(text.dropLast()) : text
-  }
+  func readPrompt() throws -> String { try PromptFile.read(promptFile) }
 
   // MARK: - Evaluation
 

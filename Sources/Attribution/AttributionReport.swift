@@ -1,0 +1,66 @@
+/// An attribution graph ready to write: the full graph, what pruning kept, the scores of both,
+/// and what the writers need to label nodes.
+public struct AttributionReport {
+  /// The graph before pruning (its feature nodes are the --max-feature-nodes visited ones).
+  public let graph: AttributionGraph
+  /// What pruning kept.
+  public let pruning: PruningResult
+  /// Scores of the graph before and after pruning.
+  public let scores: GraphScores
+  public let prunedScores: GraphScores
+  /// Each source node's influence on the logits in the graph before pruning.
+  public let influence: [Float]
+  /// How the graph was built and pruned, and what it was built from (for the output's metadata).
+  public let options: AttributionOptions
+  public let prompt: String
+  public let modelName: String
+  public let transcoderName: String
+  /// A token's text, for labels.
+  public let tokenText: (Int32) -> String
+
+  /// Prunes `graph` as `options` say and scores it before and after.
+  public init(
+    graph: AttributionGraph, options: AttributionOptions, prompt: String, modelName: String,
+    transcoderName: String, tokenText: @escaping (Int32) -> String
+  ) {
+    self.graph = graph
+    pruning = graph.pruned(nodeThreshold: options.nodeThreshold, edgeThreshold: options.edgeThreshold)
+    scores = graph.scores
+    prunedScores = pruning.graph.scores
+    influence = graph.nodeInfluence
+    self.options = options
+    self.prompt = prompt
+    self.modelName = modelName
+    self.transcoderName = transcoderName
+    self.tokenText = tokenText
+  }
+
+  var lastPosition: Int { graph.tokens.count - 1 }
+
+  /// The kept nodes' indices, in graph order.
+  var keptNodes: [Int] { graph.nodes.indices.filter { pruning.keptNodes[$0] } }
+
+  /// The kept edges as (source node, target node, weight).
+  var keptEdges: [(source: Int, target: Int, weight: Float)] {
+    let g = pruning.graph
+    var edges: [(Int, Int, Float)] = []
+    for r in 0..<g.targetCount {
+      for j in 0..<g.sourceCount {
+        let w = g.weight(row: r, source: j)
+        if w != 0 { edges.append((j, g.node(ofTarget: r), w)) }
+      }
+    }
+    return edges
+  }
+
+  /// One line for stderr: sizes and scores.
+  public var summary: String {
+    func f(_ x: Double) -> String { String(format: "%.3f", x) }
+    let kept = keptNodes
+    let features = kept.filter { $0 < graph.featureCount }.count
+    return "\(graph.activeFeatureCount) active features, \(graph.featureCount) attributed, \(features) kept; "
+      + "\(keptEdges.count) edges; completeness \(f(scores.completeness)), replacement \(f(scores.replacement)) "
+      + "(pruned graph: \(f(prunedScores.completeness)), \(f(prunedScores.replacement))); pruned error nodes "
+      + "carried \(f(pruning.prunedErrorInfluence)) of the errors' influence"
+  }
+}

@@ -1,0 +1,247 @@
+import CBLAS
+import Kernels
+import Transcoder
+
+/// The incoming edges of a batch of targets: one row over every source per target.
+struct EdgeRows {
+  /// (targets, sourceCount): row b, column s is the direct effect of source s on target b's input.
+  let weights: FloatBuffer
+  /// Per target, everything constant in the local replacement model (biases through the frozen
+  /// norms and attention, decoder biases, the target's own bias): weights' row sum plus this
+  /// is the target's input.
+  let constants: [Float]
+}
+
+extension LocalReplacementModel {
+  /// Incoming edges of `targets`, by one batched backward pass (vector-Jacobian products) of the
+  /// local replacement model from their readouts down to the embeddings (Ameisen et al. 2025,
+  /// §2.3: the direct effect A_{s→t} = a_s · (w_dec,s)ᵀ J_{s→t} w_enc,t, summed over the
+  /// source's decoder layers). The gradient travels through the residual connections and each
+  /// layer's frozen attention (output projection, transposed pattern, value projection, frozen
+  /// norm); the MLPs pass it through unchanged because the transcoder replaces them and its
+  /// features are sources, not functions of the stream. At the output of MLP l the gradient is
+  /// read by the errors of layer l and by every active feature's decoder into layer l.
+  ///
+  /// The gradient is held position-major, (P, B, C) for P = the last target position + 1. At
+  /// layer l and position q only the targets at or above layer l and at or after position q can
+  /// have a gradient (attention is causal, and nothing flows down from a layer a target is below),
+  /// so each product gathers just those rows, multiplies them, and scatters the result back.
+  /// - Complexity: per layer and position, two products of the live rows by C-wide matrices and
+  ///   one product with the decoder rows of the features active there; one P×P pattern product
+  ///   per head and layer.
+  func edgeRows(targets: [AttributionTarget]) -> EdgeRows {
+    let width = (targets.map(\.position).max() ?? 0) + 1
+    let c = model.dModel
+    // Scratch for the decoder products, sized for the position with the most active features.
+    let widest =
+      (0..<width).map { q in activations.reduce(0) { $0 + $1.offsets[q + 1] - $1.offsets[q] } }.max() ?? 0
+    let batch = Batch(
+      targets: targets, width: width, widest: widest, dModel: c,
+      rowWidth: max(c, model.qDim, model.kvDim))
+    let sources = sourceCount
+    let weights = FloatBuffer(count: batch.count * sources)
+    var constants = targets.map(\.constant)
+    let gradient = FloatBuffer(count: width * batch.count * c)
+    let top = targets.map(\.layer).max() ?? 0
+
+    func inject(_ layer: Int) {
+      for (b, t) in targets.enumerated() where t.layer == layer {
+        let g = gradient.pointer + (t.position * batch.count + b) * c
+        for j in 0..<c { g[j] += t.readout[j] }
+      }
+    }
+    if top == nLayers { inject(nLayers) }
+    var l = min(top, nLayers - 1)
+    while l >= 0 {
+      if l < top {
+        readMLPOutputSources(
+          layer: l, gradient: gradient, batch: batch, weights: weights, constants: &constants)
+      }
+      inject(l)
+      attentionBackward(layer: l, gradient: gradient, batch: batch, constants: &constants)
+      l -= 1
+    }
+    for q in 0..<width {
+      let live = batch.live(position: q, fromLayer: 0)
+      let dots = batch.dots(gradient, position: q, live: live, with: record.embeddings.pointer + q * c)
+      let column = embeddingSource(position: q)
+      for (k, b) in live.enumerated() { weights[b * sources + column] = dots[k] }
+    }
+    return EdgeRows(weights: weights, constants: constants)
+  }
+
+  /// One backward pass's targets and scratch.
+  private final class Batch {
+    let count: Int
+    let width: Int
+    let positions: [Int]
+    let layers: [Int]
+    let dModel: Int
+    /// The gathered, scaled decoder rows of one position and their products with the live rows.
+    let decoders: FloatBuffer
+    let products: FloatBuffer
+    /// Live rows gathered into a compact matrix (count, rowWidth), and a product's result.
+    let compact: FloatBuffer
+    let compactOut: FloatBuffer
+
+    init(targets: [AttributionTarget], width: Int, widest: Int, dModel: Int, rowWidth: Int) {
+      count = targets.count
+      self.width = width
+      positions = targets.map(\.position)
+      layers = targets.map(\.layer)
+      self.dModel = dModel
+      decoders = FloatBuffer(count: widest * dModel)
+      products = FloatBuffer(count: widest * count)
+      compact = FloatBuffer(count: count * rowWidth)
+      compactOut = FloatBuffer(count: count * rowWidth)
+    }
+
+    /// The targets whose gradient at position q, at or below layer `fromLayer`'s attention, can be non-zero.
+    func live(position q: Int, fromLayer layer: Int) -> [Int] {
+      (0..<count).filter { positions[$0] >= q && layers[$0] >= layer }
+    }
+
+    /// Copies rows `live` of the (count, width)-strided matrix at `base` (rows `dim` wide) into `compact`.
+    func gather(_ base: UnsafePointer<Float>, live: [Int], dim: Int) -> UnsafeMutablePointer<Float> {
+      for (k, b) in live.enumerated() { (compact.pointer + k * dim).update(from: base + b * dim, count: dim) }
+      return compact.pointer
+    }
+
+    /// G[q, b] · v for the live targets b at position q. v (dModel).
+    func dots(_ gradient: FloatBuffer, position q: Int, live: [Int], with v: UnsafePointer<Float>) -> [Float]
+    {
+      let m = live.count
+      let rows = gather(gradient.pointer + q * count * dModel, live: live, dim: dModel)
+      return [Float](unsafeUninitializedCapacity: m) { out, n in
+        if m > 0 {
+          cblas_sgemv(
+            CblasRowMajor, CblasNoTrans, Int32(m), Int32(dModel), 1, rows, Int32(dModel), v, 1, 0,
+            out.baseAddress!, 1)
+        }
+        n = m
+      }
+    }
+  }
+
+  /// Reads the gradient at the output of MLP `l`: the error nodes of layer l, the decoder vectors
+  /// into layer l of every active feature of layers ≤ l (times its activation), and the decoder
+  /// bias as a constant. Only targets above layer l see that output.
+  private func readMLPOutputSources(
+    layer l: Int, gradient: FloatBuffer, batch: Batch, weights: FloatBuffer, constants: inout [Float]
+  ) {
+    let c = model.dModel
+    let sources = sourceCount
+    let scale = 1 / normalizer.outputScales[l]
+    let bias = transcoder.decoderBiases[l].array.map { $0 * scale }
+    for q in 0..<batch.width {
+      let live = batch.live(position: q, fromLayer: l + 1)
+      let m = live.count
+      guard m > 0 else { continue }
+      let errorDots = batch.dots(gradient, position: q, live: live, with: errors[l].pointer + q * c)
+      let column = errorSource(layer: l, position: q)
+      let biasDots = bias.withUnsafeBufferPointer {
+        batch.dots(gradient, position: q, live: live, with: $0.baseAddress!)
+      }
+      for (k, b) in live.enumerated() {
+        weights[b * sources + column] = errorDots[k]
+        constants[b] += biasDots[k]
+      }
+      // Every active feature at position q whose decoders reach layer l.
+      var columns: [Int] = []
+      for s in 0...l {
+        let span = activations[s].offsets[q]..<activations[s].offsets[q + 1]
+        columns.append(contentsOf: span.map { featureOffsets[s] + $0 })
+      }
+      guard !columns.isEmpty else { continue }
+      let k = columns.count
+      let decoders = batch.decoders
+      var row = 0
+      for s in 0...l {
+        let a = activations[s]
+        let w = transcoder.decoder(from: s, to: l).pointer
+        for e in a.offsets[q]..<a.offsets[q + 1] {
+          let factor = a.values[e] * scale
+          let src = w + Int(a.indices[e]) * c
+          let dst = decoders.pointer + row * c
+          for j in 0..<c { dst[j] = src[j] * factor }
+          row += 1
+        }
+      }
+      // The dots gathered the live rows into `compact` already.
+      let products = batch.products
+      cblas_sgemm(
+        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(c), 1, batch.compact.pointer,
+        Int32(c),
+        decoders.pointer, Int32(c), 0, products.pointer, Int32(k))
+      for (kk, b) in live.enumerated() {
+        let out = weights.pointer + b * sources
+        for (i, column) in columns.enumerated() { out[column] += products[kk * k + i] }
+      }
+    }
+  }
+
+  /// G ← G + Jᵀ G through layer `l`'s frozen attention, and the attention's constant output into
+  /// `constants`. G (width, batch, C), position-major.
+  private func attentionBackward(layer l: Int, gradient: FloatBuffer, batch: Batch, constants: inout [Float])
+  {
+    let c = model.dModel
+    let n = positions
+    let layer = model.layers[l]
+    let (qDim, kvDim, hd) = (model.qDim, model.kvDim, model.headDim)
+    let (count, width) = (batch.count, batch.width)
+    let live = (0..<width).map { batch.live(position: $0, fromLayer: l) }
+    let attentionConstant = attentionConstants[l]
+    if attentionConstant.contains(where: { $0 != 0 }) {
+      for q in 0..<width where !live[q].isEmpty {
+        let dots = attentionConstant.withUnsafeBufferPointer {
+          batch.dots(gradient, position: q, live: live[q], with: $0.baseAddress!)
+        }
+        for (k, b) in live[q].enumerated() { constants[b] += dots[k] }
+      }
+    }
+    // Through the output projection, then into a head-major copy (H, width, count · hd) so that
+    // each head's transposed pattern is one product.
+    let stride = count * hd
+    let byHead = FloatBuffer(count: model.heads * width * stride)
+    for q in 0..<width where !live[q].isEmpty {
+      let m = live[q].count
+      let rows = batch.gather(gradient.pointer + q * count * c, live: live[q], dim: c)
+      layer.output.backward(gradIn: batch.compactOut.pointer, gradOut: rows, rows: m)
+      for (k, b) in live[q].enumerated() {
+        let src = batch.compactOut.pointer + k * qDim
+        for h in 0..<model.heads {
+          (byHead.pointer + (h * width + q) * stride + b * hd).update(from: src + h * hd, count: hd)
+        }
+      }
+    }
+    // Values' gradient per key-value head: Σ over its query heads of Aᵀ · g (width × width pattern block).
+    let group = model.heads / model.kvHeads
+    let valueByHead = FloatBuffer(count: model.kvHeads * width * stride)
+    for h in 0..<model.heads {
+      let g = h / group
+      cblas_sgemm(
+        CblasRowMajor, CblasTrans, CblasNoTrans, Int32(width), Int32(stride), Int32(width), 1,
+        record.patterns[l].pointer + h * n * n, Int32(n), byHead.pointer + h * width * stride, Int32(stride),
+        h % group == 0 ? 0 : 1, valueByHead.pointer + g * width * stride, Int32(stride))
+    }
+    // Through the value projection and the frozen norm; the residual connection adds the result.
+    for q in 0..<width where !live[q].isEmpty {
+      let m = live[q].count
+      for (k, b) in live[q].enumerated() {
+        let dst = batch.compact.pointer + k * kvDim
+        for g in 0..<model.kvHeads {
+          dst.advanced(by: g * hd).update(
+            from: valueByHead.pointer + (g * width + q) * stride + b * hd, count: hd)
+        }
+      }
+      layer.values.backward(gradIn: batch.compactOut.pointer, gradOut: batch.compact.pointer, rows: m)
+      let rstd = record.attentionRstd[l][q]
+      for (k, b) in live[q].enumerated() {
+        let row = batch.compactOut.pointer + k * c
+        layer.attentionNorm.backwardInPlace(row, rstd: rstd)
+        let g = gradient.pointer + (q * count + b) * c
+        for j in 0..<c { g[j] += row[j] }
+      }
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import CBLAS
+import Foundation
+import Kernels
+import LanguageModels
+import Transcoder
+import TranscoderTraining
+
+/// The local replacement model of one prompt (Ameisen et al. 2025, §2.2): the original model with
+/// every MLP replaced by the cross-layer transcoder's reconstruction plus a constant error term
+/// (the MLP output minus that reconstruction), and every attention pattern and norm denominator
+/// frozen at the original forward pass's values. It is linear (affine) in the embeddings, the
+/// feature activations and the errors, and with the errors it reproduces the original logits.
+///
+/// Sources are numbered once for the whole prompt: every active feature (layer, then position,
+/// then feature index, as the transcoder's compressed rows list them), then the error of each
+/// layer and position (layer-major), then the embedding of each position.
+public final class LocalReplacementModel {
+  /// The model, its recorded forward pass on the prompt, and the transcoder with its scales.
+  public let model: AttributionModel
+  public let record: ForwardRecord
+  public let transcoder: CrossLayerTranscoder
+  public let normalizer: ActivationNormalizer
+  /// a[l] for every position: the features that fire and their activations.
+  public let activations: [SparseActivations]
+  /// Per layer, the MLP output minus the transcoder's reconstruction (in model units), (n, C).
+  public let errors: [FloatBuffer]
+  /// Index of layer l's first active feature among all active features; featureOffsets[L] = total.
+  public let featureOffsets: [Int]
+  /// What each layer's frozen attention adds for a zero input (biases through the frozen
+  /// pattern, whose rows sum to 1): (C), the same at every position.
+  let attentionConstants: [[Float]]
+  /// The mean unembedding row (C): logits are attributed relative to the mean logit.
+  let meanUnembedding: [Float]
+
+  /// Records the forward pass of `tokens` and binds the transcoder to it.
+  /// - Throws: `AttributionError` for a bad prompt or a transcoder that does not fit the model.
+  public convenience init(
+    model: AttributionModel, tokens: [Int32], transcoder: CrossLayerTranscoder,
+    normalizer: ActivationNormalizer
+  ) throws {
+    try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer)
+    try self.init(
+      model: model, record: model.record(tokens: tokens), transcoder: transcoder, normalizer: normalizer)
+  }
+
+  init(
+    model: AttributionModel, record: ForwardRecord, transcoder: CrossLayerTranscoder,
+    normalizer: ActivationNormalizer
+  ) throws {
+    try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer)
+    self.model = model
+    self.record = record
+    self.transcoder = transcoder
+    self.normalizer = normalizer
+    let n = record.count
+    let c = model.dModel
+    let scaled = FloatBuffer(count: n * c)
+    let activations = (0..<model.nLayers).map { l in
+      let s = normalizer.inputScales[l]
+      for k in 0..<n * c { scaled[k] = record.mlpIn[l][k] * s }
+      return transcoder.encode(layer: l, input: scaled.pointer, rows: n)
+    }
+    errors = (0..<model.nLayers).map { l in
+      let error = FloatBuffer(count: n * c)
+      transcoder.reconstruct(target: l, from: activations, into: error.pointer)
+      let s = normalizer.outputScales[l]
+      for k in 0..<n * c { error[k] = record.mlpOut[l][k] - error[k] / s }
+      return error
+    }
+    self.activations = activations
+    var offsets = [0]
+    for a in activations { offsets.append(offsets.last! + a.indices.count) }
+    featureOffsets = offsets
+    attentionConstants = model.layers.map { layer in Self.attentionConstant(layer, model: model) }
+    var mean = [Double](repeating: 0, count: c)
+    let u = model.unembedding
+    for t in 0..<model.vocabularySize {
+      let row = u.column(t)
+      for j in 0..<c { mean[j] += Double(row[j]) }
+    }
+    meanUnembedding = mean.map { Float($0 / Double(model.vocabularySize)) }
+  }
+
+  /// Refuses a transcoder whose layer count, width or scales do not match the model.
+  static func checkFit(
+    model: AttributionModel, transcoder: CrossLayerTranscoder, normalizer: ActivationNormalizer
+  ) throws {
+    guard transcoder.nLayers == model.nLayers else {
+      throw AttributionError.transcoderMismatch(
+        "it has \(transcoder.nLayers) layers, the model \(model.nLayers)")
+    }
+    guard transcoder.dModel == model.dModel else {
+      throw AttributionError.transcoderMismatch(
+        "its d_model is \(transcoder.dModel), the model's \(model.dModel)")
+    }
+    guard normalizer.inputScales.count == model.nLayers, normalizer.outputScales.count == model.nLayers else {
+      throw AttributionError.transcoderMismatch(
+        "its normalisation scales do not cover \(model.nLayers) layers")
+    }
+  }
+
+  /// (b_norm · W_V + b_V) expanded to every query head, then · W_O + b_O: the attention output
+  /// of a zero residual, since each frozen pattern row sums to one.
+  static func attentionConstant(_ layer: AttributionModel.Layer, model: AttributionModel) -> [Float] {
+    let normBias = layer.attentionNorm.constant
+    var v = layer.values.constant
+    normBias.withUnsafeBufferPointer { b in
+      let projected = FloatBuffer(count: layer.values.outDim)
+      layer.values.forward(out: projected.pointer, inp: b.baseAddress!, rows: 1)
+      v = projected.array
+    }
+    let group = model.heads / model.kvHeads
+    var heads = [Float](repeating: 0, count: model.qDim)
+    for h in 0..<model.heads {
+      for k in 0..<model.headDim { heads[h * model.headDim + k] = v[(h / group) * model.headDim + k] }
+    }
+    var out = [Float](repeating: 0, count: model.dModel)
+    heads.withUnsafeBufferPointer { inp in
+      out.withUnsafeMutableBufferPointer {
+        layer.output.forward(out: $0.baseAddress!, inp: inp.baseAddress!, rows: 1)
+      }
+    }
+    return out
+  }
+
+  // MARK: - Sizes and source numbering
+
+  /// The prompt's length and the model's layer count.
+  public var positions: Int { record.count }
+  public var nLayers: Int { model.nLayers }
+  /// Active features over all layers and positions.
+  public var featureCount: Int { featureOffsets.last! }
+  /// Columns of an edge row: features, then errors, then embeddings.
+  public var sourceCount: Int { featureCount + nLayers * positions + positions }
+  /// The source numbers of an error node and of an embedding node.
+  public func errorSource(layer: Int, position: Int) -> Int { featureCount + layer * positions + position }
+  public func embeddingSource(position: Int) -> Int { featureCount + nLayers * positions + position }
+
+  /// The layer, position, feature index and activation of active feature `source`.
+  public func feature(_ source: Int) -> (layer: Int, position: Int, index: Int, activation: Float) {
+    var l = 0
+    while featureOffsets[l + 1] <= source { l += 1 }
+    let k = source - featureOffsets[l]
+    let a = activations[l]
+    var p = 0
+    while a.offsets[p + 1] <= k { p += 1 }
+    return (l, p, Int(a.indices[k]), a.values[k])
+  }
+
+  // MARK: - Targets
+
+  /// Feature `source`'s pre-activation as a readout of the residual stream at its layer's MLP
+  /// input: h = s_in · norm_frozen(x) · W_enc,i + b_enc,i = r · x + c.
+  func featureTarget(_ source: Int) -> AttributionTarget {
+    let f = feature(source)
+    let s = normalizer.inputScales[f.layer]
+    let d = model.dModel
+    let row = transcoder.encoderWeights[f.layer].pointer + f.index * d
+    let u = (0..<d).map { row[$0] * s }
+    let (r, c) = model.layers[f.layer].mlpNorm.readout(u, rstd: record.mlpRstd[f.layer][f.position])
+    return AttributionTarget(
+      layer: f.layer, position: f.position, readout: r,
+      constant: c + transcoder.encoderBiases[f.layer][f.index])
+  }
+
+  /// Token `token`'s logit at the last position minus the mean logit, as a readout of the final
+  /// residual stream: (ū_t) · norm_frozen(x) with ū_t = W_U[t] − mean_v W_U[v].
+  func logitTarget(_ token: Int) -> AttributionTarget {
+    let row = model.unembedding.column(token)
+    let u = (0..<model.dModel).map { row[$0] - meanUnembedding[$0] }
+    let last = positions - 1
+    let (r, c) = model.finalNorm.readout(u, rstd: record.finalRstd[last])
+    return AttributionTarget(layer: nLayers, position: last, readout: r, constant: c)
+  }
+}
+
+/// A node's input in the local replacement model as a linear readout of the residual stream:
+/// value = readout · x[layer's MLP input (or the final residual when layer = L)][position] + constant.
+struct AttributionTarget {
+  let layer: Int
+  let position: Int
+  let readout: [Float]
+  let constant: Float
+}

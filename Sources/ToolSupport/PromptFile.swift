@@ -1,0 +1,23 @@
+import Foundation
+
+/// Reads a tool's prompt: a file, or stdin for "-". A prompt file's final newline is an editor's
+/// habit, not part of the prompt, so one is dropped.
+public enum PromptFile {
+  /// The prompt in `path` ("-": stdin), without one final newline.
+  /// - Throws: `ToolError` when the file cannot be read or is not UTF-8.
+  public static func read(_ path: String) throws -> String {
+    let data: Data
+    if path == "-" {
+      data = FileHandle.standardInput.readDataToEndOfFile()
+    } else {
+      guard let contents = FileManager.default.contents(atPath: path) else {
+        throw ToolError.outputFailed(path: path, reason: "cannot read the prompt file")
+      }
+      data = contents
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw ToolError.mismatch("\(path): the prompt is not valid UTF-8")
+    }
+    return text.hasSuffix("\n") ? String(text.dropLast()) : text
+  }
+}

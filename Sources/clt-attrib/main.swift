@@ -1,0 +1,152 @@
+import ArgumentParser
+import Attribution
+import Foundation
+import LanguageModels
+import Tokenizers
+import ToolSupport
+import TranscoderTraining
+
+/// Attribution graphs of a prompt through a cross-layer transcoder, as Graphviz DOT or JSON.
+struct CLTAttrib: ParsableCommand {
+  enum Format: String, ExpressibleByArgument, CaseIterable {
+    case dot, json
+  }
+
+  static let configuration = CommandConfiguration(
+    commandName: "clt-attrib",
+    abstract: "Attribution graph of a prompt through a cross-layer transcoder (Ameisen et al. 2025).",
+    discussion: """
+      Reads the prompt from PROMPT_FILE (or stdin for -), runs the model once, builds the local \
+      replacement model (the CLT plus its error in place of every MLP, attention patterns and norm \
+      denominators frozen), computes the direct effects between embeddings, features, errors and \
+      the top logits, prunes the graph by influence and writes it to stdout: Graphviz DOT by \
+      default (clt-attrib prompt.txt | dot -Tpng > graph.png), or JSON with --format json \
+      (docs/FORMATS.md). Completeness and replacement scores go to stderr.
+      """,
+    version: "0.1.0")
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(
+    name: .long, help: ArgumentHelp("The transcoder (clt.h5 from clt-fit) for this model.", valueName: "path")
+  )
+  var clt: String = "clt.h5"
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "A token whose logit to explain (its text, which must be one token); repeat for several. "
+        + "Default: the top tokens covering 95% of the probability, at most 10.", valueName: "token"))
+  var target: [String] = []
+
+  @Option(name: .long, help: "Features whose incoming edges are computed, chosen by estimated influence.")
+  var maxFeatureNodes: Int = AttributionOptions().maxFeatureNodes
+
+  @Option(name: .long, help: "Keep the nodes holding this fraction of the influence on the logits.")
+  var nodeThreshold: Double = AttributionOptions().nodeThreshold
+
+  @Option(name: .long, help: "Keep the edges holding this fraction of the remaining influence.")
+  var edgeThreshold: Double = AttributionOptions().edgeThreshold
+
+  @Option(
+    name: .long,
+    help: "Feature edges kept per target while building (the largest); bounds memory on long prompts.")
+  var rowFeatureBudget: Int = AttributionOptions().rowFeatureBudget
+
+  @Option(name: .long, help: "Targets per backward pass.")
+  var batchSize: Int = AttributionOptions().batchSize
+
+  @Option(name: .long, help: "Output format: dot or json.")
+  var format: Format = .dot
+
+  @Flag(name: .long, help: "Print nothing on stderr but errors.")
+  var quiet = false
+
+  @Argument(help: "File holding the prompt, or - for stdin.")
+  var promptFile: String = "-"
+
+  func validate() throws {
+    guard nodeThreshold > 0 && nodeThreshold <= 1 else {
+      throw ValidationError("--node-threshold must be in (0, 1]")
+    }
+    guard edgeThreshold > 0 && edgeThreshold <= 1 else {
+      throw ValidationError("--edge-threshold must be in (0, 1]")
+    }
+    guard maxFeatureNodes >= 0 else { throw ValidationError("--max-feature-nodes must be 0 or more") }
+    guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    guard rowFeatureBudget >= 1 else { throw ValidationError("--row-feature-budget must be at least 1") }
+  }
+
+  func run() throws {
+    try runReportingErrors(tool: "clt-attrib") {
+      modelOptions.applyThreads()
+      let start = Date()
+      let prompt = try PromptFile.read(promptFile)
+      let tokenizer = try modelOptions.loadTokenizer()
+      let tokens = tokenizer.encode(prompt)
+      guard !tokens.isEmpty else { throw AttributionError.emptyPrompt }
+      guard let model = try modelOptions.loadModel() as? any AttributableModel else {
+        throw ToolError.mismatch("this model family has no attribution support")
+      }
+      let file = try CLTFile.load(url: URL(fileURLWithPath: clt))
+      try checkTranscoder(file.metadata, fits: model.description)
+      var options = AttributionOptions()
+      options.maxFeatureNodes = maxFeatureNodes
+      options.nodeThreshold = nodeThreshold
+      options.edgeThreshold = edgeThreshold
+      options.batchSize = batchSize
+      options.rowFeatureBudget = rowFeatureBudget
+      if !target.isEmpty { options.targets = try target.map { try targetID($0, tokenizer: tokenizer) } }
+      let loaded = Date()
+      let local = try LocalReplacementModel(
+        model: model.attributionModel, tokens: tokens, transcoder: file.transcoder,
+        normalizer: file.normalizer)
+      let progress = ProgressLine(label: "clt-attrib", unit: "features attributed", quiet: quiet)
+      let graph = try local.attributionGraph(options: options) { done, total in
+        progress.update(done: done, fraction: Double(done) / Double(max(total, 1)))
+      }
+      if graph.featureCount > 0 { progress.finish(done: graph.featureCount) }
+      let report = AttributionReport(
+        graph: graph, options: options, prompt: prompt, modelName: model.description.name,
+        transcoderName: URL(fileURLWithPath: clt).lastPathComponent,
+        tokenText: { String(decoding: tokenizer.tokenBytes($0), as: UTF8.self) })
+      switch format {
+      case .dot: StandardOutput.write(DOTWriter.write(report))
+      case .json: StandardOutput.line(String(decoding: try GraphJSONWriter.write(report), as: UTF8.self))
+      }
+      if !quiet {
+        StandardError.line(
+          "clt-attrib: \(tokens.count) tokens, \(report.summary); loading "
+            + "\(String(format: "%.2f", loaded.timeIntervalSince(start))) s, attribution "
+            + "\(String(format: "%.2f", Date().timeIntervalSince(loaded))) s")
+      }
+    }
+  }
+
+  /// A --target's text as one token id.
+  func targetID(_ text: String, tokenizer: any Tokenizer) throws -> Int {
+    let ids = tokenizer.encode(text)
+    guard ids.count == 1 else {
+      throw AttributionError.unknownTarget(
+        "'\(text)' is not a token of the vocabulary (it encodes to \(ids.count) tokens); "
+          + "give one token's text, with its leading space if it has one")
+    }
+    return Int(ids[0])
+  }
+
+  /// The transcoder must come from this model's activations: same family and, when both are
+  /// known, the same weights file.
+  func checkTranscoder(_ metadata: CLTFileMetadata, fits info: ModelDescription) throws {
+    guard metadata.architecture == info.architecture else {
+      throw AttributionError.transcoderMismatch(
+        "\(clt) was trained on a '\(metadata.architecture)' model, --model is '\(info.architecture)'")
+    }
+    if !metadata.modelSHA256.isEmpty && !info.sha256.isEmpty && metadata.modelSHA256 != info.sha256 {
+      throw AttributionError.transcoderMismatch(
+        "\(clt) was trained on \(metadata.model) (sha256 \(metadata.modelSHA256.prefix(12))…), "
+          + "not on \(info.name) (sha256 \(info.sha256.prefix(12))…)")
+    }
+  }
+}
+
+CLTAttrib.main()

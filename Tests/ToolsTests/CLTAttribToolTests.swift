@@ -1,0 +1,135 @@
+import ActivationShards
+import Foundation
+import LanguageModels
+import Testing
+import Transcoder
+import TranscoderTraining
+
+/// `clt-attrib` run as a user runs it, on a random checkpoint and a random transcoder.
+@Suite struct CLTAttribToolTests {
+  let dir: URL
+  let model: URL
+  let rankFile: URL
+  let clt: URL
+
+  init() throws {
+    (dir, model, rankFile) = try ToolHarness.makeWorkspace("attrib")
+    clt = dir.appendingPathComponent("clt.h5")
+    try Self.writeTranscoder(to: clt, model: model)
+  }
+
+  /// A random transcoder for the workspace checkpoint, with thresholds low enough that features fire.
+  static func writeTranscoder(
+    to url: URL, model: URL, dModel: Int? = nil, architecture: String = "gpt2", features: Int = 32
+  ) throws {
+    let gpt2 = try GPT2Model(directory: model)
+    let info = gpt2.description
+    let d = dModel ?? info.dModel
+    let shards = ShardMetadata(
+      architecture: architecture, model: info.name, modelSHA256: info.sha256, nLayers: info.nLayers,
+      dModel: d,
+      context: 16, inputTap: info.inputTap, outputTap: info.outputTap, createdBy: "test")
+    let transcoder = CrossLayerTranscoder(
+      nLayers: info.nLayers, dModel: d, features: features, seed: 3, initialThreshold: 0.2)
+    let file = CLTFile(
+      transcoder: transcoder,
+      normalizer: ActivationNormalizer(
+        inputScales: [Float](repeating: 1, count: info.nLayers),
+        outputScales: [Float](repeating: 1, count: info.nLayers)),
+      frequencies: [[Float]](repeating: [Float](repeating: 0.1, count: features), count: info.nLayers),
+      metadata: CLTFileMetadata(
+        shards: shards, features: features,
+        configuration: TrainingConfiguration(features: features, steps: 1),
+        tokensSeen: 0, steps: 0, createdBy: "test"))
+    try file.write(to: url)
+  }
+
+  var base: [String] { ["--model", model.path, "--tokenizer", rankFile.path, "--clt", clt.path] }
+
+  static let dotPath = "/usr/bin/dot"
+
+  @Test(
+    "the default DOT output renders with Graphviz without warnings, and stderr reports the scores",
+    .enabled(if: FileManager.default.fileExists(atPath: dotPath), "needs graphviz (apt-get install graphviz)")
+  )
+  func dotRenders() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try ToolHarness.run("clt-attrib", base + ["-"], stdin: "The \"quick\" brown\\fox\njumps")
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.hasPrefix("digraph attribution {"))
+    #expect(r.stderr.contains("completeness") && r.stderr.contains("replacement"), "\(r.stderr)")
+    let dotFile = dir.appendingPathComponent("graph.dot")
+    try r.stdout.write(to: dotFile, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.dotPath)
+    process.arguments = ["-Tsvg", "-o", dir.appendingPathComponent("graph.svg").path, dotFile.path]
+    let err = Pipe()
+    process.standardError = err
+    try process.run()
+    let warnings = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0 && warnings.isEmpty, "dot said: \(warnings)")
+  }
+
+  @Test("--format json writes nodes with unique ids, links between them and the scores")
+  func jsonGraph() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try ToolHarness.run(
+      "clt-attrib", base + ["--format", "json", "--target", " the", "-"], stdin: "Once upon a time in")
+    #expect(r.status == 0, "\(r.stderr)")
+    let root = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+    let metadata = root["metadata"] as! [String: Any]
+    let completeness = metadata["completeness_score"] as! Double
+    #expect(completeness >= 0 && completeness <= 1)
+    #expect((metadata["prompt_tokens"] as! [String]).joined() == "Once upon a time in")
+    let nodes = root["nodes"] as! [[String: Any]]
+    let ids = nodes.map { $0["node_id"] as! String }
+    #expect(Set(ids).count == ids.count, "node ids are unique")
+    let logits = nodes.filter { $0["feature_type"] as? String == "logit" }
+    #expect(logits.count == 1 && logits[0]["is_target_logit"] as? Bool == true)
+    #expect(nodes.filter { $0["feature_type"] as? String == "embedding" }.count == 5)
+    for link in root["links"] as! [[String: Any]] {
+      #expect(ids.contains(link["source"] as! String) && ids.contains(link["target"] as! String))
+    }
+  }
+
+  @Test("bad inputs are refused with a one-line error: empty, too long, unknown target, mismatched CLT")
+  func badInputs() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var r = try ToolHarness.run("clt-attrib", base + ["-"], stdin: "")
+    #expect(r.status != 0 && r.stderr.contains("empty"), "\(r.stderr)")
+    r = try ToolHarness.run("clt-attrib", base + ["-"], stdin: String(repeating: "word ", count: 100))
+    #expect(r.status != 0 && r.stderr.contains("context of 64"), "\(r.stderr)")
+    r = try ToolHarness.run("clt-attrib", base + ["--target", "Xyzzyplugh", "-"], stdin: "Hello there")
+    #expect(r.status != 0 && r.stderr.contains("--target") && r.stderr.contains("not a token"), "\(r.stderr)")
+    let wide = dir.appendingPathComponent("wide.h5")
+    try Self.writeTranscoder(to: wide, model: model, dModel: 24)
+    r = try ToolHarness.run(
+      "clt-attrib", ["--model", model.path, "--tokenizer", rankFile.path, "--clt", wide.path, "-"],
+      stdin: "Hi")
+    #expect(r.status != 0 && r.stderr.contains("does not fit"), "\(r.stderr)")
+    let llama = dir.appendingPathComponent("llama.h5")
+    try Self.writeTranscoder(to: llama, model: model, architecture: "llama")
+    r = try ToolHarness.run(
+      "clt-attrib", ["--model", model.path, "--tokenizer", rankFile.path, "--clt", llama.path, "-"],
+      stdin: "Hi")
+    #expect(r.status != 0 && r.stderr.contains("'llama'"), "\(r.stderr)")
+    r = try ToolHarness.run("clt-attrib", base + ["--node-threshold", "1.5", "-"], stdin: "Hi")
+    #expect(r.status != 0 && r.stderr.contains("--node-threshold"), "\(r.stderr)")
+  }
+
+  @Test("--help lists the options and --version prints the version")
+  func help() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try ToolHarness.run("clt-attrib", ["--help"])
+    #expect(r.status == 0 && r.stdout.contains("USAGE: clt-attrib"))
+    for option in [
+      "--model", "--tokenizer", "--clt", "--target", "--max-feature-nodes", "--node-threshold",
+      "--edge-threshold",
+      "--batch-size", "--format", "--threads",
+    ] {
+      #expect(r.stdout.contains(option), "--help lacks \(option)")
+    }
+    #expect(try ToolHarness.run("clt-attrib", ["--version"]).stdout == "0.1.0\n")
+  }
+}
