@@ -85,6 +85,7 @@ def main() -> int:
     rows = [("dump", "dump", "dump"),
             ("dump (PyTorch with LM head)", "dump", "dump_lmhead"),
             ("generate", "generate", "generate"),
+            ("clt-fit training (dense torch)", "clt_fit", "clt_fit"),
             ("SmolLM2 dump", "smollm2_dump", "smollm2_dump"),
             ("SmolLM2 dump (PyTorch LM head)", "smollm2_dump", "smollm2_dump_lmhead"),
             ("SmolLM2 generate", "smollm2_generate", "smollm2_generate"),
