@@ -1,6 +1,7 @@
 # CLTKit: reproducible set-up, tests and benchmarks.
 #   make test    install what is missing, fetch the tokenizer assets, build, run every test
 #   make bench   side-by-side speed against Hugging Face transformers on CPU torch
+#   make demo    the whole pipeline on SmolLM2-135M (MODEL=gpt2: on GPT-2 small) into results/demo/
 SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= release
@@ -8,7 +9,7 @@ ASSETS := assets
 GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 
-.PHONY: all deps assets models corpus build test bench format clean gpt2-download
+.PHONY: all deps assets models corpus build test bench demo format clean gpt2-download
 
 all: build
 
@@ -46,6 +47,13 @@ test: deps assets
 ## Side-by-side speed against transformers on CPU torch (needs torch, transformers); see docs/BENCHMARKS.md.
 bench: deps assets
 	scripts/bench/run.sh
+
+## From nothing to a trained CLT, its metrics, graphs, pictures and REPORT.md in results/demo/
+## (results/demo-gpt2/ with MODEL=gpt2, which needs models/gpt2). A second run reuses every
+## finished stage; an interrupted one resumes (pipelines/Makefile).
+DEMO_EXP = $(if $(filter gpt2,$(MODEL)),demo-gpt2,demo)
+demo: deps assets corpus build $(if $(filter gpt2,$(MODEL)),,models)
+	$(MAKE) -C pipelines EXP=$(DEMO_EXP) MODEL=
 
 ## Downloads openai-community/gpt2 where the network allows (not on the build machines).
 gpt2-download:

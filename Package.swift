@@ -11,6 +11,7 @@ let package = Package(
     .executable(name: "clt-fit", targets: ["clt-fit"]),
     .executable(name: "clt-encode", targets: ["clt-encode"]),
     .executable(name: "clt-attrib", targets: ["clt-attrib"]),
+    .executable(name: "clt-report", targets: ["clt-report"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -47,12 +48,16 @@ let package = Package(
     /// The CLT replacement model: a transcoder run inside a model in place of its MLPs, steering,
     /// feature encoding of text, and faithfulness metrics.
     .target(
-      name: "ReplacementModel", dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
+      name: "ReplacementModel",
+      dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
     /// Attribution graphs (Ameisen et al. 2025): the recorded forward pass, the local replacement
     /// model (frozen attention and norms, the CLT plus its error), edges by batched vector-Jacobian
     /// products, pruning by influence, and the DOT and JSON writers.
     .target(
-      name: "Attribution", dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CBLAS"]),
+      name: "Attribution",
+      dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CBLAS"]),
+    /// An experiment's report (REPORT.md and REPORT.html) from the files its pipeline wrote.
+    .target(name: "ExperimentReport", dependencies: ["TranscoderTraining"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -90,6 +95,12 @@ let package = Package(
       ]),
 
     .executableTarget(
+      name: "clt-report",
+      dependencies: [
+        "ToolSupport", "ExperimentReport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(
       name: "clt-attrib",
       dependencies: [
         "ToolSupport", "Attribution", "LanguageModels", "TranscoderTraining", "Tokenizers",
@@ -122,6 +133,9 @@ let package = Package(
       name: "AttributionTests",
       dependencies: ["Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
+    .testTarget(
+      name: "ExperimentReportTests",
+      dependencies: ["ExperimentReport", "TranscoderTraining", "Transcoder", "ActivationShards"]),
     .testTarget(
       name: "ToolsTests",
       dependencies: [

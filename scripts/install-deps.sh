@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages CLTKit builds and tests against (graphviz: the clt-attrib test
-# renders its DOT), when they are missing.
+# Installs the Debian packages CLTKit builds and tests against, when they are missing (graphviz:
+# the clt-attrib test renders its DOT and the pipelines draw graphs; jq: pipelines/provenance.sh).
 # As root it runs apt-get; otherwise it names the packages and stops.
 set -euo pipefail
-packages=(libopenblas-dev libhdf5-dev pkg-config graphviz "$@")
+packages=(libopenblas-dev libhdf5-dev pkg-config graphviz jq "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

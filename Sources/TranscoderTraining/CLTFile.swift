@@ -103,6 +103,15 @@ public struct CLTFile {
       0..<rows, intoRawBytes: UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count * 4))
   }
 
+  /// A clt.h5's attributes and held-out evaluation without its weights (a report on a 2 GB
+  /// transcoder need not read 2 GB).
+  public static func summary(url: URL) throws -> (metadata: CLTFileMetadata, evaluation: CLTEvaluation?) {
+    let file = try HDF5File(url: url)
+    defer { try? file.close() }
+    let metadata = try CLTFileMetadata(file: file)
+    return (metadata, try CLTEvaluation(file: file, nLayers: metadata.nLayers))
+  }
+
   /// Reads a clt.h5 written by `write(to:)`; `extra` reads more from the open file (a checkpoint's
   /// optimizer state).
   public static func load(url: URL, extra: ((HDF5File, CLTFile) throws -> Void)? = nil) throws -> CLTFile {

@@ -13,7 +13,8 @@ import Transcoder
 /// the last step, the run goes over them again (another epoch), unless they are consumed.
 /// `writeCheckpoint` saves everything a run needs to continue (`init(resumingFrom:)`).
 public final class CLTTrainer {
-  public let configuration: TrainingConfiguration
+  /// Fixed at the start, except that `shorten(toSteps:)` may bring the last step forward.
+  public private(set) var configuration: TrainingConfiguration
   public let transcoder: CrossLayerTranscoder
   /// The first shard's metadata: the model the transcoder belongs to.
   public let metadata: ShardMetadata
@@ -25,6 +26,7 @@ public final class CLTTrainer {
   public internal(set) var fireCounts: [[Int]]
   /// Per layer and feature, tokensSeen when it last fired (0 if never).
   public internal(set) var lastFired: [[Int]]
+  private let firstPlannedSteps: Int
   private let stream: ShardStream
   private let buffer: ShuffleBuffer
   let optimizer: AdamOptimizer
@@ -58,6 +60,7 @@ public final class CLTTrainer {
     if configuration.shuffleRows == 0 { configuration.shuffleRows = shuffleRows(metadata) }
     try configuration.validate()
     self.configuration = configuration
+    firstPlannedSteps = configuration.steps
     let (l, d, f) = (metadata.nLayers, metadata.dModel, configuration.features)
     if let memoryLimit {
       let estimate = configuration.memoryEstimate(nLayers: l, dModel: d)
@@ -87,13 +90,31 @@ public final class CLTTrainer {
     normalizer = ActivationNormalizer(buffer: buffer)
     if let checkpoint {
       try restore(from: checkpoint)
-    } else if configuration.activation == .jumpReLU {
+    } else {
       let n = min(configuration.batch, buffer.count, 4096)
       buffer.peek(
         n, inputs: batchInputs, outputs: batchOutputs, inputScales: normalizer.inputScales,
         outputScales: normalizer.outputScales)
-      transcoder.calibrateThresholds(
-        inputs: batchInputs, tokens: n, fraction: min(0.5, configuration.initialL0 / Double(f)))
+      initializeDecoderBiases(tokens: n)
+      if configuration.activation == .jumpReLU {
+        transcoder.calibrateThresholds(
+          inputs: batchInputs, tokens: n, fraction: min(0.5, configuration.initialL0 / Double(f)))
+      }
+    }
+  }
+
+  /// b_dec[l] ← the mean of the first batch's (scaled) targets, so that the first steps spend
+  /// nothing on learning the outputs' offset: NMSE starts at about 1 instead of 1 + ‖ȳ‖²/Var(y).
+  private func initializeDecoderBiases(tokens n: Int) {
+    let d = transcoder.dModel
+    for l in 0..<transcoder.nLayers {
+      let y = batchOutputs[l].pointer
+      var sums = [Double](repeating: 0, count: d)
+      for t in 0..<n {
+        for j in 0..<d { sums[j] += Double(y[t * d + j]) }
+      }
+      let bias = transcoder.decoderBiases[l].pointer
+      for j in 0..<d { bias[j] = Float(sums[j] / Double(n)) }
     }
   }
 
@@ -104,6 +125,15 @@ public final class CLTTrainer {
       metadata: CLTFileMetadata(
         shards: metadata, features: configuration.features, configuration: configuration,
         tokensSeen: tokensSeen, steps: step, createdBy: createdBy))
+  }
+
+  /// Ends the run after `steps` steps instead of the planned number (never before the steps
+  /// already taken, never later than first planned; it may be called again with a later step as
+  /// the pace changes). λ's warm-up and the learning rate's decay are functions of the planned
+  /// steps, so they now end at the new last step: a run cut short by a time limit still
+  /// finishes with a decayed learning rate and its full λ.
+  public func limit(toSteps steps: Int) {
+    configuration.steps = max(step, min(firstPlannedSteps, steps))
   }
 
   /// Rows skipped for NaN or Inf so far.
@@ -185,13 +215,16 @@ public final class CLTTrainer {
     }
   }
 
-  /// θ ← the running mean (over steps, exponentially with a 1% weight) of each layer's smallest
-  /// selected activation, written into the transcoder's thresholds so that a BatchTopK
-  /// checkpoint is a usable JumpReLU at any point.
+  /// θ ← the running mean of each layer's smallest selected activation, written into the
+  /// transcoder's thresholds so that a BatchTopK checkpoint is a usable JumpReLU at any point.
+  /// The mean is plain over the first 20 steps, then exponential with a 5% weight: the batch
+  /// threshold falls as training goes on, and a slower mean (1%, as first written) lagged so far
+  /// behind that a 200-step SmolLM2 run handed over a JumpReLU with held-out L0 47 for k = 64.
   private func updateRunningThresholds() {
+    let weight = max(0.05, 1 / Double(step + 1))
     for l in 0..<transcoder.nLayers {
       let measured = activations.selectedMinimum[l]
-      runningThresholds[l] = step == 0 ? measured : 0.99 * runningThresholds[l] + 0.01 * measured
+      runningThresholds[l] = Float((1 - weight) * Double(runningThresholds[l]) + weight * Double(measured))
       let logTheta = Foundation.log(max(runningThresholds[l], 1e-6))
       transcoder.logThresholds[l].pointer.update(repeating: logTheta, count: transcoder.features)
     }

@@ -19,6 +19,8 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   case checkpointMismatch(path: String, reason: String)
   /// The run would need more memory than the machine has.
   case insufficientMemory(neededBytes: Int, availableBytes: Int, detail: String)
+  /// A --time-limit that is not a positive duration.
+  case invalidTimeLimit(String)
 
   public var errorDescription: String? {
     switch self {
@@ -44,6 +46,9 @@ public enum TrainingError: Error, LocalizedError, Equatable {
       return
         "this run needs about \(gib(needed)) of memory (\(detail)) and the machine has \(gib(available)); "
         + "lower --features, --batch or --shuffle-tokens"
+    case .invalidTimeLimit(let text):
+      return
+        "--time-limit '\(text)' is not a duration; give seconds or a number with s, m or h (7200, 90m, 2h)"
     }
   }
 }

@@ -61,6 +61,18 @@ struct CLTFit: ParsableCommand {
   var steps: Int?
 
   @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Stop training by this wall time after the start (7200, 90m, 2h).",
+      discussion: """
+        While the measured pace says --steps/--tokens will not fit, the plan is shortened to the \
+        steps that do, so the learning-rate decay and λ's warm-up still finish in time. The final \
+        --eval and the writing of OUTPUT come after the limit. A resumed run gets the limit afresh. \
+        Give --steps near what fits: the learning rate's warm-up is --steps/20 steps.
+        """))
+  var timeLimit: String?
+
+  @Option(
     name: .long, help: "Rows held by the shuffle buffer (default: 65536, or fewer to stay within 1 GiB).")
   var shuffleTokens: Int?
 
@@ -150,6 +162,9 @@ struct CLTFit: ParsableCommand {
       throw ValidationError("--resume \(resume): no such checkpoint")
     }
     guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
+    if let timeLimit, (try? TrainingTimeLimit(parsing: timeLimit)) == nil {
+      throw ValidationError(TrainingError.invalidTimeLimit(timeLimit).errorDescription ?? timeLimit)
+    }
   }
 
   func run() throws {
@@ -172,6 +187,8 @@ struct CLTFit: ParsableCommand {
         handle.seekToEndOfFile()
         return handle
       }
+      let processStart = Date()
+      let budget = try timeLimit.map(TrainingTimeLimit.init(parsing:))
       let explicit = shards.filter { $0 != "-" }
       let readStdin = shards.contains("-") || isatty(STDIN_FILENO) == 0
       let stream = try ShardStream(arguments: explicit, readStandardInput: readStdin)
@@ -209,11 +226,20 @@ struct CLTFit: ParsableCommand {
       }
       let started = Date()
       let startTokens = trainer.tokensSeen
+      let startStep = trainer.step
       var last: StepMetrics?
       var lastPrint = Date.distantPast
       var timed = (tokens: 0, seconds: 0.0, l0: 0.0, steps: 0)
       while !trainer.isFinished {
         guard let metrics = try trainer.trainStep() else { break }
+        if let budget,
+          let fit = budget.lastStepThatFits(
+            elapsed: Date().timeIntervalSince(processStart),
+            trainingSeconds: Date().timeIntervalSince(started),
+            stepsTaken: trainer.step - startStep, currentStep: trainer.step)
+        {
+          trainer.limit(toSteps: fit)
+        }
         if last != nil {  // the first step is a warm-up (page faults, threads starting)
           timed.tokens += batch
           timed.seconds += metrics.phaseSeconds.reduce(0, +)
@@ -231,7 +257,8 @@ struct CLTFit: ParsableCommand {
             String(
               format: "clt-fit: step %d/%d, %.0f tokens/s, loss %.4f (mse %.4f, sparsity %.4f, preact %.5f), "
                 + "mean L0 %.1f, mean NMSE %.4f, dead %.1f%%",
-              metrics.step, totalSteps, rate, metrics.totalLoss, metrics.meanSquaredError, metrics.sparsity,
+              metrics.step, trainer.configuration.steps, rate, metrics.totalLoss, metrics.meanSquaredError,
+              metrics.sparsity,
               metrics.preActivation, metrics.meanL0, metrics.meanNMSE, 100 * metrics.meanDeadFraction))
         }
         if let signal = interrupt.received {
@@ -256,7 +283,7 @@ struct CLTFit: ParsableCommand {
       }
       if trainer.isOutOfData {
         StandardError.line(
-          "clt-fit: the consumed shards ran out after \(trainer.step) of \(totalSteps) steps; writing what was trained"
+          "clt-fit: the consumed shards ran out after \(trainer.step) of \(trainer.configuration.steps) steps; writing what was trained"
         )
       }
       if trainer.skippedRows > 0 {

@@ -161,6 +161,78 @@ import TranscoderTraining
     #expect(zip(loaded.evaluation!.nmse, evaluation.nmse).allSatisfy { abs($0 - $1) < 1e-6 })
   }
 
+  @Test("The decoder biases start at the targets' mean, so training starts at NMSE 1, not above it")
+  func decoderBiasesStartAtTheMean() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // One batch holds every row, so the first batch's mean is the data's mean exactly.
+    let urls = try shards("data", count: 2, rows: 128)
+    let configuration = TrainingConfiguration(
+      features: 16, batch: 256, steps: 1, learningRate: 1e-2, shuffleRows: 256, seed: 4)
+    let (run, _) = try trainer(urls, configuration)
+    let (l, d) = (run.transcoder.nLayers, run.transcoder.dModel)
+    var sums = [Double](repeating: 0, count: l * d)
+    for url in urls {
+      let reader = try ShardReader(url: url)
+      let y = try reader.readActivations(.mlpOut, rows: 0..<reader.rowCount)
+      for row in 0..<reader.rowCount {
+        for k in 0..<(l * d) { sums[k] += Double(y[row * l * d + k]) }
+      }
+    }
+    for layer in 0..<l {
+      let scale = Double(run.normalizer.outputScales[layer])
+      let mean = (0..<d).map { sums[layer * d + $0] / 256 * scale }
+      let bias = run.transcoder.decoderBiases[layer].array
+      let gap = zip(mean, bias).map { abs($0 - Double($1)) }.max()!
+      #expect(mean.contains { abs($0) > 0.05 }, "the synthetic targets have a mean to find")
+      #expect(gap < 1e-4, "layer \(layer): b_dec differs from the mean by \(gap)")
+    }
+  }
+
+  @Test("A time limit shortens the plan: the learning rate has decayed and λ is full by the new last step")
+  func limitedRun() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data")
+    var configuration = Self.small
+    configuration.steps = 100
+    let (run, _) = try trainer(urls, configuration)
+    for _ in 0..<3 { _ = try run.trainStep() }
+    run.limit(toSteps: 10)
+    #expect(run.configuration.steps == 10)
+    run.limit(toSteps: 1000)
+    #expect(run.configuration.steps == 100, "never later than first planned")
+    run.limit(toSteps: 1)
+    #expect(run.configuration.steps == 3, "never before the steps already taken")
+    run.limit(toSteps: 10)
+    var last: StepMetrics?
+    while !run.isFinished { last = try run.trainStep() }
+    #expect(run.step == 10)
+    // Under the first plan (100 steps) step 10 was at the peak; the new last step decays it.
+    #expect(configuration.learningRate(step: 9) == configuration.learningRate)
+    #expect(last!.learningRate == run.configuration.learningRate(step: 9))
+    #expect(last!.learningRate < configuration.learningRate / 1.5, "decayed: \(last!.learningRate)")
+    #expect(last!.lambda == configuration.coefficients.sparsity)
+  }
+
+  @Test("--time-limit parses seconds, minutes and hours and plans the steps that fit at the measured pace")
+  func timeLimit() throws {
+    #expect(try TrainingTimeLimit(parsing: "7200").seconds == 7200)
+    #expect(try TrainingTimeLimit(parsing: "90s").seconds == 90)
+    #expect(try TrainingTimeLimit(parsing: "45m").seconds == 2700)
+    #expect(try TrainingTimeLimit(parsing: "1.5h").seconds == 5400)
+    for bad in ["", "h", "2x", "-1h", "0", "nan"] {
+      #expect(throws: TrainingError.self, "'\(bad)'") { try TrainingTimeLimit(parsing: bad) }
+    }
+    let limit = TrainingTimeLimit(seconds: 200)
+    // No plan before three steps: the first is slow for reasons that do not recur.
+    #expect(limit.lastStepThatFits(elapsed: 50, trainingSeconds: 40, stepsTaken: 2, currentStep: 2) == nil)
+    // 10 s a step, 100 s left (set-up counts against the limit, not in the pace): 10 more steps.
+    #expect(limit.lastStepThatFits(elapsed: 100, trainingSeconds: 50, stepsTaken: 5, currentStep: 5) == 15)
+    // A resumed run counts its steps from where it resumed.
+    #expect(limit.lastStepThatFits(elapsed: 100, trainingSeconds: 50, stepsTaken: 5, currentStep: 45) == 55)
+    // Out of time: the plan ends at the current step.
+    #expect(limit.lastStepThatFits(elapsed: 250, trainingSeconds: 240, stepsTaken: 24, currentStep: 24) == 24)
+  }
+
   @Test("BatchTopK trains at L0 = k and hands over to a JumpReLU with its running threshold", arguments: [2])
   func batchTopK(k: Int) throws {
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -188,6 +260,10 @@ import TranscoderTraining
     let evaluation = try CLTEvaluation.measure(
       loaded.transcoder, normalizer: loaded.normalizer, stream: stream, maxTokens: 1024)
     #expect(evaluation.l0.allSatisfy { $0 > Double(k) / 2 && $0 < Double(k) * 2 }, "\(evaluation.l0)")
+    // The running threshold follows the recent batches, so the hand-over keeps L0 close to k on
+    // average (a slowly moving mean lagged and left L0 well below k).
+    let meanL0 = evaluation.l0.reduce(0, +) / Double(evaluation.l0.count)
+    #expect(abs(meanL0 - Double(k)) < 0.25 * Double(k), "mean L0 \(meanL0) for k \(k)")
   }
 }
 

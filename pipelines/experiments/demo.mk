@@ -1,0 +1,10 @@
+# The demo (`make demo`): SmolLM2-135M end to end in about half an hour of compute on 2 cores.
+# A small CLT (1024 features a layer, BatchTopK k 32) trained for 12 minutes on 40k tokens, so
+# every tool and picture is exercised; the quality experiment is the one to read numbers from.
+include models/smollm2.mk
+TRAIN_TOKENS := 40000
+HELDOUT_TOKENS := 4096
+EVAL_TOKENS := 2048
+VARIANTS := clt
+FIT_clt := --features 1024 --activation batchtopk --k 32 --batch 1024 --lr 2e-3 --steps 300 \
+  --time-limit 12m --dead-window 100000 --seed 0
