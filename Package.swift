@@ -11,6 +11,7 @@ let package = Package(
     .executable(name: "clt-fit", targets: ["clt-fit"]),
     .executable(name: "clt-encode", targets: ["clt-encode"]),
     .executable(name: "clt-attrib", targets: ["clt-attrib"]),
+    .executable(name: "clt-convert", targets: ["clt-convert"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -53,6 +54,13 @@ let package = Package(
     /// products, pruning by influence, and the DOT and JSON writers.
     .target(
       name: "Attribution", dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CBLAS"]),
+    /// circuit-tracer's CLT layout (a folder of safetensors files and config.yaml): export of a clt.h5
+    /// with its normalisation folded in, and import for a given model.
+    .target(
+      name: "CircuitTracerFormat",
+      dependencies: [
+        "TranscoderTraining", "Transcoder", "ActivationShards", "ModelFormats", "LanguageModels", "Kernels",
+      ]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -96,6 +104,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
+    .executableTarget(
+      name: "clt-convert",
+      dependencies: [
+        "ToolSupport", "CircuitTracerFormat", "LanguageModels", "TranscoderTraining",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
     // MARK: - Tests
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
@@ -121,6 +136,12 @@ let package = Package(
     .testTarget(
       name: "AttributionTests",
       dependencies: ["Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
+    .testTarget(
+      name: "CircuitTracerFormatTests",
+      dependencies: [
+        "CircuitTracerFormat", "TranscoderTraining", "Transcoder", "ActivationShards", "ModelFormats",
+        "LanguageModels", "Kernels",
+      ]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",
