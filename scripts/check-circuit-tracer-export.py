@@ -11,13 +11,17 @@ model_kind and hooks. It checks every name and shape, then runs circuit-tracer's
 (encode: einsum("bd,fd->bf") + b_enc, JumpReLU `features > threshold`; decode: each feature's
 W_dec_i rows into layers i..L-1, plus b_dec) on random inputs. With CLT.h5 (needs h5py) it also
 runs clt.h5's own computation (inputs times input_scale, reconstruction over output_scale) and
-compares the two. Needs torch, safetensors and PyYAML; circuit-tracer itself is not required.
+compares the two. Needs torch, safetensors and PyYAML. When circuit-tracer is installed (even as
+`pip install --no-deps circuit-tracer`, without TransformerLens), the folder is also loaded with its
+own `load_clt` and its `encode`/`decode` are compared with the forward pass above.
 Not used by the Swift tests.
 """
 
 import glob
+import importlib.util
 import os
 import sys
+import types
 
 import torch
 import yaml
@@ -89,6 +93,33 @@ def cltkit_forward(h5, x):
     return torch.stack(features), torch.stack(recon)
 
 
+def circuit_tracer_module():
+    """circuit-tracer's cross_layer_transcoder module, or None when it is not installed.
+
+    Loaded by file, with stand-ins for the package and its utils, so that circuit_tracer/__init__.py
+    (which imports TransformerLens for its ReplacementModel) does not run.
+    """
+    spec = importlib.util.find_spec("circuit_tracer")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = list(spec.submodule_search_locations)[0]
+    for name, folder in [("circuit_tracer", ""), ("circuit_tracer.utils", "utils"), ("circuit_tracer.transcoder", "transcoder")]:
+        module = types.ModuleType(name)
+        module.__path__ = [os.path.join(root, folder)]
+        sys.modules[name] = module
+    sys.modules["circuit_tracer.utils"].get_default_device = lambda: torch.device("cpu")
+
+    def load_file(name, relative):
+        file_spec = importlib.util.spec_from_file_location(name, os.path.join(root, relative))
+        module = importlib.util.module_from_spec(file_spec)
+        sys.modules[name] = module
+        file_spec.loader.exec_module(module)
+        return module
+
+    load_file("circuit_tracer.transcoder.activation_functions", "transcoder/activation_functions.py")
+    return load_file("circuit_tracer.transcoder.cross_layer_transcoder", "transcoder/cross_layer_transcoder.py")
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
@@ -103,6 +134,26 @@ def main():
     x = torch.randn(n_layers, 16, d_model)
     features, recon = circuit_tracer_forward(x, w_enc, b_enc, b_dec, threshold, w_dec)
     print(f"forward: mean L0 {(features > 0).float().sum(-1).mean():.2f}")
+    module = circuit_tracer_module()
+    if module is None:
+        print("circuit-tracer not installed: its own load_clt was not tried")
+    else:
+        clt = module.load_clt(
+            sys.argv[1],
+            feature_input_hook=config["feature_input_hook"],
+            feature_output_hook=config["feature_output_hook"],
+            device=torch.device("cpu"),
+            dtype=torch.float32,
+            lazy_decoder=False,
+        )
+        assert (clt.n_layers, clt.d_transcoder, clt.d_model) == (n_layers, d_transcoder, d_model)
+        ct_features = clt.encode(x)
+        ct_recon = clt.decode(ct_features.to_sparse())
+        n_pos = ct_recon.shape[1]  # decode covers positions up to the last one with an active feature
+        assert torch.equal(ct_features > 0, features > 0), "circuit-tracer fires other features"
+        rel = ((ct_recon - recon[:, :n_pos]).abs().max() / recon.abs().max()).item()
+        print(f"circuit-tracer's load_clt agrees: same features, reconstructions differ by {rel:.2e}")
+        assert rel < 1e-4, rel
     if len(sys.argv) == 3:
         ref_features, ref_recon = cltkit_forward(sys.argv[2], x)
         assert torch.equal(features > 0, ref_features > 0), "different features fire"
