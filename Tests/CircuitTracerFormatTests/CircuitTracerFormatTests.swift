@@ -189,6 +189,36 @@ import TranscoderTraining
     }
   }
 
+  @Test("a malformed header, a missing config.yaml and an unwritable output are errors naming the path")
+  func otherErrors() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let victim = exported.appendingPathComponent("W_enc_1.safetensors")
+    var bytes = Data([8, 0, 0, 0, 0, 0, 0, 0])
+    bytes.append(Data("not json".utf8))
+    try bytes.write(to: victim)
+    var message = ""
+    do {
+      _ = try CircuitTracerImporter.load(directory: exported, model: RandomCLT.model, createdBy: "test")
+    } catch {
+      message = error.localizedDescription
+    }
+    #expect(message.contains(victim.path) && message.contains("malformed header"), "\(message)")
+
+    let config = exported.appendingPathComponent("config.yaml")
+    try FileManager.default.removeItem(at: config)
+    let missing = #expect(throws: ConversionError.self) {
+      try CircuitTracerImporter.load(directory: exported, model: RandomCLT.model, createdBy: "test")
+    }
+    #expect(missing?.localizedDescription.hasPrefix(config.path + ": no such file") == true)
+
+    let nowhere = dir.appendingPathComponent("no/such/folder/ct")
+    let unwritable = #expect(throws: ConversionError.self) {
+      try CircuitTracerExporter.export(file, source: "clt.h5", to: nowhere, createdBy: "test")
+    }
+    let text = unwritable?.localizedDescription ?? ""
+    #expect(text.contains(nowhere.path) && text.contains("does not exist"), "\(text)")
+  }
+
   @Test("a folder without thresholds imports as a ReLU: every positive pre-activation fires")
   func reluImport() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
