@@ -12,6 +12,7 @@ let package = Package(
     .executable(name: "clt-encode", targets: ["clt-encode"]),
     .executable(name: "clt-attrib", targets: ["clt-attrib"]),
     .executable(name: "clt-report", targets: ["clt-report"]),
+    .executable(name: "clt-convert", targets: ["clt-convert"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -56,6 +57,13 @@ let package = Package(
     .target(
       name: "Attribution",
       dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CBLAS"]),
+    /// circuit-tracer's CLT layout (a folder of safetensors files and config.yaml): export of a clt.h5
+    /// with its normalisation folded in, and import for a given model.
+    .target(
+      name: "CircuitTracerFormat",
+      dependencies: [
+        "TranscoderTraining", "Transcoder", "ActivationShards", "ModelFormats", "LanguageModels", "Kernels",
+      ]),
     /// An experiment's report (REPORT.md and REPORT.html) from the files its pipeline wrote.
     .target(name: "ExperimentReport", dependencies: ["TranscoderTraining"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
@@ -107,6 +115,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
+    .executableTarget(
+      name: "clt-convert",
+      dependencies: [
+        "ToolSupport", "CircuitTracerFormat", "LanguageModels", "TranscoderTraining",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
     // MARK: - Tests
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
@@ -132,6 +147,12 @@ let package = Package(
     .testTarget(
       name: "AttributionTests",
       dependencies: ["Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
+    .testTarget(
+      name: "CircuitTracerFormatTests",
+      dependencies: [
+        "CircuitTracerFormat", "TranscoderTraining", "Transcoder", "ActivationShards", "ModelFormats",
+        "LanguageModels", "Kernels",
+      ]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ExperimentReportTests",

@@ -9,15 +9,28 @@ public enum AttributionNode: Equatable, Sendable {
   /// A logit at the last position: the token and the model's probability for it.
   case logit(token: Int, probability: Float)
 
-  /// An identifier unique within a graph, in circuit-tracer's style: features
-  /// `{layer}_{feature}_{position}`, errors `err_{layer}_{position}`, embeddings
-  /// `E_{token}_{position}`, logits `L_{token}_{position}` (the prefixes keep the kinds apart).
-  public func id(lastPosition: Int) -> String {
+  /// An identifier unique within a graph, circuit-tracer's `node_id` (`circuit_tracer/frontend/
+  /// graph_models.py`, `Node.*_node`): features `{layer}_{feature}_{position}`, errors
+  /// `{layer}_-1_{position}` (feature −1 is never a real index), embeddings `E_{token}_{position}`,
+  /// logits `{nLayers + 1}_{token}_{position}`.
+  public func id(nLayers: Int, lastPosition: Int) -> String {
     switch self {
     case .feature(let layer, let position, let index, _): return "\(layer)_\(index)_\(position)"
-    case .error(let layer, let position): return "err_\(layer)_\(position)"
+    case .error(let layer, let position): return "\(layer)_-1_\(position)"
     case .embedding(let position, let token): return "E_\(token)_\(position)"
-    case .logit(let token, _): return "L_\(token)_\(lastPosition)"
+    case .logit(let token, _): return "\(nLayers + 1)_\(token)_\(lastPosition)"
+    }
+  }
+
+  /// circuit-tracer's `jsNodeId`, the id its graph frontend keys nodes by: features
+  /// `{layer}_{feature}-0`, errors `{layer}_-1-{position}`, embeddings `E_{token}-{position}`,
+  /// logits `L_{token}-{position}`.
+  public func jsNodeID(lastPosition: Int) -> String {
+    switch self {
+    case .feature(let layer, _, let index, _): return "\(layer)_\(index)-0"
+    case .error(let layer, let position): return "\(layer)_-1-\(position)"
+    case .embedding(let position, let token): return "E_\(token)-\(position)"
+    case .logit(let token, _): return "L_\(token)-\(lastPosition)"
     }
   }
 }

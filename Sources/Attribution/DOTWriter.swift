@@ -19,7 +19,7 @@ public enum DOTWriter {
     let kept = report.keptNodes
     var ranks: [Int: [String]] = [:]  // 0 embeddings, l + 1 layer l, L + 1 logits
     for node in kept {
-      let id = quote(g.nodes[node].id(lastPosition: last))
+      let id = quote(g.nodes[node].id(nLayers: g.nLayers, lastPosition: last))
       let (rank, attributes) = style(g.nodes[node], report: report)
       ranks[rank, default: []].append(id)
       lines.append("  \(id) [\(attributes)];")
@@ -39,7 +39,7 @@ public enum DOTWriter {
       let width = 0.4 + 4 * Double(abs(e.weight) / max(largest, 1e-30))
       let colour = e.weight > 0 ? "#1f66c2" : "#d23b2f"
       lines.append(
-        "  \(quote(g.nodes[e.source].id(lastPosition: last))) -> \(quote(g.nodes[e.target].id(lastPosition: last))) "
+        "  \(quote(g.nodes[e.source].id(nLayers: g.nLayers, lastPosition: last))) -> \(quote(g.nodes[e.target].id(nLayers: g.nLayers, lastPosition: last))) "
           + "[penwidth=\(String(format: "%.2f", width)), color=\"\(colour)\", "
           + "tooltip=\(quote(String(format: "%.4g", e.weight)))];")
     }

@@ -12,16 +12,17 @@ public enum GraphJSONWriter {
     let g = report.graph
     let last = report.lastPosition
     let options = report.options
-    let logitTokens = Set(
-      g.nodes.compactMap { node -> Int? in
-        if case .logit(let t, _) = node { return t }
-        return nil
-      })
+    // circuit-tracer marks the first logit node (the most likely target) as the target logit.
+    let logitTokens = g.nodes.compactMap { node -> Int? in
+      if case .logit(let t, _) = node { return t }
+      return nil
+    }
     let metadata: [String: Any] = [
       "schema_version": schemaVersion,
       "slug": slug(report.prompt),
       "scan": report.modelName,
       "transcoder": report.transcoderName,
+      "transcoder_list": [String](),
       "generator": "clt-attrib",
       "prompt": report.prompt,
       "prompt_tokens": g.tokens.map { report.tokenText($0) },
@@ -41,35 +42,38 @@ public enum GraphJSONWriter {
       "pruned_error_influence": report.pruning.prunedErrorInfluence,
       "logit_targets": options.targets == nil ? "top" : "given",
     ]
+    let cumulative = cumulativeInfluence(report.influence)
     let nodes = report.keptNodes.map { node -> [String: Any] in
+      let n = g.nodes[node]
       var object: [String: Any] = [
-        "node_id": g.nodes[node].id(lastPosition: last),
-        "influence": node < g.sourceCount ? Double(report.influence[node]) : 0,
+        "node_id": n.id(nLayers: g.nLayers, lastPosition: last),
+        "jsNodeId": n.jsNodeID(lastPosition: last),
+        "influence": node < g.sourceCount ? cumulative[node] as Any : NSNull() as Any,
+        "logit_influence": node < g.sourceCount ? Double(report.influence[node]) : 0,
+        "run_idx": 0, "reverse_ctx_idx": 0, "token_prob": 0, "is_target_logit": false,
+        "activation": NSNull(),
       ]
-      switch g.nodes[node] {
+      switch n {
       case .feature(let layer, let position, let index, let activation):
         object.merge([
-          "feature_type": "cross layer transcoder", "layer": String(layer), "feature": index,
-          "ctx_idx": position, "activation": Double(activation), "token_prob": 0, "is_target_logit": false,
-          "clerp": "L\(layer) #\(index)",
+          "feature_type": "cross layer transcoder", "layer": String(layer),
+          "feature": cantorPairing(layer, index), "feature_index": index, "ctx_idx": position,
+          "activation": Double(activation), "clerp": "L\(layer) #\(index)",
         ]) { $1 }
       case .error(let layer, let position):
         object.merge([
-          "feature_type": "mlp reconstruction error", "layer": String(layer), "feature": NSNull(),
-          "ctx_idx": position, "activation": NSNull(), "token_prob": 0, "is_target_logit": false,
-          "clerp": "error L\(layer) @\(position)",
+          "feature_type": "mlp reconstruction error", "layer": String(layer), "feature": -1,
+          "ctx_idx": position, "clerp": "error L\(layer) @\(position)",
         ]) { $1 }
       case .embedding(let position, let token):
         object.merge([
-          "feature_type": "embedding", "layer": "E", "feature": Int(token), "ctx_idx": position,
-          "activation": NSNull(), "token_prob": 0, "is_target_logit": false,
-          "clerp": "Emb: \(report.tokenText(token))",
+          "feature_type": "embedding", "layer": "E", "feature": position, "token_id": Int(token),
+          "ctx_idx": position, "clerp": "Emb: \(report.tokenText(token))",
         ]) { $1 }
       case .logit(let token, let probability):
         object.merge([
-          "feature_type": "logit", "layer": String(g.nLayers), "feature": token, "ctx_idx": last,
-          "activation": NSNull(), "token_prob": Double(probability),
-          "is_target_logit": logitTokens.contains(token),
+          "feature_type": "logit", "layer": String(g.nLayers + 1), "feature": token, "ctx_idx": last,
+          "token_prob": Double(probability), "is_target_logit": logitTokens.first == token,
           "clerp": "Output \"\(report.tokenText(Int32(token)))\" (p=\(String(format: "%.3f", probability)))",
         ]) { $1 }
       }
@@ -77,18 +81,43 @@ public enum GraphJSONWriter {
     }
     let links = report.keptEdges.map { e -> [String: Any] in
       [
-        "source": g.nodes[e.source].id(lastPosition: last),
-        "target": g.nodes[e.target].id(lastPosition: last),
+        "source": g.nodes[e.source].id(nLayers: g.nLayers, lastPosition: last),
+        "target": g.nodes[e.target].id(nLayers: g.nLayers, lastPosition: last),
         "weight": Double(e.weight),
       ]
     }
     let root: [String: Any] = [
       "metadata": metadata,
-      "qParams": ["pinnedIds": [String](), "supernodes": [[String]](), "linkType": "both"],
+      "qParams": [
+        "pinnedIds": [String](), "supernodes": [[String]](), "linkType": "both", "clickedId": "",
+        "sg_pos": "",
+      ],
       "nodes": nodes,
       "links": links,
     ]
     return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])
+  }
+
+  /// circuit-tracer's node influence as its graph files carry it (`prune_graph`'s
+  /// `cumulative_scores`): nodes sorted by influence, largest first, each given the running sum of
+  /// influence up to and including it over the total, so the most influential node has the smallest
+  /// value and the frontend's pruning threshold keeps the nodes at or below it.
+  static func cumulativeInfluence(_ influence: [Float]) -> [Double] {
+    let total = influence.reduce(0.0) { $0 + Double($1) }
+    var result = [Double](repeating: 0, count: influence.count)
+    guard total > 0 else { return result }
+    var running = 0.0
+    for i in influence.indices.sorted(by: { influence[$0] > influence[$1] }) {
+      running += Double(influence[i])
+      result[i] = running / total
+    }
+    return result
+  }
+
+  /// The feature number circuit-tracer's frontend gives a CLT feature: the Cantor pairing of its
+  /// layer and index, (l + i)(l + i + 1)/2 + i, unique over all layers.
+  static func cantorPairing(_ layer: Int, _ index: Int) -> Int {
+    (layer + index) * (layer + index + 1) / 2 + index
   }
 
   /// A file-name-safe slug of the prompt's first words.

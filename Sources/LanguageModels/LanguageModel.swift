@@ -16,6 +16,22 @@ public struct ModelDescription: Sendable, Equatable {
   /// Where the MLP input tap and the MLP output tap sit, in words (recorded in shards).
   public var inputTap: String
   public var outputTap: String
+
+  /// A description made by hand: for files derived from a model without loading it (tests, converters).
+  public init(
+    architecture: String, name: String, sha256: String, nLayers: Int, dModel: Int, vocabularySize: Int,
+    contextLength: Int, inputTap: String, outputTap: String
+  ) {
+    self.architecture = architecture
+    self.name = name
+    self.sha256 = sha256
+    self.nLayers = nLayers
+    self.dModel = dModel
+    self.vocabularySize = vocabularySize
+    self.contextLength = contextLength
+    self.inputTap = inputTap
+    self.outputTap = outputTap
+  }
 }
 
 /// Per-layer MLP inputs and outputs captured during a forward pass: the activations a

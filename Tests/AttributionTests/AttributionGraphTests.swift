@@ -60,7 +60,7 @@ import TranscoderTraining
     let graph = try one.attributionGraph(options: options)
     #expect(graph.logitCount == 2, "a repeated target is one logit node")
     #expect(graph.embeddingCount == 1 && graph.errorCount == model.config.nLayer)
-    let ids = graph.nodes.map { $0.id(lastPosition: 0) }
+    let ids = graph.nodes.map { $0.id(nLayers: graph.nLayers, lastPosition: 0) }
     #expect(Set(ids).count == ids.count)
 
     let silent = CrossLayerTranscoder(
@@ -124,8 +124,8 @@ import TranscoderTraining
     var full = options
     full.maxFeatureNodes = 1
     let one = try local.attributionGraph(options: full)
-    let ids = Set(graph.nodes.prefix(7).map { $0.id(lastPosition: 0) })
-    #expect(ids.contains(one.nodes[0].id(lastPosition: 0)))
+    let ids = Set(graph.nodes.prefix(7).map { $0.id(nLayers: graph.nLayers, lastPosition: 0) })
+    #expect(ids.contains(one.nodes[0].id(nLayers: graph.nLayers, lastPosition: 0)))
   }
 
   @Test(

@@ -93,6 +93,58 @@ import TranscoderTraining
     }
   }
 
+  @Test(
+    "--format json has the fields and id formats of circuit-tracer's graph files (frontend/graph_models.py)")
+  func jsonMatchesCircuitTracer() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try ToolHarness.run(
+      "clt-attrib", base + ["--format", "json", "--node-threshold", "1", "-"], stdin: "Once upon a time in")
+    #expect(r.status == 0, "\(r.stderr)")
+    let root = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+    let metadata = root["metadata"] as! [String: Any]
+    for key in ["slug", "scan", "prompt"] { #expect(metadata[key] is String, "metadata.\(key)") }
+    #expect(metadata["transcoder_list"] as? [String] == [] && metadata["schema_version"] as? Int == 1)
+    #expect(metadata["node_threshold"] as? Double == 1)
+    let q = root["qParams"] as! [String: Any]
+    #expect(
+      q["clickedId"] as? String == "" && q["sg_pos"] as? String == "" && q["linkType"] as? String == "both")
+    let nodes = root["nodes"] as! [[String: Any]]
+    var kinds: Set<String> = []
+    for node in nodes {
+      let kind = node["feature_type"] as! String
+      kinds.insert(kind)
+      let (id, js, layer) = (
+        node["node_id"] as! String, node["jsNodeId"] as! String, node["layer"] as! String
+      )
+      let feature = node["feature"] as! Int
+      let pos = node["ctx_idx"] as! Int
+      #expect(node["run_idx"] as? Int == 0 && node["reverse_ctx_idx"] as? Int == 0)
+      switch kind {
+      case "cross layer transcoder":
+        let l = Int(layer)!
+        let i = node["feature_index"] as! Int
+        #expect(id == "\(l)_\(i)_\(pos)" && js == "\(l)_\(i)-0")
+        #expect(feature == (l + i) * (l + i + 1) / 2 + i, "the Cantor pairing of layer and index")
+        #expect(node["activation"] is Double)
+      case "mlp reconstruction error":
+        #expect(id == "\(layer)_-1_\(pos)" && js == "\(layer)_-1-\(pos)" && feature == -1)
+      case "embedding":
+        let token = node["token_id"] as! Int
+        #expect(layer == "E" && id == "E_\(token)_\(pos)" && js == "E_\(token)-\(pos)" && feature == pos)
+      default:
+        #expect(kind == "logit" && layer == "3", "logits sit at layer n_layers + 1")
+        #expect(id == "3_\(feature)_\(pos)" && js == "L_\(feature)-\(pos)" && node["influence"] is NSNull)
+        continue
+      }
+      let influence = node["influence"] as! Double
+      #expect(influence > 0 && influence <= 1 + 1e-9, "cumulative influence lies in (0, 1]")
+    }
+    #expect(
+      kinds.contains("embedding") && kinds.contains("logit") && kinds.contains("mlp reconstruction error"))
+    let targets = nodes.filter { $0["is_target_logit"] as? Bool == true }
+    #expect(targets.count == 1, "only the first logit is the target, as circuit-tracer marks it")
+  }
+
   @Test("bad inputs are refused with a one-line error: empty, too long, unknown target, mismatched CLT")
   func badInputs() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
