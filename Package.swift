@@ -11,6 +11,7 @@ let package = Package(
     .executable(name: "clt-fit", targets: ["clt-fit"]),
     .executable(name: "clt-encode", targets: ["clt-encode"]),
     .executable(name: "clt-attrib", targets: ["clt-attrib"]),
+    .executable(name: "clt-plot", targets: ["clt-plot"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -53,6 +54,9 @@ let package = Package(
     /// products, pruning by influence, and the DOT and JSON writers.
     .target(
       name: "Attribution", dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CBLAS"]),
+    /// Pictures of the other tools' outputs: a small SVG builder, axes and colour scales, the
+    /// charts (heatmaps, bars, curves, PCA) and the self-contained attribution-graph page.
+    .target(name: "Plots", dependencies: ["Transcoder", "TranscoderTraining"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -95,6 +99,12 @@ let package = Package(
         "ToolSupport", "Attribution", "LanguageModels", "TranscoderTraining", "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    .executableTarget(
+      name: "clt-plot",
+      dependencies: [
+        "ToolSupport", "Plots", "TranscoderTraining",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
 
     // MARK: - Tests
     .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
@@ -121,6 +131,8 @@ let package = Package(
     .testTarget(
       name: "AttributionTests",
       dependencies: ["Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
+    .testTarget(
+      name: "PlotsTests", dependencies: ["Plots", "Transcoder", "TranscoderTraining", "ActivationShards"]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ToolsTests",

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages CLTKit builds and tests against (graphviz: the clt-attrib test
-# renders its DOT), when they are missing.
+# renders its DOT; librsvg2-bin: clt-plot --png; chromium: the clt-plot graph page is tested in a
+# headless browser), when they are missing.
 # As root it runs apt-get; otherwise it names the packages and stops.
 set -euo pipefail
-packages=(libopenblas-dev libhdf5-dev pkg-config graphviz "$@")
+packages=(libopenblas-dev libhdf5-dev pkg-config graphviz librsvg2-bin chromium "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

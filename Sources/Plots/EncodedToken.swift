@@ -1,0 +1,105 @@
+import Foundation
+
+/// One line of `clt-encode`'s output: a token and the transcoder features active on it
+/// (docs/FORMATS.md, "clt-encode output").
+public struct EncodedToken: Sendable, Equatable {
+  /// A feature: its layer, its index in the layer and its activation (normalised units).
+  public struct Feature: Sendable, Equatable, Hashable {
+    public var layer: Int
+    public var feature: Int
+    public var activation: Double
+
+    public init(layer: Int, feature: Int, activation: Double) {
+      self.layer = layer
+      self.feature = feature
+      self.activation = activation
+    }
+
+    /// The label every chart uses: `L{layer}/F{feature}`.
+    public var label: String { FeatureKey(layer: layer, feature: feature).label }
+    public var key: FeatureKey { FeatureKey(layer: layer, feature: feature) }
+  }
+
+  public var doc: Int
+  public var pos: Int
+  public var tokenID: Int
+  public var token: String
+  public var features: [Feature]
+
+  public init(doc: Int, pos: Int, tokenID: Int, token: String, features: [Feature]) {
+    self.doc = doc
+    self.pos = pos
+    self.tokenID = tokenID
+    self.token = token
+    self.features = features
+  }
+
+  /// Reads a clt-encode JSON-lines file (`-`: stdin). Errors name the file, the line and the field.
+  public static func read(_ path: String) throws -> [EncodedToken] {
+    let tokens = try JSONLines.objects(path).map { line, object -> EncodedToken in
+      func int(_ key: String) throws -> Int {
+        let n: NSNumber = try JSONLines.field(object, key, path, line)
+        return n.intValue
+      }
+      let list: [Any] = try JSONLines.field(object, "features", path, line)
+      let features = try list.enumerated().map { index, item -> Feature in
+        guard let f = item as? [String: Any], let layer = f["layer"] as? NSNumber,
+          let feature = f["feature"] as? NSNumber, let activation = f["activation"] as? NSNumber
+        else {
+          throw PlotError.badLine(
+            file: path, line: line,
+            reason: "features[\(index)] needs numbers \"layer\", \"feature\" and \"activation\"")
+        }
+        return Feature(layer: layer.intValue, feature: feature.intValue, activation: activation.doubleValue)
+      }
+      return EncodedToken(
+        doc: try int("doc"), pos: try int("pos"), tokenID: try int("token_id"),
+        token: try JSONLines.field(object, "token", path, line), features: features)
+    }
+    guard !tokens.isEmpty else { throw PlotError.emptyInput(file: path, what: "clt-encode lines") }
+    return tokens
+  }
+
+  /// The tokens of document `doc` (the first document when nil), in order.
+  public static func document(_ doc: Int?, of tokens: [EncodedToken], file: String) throws -> [EncodedToken] {
+    let chosen = doc ?? tokens[0].doc
+    let selected = tokens.filter { $0.doc == chosen }
+    guard !selected.isEmpty else {
+      let docs = Set(tokens.map(\.doc)).sorted()
+      throw PlotError.notInInput(
+        file: file, detail: "no document \(chosen) (it holds documents \(docs.first!)…\(docs.last!))")
+    }
+    return selected
+  }
+}
+
+/// A feature's identity, (layer, index in the layer).
+public struct FeatureKey: Sendable, Hashable, Comparable {
+  public var layer: Int
+  public var feature: Int
+
+  public init(layer: Int, feature: Int) {
+    self.layer = layer
+    self.feature = feature
+  }
+
+  public var label: String { "L\(layer)/F\(feature)" }
+
+  public static func < (a: FeatureKey, b: FeatureKey) -> Bool {
+    (a.layer, a.feature) < (b.layer, b.feature)
+  }
+
+  /// Parses `LAYER:FEATURE` (or `LAYER/FEATURE`, `L2/F117`).
+  public init?(parsing text: String) {
+    let cleaned = text.replacingOccurrences(of: "L", with: "").replacingOccurrences(of: "F", with: "")
+    let parts = cleaned.split(whereSeparator: { $0 == ":" || $0 == "/" })
+    guard parts.count == 2, let l = Int(parts[0]), let f = Int(parts[1]), l >= 0, f >= 0 else { return nil }
+    self.init(layer: l, feature: f)
+  }
+}
+
+/// How a token's text is shown in a label: control characters as visible symbols (the SVG
+/// escaping does that), quoted so leading spaces show.
+public func tokenLabel(_ token: String) -> String {
+  "\u{201C}" + token + "\u{201D}"
+}
