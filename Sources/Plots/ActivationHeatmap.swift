@@ -53,7 +53,9 @@ public struct ActivationHeatmap {
         + "Columns: the \(columns.count) features with the largest summed activation on it, as L{layer}/F{feature}, "
         + "ordered by layer. Colour: the feature's activation on the token (clt-encode, normalised units); white: silent."
     )
-    svg.heading(subtitle: "\(source): \(tokens.count) tokens × \(columns.count) most active features")
+    svg.heading(
+      subtitle:
+        "\(SVGDocument.fileName(source)): \(tokens.count) tokens × \(columns.count) most active features")
     svg.beginGroup(className: "column-labels", label: "features")
     for (c, key) in columns.enumerated() {
       let x = left + (Double(c) + 0.5) * cell + 3

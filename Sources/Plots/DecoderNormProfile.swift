@@ -66,7 +66,8 @@ public struct DecoderNormProfile {
       summary:
         "From \(source): for each feature (L{layer}/F{feature}), the Euclidean norm of its decoder row W_dec[l→l′] "
         + "into each target layer l′ ≥ l, in the transcoder's normalised units. One polyline per feature.")
-    svg.heading(subtitle: "\(source): how strongly each feature writes to each later layer")
+    svg.heading(
+      subtitle: "\(SVGDocument.fileName(source)): how strongly each feature writes to each later layer")
     chart.draw(into: &svg, x: 80, y: 70, width: 420, height: 270)
     return svg.render()
   }

@@ -61,7 +61,8 @@ public struct DecoderPCA {
         "From \(source): each circle is one feature of layer \(layer), placed by the projection of its \(what) on the "
         + "first two principal components (PC1 \(pct(0)), PC2 \(pct(1)) of the variance); colour: log10 of its firing "
         + "frequency (frequency_\(layer) in clt.h5, floored at 1e-6).")
-    svg.heading(subtitle: "\(source): \(what); PC1 \(pct(0)), PC2 \(pct(1)) of variance")
+    svg.heading(
+      subtitle: "\(SVGDocument.fileName(source)): \(what); PC1 \(pct(0)), PC2 \(pct(1)) of variance")
     Axis.drawLeft(in: &svg, scale: yScale, x: left, right: left + size, title: "PC2 (\(pct(1)))")
     Axis.drawBottom(in: &svg, scale: xScale, y: top + size, top: top, title: "PC1 (\(pct(0)))")
     svg.beginGroup(className: "points", label: "features")

@@ -102,7 +102,7 @@ public struct FeatureImportance {
       summary:
         "From \(source): the \(bars.count) most important features, most important on top; bar length: \(measure) "
         + "(normalised units of the transcoder).")
-    svg.heading(subtitle: "\(source)")
+    svg.heading(subtitle: "\(SVGDocument.fileName(source))")
     for (i, bar) in bars.enumerated() {
       let y = top + Double(i) * barHeight
       let (x0, x1) = (scale.map(min(0, bar.value)), scale.map(max(0, bar.value)))

@@ -116,29 +116,39 @@ public struct GraphPage {
     (function () {
       var data = JSON.parse(document.getElementById("graph-data").textContent);
       var nodes = data.nodes, links = data.links, L = data.layers;
-      var colWidth = 96, rowHeight = 46, left = 90, top = 30, slot = 17;
+      var left = 90, top = 30, slot = 17, perRow = 10, sub = 14;
       var positions = 0;
       nodes.forEach(function (n) { positions = Math.max(positions, n.pos + 1); });
       positions = Math.max(positions, data.tokens.length);
-      // Rows: embeddings (layer -1) at the bottom, logits (layer L) at the top.
-      function rowY(layer) { return top + (L - layer) * rowHeight + rowHeight / 2; }
+      // Nodes sharing a layer and a position form a group, wrapped into lines of perRow nodes.
       var groups = {};
       nodes.forEach(function (n, i) { var k = n.layer + ":" + n.pos; (groups[k] = groups[k] || []).push(i); });
-      var widest = 1;
-      Object.keys(groups).forEach(function (k) { widest = Math.max(widest, groups[k].length); });
-      colWidth = Math.max(colWidth, Math.min(widest, 12) * slot + 16);
+      // Each column is as wide as its largest group needs; each row as tall as its deepest group.
+      var colWidth = [], lines = {};
+      for (var c = 0; c < positions; c++) colWidth.push(96);
+      Object.keys(groups).forEach(function (k) {
+        var n = nodes[groups[k][0]], count = groups[k].length;
+        colWidth[n.pos] = Math.max(colWidth[n.pos], Math.min(count, perRow) * slot + 16);
+        lines[n.layer] = Math.max(lines[n.layer] || 1, Math.ceil(count / perRow));
+      });
+      var colX = [left];
+      for (var c = 0; c < positions; c++) colX.push(colX[c] + colWidth[c]);
+      var rowTop = {}, y = top;
+      for (var layer = L; layer >= -1; layer--) { rowTop[layer] = y; y += 28 + (lines[layer] || 1) * sub; }
+      var bottom = y;
+      function rowY(layer) { return rowTop[layer] + 14 + ((lines[layer] || 1) - 1) * sub / 2; }
       var xy = new Array(nodes.length);
       Object.keys(groups).forEach(function (k) {
         var members = groups[k];
         members.sort(function (a, b) { return Math.abs(nodes[b].influence) - Math.abs(nodes[a].influence); });
         members.forEach(function (i, j) {
-          var perRow = Math.max(1, Math.floor((colWidth - 16) / slot));
-          var cx = left + nodes[i].pos * colWidth + colWidth / 2 + ((j % perRow) - (Math.min(members.length, perRow) - 1) / 2) * slot;
-          var cy = rowY(nodes[i].layer) + Math.floor(j / perRow) * 12 - (Math.floor((members.length - 1) / perRow) * 6);
+          var n = nodes[i], inLine = Math.min(members.length, perRow);
+          var cx = colX[n.pos] + colWidth[n.pos] / 2 + ((j % perRow) - (inLine - 1) / 2) * slot;
+          var cy = rowTop[n.layer] + 14 + Math.floor(j / perRow) * sub;
           xy[i] = [cx, cy];
         });
       });
-      var width = left + positions * colWidth + 20, height = top + (L + 2) * rowHeight + 40;
+      var width = colX[positions] + 20, height = bottom + 40;
       var graph = document.getElementById("graph");
       graph.style.width = width + "px"; graph.style.height = height + "px";
       var canvas = document.getElementById("edges");
@@ -154,7 +164,7 @@ public struct GraphPage {
         var col = document.createElement("div");
         col.className = "collabel";
         col.textContent = p + " \\u201c" + (data.tokens[p] === undefined ? "" : data.tokens[p]) + "\\u201d";
-        col.style.left = (left + p * colWidth + 4) + "px"; col.style.top = (height - 30) + "px";
+        col.style.left = (colX[p] + 4) + "px"; col.style.top = (bottom + 6) + "px";
         graph.appendChild(col);
       }
       var maxW = 0;

@@ -65,7 +65,9 @@ public struct LayerCorrelation {
         "From \(source), \(tokens) tokens. Entry (row a, column b): Pearson correlation over tokens between layer a's "
         + "and layer b's per-token \(what). Blue negative, red positive; grey: undefined (a layer constant on every token)."
     )
-    svg.heading(subtitle: "\(source): Pearson r over \(tokens) tokens of each layer's per-token \(what)")
+    svg.heading(
+      subtitle:
+        "\(SVGDocument.fileName(source)): Pearson r over \(tokens) tokens of each layer's per-token \(what)")
     let scale = ColorScale.diverging(limit: 1)
     svg.beginGroup(className: "cells", label: "correlations")
     for a in 0..<l {

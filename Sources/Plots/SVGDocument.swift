@@ -168,6 +168,12 @@ public struct SVGDocument {
         ]) + ">\(Self.tooltip(tooltip))</circle>")
   }
 
+  /// A path shortened to its file name for a subtitle, where a long temporary path would run off
+  /// the picture; the `<desc>` keeps the whole path.
+  public static func fileName(_ path: String) -> String {
+    path == "-" ? "stdin" : URL(fileURLWithPath: path).lastPathComponent
+  }
+
   /// The title drawn at the top, and a smaller subtitle under it.
   public mutating func heading(subtitle: String? = nil) {
     text(title, x: 12, y: 22, size: 15, bold: true, className: "title")

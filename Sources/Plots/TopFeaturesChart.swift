@@ -43,7 +43,7 @@ public struct TopFeaturesChart {
         "One panel per token of \(source); in each, the token's \(top) most active transcoder features "
         + "(L{layer}/F{feature}), strongest on top. Bar length: activation (clt-encode, normalised units), "
         + "on one scale for all panels.")
-    svg.heading(subtitle: "\(source): bar length = activation")
+    svg.heading(subtitle: "\(SVGDocument.fileName(source)): bar length = activation")
     var y = top0
     for (t, token) in tokens.enumerated() {
       let features = bars(token)

@@ -68,7 +68,7 @@ public struct TrainingCurves {
         "From \(source) (clt-fit --log). x: \(x == .tokens ? "tokens seen" : "training step"). Charts: mean NMSE "
         + "over layers, mean L0, dead fraction averaged over layers, and NMSE of each layer. One polyline per series "
         + "with one point per log line; non-finite values are left out.")
-    svg.heading(subtitle: source)
+    svg.heading(subtitle: SVGDocument.fileName(source))
     let xDomain = LinearScale.niceDomain(xs)
     for (i, chart) in charts.enumerated() {
       let ox = marginLeft + Double(i % 2) * (chartWidth + gapX)
