@@ -21,25 +21,69 @@ enum JSONLines {
   /// them) into `null`, which JSON allows.
   static func objects(_ path: String, nonFinite: Bool = false) throws -> [(line: Int, object: [String: Any])]
   {
-    let text = String(decoding: try data(path), as: UTF8.self)
     var result: [(Int, [String: Any])] = []
-    for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-      var line = String(raw)
+    try forEachObject(path, nonFinite: nonFinite) { line, object in
+      result.append((line, object))
+      return true
+    }
+    return result
+  }
+
+  /// Calls `body` with each non-blank line's object and line number, reading the file in 1 MiB
+  /// blocks, so a clt-encode output of a whole corpus is never held at once; `body` returns false
+  /// to stop reading (a picture of one document stops after it).
+  static func forEachObject(
+    _ path: String, nonFinite: Bool = false, _ body: (Int, [String: Any]) throws -> Bool
+  ) throws {
+    let handle: FileHandle
+    if path == "-" {
+      handle = FileHandle.standardInput
+    } else {
+      guard FileManager.default.fileExists(atPath: path) else {
+        throw PlotError.unreadable(file: path, reason: "no such file")
+      }
+      guard let opened = FileHandle(forReadingAtPath: path) else {
+        throw PlotError.unreadable(file: path, reason: "permission denied or not a file")
+      }
+      handle = opened
+    }
+    defer { if path != "-" { try? handle.close() } }
+    var pending = Data()
+    var lineNumber = 0
+    func handleLine(_ bytes: Data) throws -> Bool {
+      lineNumber += 1
+      var line = String(decoding: bytes, as: UTF8.self)
       if line.hasSuffix("\r") { line.removeLast() }
-      if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+      if line.allSatisfy({ $0 == " " || $0 == "\t" }) { return true }
       if nonFinite { line = replacingNonFinite(line) }
       let parsed: Any
       do {
         parsed = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
       } catch {
-        throw PlotError.badLine(file: path, line: index + 1, reason: "not valid JSON")
+        throw PlotError.badLine(file: path, line: lineNumber, reason: "not valid JSON")
       }
       guard let object = parsed as? [String: Any] else {
-        throw PlotError.badLine(file: path, line: index + 1, reason: "not a JSON object")
+        throw PlotError.badLine(file: path, line: lineNumber, reason: "not a JSON object")
       }
-      result.append((index + 1, object))
+      return try body(lineNumber, object)
     }
-    return result
+    while true {
+      let block: Data
+      do {
+        block = try handle.read(upToCount: 1 << 20) ?? Data()
+      } catch {
+        throw PlotError.unreadable(file: path, reason: error.localizedDescription)
+      }
+      if block.isEmpty { break }
+      pending.append(block)
+      var start = pending.startIndex
+      while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+        if try !handleLine(pending[start..<newline]) { return }
+        start = pending.index(after: newline)
+      }
+      pending = Data(pending[start...])
+    }
+    if !pending.isEmpty { _ = try handleLine(pending) }
   }
 
   /// `line` with bare nan/inf/-inf tokens (outside strings) replaced by null.

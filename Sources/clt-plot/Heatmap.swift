@@ -33,7 +33,7 @@ struct Heatmap: ParsableCommand {
 
   func run() throws {
     try runReportingErrors(tool: "clt-plot heatmap") {
-      let tokens = try EncodedToken.document(doc, of: try EncodedToken.read(input), file: input)
+      let tokens = try EncodedToken.readDocument(input, doc: doc)
       let heatmap = ActivationHeatmap(
         tokens: Array(tokens.prefix(maxTokens)), maxFeatures: features, source: input)
       try output.emit(heatmap.svg())

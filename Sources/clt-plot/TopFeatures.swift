@@ -33,7 +33,7 @@ struct TopFeatures: ParsableCommand {
 
   func run() throws {
     try runReportingErrors(tool: "clt-plot top-features") {
-      var tokens = try EncodedToken.document(doc, of: try EncodedToken.read(input), file: input)
+      var tokens = try EncodedToken.readDocument(input, doc: doc)
       if let pos {
         tokens = tokens.filter { $0.pos == pos }
         guard !tokens.isEmpty else {

@@ -24,6 +24,26 @@ import Testing
     #expect(throws: PlotError.self) { try EncodedToken.document(7, of: tokens, file: input) }
   }
 
+  @Test("one document is read up to its end only; lines across 1 MiB blocks are read whole")
+  func streaming() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let broken = try PlotFixtures.write(PlotFixtures.encodeLines + "not json\n", "broken.jsonl", in: dir)
+    #expect(
+      try EncodedToken.readDocument(broken, doc: 0).map(\.pos) == [0, 1, 2],
+      "the bad line after it is never read")
+    #expect(throws: PlotError.badLine(file: broken, line: 5, reason: "not valid JSON")) {
+      try EncodedToken.readDocument(broken, doc: 7)
+    }
+    let line =
+      "{\"doc\": 0, \"pos\": 0, \"token_id\": 1, \"token\": \"\(String(repeating: "x", count: 997))\", \"features\": []}"
+    let many = (0..<3000).map { line.replacingOccurrences(of: "\"pos\": 0", with: "\"pos\": \($0)") }
+    let big = try PlotFixtures.write(many.joined(separator: "\n"), "big.jsonl", in: dir)
+    let tokens = try EncodedToken.read(big)
+    #expect(
+      tokens.count == 3000 && tokens.map(\.pos) == Array(0..<3000), "no line lost or cut at a block edge")
+    #expect(tokens.allSatisfy { $0.token.count == 997 })
+  }
+
   @Test("a bad line, a missing field and an empty file are errors naming the file and the line")
   func badInputs() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
