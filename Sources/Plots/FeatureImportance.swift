@@ -27,12 +27,43 @@ public struct FeatureImportance {
   public static func fromEncoded(_ tokens: [EncodedToken], file: CLTFile, top: Int, source: String) throws
     -> FeatureImportance
   {
-    let norms = try decoderNorms(
-      file, layers: Set(tokens.flatMap { $0.features.map(\.layer) }), source: source)
+    var totals = Totals(file: file, source: source)
+    for token in tokens { try totals.add(token) }
+    return totals.chart(top: top, tokens: tokens.count)
+  }
+
+  /// The same from a clt-encode file read as a stream: memory grows with the distinct features.
+  public static func fromEncoded(path: String, file: CLTFile, top: Int) throws -> FeatureImportance {
+    var totals = Totals(file: file, source: path)
+    var count = 0
+    try EncodedToken.forEach(path) { token in
+      try totals.add(token)
+      count += 1
+      return true
+    }
+    guard count > 0 else { throw PlotError.emptyInput(file: path, what: "clt-encode lines") }
+    return totals.chart(top: top, tokens: count)
+  }
+
+  /// Per feature, the running Σ activation × decoder norm; each layer's norms computed once.
+  struct Totals {
+    let file: CLTFile
+    let source: String
+    var norms: [Int: [Double]] = [:]
     var totals: [FeatureKey: Double] = [:]
-    for token in tokens {
+
+    init(file: CLTFile, source: String) {
+      self.file = file
+      self.source = source
+    }
+
+    mutating func add(_ token: EncodedToken) throws {
       for f in token.features {
-        guard let n = norms[f.layer], f.feature < n.count else {
+        if norms[f.layer] == nil {
+          norms[f.layer] = try FeatureImportance.decoderNorms(file, layers: [f.layer], source: source)[
+            f.layer]
+        }
+        guard let n = norms[f.layer], f.feature >= 0, f.feature < n.count else {
           throw PlotError.notInInput(
             file: source,
             detail: "feature \(f.label) is not in the transcoder (\(file.transcoder.features) a layer)")
@@ -40,10 +71,13 @@ public struct FeatureImportance {
         totals[f.key, default: 0] += f.activation * n[f.feature]
       }
     }
-    let ranked = totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(top)
-    return FeatureImportance(
-      bars: ranked.map { Bar(label: $0.key.label, value: $0.value) },
-      measure: "Σ over \(tokens.count) tokens of activation × decoder norm", source: source)
+
+    func chart(top: Int, tokens: Int) -> FeatureImportance {
+      let ranked = totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(top)
+      return FeatureImportance(
+        bars: ranked.map { Bar(label: $0.key.label, value: $0.value) },
+        measure: "Σ over \(tokens) tokens of activation × decoder norm", source: source)
+    }
   }
 
   /// The graph's feature nodes, by activation × decoder norm (with `file`) or by influence.

@@ -23,33 +23,75 @@ public struct LayerCorrelation {
   /// - Parameters:
   ///   - layers: the number of layers; default one more than the highest layer in the input.
   public init(tokens: [EncodedToken], measure: Measure, layers: Int? = nil, source: String) {
-    let l = layers ?? ((tokens.flatMap { $0.features.map(\.layer) }.max() ?? 0) + 1)
-    var totals = [[Double]](repeating: [Double](repeating: 0, count: tokens.count), count: l)
-    for (t, token) in tokens.enumerated() {
-      for f in token.features where f.layer < l {
-        totals[f.layer][t] += measure == .mass ? f.activation : 1
-      }
+    var moments = Moments(layers: layers)
+    for token in tokens { moments.add(token, measure: measure) }
+    self.init(moments: moments, measure: measure, source: source)
+  }
+
+  /// The matrix of a clt-encode file read as a stream: memory grows with L², not with the tokens.
+  public init(path: String, measure: Measure, layers: Int? = nil) throws {
+    var moments = Moments(layers: layers)
+    try EncodedToken.forEach(path) { token in
+      moments.add(token, measure: measure)
+      return true
     }
-    matrix = (0..<l).map { a in (0..<l).map { b in Self.pearson(totals[a], totals[b]) } }
+    guard moments.count > 0 else { throw PlotError.emptyInput(file: path, what: "clt-encode lines") }
+    self.init(moments: moments, measure: measure, source: path)
+  }
+
+  init(moments: Moments, measure: Measure, source: String) {
+    let l = moments.sums.count
+    matrix = (0..<l).map { a in (0..<l).map { b in moments.correlation(a, b) } }
     self.measure = measure
-    self.tokens = tokens.count
+    tokens = moments.count
     self.source = source
   }
 
-  /// Pearson's r of two equally long series; NaN when either is constant.
-  public static func pearson(_ x: [Double], _ y: [Double]) -> Double {
-    let n = Double(x.count)
-    guard x.count > 1 else { return .nan }
-    let mx = x.reduce(0, +) / n
-    let my = y.reduce(0, +) / n
-    var (sxy, sxx, syy) = (0.0, 0.0, 0.0)
-    for (a, b) in zip(x, y) {
-      sxy += (a - mx) * (b - my)
-      sxx += (a - mx) * (a - mx)
-      syy += (b - my) * (b - my)
+  /// Running sums over tokens of each layer's total and of the products of every pair of layers'
+  /// totals: all that Pearson's r needs, so any number of tokens can stream past.
+  struct Moments {
+    let fixedLayers: Int?
+    var count = 0
+    var sums: [Double]
+    var products: [[Double]]
+
+    init(layers: Int?) {
+      fixedLayers = layers
+      sums = [Double](repeating: 0, count: layers ?? 0)
+      products = [[Double]](repeating: sums, count: layers ?? 0)
     }
-    guard sxx > 0 && syy > 0 else { return .nan }
-    return sxy / (sxx * syy).squareRoot()
+
+    mutating func add(_ token: EncodedToken, measure: Measure) {
+      let highest = token.features.map(\.layer).max() ?? -1
+      let l = fixedLayers ?? max(sums.count, highest + 1)
+      if l > sums.count {
+        sums += [Double](repeating: 0, count: l - sums.count)
+        for a in products.indices { products[a] += [Double](repeating: 0, count: l - products[a].count) }
+        products += [[Double]](repeating: [Double](repeating: 0, count: l), count: l - products.count)
+      }
+      var totals = [Double](repeating: 0, count: l)
+      for f in token.features where f.layer >= 0 && f.layer < l {
+        totals[f.layer] += measure == .mass ? f.activation : 1
+      }
+      count += 1
+      for a in 0..<l where totals[a] != 0 {
+        sums[a] += totals[a]
+        for b in 0..<l where totals[b] != 0 { products[a][b] += totals[a] * totals[b] }
+      }
+    }
+
+    /// Pearson's r of layers a and b over the tokens; NaN when either is constant.
+    func correlation(_ a: Int, _ b: Int) -> Double {
+      guard count > 1 else { return .nan }
+      let n = Double(count)
+      let (ma, mb) = (sums[a] / n, sums[b] / n)
+      let covariance = products[a][b] / n - ma * mb
+      let va = products[a][a] / n - ma * ma
+      let vb = products[b][b] / n - mb * mb
+      let scale = max(products[a][a], products[b][b]) / n
+      guard va > 1e-12 * scale && vb > 1e-12 * scale else { return .nan }
+      return min(max(covariance / (va * vb).squareRoot(), -1), 1)
+    }
   }
 
   public func svg() -> String {

@@ -31,8 +31,7 @@ struct Correlations: ParsableCommand {
 
   func run() throws {
     try runReportingErrors(tool: "clt-plot correlations") {
-      let tokens = try EncodedToken.read(input)
-      try output.emit(LayerCorrelation(tokens: tokens, measure: measure, layers: layers, source: input).svg())
+      try output.emit(try LayerCorrelation(path: input, measure: measure, layers: layers).svg())
     }
   }
 }

@@ -45,8 +45,7 @@ struct Importance: ParsableCommand {
         isGraph
         ? try FeatureImportance.fromGraph(
           try AttributionGraphFile.read(input), file: file, top: top, source: input)
-        : try FeatureImportance.fromEncoded(
-          try EncodedToken.read(input), file: file!, top: top, source: input)
+        : try FeatureImportance.fromEncoded(path: input, file: file!, top: top)
       try output.emit(chart.svg())
     }
   }

@@ -124,8 +124,9 @@ import Testing
     #expect(abs(matrix[0][0] - 1) < 1e-12 && abs(matrix[0][1] + 1) < 1e-12 && abs(matrix[0][2] - 1) < 1e-12)
     let counts = LayerCorrelation(tokens: tokens, measure: .count, source: "test").matrix
     #expect(counts[0][1].isNaN, "a layer with the same count on every token has no correlation")
-    let svg = try SVGInspector(
-      LayerCorrelation(tokens: try EncodedToken.read(input), measure: .mass, source: input).svg())
+    let streamed = try LayerCorrelation(path: input, measure: .mass)
+    #expect(streamed.tokens == 4 && streamed.matrix.count == 2)
+    let svg = try SVGInspector(streamed.svg())
     svg.expectPicture()
     #expect(svg.all("rect", className: "cell").count == 2 * 2)
     #expect(svg.all("title").first?.text.contains("correlation") == true)

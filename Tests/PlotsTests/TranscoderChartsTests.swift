@@ -107,8 +107,12 @@ import TranscoderTraining
   func importanceFromEncoded() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     let file = try CLTFile.load(url: clt)
-    let tokens = try EncodedToken.read(try PlotFixtures.write(PlotFixtures.encodeLines, "f.jsonl", in: dir))
-    let chart = try FeatureImportance.fromEncoded(tokens, file: file, top: 10, source: "f.jsonl")
+    let path = try PlotFixtures.write(PlotFixtures.encodeLines, "f.jsonl", in: dir)
+    let chart = try FeatureImportance.fromEncoded(
+      try EncodedToken.read(path), file: file, top: 10, source: path)
+    let streamed = try FeatureImportance.fromEncoded(path: path, file: file, top: 10)
+    #expect(streamed.bars.map(\.label) == chart.bars.map(\.label), "streaming ranks the same")
+    #expect(zip(streamed.bars, chart.bars).allSatisfy { abs($0.value - $1.value) < 1e-9 })
     #expect(chart.bars.count == 4, "four distinct features")
     let n1 = Double(file.transcoder.decoderNorms(layer: 1)[5])
     let l15 = chart.bars.first { $0.label == "L1/F5" }!
