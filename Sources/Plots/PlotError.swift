@@ -18,17 +18,19 @@ public enum PlotError: Error, LocalizedError, Equatable {
   case externalTool(name: String, reason: String)
 
   public var errorDescription: String? {
+    /// Standard input, given as `-`, is named as such.
+    func name(_ file: String) -> String { file == "-" ? "stdin" : file }
     switch self {
     case .badLine(let file, let line, let reason):
-      return "\(file):\(line): \(reason)"
+      return "\(name(file)):\(line): \(reason)"
     case .badDocument(let file, let reason):
-      return "\(file): \(reason)"
+      return "\(name(file)): \(reason)"
     case .emptyInput(let file, let what):
-      return "\(file): no \(what) in it; give it a non-empty output of the tool that makes it"
+      return "\(name(file)): no \(what) in it; give it a non-empty output of the tool that makes it"
     case .unreadable(let file, let reason):
-      return "\(file): cannot read (\(reason))"
+      return "\(name(file)): cannot read (\(reason))"
     case .notInInput(let file, let detail):
-      return "\(file): \(detail)"
+      return "\(name(file)): \(detail)"
     case .outputFailed(let path, let reason):
       return "\(path): cannot write (\(reason))"
     case .externalTool(let name, let reason):

@@ -27,12 +27,13 @@ public struct PrincipalComponents {
     var mean = [Double](repeating: 0, count: dim)
     for i in 0..<n { for j in 0..<dim { mean[j] += Double(points[i * dim + j]) } }
     for j in 0..<dim { mean[j] /= Double(n) }
-    var x = [Double](repeating: 0, count: n * dim)
+    // The centred data kept in Float: a SmolLM2 layer's concatenated decoder rows are 70 M values.
+    var x = [Float](repeating: 0, count: n * dim)
     var total = 0.0
     for i in 0..<n {
       for j in 0..<dim {
         let v = Double(points[i * dim + j]) - mean[j]
-        x[i * dim + j] = v
+        x[i * dim + j] = Float(v)
         total += v * v
       }
     }
@@ -60,7 +61,7 @@ public struct PrincipalComponents {
         }
         let change = zip(v, w).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
         v = w
-        if change < 1e-18 { break }
+        if change < 1e-16 { break }
       }
       components.append(v)
       variances.append(max(lambda, 0))
@@ -68,19 +69,19 @@ public struct PrincipalComponents {
     self.components = components
     self.variances = variances
     projections = (0..<n).map { i in
-      components.map { c in (0..<dim).reduce(0) { $0 + x[i * dim + $1] * c[$1] } }
+      components.map { c in (0..<dim).reduce(0) { $0 + Double(x[i * dim + $1]) * c[$1] } }
     }
   }
 
   /// C·v for the covariance of the centred rows x (n, dim).
-  static func covarianceTimes(_ v: [Double], x: [Double], n: Int, dim: Int, denominator: Double) -> [Double] {
+  static func covarianceTimes(_ v: [Double], x: [Float], n: Int, dim: Int, denominator: Double) -> [Double] {
     var out = [Double](repeating: 0, count: dim)
     x.withUnsafeBufferPointer { x in
       for i in 0..<n {
         let row = x.baseAddress! + i * dim
         var s = 0.0
-        for j in 0..<dim { s += row[j] * v[j] }
-        for j in 0..<dim { out[j] += s * row[j] }
+        for j in 0..<dim { s += Double(row[j]) * v[j] }
+        for j in 0..<dim { out[j] += s * Double(row[j]) }
       }
     }
     for j in 0..<dim { out[j] /= denominator }

@@ -42,7 +42,8 @@ struct DecoderNorms: ParsableCommand {
       let file = try loadTranscoder(clt)
       var keys = feature.compactMap(FeatureKey.init(parsing:))
       if let layer {
-        keys += try DecoderNormProfile.topFeatures(file: file, layer: layer, count: top, source: clt)
+        let strongest = try DecoderNormProfile.topFeatures(file: file, layer: layer, count: top, source: clt)
+        keys += strongest.filter { !keys.contains($0) }
       }
       try output.emit(try DecoderNormProfile(file: file, features: keys, source: clt).svg())
     }

@@ -46,6 +46,8 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("h.svg").path))
     r = try ToolHarness.run("clt-plot", ["curves", "--png", input.path])
     #expect(r.status != 0 && r.stderr.contains("--png needs -o"), "\(r.stderr)")
+    r = try ToolHarness.run("clt-plot", ["heatmap", "-"], stdin: "")
+    #expect(r.status != 0 && r.stderr.contains("stdin: no clt-encode lines"), "\(r.stderr)")
     r = try ToolHarness.run("clt-plot", ["curves", dir.appendingPathComponent("missing.jsonl").path])
     #expect(r.status != 0 && r.stderr.contains("missing.jsonl: cannot read"), "\(r.stderr)")
   }
