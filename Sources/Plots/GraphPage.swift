@@ -102,6 +102,8 @@ public struct GraphPage {
     .node.logit { background: #f0b030; }
     .node.selected { outline: 3px solid #000; }
     .node.dim { opacity: 0.25; }
+    .logitlabel { position: absolute; font-size: 10px; color: #7a5200; white-space: pre;
+      transform: rotate(-60deg); transform-origin: left bottom; }
     .rowlabel, .collabel { position: absolute; font-size: 11px; color: #555; white-space: pre; }
     .key { padding: 0 4px; border-radius: 3px; }
     .key.feature { background: #5b8fd0; color: #fff; } .key.error { background: #aaa; }
@@ -116,7 +118,7 @@ public struct GraphPage {
     (function () {
       var data = JSON.parse(document.getElementById("graph-data").textContent);
       var nodes = data.nodes, links = data.links, L = data.layers;
-      var left = 90, top = 30, slot = 17, perRow = 10, sub = 14;
+      var left = 90, top = 80, slot = 17, perRow = 10, sub = 14;
       var positions = 0;
       nodes.forEach(function (n) { positions = Math.max(positions, n.pos + 1); });
       positions = Math.max(positions, data.tokens.length);
@@ -239,6 +241,14 @@ public struct GraphPage {
         el.addEventListener("mouseleave", function () { if (pinned < 0) select(-1); });
         el.addEventListener("click", function (event) { pinned = pinned == i ? -1 : i; select(pinned < 0 ? i : pinned); event.stopPropagation(); });
         graph.appendChild(el);
+        if (n.kind == "logit") {
+          // The predicted token's text above its node, slanted so neighbours do not overlap.
+          var text = document.createElement("div");
+          text.className = "logitlabel";
+          text.textContent = n.label.replace(/^Output /, "").replace(/ \\(p=[^)]*\\)$/, "");
+          text.style.left = (xy[i][0] - 2) + "px"; text.style.top = (xy[i][1] - 22) + "px";
+          graph.appendChild(text);
+        }
       });
       graph.addEventListener("click", function () { pinned = -1; select(-1); });
       var facts = document.getElementById("facts");
