@@ -61,7 +61,7 @@ public struct PrincipalComponents {
         }
         let change = zip(v, w).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
         v = w
-        if change < 1e-16 { break }
+        if change < 1e-12 { break }  // the direction moved by under 1e-6: enough for a scatter
       }
       components.append(v)
       variances.append(max(lambda, 0))
