@@ -13,6 +13,7 @@ let package = Package(
     .executable(name: "clt-attrib", targets: ["clt-attrib"]),
     .executable(name: "clt-report", targets: ["clt-report"]),
     .executable(name: "clt-convert", targets: ["clt-convert"]),
+    .executable(name: "clt-plot", targets: ["clt-plot"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -66,6 +67,9 @@ let package = Package(
       ]),
     /// An experiment's report (REPORT.md and REPORT.html) from the files its pipeline wrote.
     .target(name: "ExperimentReport", dependencies: ["TranscoderTraining"]),
+    /// Pictures of the other tools' outputs: a small SVG builder, axes and colour scales, the
+    /// charts (heatmaps, bars, curves, PCA) and the self-contained attribution-graph page.
+    .target(name: "Plots", dependencies: ["Transcoder", "TranscoderTraining"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
@@ -114,6 +118,12 @@ let package = Package(
         "ToolSupport", "Attribution", "LanguageModels", "TranscoderTraining", "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    .executableTarget(
+      name: "clt-plot",
+      dependencies: [
+        "ToolSupport", "Plots", "TranscoderTraining",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
 
     .executableTarget(
       name: "clt-convert",
@@ -153,6 +163,8 @@ let package = Package(
         "CircuitTracerFormat", "TranscoderTraining", "Transcoder", "ActivationShards", "ModelFormats",
         "LanguageModels", "Kernels",
       ]),
+    .testTarget(
+      name: "PlotsTests", dependencies: ["Plots", "Transcoder", "TranscoderTraining", "ActivationShards"]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ExperimentReportTests",

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages CLTKit builds and tests against, when they are missing (graphviz:
-# the clt-attrib test renders its DOT and the pipelines draw graphs; jq: pipelines/provenance.sh).
+# the clt-attrib test renders its DOT and the pipelines draw graphs; jq: pipelines/provenance.sh;
+# librsvg2-bin: clt-plot --png; chromium: the clt-plot graph page is tested in a headless browser).
 # As root it runs apt-get; otherwise it names the packages and stops.
 set -euo pipefail
-packages=(libopenblas-dev libhdf5-dev pkg-config graphviz jq "$@")
+packages=(libopenblas-dev libhdf5-dev pkg-config graphviz jq librsvg2-bin chromium "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

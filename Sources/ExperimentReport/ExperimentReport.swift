@@ -121,6 +121,14 @@ public enum ExperimentReport {
             ]
           }))
     }
+    let pages = v.graphs.map { "\(v.name)/graphs/graph-\($0.index).html" }.filter {
+      FileManager.default.fileExists(
+        atPath: v.folder.deletingLastPathComponent().appendingPathComponent($0).path)
+    }
+    if !pages.isEmpty {
+      doc.add(.paragraph("Interactive graph pages (hover or click a node for its edges):"))
+      doc.add(.links(pages.map { ($0, URL(fileURLWithPath: $0).lastPathComponent) }))
+    }
     if !v.pictures.isEmpty {
       doc.add(.heading(level: 2, text: "Pictures"))
       for picture in v.pictures {

@@ -10,6 +10,20 @@ public struct ReportDocument: Sendable, Equatable {
     case image(path: String, caption: String)
     /// Preformatted text (generated continuations, commands).
     case code(String)
+    /// Links to files beside the report (the interactive graph pages), as a list.
+    case links([(path: String, text: String)])
+
+    public static func == (a: Block, b: Block) -> Bool {
+      switch (a, b) {
+      case (.heading(let l1, let t1), .heading(let l2, let t2)): return l1 == l2 && t1 == t2
+      case (.paragraph(let x), .paragraph(let y)), (.code(let x), .code(let y)): return x == y
+      case (.table(let h1, let r1), .table(let h2, let r2)): return h1 == h2 && r1 == r2
+      case (.image(let p1, let c1), .image(let p2, let c2)): return p1 == p2 && c1 == c2
+      case (.links(let x), .links(let y)):
+        return x.map(\.path) == y.map(\.path) && x.map(\.text) == y.map(\.text)
+      default: return false
+      }
+    }
   }
 
   public var title: String
@@ -40,6 +54,8 @@ public struct ReportDocument: Sendable, Equatable {
         out += "![\(caption)](\(path))\n\n*\(caption)*\n"
       case .code(let text):
         out += "```\n\(text)\n```\n"
+      case .links(let links):
+        out += links.map { "- [\($0.text)](\($0.path))\n" }.joined()
       }
     }
     return out
@@ -78,6 +94,11 @@ public struct ReportDocument: Sendable, Equatable {
           + "<figcaption>\(Self.escape(caption))</figcaption></figure>\n"
       case .code(let text):
         out += "<pre>\(Self.escape(text))</pre>\n"
+      case .links(let links):
+        out +=
+          "<ul>"
+          + links.map { "<li><a href=\"\(Self.escape($0.path))\">\(Self.escape($0.text))</a></li>" }.joined()
+          + "</ul>\n"
       }
     }
     return out + "</body></html>\n"

@@ -4,6 +4,7 @@
 include models/smollm2.mk
 TRAIN_TOKENS := 40000
 HELDOUT_TOKENS := 4096
+PICTURE_LAYER := 15
 EVAL_TOKENS := 2048
 VARIANTS := clt
 FIT_clt := --features 1024 --activation batchtopk --k 32 --batch 1024 --lr 2e-3 --steps 300 \

@@ -1,0 +1,145 @@
+import Foundation
+
+/// An attribution graph as `clt-attrib --format json` writes it (docs/FORMATS.md, "Attribution graph
+/// JSON"): the nodes and links the page and the importance chart draw. Read from the JSON alone, so
+/// a graph made elsewhere in the same circuit-tracer layout reads too.
+public struct AttributionGraphFile: Sendable {
+  /// What a node stands for, from its `feature_type`.
+  public enum Kind: String, Sendable {
+    case feature, error, embedding, logit
+  }
+
+  public struct Node: Sendable {
+    public var id: String
+    public var kind: Kind
+    /// 0…L−1 for features and errors; −1 for embeddings, L for logits.
+    public var layer: Int
+    /// The feature index, token id (embeddings, logits) or nil (errors).
+    public var feature: Int?
+    public var position: Int
+    public var activation: Double?
+    public var influence: Double
+    public var probability: Double
+    public var label: String
+  }
+
+  public struct Link: Sendable {
+    public var source: Int
+    public var target: Int
+    public var weight: Double
+  }
+
+  public var nodes: [Node]
+  public var links: [Link]
+  public var promptTokens: [String]
+  public var layers: Int
+  public var prompt: String
+  /// The scalar metadata worth showing (scores, thresholds), as text.
+  public var facts: [(String, String)]
+
+  /// Reads the graph; errors name the file and the node or link that is wrong.
+  public static func read(_ path: String) throws -> AttributionGraphFile {
+    let data = try JSONLines.data(path)
+    guard !data.isEmpty else { throw PlotError.emptyInput(file: path, what: "graph") }
+    let root: [String: Any]
+    do {
+      guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        throw PlotError.badDocument(
+          file: path, reason: "not a JSON object; expected clt-attrib --format json")
+      }
+      root = object
+    } catch let error as PlotError {
+      throw error
+    } catch {
+      throw PlotError.badDocument(file: path, reason: "not valid JSON; expected clt-attrib --format json")
+    }
+    guard let rawNodes = root["nodes"] as? [[String: Any]] else {
+      throw PlotError.badDocument(file: path, reason: "missing list \"nodes\"")
+    }
+    guard let rawLinks = root["links"] as? [[String: Any]] else {
+      throw PlotError.badDocument(file: path, reason: "missing list \"links\"")
+    }
+    guard !rawNodes.isEmpty else { throw PlotError.emptyInput(file: path, what: "nodes") }
+    let metadata = root["metadata"] as? [String: Any] ?? [:]
+    let promptTokens = metadata["prompt_tokens"] as? [String] ?? []
+    var layers = (metadata["n_layers"] as? NSNumber)?.intValue ?? 0
+    if layers == 0 {
+      layers = (rawNodes.compactMap { Int($0["layer"] as? String ?? "") }.max() ?? -1) + 1
+    }
+    var nodes: [Node] = []
+    var index: [String: Int] = [:]
+    for (i, raw) in rawNodes.enumerated() {
+      guard let id = raw["node_id"] as? String else {
+        throw PlotError.badDocument(file: path, reason: "nodes[\(i)] has no string \"node_id\"")
+      }
+      guard let type = raw["feature_type"] as? String else {
+        throw PlotError.badDocument(file: path, reason: "node \(id) has no string \"feature_type\"")
+      }
+      let kind: Kind
+      switch type {
+      case "cross layer transcoder": kind = .feature
+      case "mlp reconstruction error": kind = .error
+      case "embedding": kind = .embedding
+      case "logit": kind = .logit
+      default:
+        throw PlotError.badDocument(file: path, reason: "node \(id) has an unknown feature_type \"\(type)\"")
+      }
+      guard let position = (raw["ctx_idx"] as? NSNumber)?.intValue else {
+        throw PlotError.badDocument(file: path, reason: "node \(id) has no number \"ctx_idx\"")
+      }
+      let layerText = raw["layer"] as? String ?? (raw["layer"] as? NSNumber)?.stringValue ?? ""
+      var layer: Int
+      switch kind {
+      case .embedding: layer = -1
+      case .logit: layer = layers
+      default:
+        guard let l = Int(layerText) else {
+          throw PlotError.badDocument(file: path, reason: "node \(id) has no layer number (\"\(layerText)\")")
+        }
+        layer = l
+      }
+      if kind != .logit && kind != .embedding { layers = max(layers, layer + 1) }
+      guard index[id] == nil else {
+        throw PlotError.badDocument(file: path, reason: "node id \(id) appears twice")
+      }
+      index[id] = i
+      nodes.append(
+        Node(
+          id: id, kind: kind, layer: layer, feature: (raw["feature"] as? NSNumber)?.intValue,
+          position: position,
+          activation: (raw["activation"] as? NSNumber)?.doubleValue,
+          influence: (raw["influence"] as? NSNumber)?.doubleValue ?? 0,
+          probability: (raw["token_prob"] as? NSNumber)?.doubleValue ?? 0,
+          label: raw["clerp"] as? String ?? id))
+    }
+    for i in nodes.indices where nodes[i].kind == .logit { nodes[i].layer = layers }
+    let links = try rawLinks.enumerated().map { i, raw -> Link in
+      guard let source = raw["source"] as? String, let target = raw["target"] as? String,
+        let weight = (raw["weight"] as? NSNumber)?.doubleValue
+      else {
+        throw PlotError.badDocument(
+          file: path, reason: "links[\(i)] needs \"source\", \"target\" and \"weight\"")
+      }
+      guard let s = index[source], let t = index[target] else {
+        throw PlotError.badDocument(
+          file: path, reason: "links[\(i)] joins \(source) → \(target), which is not among the nodes")
+      }
+      return Link(source: s, target: t, weight: weight)
+    }
+    var facts: [(String, String)] = []
+    for key in [
+      "scan", "transcoder", "completeness_score", "replacement_score", "pruned_completeness_score",
+      "pruned_replacement_score", "node_threshold", "edge_threshold", "active_features",
+      "attributed_features",
+    ] {
+      if let value = metadata[key] as? NSNumber {
+        facts.append((key, Axis.trimmed(value.doubleValue)))
+      } else if let value = metadata[key] as? String {
+        facts.append((key, value))
+      }
+    }
+    return AttributionGraphFile(
+      nodes: nodes, links: links, promptTokens: promptTokens, layers: layers,
+      prompt: metadata["prompt"] as? String ?? promptTokens.joined(), facts: facts)
+  }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+/// One line of `clt-encode`'s output: a token and the transcoder features active on it
+/// (docs/FORMATS.md, "clt-encode output").
+public struct EncodedToken: Sendable, Equatable {
+  /// A feature: its layer, its index in the layer and its activation (normalised units).
+  public struct Feature: Sendable, Equatable, Hashable {
+    public var layer: Int
+    public var feature: Int
+    public var activation: Double
+
+    public init(layer: Int, feature: Int, activation: Double) {
+      self.layer = layer
+      self.feature = feature
+      self.activation = activation
+    }
+
+    /// The label every chart uses: `L{layer}/F{feature}`.
+    public var label: String { FeatureKey(layer: layer, feature: feature).label }
+    public var key: FeatureKey { FeatureKey(layer: layer, feature: feature) }
+  }
+
+  public var doc: Int
+  public var pos: Int
+  public var tokenID: Int
+  public var token: String
+  public var features: [Feature]
+
+  public init(doc: Int, pos: Int, tokenID: Int, token: String, features: [Feature]) {
+    self.doc = doc
+    self.pos = pos
+    self.tokenID = tokenID
+    self.token = token
+    self.features = features
+  }
+
+  /// Reads a clt-encode JSON-lines file (`-`: stdin). Errors name the file, the line and the field.
+  public static func read(_ path: String) throws -> [EncodedToken] {
+    var tokens: [EncodedToken] = []
+    try forEach(path) {
+      tokens.append($0)
+      return true
+    }
+    guard !tokens.isEmpty else { throw PlotError.emptyInput(file: path, what: "clt-encode lines") }
+    return tokens
+  }
+
+  /// The tokens of one document (the first when `doc` is nil), read until the document ends: the
+  /// rest of a large file is never parsed.
+  public static func readDocument(_ path: String, doc: Int?) throws -> [EncodedToken] {
+    var tokens: [EncodedToken] = []
+    var seen = 0
+    var docs: ClosedRange<Int>?
+    try forEach(path) { token in
+      seen += 1
+      docs =
+        docs.map { min($0.lowerBound, token.doc)...max($0.upperBound, token.doc) } ?? token.doc...token.doc
+      let chosen = doc ?? tokens.first?.doc ?? token.doc
+      if token.doc == chosen {
+        tokens.append(token)
+      } else if !tokens.isEmpty {
+        return false
+      }
+      return true
+    }
+    guard seen > 0 else { throw PlotError.emptyInput(file: path, what: "clt-encode lines") }
+    guard !tokens.isEmpty else {
+      let held = docs.map { "\($0.lowerBound)…\($0.upperBound)" } ?? "none"
+      throw PlotError.notInInput(file: path, detail: "no document \(doc ?? 0) (it holds documents \(held))")
+    }
+    return tokens
+  }
+
+  /// Calls `body` with each line's token, in file order, until it returns false.
+  public static func forEach(_ path: String, _ body: (EncodedToken) throws -> Bool) throws {
+    try JSONLines.forEachObject(path) { line, object in
+      try body(try parse(object, line: line, path: path))
+    }
+  }
+
+  /// One line's object as a token, or an error naming the file, the line and the field.
+  static func parse(_ object: [String: Any], line: Int, path: String) throws -> EncodedToken {
+    func int(_ key: String) throws -> Int {
+      let n: NSNumber = try JSONLines.field(object, key, path, line)
+      return n.intValue
+    }
+    let list: [Any] = try JSONLines.field(object, "features", path, line)
+    let features = try list.enumerated().map { index, item -> Feature in
+      guard let f = item as? [String: Any], let layer = f["layer"] as? NSNumber,
+        let feature = f["feature"] as? NSNumber, let activation = f["activation"] as? NSNumber
+      else {
+        throw PlotError.badLine(
+          file: path, line: line,
+          reason: "features[\(index)] needs numbers \"layer\", \"feature\" and \"activation\"")
+      }
+      return Feature(layer: layer.intValue, feature: feature.intValue, activation: activation.doubleValue)
+    }
+    return EncodedToken(
+      doc: try int("doc"), pos: try int("pos"), tokenID: try int("token_id"),
+      token: try JSONLines.field(object, "token", path, line), features: features)
+  }
+
+  /// The tokens of document `doc` (the first document when nil), in order.
+  public static func document(_ doc: Int?, of tokens: [EncodedToken], file: String) throws -> [EncodedToken] {
+    let chosen = doc ?? tokens[0].doc
+    let selected = tokens.filter { $0.doc == chosen }
+    guard !selected.isEmpty else {
+      let docs = Set(tokens.map(\.doc)).sorted()
+      throw PlotError.notInInput(
+        file: file, detail: "no document \(chosen) (it holds documents \(docs.first!)…\(docs.last!))")
+    }
+    return selected
+  }
+}

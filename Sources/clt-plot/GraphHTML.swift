@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Plots
+import ToolSupport
+
+/// `clt-plot graph-html`: the interactive attribution-graph page.
+struct GraphHTML: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "graph-html",
+    abstract: "An interactive attribution-graph page (one offline HTML file) from clt-attrib --format json.",
+    discussion: """
+      Nodes are laid out by layer (embeddings at the bottom, logits at the top) and prompt position; \
+      edges are blue when positive, red when negative, wider when stronger. Hover a node for its \
+      details and strongest edges; click to pin it.
+      """)
+
+  @Option(
+    name: .shortAndLong,
+    help: ArgumentHelp("Write the page here (atomically); default stdout.", valueName: "file"))
+  var output: String?
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp("Also save a screenshot of the page (headless chromium).", valueName: "png"))
+  var screenshot: String?
+
+  @Argument(help: "The graph (clt-attrib --format json), or - for stdin.")
+  var input: String = "-"
+
+  func validate() throws {
+    if screenshot != nil && output == nil {
+      throw ValidationError("--screenshot needs -o FILE, the page it shows")
+    }
+  }
+
+  func run() throws {
+    try runReportingErrors(tool: "clt-plot graph-html") {
+      let graph = try AttributionGraphFile.read(input)
+      let page = try GraphPage(graph: graph, source: input).html()
+      guard let output else {
+        StandardOutput.write(page)
+        return
+      }
+      try PlotOutput.write(page, to: output)
+      StandardError.line("clt-plot: wrote \(output) (\(graph.nodes.count) nodes, \(graph.links.count) edges)")
+      if let screenshot {
+        try PlotOutput.screenshot(page: output, to: screenshot)
+        StandardError.line("clt-plot: wrote \(screenshot)")
+      }
+    }
+  }
+}

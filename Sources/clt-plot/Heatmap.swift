@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Plots
+import ToolSupport
+
+/// `clt-plot heatmap`: a token × feature heatmap of one document of clt-encode's output.
+struct Heatmap: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Token × feature heatmap of one text's activations (clt-encode JSON lines).",
+    discussion: """
+      Rows are the document's tokens, columns the features with the largest summed activation on \
+      it (L{layer}/F{feature}, ordered by layer), colour the activation; white is silent.
+      """)
+
+  @OptionGroup var output: OutputOptions
+
+  @Option(name: .long, help: "The document to draw (its \"doc\" number); default the first.")
+  var doc: Int?
+
+  @Option(name: .long, help: "Columns: the most active features, at most this many.")
+  var features: Int = 32
+
+  @Option(name: .long, help: "Rows: the document's first tokens, at most this many.")
+  var maxTokens: Int = 128
+
+  @Argument(help: "clt-encode output (JSON lines), or - for stdin.")
+  var input: String = "-"
+
+  func validate() throws {
+    guard features >= 1 else { throw ValidationError("--features must be at least 1") }
+    guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+  }
+
+  func run() throws {
+    try runReportingErrors(tool: "clt-plot heatmap") {
+      let tokens = try EncodedToken.readDocument(input, doc: doc)
+      let heatmap = ActivationHeatmap(
+        tokens: Array(tokens.prefix(maxTokens)), maxFeatures: features, source: input)
+      try output.emit(heatmap.svg())
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Plots
+import ToolSupport
+
+/// `clt-plot top-features`: each token's strongest features as bars.
+struct TopFeatures: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Top features of each token as horizontal bars (clt-encode JSON lines).",
+    discussion: "One panel per token of the document (or only --pos), its --top strongest features.")
+
+  @OptionGroup var output: OutputOptions
+
+  @Option(name: .long, help: "The document (its \"doc\" number); default the first.")
+  var doc: Int?
+
+  @Option(name: .long, help: "Only the token at this position of the document.")
+  var pos: Int?
+
+  @Option(name: .long, help: "Bars per token.")
+  var top: Int = 8
+
+  @Option(name: .long, help: "Panels: the document's first tokens, at most this many.")
+  var maxTokens: Int = 64
+
+  @Argument(help: "clt-encode output (JSON lines), or - for stdin.")
+  var input: String = "-"
+
+  func validate() throws {
+    guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+    guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+  }
+
+  func run() throws {
+    try runReportingErrors(tool: "clt-plot top-features") {
+      var tokens = try EncodedToken.readDocument(input, doc: doc)
+      if let pos {
+        tokens = tokens.filter { $0.pos == pos }
+        guard !tokens.isEmpty else {
+          throw PlotError.notInInput(file: input, detail: "document \(doc ?? 0) has no position \(pos)")
+        }
+      }
+      let chart = TopFeaturesChart(tokens: Array(tokens.prefix(maxTokens)), top: top, source: input)
+      try output.emit(chart.svg())
+    }
+  }
+}
