@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Prints an experiment's provenance as JSON: the commit (and whether the tree had changes), the
 # toolchain and tool versions, and the sha256 of every input (model, corpus, experiment file).
-#   provenance.sh EXP MODEL_PATH CORPUS_DIR BIN_DIR
+#   provenance.sh EXPERIMENT_FILE MODEL_PATH CORPUS_DIR BIN_DIR
 set -euo pipefail
-exp=${1:?usage: provenance.sh EXP MODEL_PATH CORPUS_DIR BIN_DIR}
+exp_file=$(realpath "${1:?usage: provenance.sh EXPERIMENT_FILE MODEL_PATH CORPUS_DIR BIN_DIR}")
+exp=$(basename "$exp_file" .mk)
 model=${2:?}; corpus=${3:?}; bin=${4:?}
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -29,7 +30,7 @@ jq -n \
   --arg clt_replace "$(version_of clt-replace)" --arg clt_report "$(version_of clt-report)" \
   --arg model "$model" --arg model_sha "$(hash_of "$model")" \
   --arg train_sha "$(hash_of "$corpus/train.txt")" --arg heldout_sha "$(hash_of "$corpus/heldout.txt")" \
-  --arg exp_sha "$(hash_of "experiments/$exp.mk")" --arg inputs_sha "$(hash_of inputs)" \
+  --arg exp_sha "$(hash_of "$exp_file")" --arg inputs_sha "$(hash_of inputs)" \
   --arg models_sha "$(hash_of models)" \
   '{experiment: $experiment, commit: $commit, uncommitted_changes: $dirty, swift: $swift, date: $date,
     machine: $host,

@@ -48,8 +48,16 @@ enum ToolHarness {
   )
     throws -> Result
   {
+    try runProgram(
+      binDirectory.appendingPathComponent(tool).path, arguments, stdin: stdin, environment: environment)
+  }
+
+  /// Runs the program at `path` (a tool, or /usr/bin/env for one on $PATH) and waits for it.
+  static func runProgram(
+    _ path: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]
+  ) throws -> Result {
     let process = Process()
-    process.executableURL = binDirectory.appendingPathComponent(tool)
+    process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { $1 }
