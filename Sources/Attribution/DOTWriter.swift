@@ -4,19 +4,37 @@ import Foundation
 /// logits at the top; features as rounded boxes, errors as grey diamonds, embeddings and logits in
 /// their own colours; edge width by |weight|, blue for positive and red for negative.
 public enum DOTWriter {
-  /// The pruned graph of `report` as a DOT document.
-  public static func write(_ report: AttributionReport) -> String {
+  /// The pruned graph of `report` as a DOT document, drawing at most `maxEdges` of its edges (the
+  /// largest by |weight|; 0 draws all).
+  ///
+  /// Pruning at the paper's thresholds can keep a hundred thousand edges on a long prompt, which
+  /// Graphviz takes hours to lay out and nobody can read; the JSON output keeps them all. When edges
+  /// are dropped, so are the feature, error and embedding nodes left without a drawn edge (logits
+  /// always stay), and the title says how many edges are drawn.
+  public static func write(_ report: AttributionReport, maxEdges: Int = 0) -> String {
     let g = report.graph
     let last = report.lastPosition
+    let allEdges = report.keptEdges
+    let edges = strongest(allEdges, count: maxEdges)
+    var kept = report.keptNodes
+    var label = title(report)
+    if edges.count < allEdges.count {
+      var touched = Set<Int>()
+      for e in edges { touched.formUnion([e.source, e.target]) }
+      kept = kept.filter { node in
+        if case .logit = g.nodes[node] { return true }
+        return touched.contains(node)
+      }
+      label += "; strongest \(edges.count) of \(allEdges.count) edges"
+    }
     var lines = [
       "digraph attribution {",
       // size: large graphs are scaled to fit rather than overflowing Graphviz's bitmap limit.
       "  graph [rankdir=BT, ranksep=0.5, nodesep=0.15, size=\"80,80\", fontname=\"Helvetica\", labelloc=t, "
-        + "label=\(quote(title(report)))];",
+        + "label=\(quote(label))];",
       "  node [fontname=\"Helvetica\", fontsize=10, style=\"filled\", penwidth=0.8];",
       "  edge [arrowsize=0.5];",
     ]
-    let kept = report.keptNodes
     var ranks: [Int: [String]] = [:]  // 0 embeddings, l + 1 layer l, L + 1 logits
     for node in kept {
       let id = quote(g.nodes[node].id(nLayers: g.nLayers, lastPosition: last))
@@ -33,7 +51,6 @@ public enum DOTWriter {
       let members = ["\"rank_\(rank)\""] + (ranks[rank] ?? [])
       lines.append("  { rank=same; \(members.joined(separator: "; ")); }")
     }
-    let edges = report.keptEdges
     let largest = edges.map { abs($0.weight) }.max() ?? 1
     for e in edges {
       let width = 0.4 + 4 * Double(abs(e.weight) / max(largest, 1e-30))
@@ -45,6 +62,16 @@ public enum DOTWriter {
     }
     lines.append("}")
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The `count` edges of largest |weight| in their original order, or all of them when `count` is 0
+  /// or covers them.
+  static func strongest(
+    _ edges: [(source: Int, target: Int, weight: Float)], count: Int
+  ) -> [(source: Int, target: Int, weight: Float)] {
+    guard count > 0 && count < edges.count else { return edges }
+    let order = edges.indices.sorted { abs(edges[$0].weight) > abs(edges[$1].weight) }
+    return order.prefix(count).sorted().map { edges[$0] }
   }
 
   static func title(_ report: AttributionReport) -> String {

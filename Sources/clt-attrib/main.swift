@@ -59,6 +59,14 @@ struct CLTAttrib: ParsableCommand {
   @Option(name: .long, help: "Output format: dot or json.")
   var format: Format = .dot
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "DOT output: draw only this many edges, the largest by |weight| (0: all).",
+      discussion: "Nodes left without a drawn edge are left out too, logits excepted. Graphviz needs hours "
+        + "for the 100,000 edges a pruned graph of a long prompt can keep; --format json keeps them all."))
+  var dotMaxEdges: Int = 1000
+
   @Flag(name: .long, help: "Print nothing on stderr but errors.")
   var quiet = false
 
@@ -73,6 +81,7 @@ struct CLTAttrib: ParsableCommand {
       throw ValidationError("--edge-threshold must be in (0, 1]")
     }
     guard maxFeatureNodes >= 0 else { throw ValidationError("--max-feature-nodes must be 0 or more") }
+    guard dotMaxEdges >= 0 else { throw ValidationError("--dot-max-edges must be 0 or more") }
     guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
     guard rowFeatureBudget >= 1 else { throw ValidationError("--row-feature-budget must be at least 1") }
   }
@@ -111,7 +120,7 @@ struct CLTAttrib: ParsableCommand {
         transcoderName: URL(fileURLWithPath: clt).lastPathComponent,
         tokenText: { String(decoding: tokenizer.tokenBytes($0), as: UTF8.self) })
       switch format {
-      case .dot: StandardOutput.write(DOTWriter.write(report))
+      case .dot: StandardOutput.write(DOTWriter.write(report, maxEdges: dotMaxEdges))
       case .json: StandardOutput.line(String(decoding: try GraphJSONWriter.write(report), as: UTF8.self))
       }
       if !quiet {

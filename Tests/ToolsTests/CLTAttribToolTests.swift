@@ -71,6 +71,45 @@ import TranscoderTraining
     #expect(process.terminationStatus == 0 && warnings.isEmpty, "dot said: \(warnings)")
   }
 
+  @Test("--dot-max-edges draws the strongest edges only, and only the nodes they join (logits kept)")
+  func dotEdgeCap() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let args = base + ["--node-threshold", "1", "--edge-threshold", "1"]
+    let prompt = "Once upon a time in"
+    let full = try ToolHarness.run("clt-attrib", args + ["--dot-max-edges", "0", "-"], stdin: prompt)
+    let capped = try ToolHarness.run("clt-attrib", args + ["--dot-max-edges", "3", "-"], stdin: prompt)
+    #expect(full.status == 0 && capped.status == 0, "\(full.stderr)\(capped.stderr)")
+    func edges(_ dot: String) -> [(String, String, Double)] {
+      dot.split(separator: "\n").filter { $0.contains("penwidth=") && $0.contains(" -> ") }.map { line in
+        let parts = line.split(separator: "\"")
+        let tooltip = line.components(separatedBy: "tooltip=\"")[1].prefix { $0 != "\"" }
+        return (String(parts[1]), String(parts[3]), abs(Double(tooltip)!))
+      }
+    }
+    func declared(_ dot: String) -> Set<String> {
+      Set(
+        dot.split(separator: "\n").filter {
+          $0.hasPrefix("  \"") && $0.contains(" [") && !$0.contains(" -> ")
+        }
+        .map { String($0.split(separator: "\"")[1]) })
+    }
+    let all = edges(full.stdout)
+    let drawn = edges(capped.stdout)
+    #expect(all.count > 3, "the test graph needs more than 3 edges")
+    #expect(drawn.count == 3)
+    let third = all.map(\.2).sorted(by: >)[2]
+    #expect(drawn.allSatisfy { $0.2 >= third * 0.999 }, "the drawn edges are the largest")
+    let nodes = declared(capped.stdout).filter { !$0.hasPrefix("rank_") }
+    let joined = Set(drawn.flatMap { [$0.0, $0.1] })
+    #expect(joined.isSubset(of: nodes))
+    #expect(
+      nodes.subtracting(joined).allSatisfy {
+        capped.stdout.contains("\"\($0)\" [shape=box, fillcolor=\"#fbe6b8\"")
+      })
+    #expect(capped.stdout.contains("strongest 3 of \(all.count) edges"))
+    #expect(!full.stdout.contains("strongest"))
+  }
+
   @Test("--format json writes nodes with unique ids, links between them and the scores")
   func jsonGraph() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
