@@ -1,8 +1,8 @@
 # The demo (`make demo`): SmolLM2-135M end to end in about half an hour of compute on 2 cores.
-# A small CLT (1024 features a layer, BatchTopK k 32) trained for 12 minutes on 40k tokens, so
+# A small CLT (1024 features a layer, BatchTopK k 32) trained for 12 minutes on 100k tokens, so
 # every tool and picture is exercised; the quality experiment is the one to read numbers from.
 include models/smollm2.mk
-TRAIN_TOKENS := 40000
+TRAIN_TOKENS := 100000
 HELDOUT_TOKENS := 4096
 PICTURE_LAYER := 15
 EVAL_TOKENS := 2048
