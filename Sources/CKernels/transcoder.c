@@ -57,6 +57,21 @@ void row_axpy(float *restrict out, const float *restrict x, float a, size_t d) {
   for (size_t j = 0; j < d; j++) out[j] += a * x[j];
 }
 
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void sparse_rows_axpy(float *restrict out, const float *restrict matrix, size_t ld,
+                      const int *restrict indices, const float *restrict values, size_t k,
+                      size_t d) {
+  for (size_t i = 0; i < k; i++) {
+    if (i + 2 < k) {
+      const char *next = (const char *)(matrix + (size_t)indices[i + 2] * ld);
+      for (size_t b = 0; b < d * sizeof(float); b += 64) __builtin_prefetch(next + b);
+    }
+    const float *restrict row = matrix + (size_t)indices[i] * ld;
+    const float a = values[i];
+    for (size_t j = 0; j < d; j++) out[j] += a * row[j];
+  }
+}
+
 // Eight partial sums so the reduction vectorises without -ffast-math.
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 float row_dot(const float *restrict x, const float *restrict y, size_t d) {

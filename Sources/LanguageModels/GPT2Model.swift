@@ -136,13 +136,15 @@ public final class GPT2Model: LanguageModel {
     let mlpOut = taps.map { $0.pointer($0.mlpOut, layer: l) } ?? ws.projected.pointer
     layerNormForward(
       out: mlpIn, inp: x, weight: w.ln2Weight.pointer, bias: w.ln2Bias.pointer, rows: rows, dim: c, eps: eps)
-    linearForward(
-      out: ws.hidden.pointer, inp: mlpIn, weight: w.fcWeight.pointer, bias: nil, rows: rows, inDim: c,
-      outDim: m)
-    biasGeluTanhForward(ws.hidden.pointer, bias: w.fcBias.pointer, rows: rows, dim: m)
-    linearForward(
-      out: mlpOut, inp: ws.hidden.pointer, weight: w.fcProjWeight.pointer, bias: w.fcProjBias.pointer,
-      rows: rows, inDim: m, outDim: c)
+    if replacement?.needsMLPOutput(positions: positions) ?? true {
+      linearForward(
+        out: ws.hidden.pointer, inp: mlpIn, weight: w.fcWeight.pointer, bias: nil, rows: rows, inDim: c,
+        outDim: m)
+      biasGeluTanhForward(ws.hidden.pointer, bias: w.fcBias.pointer, rows: rows, dim: m)
+      linearForward(
+        out: mlpOut, inp: ws.hidden.pointer, weight: w.fcProjWeight.pointer, bias: w.fcProjBias.pointer,
+        rows: rows, inDim: m, outDim: c)
+    }
     replacement?.replace(layer: l, input: mlpIn, output: mlpOut, rows: rows, positions: positions)
     residualAdd(out: x, inp: mlpOut, count: rows * c)
   }

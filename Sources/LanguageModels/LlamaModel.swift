@@ -140,12 +140,15 @@ public final class LlamaModel: LanguageModel {
     let mlpIn = taps.map { $0.pointer($0.mlpIn, layer: l) } ?? ws.normed.pointer
     let mlpOut = taps.map { $0.pointer($0.mlpOut, layer: l) } ?? ws.projected.pointer
     rmsNormForward(out: mlpIn, inp: x, weight: w.ffnNorm.pointer, rows: rows, dim: c, eps: eps)
-    linearTransposedForward(
-      out: ws.gateUp.pointer, inp: mlpIn, weight: w.gateUp.pointer, bias: nil, rows: rows, inDim: c,
-      outDim: 2 * m)
-    swigluForward(out: ws.hidden.pointer, gateUp: ws.gateUp.pointer, rows: rows, dim: m)
-    linearTransposedForward(
-      out: mlpOut, inp: ws.hidden.pointer, weight: w.down.pointer, bias: nil, rows: rows, inDim: m, outDim: c)
+    if replacement?.needsMLPOutput(positions: positions) ?? true {
+      linearTransposedForward(
+        out: ws.gateUp.pointer, inp: mlpIn, weight: w.gateUp.pointer, bias: nil, rows: rows, inDim: c,
+        outDim: 2 * m)
+      swigluForward(out: ws.hidden.pointer, gateUp: ws.gateUp.pointer, rows: rows, dim: m)
+      linearTransposedForward(
+        out: mlpOut, inp: ws.hidden.pointer, weight: w.down.pointer, bias: nil, rows: rows, inDim: m,
+        outDim: c)
+    }
     replacement?.replace(layer: l, input: mlpIn, output: mlpOut, rows: rows, positions: positions)
     residualAdd(out: x, inp: mlpOut, count: rows * c)
   }

@@ -36,6 +36,16 @@ public protocol MLPReplacement: AnyObject {
   func replace(
     layer: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Int,
     positions: RowPositions)
+
+  /// Whether `replace` reads the MLP's own output for a call at `positions`. When it does not (it
+  /// overwrites every row), the model skips the MLP: in KV-cached decoding the MLPs are over half
+  /// the weights read per token, so a replacement model that computed them anyway would be slower
+  /// than the model it replaces. The default is true.
+  func needsMLPOutput(positions: RowPositions) -> Bool
+}
+
+extension MLPReplacement {
+  public func needsMLPOutput(positions: RowPositions) -> Bool { true }
 }
 
 /// Every MLP's output set to zero: the "MLPs ablated" baseline of the fraction of CE recovered.
@@ -50,4 +60,6 @@ public final class ZeroAblation: MLPReplacement {
   ) {
     output.update(repeating: 0, count: rows * dModel)
   }
+
+  public func needsMLPOutput(positions: RowPositions) -> Bool { false }
 }

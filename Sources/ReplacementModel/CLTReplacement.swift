@@ -97,6 +97,12 @@ public final class CLTReplacement: MLPReplacement {
     }
   }
 
+  /// The MLP's output is read for the error (`keepsError`), the statistics, and the rows at
+  /// position 0, which keep it; a cached decode call past the prompt needs none of them.
+  public func needsMLPOutput(positions: RowPositions) -> Bool {
+    keepsError || statistics != nil || positions.firstPosition == 0
+  }
+
   /// output += (Σ_{source ≤ target} (a_steered[source] − a[source]) · W_dec[source→target]) / s_out,
   /// summed over the steered rows only, so an unsteered model is left bit for bit as it was.
   private func addSteeringEffect(

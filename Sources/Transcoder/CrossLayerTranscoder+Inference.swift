@@ -48,6 +48,21 @@ extension CrossLayerTranscoder {
     let rows = activations[0].rows
     let bias = decoderBiases[target].pointer
     let d = dModel
+    if rows == 1 {
+      // A cached decode step: one row, so its columns are split between the threads instead; each
+      // reads its share of every active decoder row (the sum per element runs in the same order).
+      ParallelLoop.forEachChunk(count: d, grain: 64) { columns in
+        let (start, width) = (columns.lowerBound, columns.count)
+        (out + start).update(from: bias + start, count: width)
+        for source in 0...target {
+          let (indices, values) = activations[source].row(0)
+          sparseRowsAccumulate(
+            out: out + start, indices: indices, values: values,
+            decoder: self.decoder(from: source, to: target).pointer + start, dModel: width, rowStride: d)
+        }
+      }
+      return
+    }
     ParallelLoop.forEachChunk(count: rows, grain: 8) { range in
       for t in range { (out + t * d).update(from: bias, count: d) }
       for source in 0...target {
@@ -63,10 +78,17 @@ extension CrossLayerTranscoder {
 }
 
 /// out += Σ_k values[k] · decoder[indices[k], :], the decoder rows of the active features only.
-/// out (dModel), indices (k), values (k), decoder (features, dModel).
+/// out (dModel), indices (k), values (k), decoder (features, rowStride), rowStride ≥ dModel
+/// (default dModel; larger for a slice of the columns).
 public func sparseRowsAccumulate(
   out: UnsafeMutablePointer<Float>, indices: ArraySlice<Int32>, values: ArraySlice<Float>,
-  decoder: UnsafePointer<Float>, dModel: Int
+  decoder: UnsafePointer<Float>, dModel: Int, rowStride: Int? = nil
 ) {
-  for (index, value) in zip(indices, values) { row_axpy(out, decoder + Int(index) * dModel, value, dModel) }
+  precondition(indices.count == values.count, "one value per index")
+  indices.withUnsafeBufferPointer { i in
+    values.withUnsafeBufferPointer { v in
+      sparse_rows_axpy(
+        out, decoder, rowStride ?? dModel, i.baseAddress, v.baseAddress, indices.count, dModel)
+    }
+  }
 }

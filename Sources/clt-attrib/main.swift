@@ -67,6 +67,15 @@ struct CLTAttrib: ParsableCommand {
         + "for the 100,000 edges a pruned graph of a long prompt can keep; --format json keeps them all."))
   var dotMaxEdges: Int = 1000
 
+  @Flag(
+    name: .long,
+    help:
+      "Print a JSON line on stderr: the graph's seconds (loading excluded), loading seconds and peak memory.")
+  var timing = false
+
+  @Option(name: .long, help: .hidden)
+  var timingLabel = "attrib"
+
   @Flag(name: .long, help: "Print nothing on stderr but errors.")
   var quiet = false
 
@@ -119,6 +128,7 @@ struct CLTAttrib: ParsableCommand {
         graph: graph, options: options, prompt: prompt, modelName: model.description.name,
         transcoderName: URL(fileURLWithPath: clt).lastPathComponent,
         tokenText: { String(decoding: tokenizer.tokenBytes($0), as: UTF8.self) })
+      let built = Date()
       switch format {
       case .dot: StandardOutput.write(DOTWriter.write(report, maxEdges: dotMaxEdges))
       case .json: StandardOutput.line(String(decoding: try GraphJSONWriter.write(report), as: UTF8.self))
@@ -128,6 +138,14 @@ struct CLTAttrib: ParsableCommand {
           "clt-attrib: \(tokens.count) tokens, \(report.summary); loading "
             + "\(String(format: "%.2f", loaded.timeIntervalSince(start))) s, attribution "
             + "\(String(format: "%.2f", Date().timeIntervalSince(loaded))) s")
+      }
+      if timing {
+        let seconds = built.timeIntervalSince(loaded)
+        StandardError.line(
+          "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(tokens.count), "
+            + "\"seconds\": \(seconds), \"tokens_per_second\": \(Double(tokens.count) / seconds), "
+            + "\"load_seconds\": \(loaded.timeIntervalSince(start)), \"max_rss_mb\": \(PeakMemory.megabytes)}"
+        )
       }
     }
   }

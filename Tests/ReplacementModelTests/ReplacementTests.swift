@@ -71,6 +71,12 @@ import TranscoderTraining
       let tokens = TestModels.tokens(10, for: model, salt: 2)
       let file = try makeCLTFile(for: model, tokens: tokens)
       let hook = try CLTReplacement(file: file, keepsError: false)
+      // Decoding past the prompt skips the MLPs; the window forward (position 0 inside) runs them.
+      #expect(!hook.needsMLPOutput(positions: RowPositions(firstPosition: 4, period: 1)))
+      #expect(hook.needsMLPOutput(positions: RowPositions(firstPosition: 0, period: 4)))
+      #expect(
+        try CLTReplacement(file: file, keepsError: true).needsMLPOutput(
+          positions: RowPositions(firstPosition: 4, period: 1)))
       let v = model.description.vocabularySize
       let full = try model.forward(
         tokens: tokens, batch: 1, length: tokens.count, taps: nil, computeLogits: true, replacement: hook)

@@ -110,6 +110,23 @@ import TranscoderTraining
     #expect(!full.stdout.contains("strongest"))
   }
 
+  @Test("--timing prints one JSON line: the prompt's tokens, seconds without loading, peak memory")
+  func timingLine() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try ToolHarness.run(
+      "clt-attrib", base + ["--timing", "--quiet", "-"], stdin: "Once upon a time in")
+    #expect(r.status == 0, "\(r.stderr)")
+    let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+    #expect(lines.count == 1, "\(r.stderr)")
+    let line = try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as! [String: Any]
+    #expect(line["side"] as? String == "swift" && line["bench"] as? String == "attrib")
+    #expect(line["tokens"] as? Int == 5)
+    let (seconds, load, rss) = (
+      line["seconds"] as! Double, line["load_seconds"] as! Double, line["max_rss_mb"] as! Double
+    )
+    #expect(seconds > 0 && load > 0 && rss > 1 && rss < 100_000)
+  }
+
   @Test("--format json writes nodes with unique ids, links between them and the scores")
   func jsonGraph() throws {
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -4,8 +4,11 @@ replacement model (`clt-replace --clt`) where training a real transcoder would t
 
 The file follows docs/FORMATS.md ("Cross-layer transcoder"), with the model's identity (architecture,
 model, model_sha256, taps) copied from the shard, so clt-replace accepts it for that model. The
-normalisation scales are measured on the shard's rows, and each feature's encoder bias is set so
-that it fires on about --l0 / --features of them: the replacement then does the work a trained CLT
+normalisation scales are measured on the shard's rows, each feature's encoder bias is set so that it
+fires on about --l0 / --features of them, and the activation is TopK with k = --l0: exactly that many
+features fire per token and layer. (As a JumpReLU, its noisy reconstructions push the replacement
+model's residual stream where about 350 fire a layer, five times what a trained CLT's do, and the
+benchmark would time a transcoder nobody trains.) The replacement then does the work a trained CLT
 with that L0 does. Its reconstructions are noise; only its speed means anything.
 
 Usage: python3 scripts/bench/make_random_clt.py SHARD.h5 -o clt.h5 --features 4096 --l0 64
@@ -46,7 +49,7 @@ def main() -> None:
         return text.decode() if isinstance(text, bytes) else str(text)
 
     with h5py.File(args.output, "w") as out:
-        for name, value in [("format_version", 1), ("n_layers", n_layers), ("d_model", d), ("features", f),
+        for name, value in [("format_version", 2), ("n_layers", n_layers), ("d_model", d), ("features", f), ("k", args.l0),
                             ("warmup_steps", 0), ("batch", 1), ("planned_steps", 0), ("shuffle_rows", 1),
                             ("dead_window", 1), ("seed", args.seed), ("steps", 0), ("tokens_seen", 0)]:
             out.attrs[name] = np.int64(value)
@@ -54,7 +57,8 @@ def main() -> None:
                      "gradient_clip"]:
             out.attrs[name] = np.float64(0)
         out.attrs["initial_threshold"] = np.float64(1)
-        out.attrs["activation"] = "jumprelu"
+        out.attrs["initial_l0"] = np.float64(args.l0)
+        out.attrs["activation"] = "topk"
         for name in ["architecture", "model", "model_sha256", "input_tap", "output_tap"]:
             out.attrs[name] = s(attrs[name])
         out.attrs["created_by"] = "make_random_clt.py (random, for timing only)"

@@ -97,6 +97,15 @@ def main() -> int:
         ratio = f"{s / t:.2f}x" if s and t else "-"
         print(f"{label:<30} {fmt(s):>12} {fmt(t):>14} {ratio:>14}")
 
+    # Attribution graphs have no PyTorch side here: their targets are seconds and peak memory.
+    graphs = sorted(b for (side, b) in best if side == "swift" and "attrib" in b)
+    if graphs:
+        print(f"\n{'attribution graph':<30} {'tokens':>8} {'seconds':>9} {'load s':>8} {'peak MiB':>10}")
+        for bench in graphs:
+            r = best[("swift", bench)]
+            print(f"{bench:<30} {r['tokens']:>8} {r['seconds']:>9.2f} {r.get('load_seconds', 0):>8.2f} "
+                  f"{r.get('max_rss_mb', 0):>10,.0f}")
+
     meta = {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.machine(),

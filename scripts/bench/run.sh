@@ -10,7 +10,8 @@
 #   generate  clt-replace, 50 greedy new tokens, median of 3 runs
 #             vs. GPT2LMHeadModel.generate, median of 3 runs after a warm-up
 #   SmolLM2 generate (replacement)  clt-replace --clt with a random CLT (make_random_clt.py; needs
-#             h5py) vs. the original model's generate in PyTorch
+#             h5py) vs. the original model's generate in PyTorch; then clt-attrib through it on a
+#             16-token and a ~1024-token prompt (seconds without loading, peak memory)
 #
 # Everything goes to bench-out/ (git-ignored); results are appended to bench-out/results.jsonl.
 # Environment: PYTHON (default python3), SWIFT (default swift). See docs/BENCHMARKS.md.
@@ -173,8 +174,22 @@ json.dump(json.loads(next(l for l in open(sys.argv[1]) if l.strip()))["tokens"],
                 --clt "$SMOL_CLT" --timing-label smollm2_generate_replacement --max-new-tokens "$NEW_TOKENS" \
                 --ignore-eos --threads "$THREADS" --timing "$PROMPT"
         done
+        # Attribution graphs through the same CLT: a 16-token prompt (target: 10 s without loading)
+        # and one of about 1024 tokens (target: peak memory within 4 GB), seconds and peak RSS from
+        # clt-attrib --timing.
+        step "SmolLM2 Swift: clt-attrib, a 16-token prompt ($RUNS runs) and a 1024-token one"
+        for _ in $(seq "$RUNS"); do
+            swift_timed clt-attrib smollm2_attrib_16 -- "$BIN/clt-attrib" --model "$SMOL" --clt "$SMOL_CLT" \
+                --threads "$THREADS" --format json --quiet --timing --timing-label smollm2_attrib_16 \
+                "$HERE/attrib-prompt-16.txt"
+        done
+        "$PYTHON" -c 'import sys; sys.stdout.write(open(sys.argv[1]).read()[:4600])' "$CORPUS" \
+            > "$OUT/attrib-prompt-1024.txt"
+        swift_timed clt-attrib smollm2_attrib_1024 -- "$BIN/clt-attrib" --model "$SMOL" --clt "$SMOL_CLT" \
+            --threads "$THREADS" --format json --quiet --timing --timing-label smollm2_attrib_1024 \
+            "$OUT/attrib-prompt-1024.txt"
     else
-        echo "bench: $PYTHON cannot import h5py; skipping the replacement-model generation" >&2
+        echo "bench: $PYTHON cannot import h5py; skipping the replacement-model generation and graphs" >&2
     fi
     step "SmolLM2 PyTorch: dump, dump_lmhead, generate"
     "$PYTHON" "$HERE/torch_reference.py" --model "$SMOL" --prefix smollm2_ --windows "$OUT/smollm2.windows.json" \

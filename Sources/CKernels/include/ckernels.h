@@ -29,6 +29,13 @@ float kth_largest(const float *values, size_t n, size_t k, float *scratch);
 /// out += a * x. out, x (d).
 void row_axpy(float *out, const float *x, float a, size_t d);
 
+/// out (d) += Σ_i values[i] · matrix[indices[i] · ld ..< + d]: a sparse vector times the rows of a
+/// matrix with row stride ld (a CLT's active features times their decoder rows). Each row is
+/// prefetched two rows ahead, since rows a few KB long at scattered addresses defeat the hardware
+/// prefetcher.
+void sparse_rows_axpy(float *out, const float *matrix, size_t ld, const int *indices,
+                      const float *values, size_t k, size_t d);
+
 /// Returns x . y. x, y (d).
 float row_dot(const float *x, const float *y, size_t d);
 
