@@ -115,7 +115,8 @@ public struct FeatureDashboardPage {
   func index() -> String {
     let rows = dashboards.map { d -> String in
       let top = d.contexts.first.map { Axis.trimmed($0.activation) } ?? "—"
-      let promoted = d.promoted.prefix(3).map { Self.visibleToken($0.token) }.joined(separator: " ")
+      let promoted = d.promoted.prefix(3).map { "<span class=\"chip\">\(Self.visibleToken($0.token))</span>" }
+        .joined(separator: " ")
       return
         "<tr><td><a href=\"#\(d.anchor)\">\(d.key.label)</a></td><td>\(d.firingTokens)</td><td>\(top)</td>"
         + (logitNote != nil ? "<td>\(promoted)</td>" : "") + "</tr>"
@@ -173,7 +174,7 @@ public struct FeatureDashboardPage {
     .context .value { display: inline-block; width: 5em; color: #a04000; }
     .context .where { display: inline-block; width: 10em; color: #999; font-size: 0.85em; }
     .tok.act { border-radius: 2px; } .tok.centre { outline: 1px solid #a04000; }
-    .ws { color: #aaa; }
+    .ws { color: #aaa; } .chip { font-family: ui-monospace, monospace; background: #eef2f8; padding: 0 3px; }
     table.logits { font-family: ui-monospace, monospace; margin-bottom: 0.6em; }
     table.logits caption { text-align: left; font-weight: bold; }
     table.promoted td.value { color: #1a5fb4; } table.suppressed td.value { color: #c01c28; }
