@@ -47,7 +47,9 @@ struct Dashboard: ParsableCommand {
 
   @Option(
     name: .long,
-    help: "How many features --graph (or, without --feature and --graph, the input) picks (default 12).")
+    help: ArgumentHelp(
+      "How many features --graph (or, without --feature and --graph, the input) picks (default 12).",
+      valueName: "count"))
   var topFeatures: Int?
 
   @Option(name: .long, help: "Contexts per feature.")
