@@ -20,6 +20,8 @@ public struct FeatureDashboard: Sendable {
   public var contexts: [ActivationContext]
   /// On how many of the tokens read it was active.
   public var firingTokens: Int
+  /// The fraction of training tokens it fired on (clt.h5's `frequency_{layer}`), when known.
+  public var trainingFrequency: Double?
   /// Lines about where the feature came from (graph nodes), shown under its heading.
   public var notes: [String]
   /// Largest first; empty when no model was given.
@@ -28,12 +30,13 @@ public struct FeatureDashboard: Sendable {
   public var suppressed: [LogitEffect]
 
   public init(
-    key: FeatureKey, contexts: [ActivationContext], firingTokens: Int, notes: [String] = [],
-    promoted: [LogitEffect] = [], suppressed: [LogitEffect] = []
+    key: FeatureKey, contexts: [ActivationContext], firingTokens: Int, trainingFrequency: Double? = nil,
+    notes: [String] = [], promoted: [LogitEffect] = [], suppressed: [LogitEffect] = []
   ) {
     self.key = key
     self.contexts = contexts
     self.firingTokens = firingTokens
+    self.trainingFrequency = trainingFrequency
     self.notes = notes
     self.promoted = promoted
     self.suppressed = suppressed

@@ -87,10 +87,11 @@ public struct FeatureDashboardPage {
     let peak = d.contexts.map(\.activation).max() ?? 0
     let share =
       tokensSeen > 0 ? String(format: "%.2f%%", 100 * Double(d.firingTokens) / Double(tokensSeen)) : "—"
+    let training = d.trainingFrequency.map { String(format: "; in training %.2f%%", 100 * $0) } ?? ""
     var html = """
       <section class="feature" id="\(d.anchor)" data-layer="\(d.key.layer)" data-feature="\(d.key.feature)">
       <h2>\(d.key.label)</h2>
-      <p class="stats">Active on \(d.firingTokens) of \(tokensSeen) tokens (\(share)); strongest activation \(Axis.trimmed(peak)).</p>
+      <p class="stats">Active on \(d.firingTokens) of \(tokensSeen) tokens (\(share))\(training); strongest activation \(Axis.trimmed(peak)).</p>
 
       """
     if !d.notes.isEmpty {

@@ -100,6 +100,10 @@ public struct TopActivations {
     }
   }
 
+  /// Contexts held now, for all features together: at most `features.count` × `count`, however
+  /// long the stream (the memory bound, checked by the tests).
+  public var heldContexts: Int { contexts.count }
+
   /// The kept contexts of `key`, strongest first.
   public func contexts(of key: FeatureKey) -> [ActivationContext] {
     (kept[key] ?? []).compactMap { contexts[$0]?.context }

@@ -107,7 +107,7 @@ struct Dashboard: ParsableCommand {
       var dashboards = keys.map { key in
         FeatureDashboard(
           key: key, contexts: top.contexts(of: key), firingTokens: top.firingTokens[key] ?? 0,
-          notes: notes[key] ?? [])
+          trainingFrequency: Double(file.frequencies[key.layer][key.feature]), notes: notes[key] ?? [])
       }
       var logitNote: String?
       if let model, let tokenizer {

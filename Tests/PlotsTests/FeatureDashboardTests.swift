@@ -78,6 +78,9 @@ import Testing
       }
     }
     #expect(top.contexts(of: FeatureKey(layer: 7, feature: 0)).isEmpty)
+    #expect(
+      top.heldContexts == keys.map { top.contexts(of: $0).count }.reduce(0, +), "evicted contexts are freed")
+    #expect(top.heldContexts <= keys.count * count)
   }
 
   @Test("window 0 keeps the activating token alone; a feature that never fires has no context")
@@ -112,7 +115,7 @@ import Testing
     ]
     let effects = logits
     let first = FeatureDashboard(
-      key: FeatureKey(layer: 1, feature: 5), contexts: contexts, firingTokens: 3,
+      key: FeatureKey(layer: 1, feature: 5), contexts: contexts, firingTokens: 3, trainingFrequency: 0.0125,
       notes: ["graph-1.json @1 <x>"],
       promoted: effects ? [.init(token: " <p>", value: 0.5), .init(token: "&", value: 0.25)] : [],
       suppressed: effects ? [.init(token: " no", value: -0.75)] : [])
@@ -147,6 +150,11 @@ import Testing
     #expect(
       page.all("td", className: "token").map(\.text) == ["<p>", "&", "no"], "the spaces are in span.ws")
     #expect(page.all("p", className: "empty").count == 1, "the silent feature says so")
+    #expect(
+      page.all("p", className: "stats").map(\.text) == [
+        "Active on 3 of 40 tokens (7.50%); in training 1.25%; strongest activation 2.",
+        "Active on 0 of 40 tokens (0.00%); strongest activation 0.",
+      ])
     // Escaping: the markup in tokens and notes is text, never elements.
     #expect(page.all("p").count == 4, "the header, two stats lines and the empty note; no <p> from a token")
     #expect(html.contains("&lt;a&amp;b&quot;c&#39;&gt;") && !html.contains("<a&b"))

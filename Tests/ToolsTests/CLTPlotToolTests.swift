@@ -199,6 +199,7 @@ import Testing
     #expect(Self.occurrences("<table class=\"logits suppressed\">", in: html) == 4)
     #expect(Self.occurrences("<td class=\"value\">", in: html) == 4 * 2 * 5, "5 tokens in each table")
     #expect(html.contains("direct effect on model"), "the logit note names the model")
+    #expect(Self.occurrences("; in training ", in: html) == 4, "clt.h5's firing frequency of each feature")
 
     // Named features, no model: only those sections, no logit tables; the page on stdout.
     r = try ToolHarness.run(
