@@ -61,10 +61,7 @@ struct Dashboard: ParsableCommand {
   @Option(name: .long, help: "Promoted and suppressed tokens listed per feature.")
   var logits: Int = 10
 
-  @Option(
-    name: .shortAndLong,
-    help: ArgumentHelp("Write the page here (atomically); default stdout.", valueName: "file"))
-  var output: String?
+  @OptionGroup var output: PageOutputOptions
 
   @Argument(help: "clt-encode output (JSON lines) of a corpus, or - for stdin.")
   var input: String = "-"
@@ -130,14 +127,8 @@ struct Dashboard: ParsableCommand {
       }
       let page = FeatureDashboardPage(
         dashboards: dashboards, source: input, tokensSeen: top.tokensSeen, window: window,
-        logitNote: logitNote
-      ).html()
-      guard let output else {
-        StandardOutput.write(page)
-        return
-      }
-      try PlotOutput.write(page, to: output)
-      StandardError.line("clt-plot: wrote \(output) (\(keys.count) features, \(top.tokensSeen) tokens read)")
+        logitNote: logitNote)
+      try output.emit(page.html(), summary: "\(keys.count) features, \(top.tokensSeen) tokens read")
     }
   }
 
