@@ -121,7 +121,7 @@ let package = Package(
     .executableTarget(
       name: "clt-plot",
       dependencies: [
-        "ToolSupport", "Plots", "TranscoderTraining",
+        "ToolSupport", "Plots", "TranscoderTraining", "ReplacementModel", "LanguageModels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

@@ -129,6 +129,16 @@ public enum ExperimentReport {
       doc.add(.paragraph("Interactive graph pages (hover or click a node for its edges):"))
       doc.add(.links(pages.map { ($0, URL(fileURLWithPath: $0).lastPathComponent) }))
     }
+    let dashboards = "\(v.name)/pictures/dashboards.html"
+    if FileManager.default.fileExists(
+      atPath: v.folder.deletingLastPathComponent().appendingPathComponent(dashboards).path)
+    {
+      doc.add(
+        .paragraph(
+          "Feature dashboards of the graphs' features (top-activating contexts in held-out text, logit effects):"
+        ))
+      doc.add(.links([(dashboards, "dashboards.html")]))
+    }
     if !v.pictures.isEmpty {
       doc.add(.heading(level: 2, text: "Pictures"))
       for picture in v.pictures {

@@ -63,6 +63,9 @@ public final class MLPTaps {
 public protocol LanguageModel: AnyObject {
   var description: ModelDescription { get }
 
+  /// The final norm and unembedding, for direct logit effects (see `LogitReadout`).
+  var logitReadout: LogitReadout { get }
+
   /// Runs `batch` independent windows of `length` tokens (row-major `tokens`, batch · length) from
   /// position 0. Fills `taps` when given; returns logits (batch · length, vocabularySize) when
   /// `computeLogits`, else an empty array (the activation dump never needs the unembedding).

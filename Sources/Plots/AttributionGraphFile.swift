@@ -14,8 +14,13 @@ public struct AttributionGraphFile: Sendable {
     public var kind: Kind
     /// 0…L−1 for features and errors; −1 for embeddings, L for logits.
     public var layer: Int
-    /// The feature index, token id (embeddings, logits) or nil (errors).
+    /// The JSON's `feature`: for a feature node circuit-tracer's Cantor pairing of layer and index,
+    /// the token id (embeddings, logits) or nil (errors).
     public var feature: Int?
+    /// A feature node's index in its layer (as in clt.h5): `feature_index` where the graph has it
+    /// (clt-attrib writes it), else the middle of the node id `{layer}_{index}_{pos}`; nil for
+    /// other nodes.
+    public var featureIndex: Int?
     public var position: Int
     public var activation: Double?
     public var influence: Double
@@ -99,6 +104,16 @@ public struct AttributionGraphFile: Sendable {
         layer = l
       }
       if kind != .logit && kind != .embedding { layers = max(layers, layer + 1) }
+      var featureIndex: Int?
+      if kind == .feature {
+        let parts = id.split(separator: "_")
+        featureIndex =
+          (raw["feature_index"] as? NSNumber)?.intValue ?? (parts.count == 3 ? Int(parts[1]) : nil)
+        guard featureIndex != nil else {
+          throw PlotError.badDocument(
+            file: path, reason: "feature node \(id) has no \"feature_index\" and no id {layer}_{index}_{pos}")
+        }
+      }
       guard index[id] == nil else {
         throw PlotError.badDocument(file: path, reason: "node id \(id) appears twice")
       }
@@ -106,6 +121,7 @@ public struct AttributionGraphFile: Sendable {
       nodes.append(
         Node(
           id: id, kind: kind, layer: layer, feature: (raw["feature"] as? NSNumber)?.intValue,
+          featureIndex: featureIndex,
           position: position,
           activation: (raw["activation"] as? NSNumber)?.doubleValue,
           influence: (raw["influence"] as? NSNumber)?.doubleValue ?? 0,

@@ -34,6 +34,18 @@ public struct FeatureImportance {
 
   /// The same from a clt-encode file read as a stream: memory grows with the distinct features.
   public static func fromEncoded(path: String, file: CLTFile, top: Int) throws -> FeatureImportance {
+    let (totals, count) = try streamedTotals(path: path, file: file)
+    return totals.chart(top: top, tokens: count)
+  }
+
+  /// The `top` most important features of a clt-encode file read as a stream (Σ over its tokens
+  /// of activation × decoder norm), most important first.
+  public static func topFeatures(path: String, file: CLTFile, top: Int) throws -> [FeatureKey] {
+    try streamedTotals(path: path, file: file).totals.ranked(top: top).map(\.key)
+  }
+
+  /// The totals of a clt-encode file read as a stream, and its number of lines.
+  static func streamedTotals(path: String, file: CLTFile) throws -> (totals: Totals, tokens: Int) {
     var totals = Totals(file: file, source: path)
     var count = 0
     try EncodedToken.forEach(path) { token in
@@ -42,7 +54,7 @@ public struct FeatureImportance {
       return true
     }
     guard count > 0 else { throw PlotError.emptyInput(file: path, what: "clt-encode lines") }
-    return totals.chart(top: top, tokens: count)
+    return (totals, count)
   }
 
   /// Per feature, the running Σ activation × decoder norm; each layer's norms computed once.
@@ -72,8 +84,13 @@ public struct FeatureImportance {
       }
     }
 
+    /// The `top` largest totals, largest first (ties: lower layer, then lower index).
+    func ranked(top: Int) -> ArraySlice<(key: FeatureKey, value: Double)> {
+      totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(top)
+    }
+
     func chart(top: Int, tokens: Int) -> FeatureImportance {
-      let ranked = totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(top)
+      let ranked = ranked(top: top)
       return FeatureImportance(
         bars: ranked.map { Bar(label: $0.key.label, value: $0.value) },
         measure: "Σ over \(tokens) tokens of activation × decoder norm", source: source)
@@ -89,14 +106,14 @@ public struct FeatureImportance {
     func label(_ n: AttributionGraphFile.Node) -> String {
       let token =
         n.position < graph.promptTokens.count ? " " + tokenLabel(graph.promptTokens[n.position]) : ""
-      return "L\(n.layer)/F\(n.feature ?? -1) @\(n.position)\(token)"
+      return "L\(n.layer)/F\(n.featureIndex ?? -1) @\(n.position)\(token)"
     }
     var bars: [Bar]
     let measure: String
     if let file {
       let norms = try decoderNorms(file, layers: Set(features.map(\.layer)), source: source)
       bars = try features.map { n in
-        guard let f = n.feature, let layerNorms = norms[n.layer], f < layerNorms.count else {
+        guard let f = n.featureIndex, let layerNorms = norms[n.layer], f < layerNorms.count else {
           throw PlotError.notInInput(file: source, detail: "node \(n.id) is not a feature of the transcoder")
         }
         return Bar(label: label(n), value: (n.activation ?? 0) * layerNorms[f])

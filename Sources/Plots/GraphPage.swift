@@ -27,7 +27,8 @@ public struct GraphPage {
     let nodes: [[String: Any]] = graph.nodes.map { n in
       [
         "id": n.id, "kind": n.kind.rawValue, "layer": n.layer, "pos": n.position,
-        "feature": n.feature.map { $0 as Any } ?? NSNull(), "act": n.activation.map { $0 as Any } ?? NSNull(),
+        "feature": (n.featureIndex ?? n.feature).map { $0 as Any } ?? NSNull(),
+        "act": n.activation.map { $0 as Any } ?? NSNull(),
         "influence": n.influence, "prob": n.probability, "label": n.label,
       ]
     }

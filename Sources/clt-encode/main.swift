@@ -44,6 +44,11 @@ struct CLTEncode: ParsableCommand {
   @Option(name: .long, help: "Windows per forward pass.")
   var batch: Int = 8
 
+  @Option(
+    name: .long,
+    help: "Encode at most this many tokens: the document that reaches it is cut short, the rest not read.")
+  var maxTokens: Int?
+
   @Flag(name: .long, help: "Report tokens/s on stderr.")
   var progress = false
 
@@ -58,6 +63,7 @@ struct CLTEncode: ParsableCommand {
     guard minActivation.isFinite else { throw ValidationError("--min-activation must be a number") }
     guard context >= 2 else { throw ValidationError("--context must be at least 2 (BOS and one token)") }
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
   }
 
   func run() throws {
@@ -72,21 +78,27 @@ struct CLTEncode: ParsableCommand {
       let meter = ProgressLine(label: "clt-encode", unit: "tokens", quiet: !progress)
       var tokens = 0
       var doc = 0
-      try CorpusReader(inputs: inputs).forEachDocument { text in
-        let ids = tokenizer.encode(text)
-        let features = try encoder.encode(document: ids)
-        var lines = ""
-        for (pos, (id, active)) in zip(ids, features).enumerated() {
-          let token = String(decoding: tokenizer.tokenBytes(id), as: UTF8.self)
-          lines +=
-            TokenFeatures(doc: doc, pos: pos, tokenID: Int(id), token: token, features: active).jsonLine
-          lines += "\n"
+      /// Thrown to stop reading once --max-tokens are encoded.
+      struct BudgetSpent: Error {}
+      do {
+        try CorpusReader(inputs: inputs).forEachDocument { text in
+          var ids = tokenizer.encode(text)
+          if let maxTokens { ids = Array(ids.prefix(maxTokens - tokens)) }
+          let features = try encoder.encode(document: ids)
+          var lines = ""
+          for (pos, (id, active)) in zip(ids, features).enumerated() {
+            let token = String(decoding: tokenizer.tokenBytes(id), as: UTF8.self)
+            lines +=
+              TokenFeatures(doc: doc, pos: pos, tokenID: Int(id), token: token, features: active).jsonLine
+            lines += "\n"
+          }
+          StandardOutput.write(lines)
+          doc += 1
+          tokens += ids.count
+          meter.update(done: tokens)
+          if let maxTokens, tokens >= maxTokens { throw BudgetSpent() }
         }
-        StandardOutput.write(lines)
-        doc += 1
-        tokens += ids.count
-        meter.update(done: tokens)
-      }
+      } catch is BudgetSpent {}
       meter.finish(done: tokens)
       if tokens == 0 { throw ToolError.emptyInput("the input") }
     }

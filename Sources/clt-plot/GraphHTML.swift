@@ -14,10 +14,7 @@ struct GraphHTML: ParsableCommand {
       details and strongest edges; click to pin it.
       """)
 
-  @Option(
-    name: .shortAndLong,
-    help: ArgumentHelp("Write the page here (atomically); default stdout.", valueName: "file"))
-  var output: String?
+  @OptionGroup var page: PageOutputOptions
 
   @Option(
     name: .long,
@@ -28,7 +25,7 @@ struct GraphHTML: ParsableCommand {
   var input: String = "-"
 
   func validate() throws {
-    if screenshot != nil && output == nil {
+    if screenshot != nil && page.output == nil {
       throw ValidationError("--screenshot needs -o FILE, the page it shows")
     }
   }
@@ -36,14 +33,10 @@ struct GraphHTML: ParsableCommand {
   func run() throws {
     try runReportingErrors(tool: "clt-plot graph-html") {
       let graph = try AttributionGraphFile.read(input)
-      let page = try GraphPage(graph: graph, source: input).html()
-      guard let output else {
-        StandardOutput.write(page)
-        return
-      }
-      try PlotOutput.write(page, to: output)
-      StandardError.line("clt-plot: wrote \(output) (\(graph.nodes.count) nodes, \(graph.links.count) edges)")
-      if let screenshot {
+      try page.emit(
+        try GraphPage(graph: graph, source: input).html(),
+        summary: "\(graph.nodes.count) nodes, \(graph.links.count) edges")
+      if let screenshot, let output = page.output {
         try PlotOutput.screenshot(page: output, to: screenshot)
         StandardError.line("clt-plot: wrote \(screenshot)")
       }

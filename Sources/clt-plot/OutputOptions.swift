@@ -33,3 +33,21 @@ struct OutputOptions: ParsableArguments {
     }
   }
 }
+
+/// The output option of the subcommands that write an HTML page.
+struct PageOutputOptions: ParsableArguments {
+  @Option(
+    name: .shortAndLong,
+    help: ArgumentHelp("Write the page here (atomically); default stdout.", valueName: "file"))
+  var output: String?
+
+  /// Writes the page and says on stderr what was written (`summary`, e.g. its counts).
+  func emit(_ page: String, summary: String) throws {
+    guard let output else {
+      StandardOutput.write(page)
+      return
+    }
+    try PlotOutput.write(page, to: output)
+    StandardError.line("clt-plot: wrote \(output) (\(summary))")
+  }
+}

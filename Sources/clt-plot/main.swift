@@ -12,13 +12,14 @@ struct CLTPlot: ParsableCommand {
     discussion: """
       Each subcommand reads one tool's output and writes one picture: SVG to -o FILE (written \
       atomically) or stdout; --png also renders FILE.png with rsvg-convert (Debian: librsvg2-bin). \
-      graph-html writes an interactive page with inline scripts that works offline. Formats: \
+      graph-html writes an interactive page with inline scripts that works offline; dashboard a \
+      static page of feature dashboards (top contexts and logit effects). Formats: \
       docs/FORMATS.md.
       """,
     version: "0.1.0",
     subcommands: [
       Heatmap.self, TopFeatures.self, Curves.self, DecoderNorms.self, Correlations.self, PCA.self,
-      Importance.self, GraphHTML.self,
+      Importance.self, GraphHTML.self, Dashboard.self,
     ])
 }
 

@@ -62,6 +62,7 @@ import TranscoderTraining
       "clt/graphs/graph-2.json")
     try put("<svg xmlns=\"http://www.w3.org/2000/svg\"/>", "clt/pictures/heatmap.svg")
     try put("<html></html>", "clt/graphs/graph-1.html")
+    try put("<html></html>", "clt/pictures/dashboards.html")
     try put("{\"step\": 10, \"mean_nmse\": 0.25, \"mean_l0\": 2.0}\n", "clt/metrics.jsonl")
     try put("12.5\t/x/results/acts/done\n100.0\tclt/clt.h5\n", "timings.tsv")
     try put(#"{"commit": "abc123", "inputs": {"model": {"sha256": "bbbb"}}}"#, "provenance.json")
@@ -90,6 +91,7 @@ import TranscoderTraining
     #expect(markdown.contains("![heatmap](clt/pictures/heatmap.svg)"))
     #expect(markdown.contains("- [graph-1.html](clt/graphs/graph-1.html)"))
     #expect(!markdown.contains("graph-2.html"), "a graph without a page gets no link")
+    #expect(markdown.contains("- [dashboards.html](clt/pictures/dashboards.html)"), "the feature dashboards")
     #expect(markdown.contains("| total | 112.5 (1m52s) |"))
     #expect(markdown.contains("| inputs.model.sha256 | bbbb |"))
     #expect(

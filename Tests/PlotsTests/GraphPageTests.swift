@@ -19,6 +19,16 @@ import Testing
     #expect(graph.nodes.count == 6 && graph.links.count == 5 && graph.layers == 2)
     #expect(graph.nodes.map(\.kind) == [.embedding, .embedding, .feature, .feature, .error, .logit])
     #expect(graph.nodes.map(\.layer) == [-1, -1, 0, 1, 1, 2])
+    #expect(
+      graph.nodes.map(\.featureIndex) == [nil, nil, 5, 7, nil, nil], "a feature's index from its node id")
+    let indexed = try PlotFixtures.write(
+      PlotFixtures.graphJSON.replacingOccurrences(
+        of: "\"feature\": 7,", with: "\"feature\": 35, \"feature_index\": 7,"
+      )
+      .replacingOccurrences(of: "\"1_7_1\"", with: "\"x\""), "indexed.json", in: dir)
+    #expect(
+      try AttributionGraphFile.read(indexed).nodes[3].featureIndex == 7,
+      "feature_index wins over the Cantor pairing in feature")
     #expect(graph.links[1].weight == -0.5 && graph.links[1].source == 2 && graph.links[1].target == 3)
     let broken = try PlotFixtures.write(
       PlotFixtures.graphJSON.replacingOccurrences(of: "\"target\": \"0_5_1\"", with: "\"target\": \"9_9_9\""),

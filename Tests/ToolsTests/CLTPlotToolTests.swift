@@ -58,6 +58,7 @@ import Testing
     #expect(r.status == 0 && r.stdout.contains("USAGE: clt-plot"))
     for sub in [
       "heatmap", "top-features", "curves", "decoder-norms", "correlations", "pca", "importance", "graph-html",
+      "dashboard",
     ] {
       #expect(r.stdout.contains(sub), "--help lacks \(sub)")
     }
@@ -152,5 +153,105 @@ import Testing
     process.waitUntilExit()
     #expect(dom.contains("data-nodes=\"\(nodes)\""), "every node is drawn")
     #expect(dom.contains("data-errors=\"0\""), "no script errors")
+  }
+
+  /// How many times `needle` occurs in `text`.
+  static func occurrences(_ needle: String, in text: String) -> Int {
+    text.components(separatedBy: needle).count - 1
+  }
+
+  @Test(
+    "dashboard on clt-encode --max-tokens output of a corpus: sections, contexts, highlighted tokens and logit tables"
+  )
+  func dashboard() throws {
+    let fixture = try TrainedCLT.get()
+    let dir = try ToolHarness.temporaryDirectory("plot-dashboard")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let encoded = try ToolHarness.run(
+      "clt-encode",
+      fixture.modelArguments + [
+        "--clt", fixture.clt.path, "--context", "16", "--max-tokens", "200", fixture.corpus.path,
+      ])
+    #expect(encoded.status == 0, "\(encoded.stderr)")
+    let lines = try TrainedCLT.jsonLines(encoded.stdout)
+    #expect(lines.count == 200, "--max-tokens 200 encodes 200 tokens")
+    let features = dir.appendingPathComponent("encode.jsonl")
+    try encoded.stdout.write(to: features, atomically: true, encoding: .utf8)
+    let page = dir.appendingPathComponent("dashboards.html")
+    var r = try ToolHarness.run(
+      "clt-plot",
+      ["dashboard"] + fixture.modelArguments + [
+        "--clt", fixture.clt.path, "--top-features", "4", "--contexts", "3", "--window", "2", "--logits", "5",
+        "-o",
+        page.path, features.path,
+      ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("wrote \(page.path) (4 features, 200 tokens read)"), "\(r.stderr)")
+    let html = try String(contentsOf: page, encoding: .utf8)
+    #expect(XMLParser(data: Data(html.utf8)).parse(), "well-formed")
+    #expect(!html.contains("http://") && !html.contains("https://"))
+    #expect(Self.occurrences("<section class=\"feature\"", in: html) == 4)
+    let contexts = Self.occurrences("<div class=\"context\"", in: html)
+    #expect(contexts >= 4 && contexts <= 12, "1 to 3 contexts for each of the 4 most important features")
+    #expect(
+      Self.occurrences("class=\"tok act centre\"", in: html) == contexts, "one activating token per context")
+    #expect(Self.occurrences("<table class=\"logits promoted\">", in: html) == 4)
+    #expect(Self.occurrences("<table class=\"logits suppressed\">", in: html) == 4)
+    #expect(Self.occurrences("<td class=\"value\">", in: html) == 4 * 2 * 5, "5 tokens in each table")
+    #expect(html.contains("direct effect on model"), "the logit note names the model")
+    #expect(Self.occurrences("; in training ", in: html) == 4, "clt.h5's firing frequency of each feature")
+
+    // Named features, no model: only those sections, no logit tables; the page on stdout.
+    r = try ToolHarness.run(
+      "clt-plot",
+      ["dashboard", "--clt", fixture.clt.path, "--no-logits", "--feature", "0:1,1:2", features.path])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("id=\"L0-F1\"") && r.stdout.contains("id=\"L1-F2\""))
+    #expect(Self.occurrences("<section class=\"feature\"", in: r.stdout) == 2)
+    #expect(!r.stdout.contains("<table class=\"logits"))
+
+    // Features outside the transcoder, and ranking features of stdin, are refused with one line.
+    r = try ToolHarness.run(
+      "clt-plot", ["dashboard", "--clt", fixture.clt.path, "--no-logits", "--feature", "0:99", features.path])
+    #expect(r.status != 0 && r.stderr.contains("no feature L0/F99"), "\(r.stderr)")
+    r = try ToolHarness.run(
+      "clt-plot", ["dashboard", "--clt", fixture.clt.path, "--no-logits", "-"], stdin: "")
+    #expect(r.status != 0 && r.stderr.contains("reads it twice"), "\(r.stderr)")
+  }
+
+  @Test("dashboard --graph shows the graph's feature nodes, each noting where it sits in the graph")
+  func dashboardOfGraph() throws {
+    let fixture = try TrainedCLT.get()
+    let dir = try ToolHarness.temporaryDirectory("plot-dashboard-graph")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let attrib = try ToolHarness.run(
+      "clt-attrib", fixture.modelArguments + ["--clt", fixture.clt.path, "--format", "json", "--quiet", "-"],
+      stdin: "the quick brown fox")
+    #expect(attrib.status == 0, "\(attrib.stderr)")
+    let graph = dir.appendingPathComponent("graph.json")
+    try attrib.stdout.write(to: graph, atomically: true, encoding: .utf8)
+    let root = try JSONSerialization.jsonObject(with: Data(attrib.stdout.utf8)) as! [String: Any]
+    let featureNodes = (root["nodes"] as! [[String: Any]]).filter {
+      $0["feature_type"] as? String == "cross layer transcoder"
+    }
+    let distinct = Set(featureNodes.map { "L\($0["layer"]!)-F\($0["feature_index"]!)" })
+    let encoded = try ToolHarness.run(
+      "clt-encode",
+      fixture.modelArguments + ["--clt", fixture.clt.path, "--context", "16", fixture.corpus.path])
+    #expect(encoded.status == 0, "\(encoded.stderr)")
+    let features = dir.appendingPathComponent("encode.jsonl")
+    try encoded.stdout.write(to: features, atomically: true, encoding: .utf8)
+    let r = try ToolHarness.run(
+      "clt-plot",
+      ["dashboard"] + fixture.modelArguments + [
+        "--clt", fixture.clt.path, "--graph", graph.path, "--top-features", "3", features.path,
+      ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let sections = Self.occurrences("<section class=\"feature\"", in: r.stdout)
+    #expect(sections == min(3, distinct.count) && sections > 0, "\(distinct.count) distinct feature nodes")
+    #expect(
+      Self.occurrences("<li>graph.json @", in: r.stdout) >= sections, "each section notes its graph nodes")
+    #expect(
+      distinct.filter { r.stdout.contains("id=\"\($0)\"") }.count == sections, "only the graph's features")
   }
 }

@@ -53,6 +53,7 @@ import Testing
     for file in [
       "clt/clt.h5", "clt/eval.json", "clt/encode.jsonl", "clt/generation.json", "clt/graphs/graph-1.json",
       "clt/graphs/graph-1.svg", "clt/graphs/graph-3.html", "clt/pictures/curves.svg", "clt/pictures/pca.svg",
+      "clt/dashboard-encode.jsonl", "clt/pictures/dashboards.html",
       "provenance.json", "REPORT.md", "REPORT.html",
     ] {
       #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), "\(file)")
@@ -60,6 +61,13 @@ import Testing
     let report = try String(contentsOf: out.appendingPathComponent("REPORT.md"), encoding: .utf8)
     #expect(report.contains("| clt | batchtopk (k 2) | 16 |"), "\(report.prefix(1500))")
     #expect(report.contains("![curves](clt/pictures/curves.svg)"))
+    #expect(report.contains("[dashboards.html](clt/pictures/dashboards.html)"))
+    let dashboards = try String(
+      contentsOf: out.appendingPathComponent("clt/pictures/dashboards.html"), encoding: .utf8)
+    #expect(
+      dashboards.contains("<section class=\"feature\"")
+        && dashboards.contains("table class=\"logits promoted\""))
+    #expect(dashboards.contains("graph-1.json @"), "the dashboards are of the graphs' features")
     let commands = try String(contentsOf: out.appendingPathComponent("commands.sh"), encoding: .utf8)
     #expect(
       commands.contains("clt-fit -o") && commands.contains("clt-attrib") && commands.contains("gpt2-acts"))
