@@ -14,7 +14,8 @@
 #             16-token and a ~1024-token prompt (seconds without loading, peak memory)
 #
 # Everything goes to bench-out/ (git-ignored); results are appended to bench-out/results.jsonl.
-# Environment: PYTHON (default python3), SWIFT (default swift). See docs/BENCHMARKS.md.
+# Environment: PYTHON (default python3), SWIFT (default swift), BENCH_ONLY=smollm2 (the SmolLM2
+# rows only). See docs/BENCHMARKS.md.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -108,6 +109,9 @@ echo "    prompt ids $(cat "$OUT/prompt_ids.json")" >&2
 RUN_LOG=$OUT/last-run.jsonl
 : > "$RUN_LOG"
 
+# BENCH_ONLY=smollm2 runs the SmolLM2 benches alone (about 10 minutes instead of 20).
+if [ "${BENCH_ONLY:-}" != smollm2 ]; then
+
 step "Swift: gpt2-acts dump ($N_WINDOWS windows x $CONTEXT, batch $BATCH)"
 rm -rf "$OUT/shards"
 swift_timed gpt2-acts dump -- "$BIN/gpt2-acts" --model "$MODEL" --tokenizer "$TOKENIZER" \
@@ -138,6 +142,7 @@ step "PyTorch: dump, dump_lmhead, generate"
     --prompt-ids "$OUT/prompt_ids.json" --batch "$BATCH" --max-new-tokens "$NEW_TOKENS" \
     --runs "$RUNS" --threads "$THREADS" | tee -a "$RUN_LOG" \
     || die "torch_reference.py failed"
+fi
 
 # SmolLM2-135M (Llama family, GGUF): the same benches, when `make models` has fetched it. Both
 # sides run the same dequantised float32 weights; the windows start with its <|endoftext|> (id 0).
