@@ -89,6 +89,15 @@ public struct TrainingConfiguration: Sendable, Equatable {
     )
   }
 
+  /// What one of `processes` data-parallel processes holds: its share of the batch and of the
+  /// shuffle buffer (the figures a memory estimate per machine needs).
+  public func perProcess(_ processes: Int) -> TrainingConfiguration {
+    var local = self
+    local.batch = batch / processes
+    local.shuffleRows = max(local.batch, shuffleRows / processes)
+    return local
+  }
+
   func validate() throws {
     guard features > 0 else { throw TrainingError.invalidConfiguration("--features must be at least 1") }
     guard batch > 0 else { throw TrainingError.invalidConfiguration("--batch must be at least 1") }
