@@ -78,4 +78,9 @@ static inline int cltk_mpi_gather_float(const float *local, int count, float *ga
   return MPI_Allgather(local, count, MPI_FLOAT, gathered, count, MPI_FLOAT, MPI_COMM_WORLD);
 }
 
+/// Every rank's `count` floats, in rank order, into rank 0's `gathered` (ignored elsewhere).
+static inline int cltk_mpi_gather_float_to_root(const float *local, int count, float *gathered) {
+  return MPI_Gather(local, count, MPI_FLOAT, gathered, count, MPI_FLOAT, 0, MPI_COMM_WORLD);
+}
+
 #endif

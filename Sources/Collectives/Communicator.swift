@@ -26,6 +26,9 @@ public protocol Communicator: AnyObject {
   func maximum(_ values: UnsafeMutablePointer<UInt8>, count: Int) throws
   /// gathered[r · count ..< (r + 1) · count] ← rank r's `local`, for every rank r.
   func gather(_ local: UnsafePointer<Float>, count: Int, into gathered: UnsafeMutablePointer<Float>) throws
+  /// At rank 0 only, gathered[r · count ..< (r + 1) · count] ← rank r's `local` (`gathered` is
+  /// nil elsewhere): assembling at one process what the processes hold in slices.
+  func collect(_ local: UnsafePointer<Float>, count: Int, into gathered: UnsafeMutablePointer<Float>?) throws
   /// Stops every process of the job with `code` (after the caller has said why).
   func abort(code: Int32) -> Never
 }

@@ -19,5 +19,10 @@ public final class SingleProcess: Communicator {
     gathered.update(from: local, count: count)
   }
 
+  public func collect(_ local: UnsafePointer<Float>, count: Int, into gathered: UnsafeMutablePointer<Float>?)
+  {
+    gathered?.update(from: local, count: count)
+  }
+
   public func abort(code: Int32) -> Never { exit(code) }
 }

@@ -69,6 +69,13 @@ public final class MPICommunicator: Communicator {
     try check(cltk_mpi_gather_float(local, Int32(count), gathered), "MPI_Allgather")
   }
 
+  public func collect(_ local: UnsafePointer<Float>, count: Int, into gathered: UnsafeMutablePointer<Float>?)
+    throws
+  {
+    precondition(count <= Int(Int32.max), "one gather holds at most 2³¹ − 1 values per rank")
+    try check(cltk_mpi_gather_float_to_root(local, Int32(count), gathered), "MPI_Gather")
+  }
+
   public func abort(code: Int32) -> Never {
     _ = cltk_mpi_abort(code)
     exit(code)  // MPI_Abort does not return; this satisfies the type checker

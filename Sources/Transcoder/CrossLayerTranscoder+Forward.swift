@@ -24,15 +24,18 @@ extension CrossLayerTranscoder {
   ) -> CLTActivations {
     forwardPass(
       inputs: inputs, tokens: n, into: activations, dead: dead, bandwidth: bandwidth,
-      referenceThresholds: referenceThresholds, batchThreshold: { _, _, _, _ in nil })
+      referenceThresholds: referenceThresholds, batchThreshold: { _, _, _ in nil },
+      tokenThresholds: { _, _ in nil })
   }
 
-  /// The forward pass with BatchTopK's threshold chosen by `batchThreshold` (h, N·F, select, hint)
-  /// when it returns a value, else over this batch alone.
+  /// The forward pass with BatchTopK's threshold chosen by `batchThreshold` (h, N, hint) and
+  /// TopK's k-th value of each token by `tokenThresholds` (h, N) when they return values, else
+  /// over this batch and these features alone (see `CrossLayerTranscoder+SharedBatch`).
   func forwardPass(
     inputs: [FloatBuffer], tokens n: Int, into activations: CLTActivations?, dead: [[Int32]]?,
     bandwidth: Float, referenceThresholds: [Float]?,
-    batchThreshold search: (UnsafePointer<Float>, Int, Int, Float?) throws -> Float?
+    batchThreshold search: (UnsafePointer<Float>, Int, Float?) throws -> Float?,
+    tokenThresholds: (UnsafePointer<Float>, Int) throws -> [Float]?
   ) rethrows -> CLTActivations {
     precondition(inputs.count == nLayers, "one input per layer")
     precondition(inputs.allSatisfy { $0.count >= n * dModel }, "each input is (N, d)")
@@ -44,12 +47,11 @@ extension CrossLayerTranscoder {
       linearTransposedForward(
         out: h, inp: inputs[l].pointer, weight: encoderWeights[l].pointer, bias: encoderBiases[l].pointer,
         rows: n, inDim: dModel, outDim: features)
-      let shared =
-        activation == .batchTopK
-        ? try search(h, n * features, min(k, features) * n, referenceThresholds?[l]) : nil
-      let selection = layerSelection(
+      let shared = activation == .batchTopK ? try search(h, n, referenceThresholds?[l]) : nil
+      var selection = layerSelection(
         layer: l, preActivations: h, rows: n, bandwidth: bandwidth, reference: referenceThresholds?[l],
         batchThreshold: shared)
+      if activation == .topK { selection.tokenThresholds = try tokenThresholds(h, n) }
       let scan = scanLayer(
         preActivations: h, rows: n, selection: selection, dead: dead?[l] ?? [], keepNearMisses: true)
       act.thresholds[l] = selection.referenceThresholds
@@ -74,6 +76,9 @@ extension CrossLayerTranscoder {
     var keep: [Float]
     /// TopK: k per token instead of the thresholds.
     var perTokenK: Int?
+    /// TopK: each token's k-th largest h, when found elsewhere (over features held by other
+    /// processes too) rather than in this row.
+    var tokenThresholds: [Float]? = nil
     /// θ per feature (JumpReLU), or the reference threshold θref repeated (rank-selected).
     var referenceThresholds: [Float]
     var batchThreshold: Float?
@@ -213,7 +218,9 @@ extension CrossLayerTranscoder {
       var fire = selection.fire
       let c: Int
       if let k = selection.perTokenK {
-        let kth = scratch.withUnsafeMutableBufferPointer { kth_largest(row, f, k, $0.baseAddress!) }
+        let kth =
+          selection.tokenThresholds?[t]
+          ?? scratch.withUnsafeMutableBufferPointer { kth_largest(row, f, k, $0.baseAddress!) }
         scan.kthSum += Double(max(kth, 0))
         let bound = max(kth.nextDown, 0)
         c = index.withUnsafeMutableBufferPointer { select_above_scalar(row, bound, f, $0.baseAddress!) }

@@ -1,28 +1,109 @@
+import CKernels
 import Collectives
 import Kernels
 
-/// The forward pass of a data-parallel step: each process of `group` holds an equal slice of the
-/// global batch. Everything in the forward pass is per token except BatchTopK, whose threshold is
-/// the (k·N)-th largest pre-activation of the whole global batch; it is found here exactly, as
-/// one process would find it on the concatenated batch, from counts summed over the processes.
+/// How the processes of a group divide a training step between them.
+public enum BatchSharing {
+  /// Data parallel: each process holds every feature and an equal share of the batch's tokens.
+  case tokens(Communicator)
+  /// Feature sharding: each process holds every token of the batch and an equal, contiguous share
+  /// of each layer's features, `total` per layer over the group.
+  case features(Communicator, total: Int)
+}
+
+/// The forward pass of a step divided between processes. Everything in it is per token and per
+/// feature except the selection of rank-selected activations and the decoder's sum over features:
+/// BatchTopK's threshold is the (k·N)-th largest pre-activation of the whole batch and TopK's the
+/// k-th largest of each token over every feature. Both are found here exactly as one process
+/// finds them on the whole batch and every feature, and with features sharded the partial
+/// reconstructions are summed (MPI_Allreduce of N·L·d floats), so every process ends the pass with
+/// the full ŷ and computes the loss and b_dec's gradient itself.
 extension CrossLayerTranscoder {
-  /// `forward(inputs:tokens:into:dead:bandwidth:referenceThresholds:)` on this process's `n`
-  /// tokens of a global batch of n · group.size, BatchTopK selecting across the whole of it.
+  /// `forward(inputs:tokens:into:dead:bandwidth:referenceThresholds:)` on this process's share of
+  /// a step (its `n` tokens, its features).
   /// - Throws: the group's error when a collective fails (another process has died).
   @discardableResult
   public func forward(
     inputs: [FloatBuffer], tokens n: Int, into activations: CLTActivations? = nil, dead: [[Int32]]? = nil,
-    bandwidth: Float = 0, referenceThresholds: [Float]? = nil, sharingBatchWith group: Communicator
+    bandwidth: Float = 0, referenceThresholds: [Float]? = nil, sharing: BatchSharing
   ) throws -> CLTActivations {
-    try forwardPass(
-      inputs: inputs, tokens: n, into: activations, dead: dead, bandwidth: bandwidth,
-      referenceThresholds: referenceThresholds
-    ) { h, count, select, hint in
-      group.isDistributed
-        ? try self.sharedBatchThreshold(
-          h, count: count, select: select * group.size, hint: hint, group: group)
-        : nil
+    switch sharing {
+    case .tokens(let group):
+      return try forwardPass(
+        inputs: inputs, tokens: n, into: activations, dead: dead, bandwidth: bandwidth,
+        referenceThresholds: referenceThresholds,
+        batchThreshold: { h, n, hint in
+          group.isDistributed
+            ? try self.sharedBatchThreshold(
+              h, count: n * self.features, select: min(self.k, self.features) * n * group.size, hint: hint,
+              group: group)
+            : nil
+        }, tokenThresholds: { _, _ in nil })
+    case .features(let group, let total):
+      let k = min(self.k, total)
+      let act = try forwardPass(
+        inputs: inputs, tokens: n, into: activations, dead: dead, bandwidth: bandwidth,
+        referenceThresholds: referenceThresholds,
+        batchThreshold: { h, n, hint in
+          try self.sharedBatchThreshold(h, count: n * self.features, select: k * n, hint: hint, group: group)
+        }, tokenThresholds: { h, n in try self.sharedTokenThresholds(h, rows: n, k: k, group: group) })
+      // Each process's ŷ holds b_dec once and its own features' contributions.
+      let extra = Float(group.size - 1)
+      for l in 0..<nLayers {
+        let out = act.reconstructions[l].pointer
+        try group.sum(out, count: n * dModel)
+        let bias = decoderBiases[l].pointer
+        for t in 0..<n { row_axpy(out + t * dModel, bias, -extra, dModel) }
+      }
+      return act
     }
+  }
+
+  /// Per token, the k-th largest of h over the features of every process: each process sends the
+  /// k largest of its own features per token (N·k floats) and each then takes the k-th largest
+  /// of the group's size·k. h (N, F_local).
+  func sharedTokenThresholds(_ h: UnsafePointer<Float>, rows n: Int, k: Int, group: Communicator) throws
+    -> [Float]
+  {
+    let f = features
+    let local = FloatBuffer(count: n * k)
+    let top = local.pointer
+    ParallelLoop.forEachChunk(count: n, grain: 16) { rows in
+      var scratch = [Float](repeating: 0, count: f)
+      for t in rows {
+        let row = h + t * f
+        let out = top + t * k
+        guard f > k else {
+          for q in 0..<k { out[q] = q < f ? row[q] : -.infinity }
+          continue
+        }
+        let kth = scratch.withUnsafeMutableBufferPointer { kth_largest(row, f, k, $0.baseAddress!) }
+        var q = 0
+        for i in 0..<f where row[i] > kth && q < k {
+          out[q] = row[i]
+          q += 1
+        }
+        while q < k {
+          out[q] = kth
+          q += 1
+        }
+      }
+    }
+    let all = FloatBuffer(count: n * k * group.size)
+    try group.gather(top, count: n * k, into: all.pointer)
+    var thresholds = [Float](repeating: 0, count: n)
+    let width = k * group.size
+    var candidates = [Float](repeating: 0, count: width)
+    var scratch = [Float](repeating: 0, count: width)
+    for t in 0..<n {
+      for r in 0..<group.size {
+        for q in 0..<k { candidates[r * k + q] = all[(r * n + t) * k + q] }
+      }
+      thresholds[t] = scratch.withUnsafeMutableBufferPointer {
+        kth_largest(candidates, width, k, $0.baseAddress!)
+      }
+    }
+    return thresholds
   }
 
   /// The `select`-th largest positive value over every process's h[0 ..< count] (0 when fewer

@@ -58,6 +58,13 @@ extension CLTTrainer {
       layers.append(layer)
       firing.append(act.firingCounts[l].map(Int64.init))
     }
+    if shardsFeatures {
+      // Every process holds the whole ŷ and y; only the active pairs are counted in slices.
+      var active = layers.map { Int64($0[2 * d + 2]) }
+      try communicator.sum(&active)
+      for l in layers.indices { layers[l][2 * d + 2] = Double(active[l]) }
+      return (layers, firing)
+    }
     guard communicator.isDistributed else { return (layers, firing) }
     var flat = layers.flatMap { $0 }
     try communicator.sum(&flat)

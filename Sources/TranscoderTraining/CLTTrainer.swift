@@ -20,6 +20,13 @@ import Transcoder
 /// takes the same step one process would take on the union of their rows (BatchTopK selects
 /// across the global batch, clipping uses the global norm). The parameters then stay identical
 /// without ever being sent.
+///
+/// Feature sharding (`shardFeatures`): each process holds a contiguous slice of every layer's
+/// features (their encoder and decoder rows, thresholds and Adam moments) and trains on the same
+/// rows as the others; the forward pass selects across the slices and sums the partial
+/// reconstructions (`BatchSharing.features`), after which each process's gradients are already
+/// those of its own slice. The memory of the parameters and optimizer state divides by the
+/// number of processes; `assembledFile` gathers one ordinary clt.h5 at rank 0.
 public final class CLTTrainer {
   /// Fixed at the start, except that `shorten(toSteps:)` may bring the last step forward.
   public private(set) var configuration: TrainingConfiguration
@@ -39,8 +46,20 @@ public final class CLTTrainer {
   private let buffer: ShuffleBuffer
   /// The processes training together (one when launched without mpirun).
   public let communicator: Communicator
-  /// Rows of the global batch this process takes each step: batch / communicator.size.
+  /// Rows of the global batch this process takes each step: batch / communicator.size, or the
+  /// whole batch when the features are sharded.
   public let localBatch: Int
+  /// Whether each process holds a slice of the features (and all of the batch) rather than all of
+  /// the features (and a share of the batch).
+  public let shardsFeatures: Bool
+  /// The first of this process's features in each layer (0 unless the features are sharded).
+  public let featureOffset: Int
+  /// Processes the batch's tokens are divided among: 1 when the features are sharded.
+  var tokenShares: Int { shardsFeatures ? 1 : communicator.size }
+  /// How the forward pass divides the step.
+  var sharing: BatchSharing {
+    shardsFeatures ? .features(communicator, total: configuration.features) : .tokens(communicator)
+  }
   let optimizer: AdamOptimizer
   private let batchInputs: [FloatBuffer]
   let batchOutputs: [FloatBuffer]
@@ -62,31 +81,38 @@ public final class CLTTrainer {
   ///   - communicator: the processes training together, each with its own `stream` (a disjoint
   ///     share of the shards); `configuration.batch` and `shuffleRows` count over all of them and
   ///     the batch must divide evenly. `shuffleRows(_:)` gives one process's rows.
+  ///   - shardFeatures: divide the features instead of the batch; every process's `stream` then
+  ///     holds all of the shards, and the features must divide evenly.
   public init(
     configuration: TrainingConfiguration, stream: ShardStream, resumingFrom checkpoint: URL? = nil,
     shuffleRows: (ShardMetadata) -> Int = { _ in 65_536 }, memoryLimit: Int? = nil,
-    communicator: Communicator = SingleProcess()
+    communicator: Communicator = SingleProcess(), shardFeatures: Bool = false
   ) throws {
     var configuration = configuration
     self.stream = stream
     self.communicator = communicator
+    shardsFeatures = shardFeatures
     let ranks = communicator.size
-    guard configuration.batch % ranks == 0 else {
+    let (divided, option) =
+      shardFeatures ? (configuration.features, "--features") : (configuration.batch, "--batch")
+    guard divided % ranks == 0 else {
       throw TrainingError.invalidConfiguration(
-        "--batch \(configuration.batch) does not divide among \(ranks) processes; give a multiple of \(ranks)"
-      )
+        "\(option) \(divided) does not divide among \(ranks) processes; give a multiple of \(ranks)")
     }
-    localBatch = configuration.batch / ranks
+    localBatch = shardFeatures ? configuration.batch : configuration.batch / ranks
+    let localFeatures = shardFeatures ? configuration.features / ranks : configuration.features
+    featureOffset = shardFeatures ? communicator.rank * localFeatures : 0
     // The first shard fixes the shapes; the buffer then loads it like any other.
     guard let first = try stream.next() else { throw TrainingError.noShards("none were given") }
     metadata = first.metadata
     stream.rewind()
-    if configuration.shuffleRows == 0 { configuration.shuffleRows = shuffleRows(metadata) * ranks }
+    let tokenShares = shardFeatures ? 1 : ranks
+    if configuration.shuffleRows == 0 { configuration.shuffleRows = shuffleRows(metadata) * tokenShares }
     try configuration.validate()
-    let local = configuration.perProcess(ranks)
+    let local = configuration.perProcess(ranks, shardingFeatures: shardFeatures)
     self.configuration = configuration
     firstPlannedSteps = configuration.steps
-    let (l, d, f) = (metadata.nLayers, metadata.dModel, configuration.features)
+    let (l, d, f) = (metadata.nLayers, metadata.dModel, localFeatures)
     if let memoryLimit {
       let estimate = local.memoryEstimate(nLayers: l, dModel: d)
       guard estimate.bytes <= memoryLimit else {
@@ -94,11 +120,15 @@ public final class CLTTrainer {
           neededBytes: estimate.bytes, availableBytes: memoryLimit, detail: estimate.detail)
       }
     }
-    // Each process samples its own rows; rank 0 draws as a single process does.
+    // Each process samples its own rows (the same ones when it holds a slice of the features);
+    // rank 0 draws as a single process does.
+    let draw = UInt64(tokenShares > 1 ? communicator.rank : 0)
     buffer = ShuffleBuffer(
       capacity: local.shuffleRows, nLayers: l, dModel: d,
-      seed: configuration.seed &+ UInt64(communicator.rank) &* 0x9E37_79B9_7F4A_7C15)
-    transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, seed: configuration.seed)
+      seed: configuration.seed &+ draw &* 0x9E37_79B9_7F4A_7C15)
+    transcoder = CrossLayerTranscoder(
+      nLayers: l, dModel: d, features: configuration.features, seed: configuration.seed,
+      slice: featureOffset..<(featureOffset + f))
     transcoder.activation = configuration.activation
     transcoder.k = configuration.k
     optimizer = AdamOptimizer(
@@ -116,7 +146,8 @@ public final class CLTTrainer {
         "the shards hold no usable rows (\(buffer.skippedRows) had NaN or Inf)"
           + (ranks > 1 ? " on rank \(communicator.rank)" : ""))
     }
-    normalizer = try Self.sharedNormalizer(buffer, communicator)
+    normalizer =
+      shardFeatures ? ActivationNormalizer(buffer: buffer) : try Self.sharedNormalizer(buffer, communicator)
     if let checkpoint {
       try restore(from: checkpoint)
     } else {
@@ -142,7 +173,7 @@ public final class CLTTrainer {
   /// shuffle buffer, an equal share from each process, gathered so that every process starts
   /// from the same parameters.
   private func initializeFromFirstBatch() throws {
-    let ranks = communicator.size
+    let ranks = tokenShares
     let share = Int(try communicator.minimum(Int64(min(localBatch, buffer.count, 4096 / ranks))))
     buffer.peek(
       share, inputs: batchInputs, outputs: batchOutputs, inputScales: normalizer.inputScales,
@@ -161,7 +192,7 @@ public final class CLTTrainer {
     if configuration.activation == .jumpReLU {
       transcoder.calibrateThresholds(
         inputs: try gathered(batchInputs), tokens: n,
-        fraction: min(0.5, configuration.initialL0 / Double(transcoder.features)))
+        fraction: min(0.5, configuration.initialL0 / Double(configuration.features)))
     }
   }
 
@@ -182,6 +213,11 @@ public final class CLTTrainer {
 
   /// The trained transcoder as a clt.h5, with the run's attributes.
   public func file(createdBy: String) -> CLTFile {
+    file(transcoder, frequencies: frequencies, createdBy: createdBy)
+  }
+
+  /// `transcoder` as a clt.h5 of this run.
+  func file(_ transcoder: CrossLayerTranscoder, frequencies: [[Float]], createdBy: String) -> CLTFile {
     CLTFile(
       transcoder: transcoder, normalizer: normalizer, frequencies: frequencies,
       metadata: CLTFileMetadata(
@@ -240,15 +276,21 @@ public final class CLTTrainer {
     try transcoder.forward(
       inputs: batchInputs, tokens: n, into: activations, dead: deadFeatures(),
       bandwidth: coefficients.bandwidth,
-      referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil, sharingBatchWith: communicator)
+      referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil, sharing: sharing)
     let t1 = clock.now
     var loss = transcoder.backward(
       activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients, into: gradients)
     let t2 = clock.now
     // Each process's gradient is a mean over its n rows: the global batch's is their sum / size.
-    let ranks = Float(communicator.size)
-    if communicator.isDistributed { loss = try sumGradients(loss) }
-    let norm = Float(gradients.squaredNorm().squareRoot()) / ranks
+    let ranks = Float(tokenShares)
+    var squaredNorm: Double
+    if shardsFeatures {
+      (loss, squaredNorm) = try shardedLossAndNorm(loss)
+    } else {
+      if communicator.isDistributed { loss = try sumGradients(loss) }
+      squaredNorm = gradients.squaredNorm()
+    }
+    let norm = Float(squaredNorm.squareRoot()) / ranks
     let clip = norm > configuration.gradientClip && norm.isFinite ? configuration.gradientClip / norm : 1
     optimizer.learningRate = learningRate
     optimizer.update(
@@ -291,7 +333,7 @@ public final class CLTTrainer {
     // BatchTopK's threshold is already the global batch's; TopK's is a mean over each process's
     // tokens, and the processes hold equally many.
     var selected = activations.selectedMinimum.map(Double.init)
-    if configuration.activation == .topK && communicator.isDistributed {
+    if configuration.activation == .topK && tokenShares > 1 {
       try communicator.sum(&selected)
       selected = selected.map { $0 / Double(communicator.size) }
     }
@@ -311,8 +353,9 @@ public final class CLTTrainer {
   private func measure(_ act: CLTActivations) throws -> (
     nmse: [Double], explainedVariance: [Double], l0: [Double], dead: [Double]
   ) {
-    let n = act.tokens * communicator.size
+    let n = act.tokens * tokenShares
     let (d, f) = (transcoder.dModel, transcoder.features)
+    var deadCounts: [Int64] = []
     let sums = try batchSums(act)
     var nmse: [Double] = []
     var explained: [Double] = []
@@ -335,8 +378,10 @@ public final class CLTTrainer {
       }
       let now = tokensSeen + n
       let window = configuration.deadWindow
-      dead.append(Double(lastFired[l].filter { now - $0 >= window }.count) / Double(f))
+      deadCounts.append(Int64(lastFired[l].filter { now - $0 >= window }.count))
     }
+    if shardsFeatures { try communicator.sum(&deadCounts) }
+    dead = deadCounts.map { Double($0) / Double(configuration.features) }
     tokensSeen += n
     return (nmse, explained, l0, dead)
   }

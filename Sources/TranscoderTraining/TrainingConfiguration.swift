@@ -89,12 +89,17 @@ public struct TrainingConfiguration: Sendable, Equatable {
     )
   }
 
-  /// What one of `processes` data-parallel processes holds: its share of the batch and of the
-  /// shuffle buffer (the figures a memory estimate per machine needs).
-  public func perProcess(_ processes: Int) -> TrainingConfiguration {
+  /// What one of `processes` processes holds (the figures a memory estimate per machine needs):
+  /// its share of the batch and of the shuffle buffer (data parallel), or its share of the
+  /// features (`shardingFeatures`).
+  public func perProcess(_ processes: Int, shardingFeatures: Bool = false) -> TrainingConfiguration {
     var local = self
-    local.batch = batch / processes
-    local.shuffleRows = max(local.batch, shuffleRows / processes)
+    if shardingFeatures {
+      local.features = features / processes
+    } else {
+      local.batch = batch / processes
+      local.shuffleRows = max(local.batch, shuffleRows / processes)
+    }
     return local
   }
 

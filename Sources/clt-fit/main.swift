@@ -137,6 +137,19 @@ struct CLTFit: ParsableCommand {
   @Option(name: .long, help: .hidden)
   var timingLabel = "clt_fit"
 
+  @Flag(
+    name: .long,
+    help: ArgumentHelp(
+      "Under mpirun: divide every layer's features among the ranks instead of the batch.",
+      discussion: """
+        Each rank holds F/N features of every layer (encoder and decoder rows, thresholds, Adam \
+        moments) and trains on every row; reconstructions are summed and TopK/BatchTopK select \
+        across ranks. For a CLT whose parameters and optimizer state outgrow one machine; OUTPUT \
+        is gathered at rank 0 into one ordinary clt.h5, and each rank checkpoints its own slice \
+        (CHECKPOINT, CHECKPOINT.rank1, ...; resume on as many ranks). --features must divide by N.
+        """))
+  var shardFeatures = false
+
   @Flag(name: .shortAndLong, help: "No progress on stderr.")
   var quiet = false
 
@@ -232,7 +245,8 @@ struct CLTFit: ParsableCommand {
     let explicit = shards.filter { $0 != "-" }
     let readStdin = !group.isDistributed && (shards.contains("-") || isatty(STDIN_FILENO) == 0)
     let stream = try ShardStream(
-      arguments: explicit, readStandardInput: readStdin, share: (group.rank, group.size))
+      arguments: explicit, readStandardInput: readStdin,
+      share: shardFeatures ? (0, 1) : (group.rank, group.size))
     stream.consume = consume
     stream.onSkip = { path, reason in StandardError.line("clt-fit: skipping \(path): \(reason)") }
     let totalSteps = steps ?? (tokens! + batch - 1) / batch
@@ -247,24 +261,27 @@ struct CLTFit: ParsableCommand {
     configuration.coefficients.preActivation = preactLambda
     configuration.shuffleRows = shuffleTokens ?? 0  // resolved once the shapes are known
     let createdBy = "clt-fit \(Self.configuration.version)"
+    var writing: URL? = group.isRoot ? checkpointURL : nil  // this rank's checkpoint file
     let interrupt = InterruptRequest(
       tool: group.isDistributed ? "clt-fit (rank \(group.rank) of \(group.size))" : "clt-fit",
       message: group.isDistributed
         ? "stopping with the other ranks after this step and writing a checkpoint to \(checkpointURL.path); "
           + "if a rank has died, mpirun ends the job instead and the last checkpoint stays as it was"
         : "finishing this step, then writing a checkpoint to \(checkpointURL.path)",
-      temporaryPath: { group.isRoot ? CLTFile.temporaryURL(for: checkpointURL).path : nil })
+      temporaryPath: { writing.map { CLTFile.temporaryURL(for: $0).path } })
     let trainer = try CLTTrainer(
       configuration: configuration, stream: stream, resumingFrom: resume.map { URL(fileURLWithPath: $0) },
       shuffleRows: { metadata in
         // 65,536 rows, or fewer so that the buffer (inputs and outputs, float32) stays within 1 GiB.
         let rowBytes = 2 * metadata.nLayers * metadata.dModel * 4
         return max(batch, min(65_536, (1 << 30) / rowBytes))
-      }, memoryLimit: Self.availableMemory(), communicator: group)
+      }, memoryLimit: Self.availableMemory(), communicator: group, shardFeatures: shardFeatures)
+    writing = trainer.writesCheckpoints ? trainer.sliceURL(checkpointURL) : nil
     let quiet = quiet || !root
     if !quiet {
-      let estimate = trainer.configuration.perProcess(group.size).memoryEstimate(
-        nLayers: trainer.metadata.nLayers, dModel: trainer.metadata.dModel)
+      let estimate = trainer.configuration.perProcess(group.size, shardingFeatures: shardFeatures)
+        .memoryEstimate(
+          nLayers: trainer.metadata.nLayers, dModel: trainer.metadata.dModel)
       StandardError.line(
         "clt-fit: \(trainer.configuration.activation.rawValue), \(features) features × \(trainer.metadata.nLayers) "
           + "layers of \(trainer.metadata.model); memory \(estimate.detail)"
@@ -312,8 +329,10 @@ struct CLTFit: ParsableCommand {
       // A signal reaches the ranks at different steps; they agree on it so all stop here.
       let signal = Int32(try group.maximum(Int64(interrupt.received ?? 0)))
       if signal != 0 {
-        if root {
+        if trainer.writesCheckpoints {
           try trainer.writeCheckpoint(to: checkpointURL, createdBy: createdBy)
+        }
+        if root {
           StandardError.line(
             "clt-fit: wrote \(checkpointURL.path) at step \(trainer.step); continue with --resume \(checkpointURL.path)"
           )
@@ -321,12 +340,14 @@ struct CLTFit: ParsableCommand {
         try logHandle?.close()
         throw ExitCode(group.isDistributed ? Self.collectiveStop : 128 + signal)
       }
-      if root, let every = checkpointEvery, metrics.step % every == 0, !trainer.isFinished {
+      if trainer.writesCheckpoints, let every = checkpointEvery, metrics.step % every == 0,
+        !trainer.isFinished
+      {
         try trainer.writeCheckpoint(to: checkpointURL, createdBy: createdBy)
       }
     }
     try logHandle?.close()
-    guard root else { return }
+    guard var result = try trainer.assembledFile(createdBy: createdBy) else { return }
     if timing && timed.steps > 0 {
       StandardError.line(
         "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(timed.tokens), "
@@ -346,7 +367,6 @@ struct CLTFit: ParsableCommand {
     if !stream.skipped.isEmpty {
       StandardError.line("clt-fit: skipped \(stream.skipped.count) unreadable shards (listed above)")
     }
-    var result = trainer.file(createdBy: createdBy)
     if !eval.isEmpty {
       let evalStream = try ShardStream(arguments: eval, readStandardInput: false)
       let evaluation = try CLTEvaluation.measure(

@@ -27,12 +27,14 @@ struct MPITrainingTests {
     ] + extra + [shards.path]
   }
 
-  /// Trains once alone and once on two ranks and compares every parameter of the two clt.h5.
-  func compareSingleAndTwoRanks(_ extra: [String]) throws {
+  /// Trains once alone and once on two ranks (`sharded`: with --shard-features) and compares
+  /// every parameter of the two clt.h5.
+  func compareSingleAndTwoRanks(_ extra: [String], sharded: Bool = false) throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     let single = try ToolHarness.run("clt-fit", try options("single.h5", extra))
     #expect(single.status == 0, "\(single.stderr)")
-    let ranks = try MPIRun.run(np: 2, "clt-fit", try options("mpi.h5", extra))
+    let ranks = try MPIRun.run(
+      np: 2, "clt-fit", try options("mpi.h5", extra + (sharded ? ["--shard-features"] : [])))
     #expect(ranks.status == 0, "\(ranks.stderr)")
     let a = try CLTFile.load(url: dir.appendingPathComponent("single.h5"))
     let b = try CLTFile.load(url: dir.appendingPathComponent("mpi.h5"))
@@ -57,6 +59,38 @@ struct MPITrainingTests {
   @Test("BatchTopK on 2 ranks selects across the global batch: equals one process")
   func dataParallelBatchTopK() throws {
     try compareSingleAndTwoRanks(["--activation", "batchtopk", "--k", "3"])
+  }
+
+  @Test("--shard-features, JumpReLU: each rank holds half the features; one clt.h5 equal to one process's")
+  func shardedJumpReLU() throws { try compareSingleAndTwoRanks([], sharded: true) }
+
+  @Test("--shard-features, BatchTopK and TopK select across the ranks' features: equal to one process")
+  func shardedRankSelection() throws {
+    try compareSingleAndTwoRanks(["--activation", "batchtopk", "--k", "3"], sharded: true)
+    try compareSingleAndTwoRanks(["--activation", "topk", "--k", "3"], sharded: true)
+  }
+
+  @Test("--shard-features checkpoints a slice per rank; the run resumes on 2 ranks and not unsharded")
+  func shardedCheckpoints() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let checkpoint = dir.appendingPathComponent("clt.h5.ckpt")
+    let first = try MPIRun.run(
+      np: 2, "clt-fit", try options("clt.h5", ["--shard-features", "--checkpoint-every", "4"]))
+    #expect(first.status == 0, "\(first.stderr)")
+    let slices = try [checkpoint, URL(fileURLWithPath: checkpoint.path + ".rank1")].map {
+      try CLTFile.load(url: $0)
+    }
+    #expect(slices.map(\.metadata.steps) == [4, 4] && slices.map(\.transcoder.features) == [12, 12])
+    let whole = try CLTFile.load(url: dir.appendingPathComponent("clt.h5"))
+    #expect(whole.transcoder.features == 24 && whole.frequencies[0].count == 24)
+
+    var resumed = try options("clt.h5", ["--shard-features", "--resume", checkpoint.path])
+    resumed[resumed.firstIndex(of: "--steps")! + 1] = "6"
+    let again = try MPIRun.run(np: 2, "clt-fit", resumed)
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(try CLTFile.load(url: dir.appendingPathComponent("clt.h5")).metadata.steps == 6)
+    let unsharded = try MPIRun.run(np: 2, "clt-fit", resumed.filter { $0 != "--shard-features" })
+    #expect(unsharded.status != 0 && unsharded.stderr.contains("feature_ranks"), "\(unsharded.stderr)")
   }
 
   @Test("A rank killed mid-run stops the job naming it; the last checkpoint is intact and resumes on 2 ranks")
