@@ -152,7 +152,7 @@ let package = Package(
     .testTarget(
       name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelFormats"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels", "CKernels"]),
+    .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels", "CKernels", "Collectives"]),
     .testTarget(
       name: "CLTFitTests",
       dependencies: [

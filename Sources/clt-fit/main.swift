@@ -293,8 +293,9 @@ struct CLTFit: ParsableCommand {
     let startStep = trainer.step
     var last: StepMetrics?
     var lastPrint = Date.distantPast
-    var timed = (tokens: 0, seconds: 0.0, l0: 0.0, steps: 0)
+    var timed = (tokens: 0, seconds: 0.0, wall: 0.0, phases: [0.0, 0.0, 0.0], l0: 0.0, steps: 0)
     while !trainer.isFinished {
+      let stepStart = Date()
       guard let metrics = try trainer.trainStep() else { break }
       if let budget {
         let fit = budget.lastStepThatFits(
@@ -308,6 +309,9 @@ struct CLTFit: ParsableCommand {
       if last != nil {  // the first step is a warm-up (page faults, threads starting)
         timed.tokens += batch
         timed.seconds += metrics.phaseSeconds.reduce(0, +)
+        // With the sampling and the metrics' reductions, which the phases leave out.
+        timed.wall += Date().timeIntervalSince(stepStart)
+        timed.phases = zip(timed.phases, metrics.phaseSeconds).map(+)
         timed.l0 += metrics.meanL0
         timed.steps += 1
       }
@@ -353,7 +357,9 @@ struct CLTFit: ParsableCommand {
         "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(timed.tokens), "
           + "\"seconds\": \(timed.seconds), \"tokens_per_second\": \(Double(timed.tokens) / timed.seconds), "
           + "\"mean_l0\": \(timed.l0 / Double(timed.steps)), \"features\": \(features), \"batch\": \(batch), "
-          + "\"ranks\": \(group.size)}"
+          + "\"ranks\": \(group.size), \"wall_seconds\": \(timed.wall), "
+          + "\"wall_tokens_per_second\": \(Double(timed.tokens) / timed.wall), "
+          + "\"phase_seconds\": [\(timed.phases.map { "\($0 / Double(timed.steps))" }.joined(separator: ", "))]}"
       )
     }
     if trainer.isOutOfData {
