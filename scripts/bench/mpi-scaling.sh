@@ -11,9 +11,11 @@
 #
 # The two ranks share this machine's cores (and memory bandwidth) with each other and with
 # whatever else runs: the figures say what MPI costs here, not what a cluster would do
-# (docs/BENCHMARKS.md has the estimate for one). Environment: FEATURES (512), BATCH (1024), K (32),
-# STEPS (6), LAYERS (30), D_MODEL (576), QUALITY=1 to also time the quality run's shape (F 2048,
-# batch 2048, k 64: about 10 GB of memory) on one process.
+# (docs/BENCHMARKS.md has the estimate for one). The four run in turn REPEAT times and the report
+# keeps each one's best, as other work on the machine only ever slows a run down.
+# Environment: FEATURES (512), BATCH (1024), K (32), STEPS (6), LAYERS (30), D_MODEL (576),
+# REPEAT (3), QUALITY=1 to also time the quality run's shape (F 2048, batch 2048, k 64: about
+# 10 GB of memory) on one process.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -58,10 +60,12 @@ timed() {
   echo "${line%\}}, \"label\": \"$label\", \"threads\": $threads, \"layers\": $LAYERS, \"d_model\": $D_MODEL}" >>"$RUN_LOG"
 }
 
-timed "1 process, 1 thread" 1 "$FEATURES" "$BATCH" "$K" -- "$BIN/clt-fit"
-timed "1 process, 2 threads" 2 "$FEATURES" "$BATCH" "$K" -- "$BIN/clt-fit"
-timed "2 ranks, data parallel" 1 "$FEATURES" "$BATCH" "$K" -- "${MPIRUN[@]}" "$BIN/clt-fit"
-timed "2 ranks, --shard-features" 1 "$FEATURES" "$BATCH" "$K" -- "${MPIRUN[@]}" "$BIN/clt-fit" --shard-features
+for _ in $(seq "${REPEAT:-3}"); do
+  timed "1 process, 1 thread" 1 "$FEATURES" "$BATCH" "$K" -- "$BIN/clt-fit"
+  timed "1 process, 2 threads" 2 "$FEATURES" "$BATCH" "$K" -- "$BIN/clt-fit"
+  timed "2 ranks, data parallel" 1 "$FEATURES" "$BATCH" "$K" -- "${MPIRUN[@]}" "$BIN/clt-fit"
+  timed "2 ranks, --shard-features" 1 "$FEATURES" "$BATCH" "$K" -- "${MPIRUN[@]}" "$BIN/clt-fit" --shard-features
+done
 if [ "${QUALITY:-0}" = 1 ]; then
   timed "quality shape, 1 process, 2 threads" 2 2048 2048 64 -- "$BIN/clt-fit"
 fi
