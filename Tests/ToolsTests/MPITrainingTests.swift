@@ -158,6 +158,11 @@ enum MPIRun {
     process.arguments =
       ["-np", "\(np)", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none"]
       + [ToolHarness.binDirectory.appendingPathComponent(tool).path] + arguments
+    // Copy-in/copy-out for shared memory: containers often forbid the single-copy mechanism
+    // (process_vm_readv), and the tests' messages are small.
+    process.environment = ProcessInfo.processInfo.environment.merging(
+      ["OMPI_MCA_btl_vader_single_copy_mechanism": "none"]
+    ) { $1 }
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output
