@@ -157,6 +157,7 @@ let package = Package(
       name: "CLTFitTests",
       dependencies: [
         "TranscoderTraining", "Transcoder", "ActivationShards", "HDF5", "Kernels", "ModelFormats",
+        "Collectives",
       ]),
     .testTarget(
       name: "ReplacementModelTests",

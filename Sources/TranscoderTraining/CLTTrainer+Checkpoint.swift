@@ -24,6 +24,35 @@ extension CLTTrainer {
       ? URL(fileURLWithPath: url.path + ".rank\(communicator.rank)") : url
   }
 
+  /// Saves the run so far, collectively: every process calls it at the same step. Data-parallel
+  /// processes first check that they still hold the same parameters (the checkpoint, written by
+  /// rank 0, stands for all of them), then the processes that write checkpoints write.
+  public func checkpoint(to url: URL, createdBy: String) throws {
+    if communicator.isDistributed && !shardsFeatures { try checkReplicas() }
+    if writesCheckpoints { try writeCheckpoint(to: url, createdBy: createdBy) }
+  }
+
+  /// Throws `TrainingError.replicasDiverged` unless every process's parameters sum (and sum of
+  /// squares) to the same bits. They should: each takes the same step from the same summed
+  /// gradients, so this catches a reduction that rounds differently on different ranks, or a
+  /// rank that trained on something else, before a checkpoint makes one rank's view the run's.
+  func checkReplicas() throws {
+    var sums: (Double, Double) = (0, 0)
+    for buffer in transcoder.parameterBuffers {
+      for k in 0..<buffer.count {
+        let v = Double(buffer[k])
+        sums.0 += v
+        sums.1 += v * v
+      }
+    }
+    let bits = [Int64(bitPattern: sums.0.bitPattern), Int64(bitPattern: sums.1.bitPattern)]
+    var low = bits
+    var high = bits
+    try low.withUnsafeMutableBufferPointer { try communicator.minimum($0.baseAddress!, count: 2) }
+    try high.withUnsafeMutableBufferPointer { try communicator.maximum($0.baseAddress!, count: 2) }
+    guard low == high else { throw TrainingError.replicasDiverged(step: step, rank: communicator.rank) }
+  }
+
   /// Saves the run so far to `url` (this process's slice to `sliceURL(url)`).
   public func writeCheckpoint(to url: URL, createdBy: String) throws {
     var saved = file(createdBy: createdBy)

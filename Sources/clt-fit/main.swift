@@ -333,9 +333,7 @@ struct CLTFit: ParsableCommand {
       // A signal reaches the ranks at different steps; they agree on it so all stop here.
       let signal = Int32(try group.maximum(Int64(interrupt.received ?? 0)))
       if signal != 0 {
-        if trainer.writesCheckpoints {
-          try trainer.writeCheckpoint(to: checkpointURL, createdBy: createdBy)
-        }
+        try trainer.checkpoint(to: checkpointURL, createdBy: createdBy)
         if root {
           StandardError.line(
             "clt-fit: wrote \(checkpointURL.path) at step \(trainer.step); continue with --resume \(checkpointURL.path)"
@@ -344,10 +342,8 @@ struct CLTFit: ParsableCommand {
         try logHandle?.close()
         throw ExitCode(group.isDistributed ? Self.collectiveStop : 128 + signal)
       }
-      if trainer.writesCheckpoints, let every = checkpointEvery, metrics.step % every == 0,
-        !trainer.isFinished
-      {
-        try trainer.writeCheckpoint(to: checkpointURL, createdBy: createdBy)
+      if let every = checkpointEvery, metrics.step % every == 0, !trainer.isFinished {
+        try trainer.checkpoint(to: checkpointURL, createdBy: createdBy)
       }
     }
     try logHandle?.close()
