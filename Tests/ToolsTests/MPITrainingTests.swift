@@ -93,7 +93,9 @@ struct MPITrainingTests {
     #expect(unsharded.status != 0 && unsharded.stderr.contains("feature_ranks"), "\(unsharded.stderr)")
   }
 
-  @Test("A rank killed mid-run stops the job naming it; the last checkpoint is intact and resumes on 2 ranks")
+  @Test(
+    "A rank killed mid-run stops the job naming it; the last checkpoint is intact and resumes on 2 ranks or 1"
+  )
   func killedRank() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     let log = dir.appendingPathComponent("log.jsonl")
@@ -124,6 +126,11 @@ struct MPITrainingTests {
     #expect(again.status == 0, "\(again.stderr)")
     let file = try CLTFile.load(url: dir.appendingPathComponent("clt.h5"))
     #expect(file.metadata.steps == steps + 3 && file.metadata.tokensSeen == (steps + 3) * 64)
+    // The checkpoint holds the whole state: one process can go on from it too.
+    try FileManager.default.removeItem(at: dir.appendingPathComponent("clt.h5"))
+    let alone = try ToolHarness.run("clt-fit", resumed)
+    #expect(alone.status == 0, "\(alone.stderr)")
+    #expect(try CLTFile.load(url: dir.appendingPathComponent("clt.h5")).metadata.steps == steps + 3)
   }
 }
 
