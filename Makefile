@@ -9,7 +9,7 @@ ASSETS := assets
 GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 
-.PHONY: all deps assets models corpus build test bench demo format clean gpt2-download
+.PHONY: all deps assets models corpus build test bench bench-mpi demo format clean gpt2-download
 
 all: build
 
@@ -47,6 +47,10 @@ test: deps assets
 ## Side-by-side speed against transformers on CPU torch (needs torch, transformers); see docs/BENCHMARKS.md.
 bench: deps assets
 	scripts/bench/run.sh
+
+## clt-fit on one process and on two MPI ranks of this machine (needs numpy, h5py); see docs/BENCHMARKS.md.
+bench-mpi: deps
+	scripts/bench/mpi-scaling.sh
 
 ## From nothing to a trained CLT, its metrics, graphs, pictures and REPORT.md in results/demo/
 ## (results/demo-gpt2/ with MODEL=gpt2, which needs models/gpt2). A second run reuses every

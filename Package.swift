@@ -26,6 +26,10 @@ let package = Package(
     .systemLibrary(
       name: "CHDF5", pkgConfig: "hdf5-serial",
       providers: [.apt(["libhdf5-dev"])]),
+    /// Open MPI's C API, for training across processes; only clt-fit links it.
+    .systemLibrary(
+      name: "CMPI", pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
 
     // MARK: - Libraries, in the order data flows through them
     /// Numerical kernels on flat Float buffers; every dense product goes through cblas_sgemm.
@@ -43,10 +47,16 @@ let package = Package(
     /// Corpus reading, windowing and the HDF5 activation-shard format.
     .target(name: "ActivationShards", dependencies: ["HDF5"]),
     /// Cross-layer transcoders (Ameisen et al. 2025): parameters, sparse forward pass, loss, gradients.
-    .target(name: "Transcoder", dependencies: ["Kernels", "CKernels"]),
+    .target(name: "Transcoder", dependencies: ["Kernels", "CKernels", "Collectives"]),
+    /// The collective operations training across processes needs, and the group of one process.
+    .target(name: "Collectives"),
+    /// Those collectives over Open MPI (MPI_Allreduce and friends), joined only under mpirun.
+    .target(name: "MPICollectives", dependencies: ["Collectives", "CMPI"]),
     /// Training a CLT from activation shards: shard stream, shuffle buffer, normalisation, the
     /// training loop and the clt.h5 file.
-    .target(name: "TranscoderTraining", dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels"]),
+    .target(
+      name: "TranscoderTraining",
+      dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels", "Collectives"]),
     /// The CLT replacement model: a transcoder run inside a model in place of its MLPs, steering,
     /// feature encoding of text, and faithfulness metrics.
     .target(
@@ -88,7 +98,7 @@ let package = Package(
     .executableTarget(
       name: "clt-fit",
       dependencies: [
-        "ToolSupport", "TranscoderTraining", "Transcoder", "Kernels",
+        "ToolSupport", "TranscoderTraining", "Transcoder", "Kernels", "Collectives", "MPICollectives",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -142,11 +152,12 @@ let package = Package(
     .testTarget(
       name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelFormats"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels", "CKernels"]),
+    .testTarget(name: "TranscoderTests", dependencies: ["Transcoder", "Kernels", "CKernels", "Collectives"]),
     .testTarget(
       name: "CLTFitTests",
       dependencies: [
         "TranscoderTraining", "Transcoder", "ActivationShards", "HDF5", "Kernels", "ModelFormats",
+        "Collectives",
       ]),
     .testTarget(
       name: "ReplacementModelTests",

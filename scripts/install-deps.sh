@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages CLTKit builds and tests against, when they are missing (graphviz:
 # the clt-attrib test renders its DOT and the pipelines draw graphs; jq: pipelines/provenance.sh;
-# librsvg2-bin: clt-plot --png; chromium: the clt-plot graph page is tested in a headless browser).
+# librsvg2-bin: clt-plot --png; chromium: the clt-plot graph page is tested in a headless browser;
+# libopenmpi-dev, openmpi-bin: clt-fit links Open MPI and its tests run mpirun on loopback).
 # As root it runs apt-get; otherwise it names the packages and stops.
 set -euo pipefail
-packages=(libopenblas-dev libhdf5-dev pkg-config graphviz jq librsvg2-bin chromium "$@")
+packages=(libopenblas-dev libhdf5-dev libopenmpi-dev openmpi-bin pkg-config graphviz jq librsvg2-bin chromium "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

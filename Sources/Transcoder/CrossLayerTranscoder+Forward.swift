@@ -22,6 +22,21 @@ extension CrossLayerTranscoder {
     inputs: [FloatBuffer], tokens n: Int, into activations: CLTActivations? = nil, dead: [[Int32]]? = nil,
     bandwidth: Float = 0, referenceThresholds: [Float]? = nil
   ) -> CLTActivations {
+    forwardPass(
+      inputs: inputs, tokens: n, into: activations, dead: dead, bandwidth: bandwidth,
+      referenceThresholds: referenceThresholds, batchThreshold: { _, _, _ in nil },
+      tokenThresholds: { _, _ in nil })
+  }
+
+  /// The forward pass with BatchTopK's threshold chosen by `batchThreshold` (h, N, hint) and
+  /// TopK's k-th value of each token by `tokenThresholds` (h, N) when they return values, else
+  /// over this batch and these features alone (see `CrossLayerTranscoder+SharedBatch`).
+  func forwardPass(
+    inputs: [FloatBuffer], tokens n: Int, into activations: CLTActivations?, dead: [[Int32]]?,
+    bandwidth: Float, referenceThresholds: [Float]?,
+    batchThreshold search: (UnsafePointer<Float>, Int, Float?) throws -> Float?,
+    tokenThresholds: (UnsafePointer<Float>, Int) throws -> [Float]?
+  ) rethrows -> CLTActivations {
     precondition(inputs.count == nLayers, "one input per layer")
     precondition(inputs.allSatisfy { $0.count >= n * dModel }, "each input is (N, d)")
     let act = activations ?? CLTActivations(tokens: n, nLayers: nLayers, dModel: dModel, features: features)
@@ -32,8 +47,11 @@ extension CrossLayerTranscoder {
       linearTransposedForward(
         out: h, inp: inputs[l].pointer, weight: encoderWeights[l].pointer, bias: encoderBiases[l].pointer,
         rows: n, inDim: dModel, outDim: features)
-      let selection = layerSelection(
-        layer: l, preActivations: h, rows: n, bandwidth: bandwidth, reference: referenceThresholds?[l])
+      let shared = activation == .batchTopK ? try search(h, n, referenceThresholds?[l]) : nil
+      var selection = layerSelection(
+        layer: l, preActivations: h, rows: n, bandwidth: bandwidth, reference: referenceThresholds?[l],
+        batchThreshold: shared)
+      if activation == .topK { selection.tokenThresholds = try tokenThresholds(h, n) }
       let scan = scanLayer(
         preActivations: h, rows: n, selection: selection, dead: dead?[l] ?? [], keepNearMisses: true)
       act.thresholds[l] = selection.referenceThresholds
@@ -58,6 +76,9 @@ extension CrossLayerTranscoder {
     var keep: [Float]
     /// TopK: k per token instead of the thresholds.
     var perTokenK: Int?
+    /// TopK: each token's k-th largest h, when found elsewhere (over features held by other
+    /// processes too) rather than in this row.
+    var tokenThresholds: [Float]? = nil
     /// θ per feature (JumpReLU), or the reference threshold θref repeated (rank-selected).
     var referenceThresholds: [Float]
     var batchThreshold: Float?
@@ -70,7 +91,8 @@ extension CrossLayerTranscoder {
   }
 
   func layerSelection(
-    layer l: Int, preActivations h: UnsafePointer<Float>, rows n: Int, bandwidth: Float, reference: Float?
+    layer l: Int, preActivations h: UnsafePointer<Float>, rows n: Int, bandwidth: Float, reference: Float?,
+    batchThreshold shared: Float? = nil
   ) -> LayerSelection {
     switch activation {
     case .jumpReLU:
@@ -84,8 +106,10 @@ extension CrossLayerTranscoder {
         fire: [], keep: [], perTokenK: min(k, features),
         referenceThresholds: [Float](repeating: r, count: features), batchThreshold: nil)
     case .batchTopK:
-      let tau = batchThreshold(
-        preActivations: h, count: n * features, select: min(k, features) * n, hint: reference)
+      let tau =
+        shared
+        ?? batchThreshold(
+          preActivations: h, count: n * features, select: min(k, features) * n, hint: reference)
       let bound = max(tau.nextDown, 0)
       let fire = [Float](repeating: bound, count: features)
       return LayerSelection(
@@ -102,19 +126,7 @@ extension CrossLayerTranscoder {
     guard select > 0 else { return .infinity }
     var bound = max(0, (hint ?? 0) / 2)
     while true {
-      var candidates: [Float] = []
-      candidates.reserveCapacity(2 * select)
-      let chunk = 1 << 16
-      var index = [Int32](repeating: 0, count: chunk)
-      var start = 0
-      while start < count {
-        let m = min(chunk, count - start)
-        let c = index.withUnsafeMutableBufferPointer {
-          select_above_scalar(h + start, bound, m, $0.baseAddress!)
-        }
-        for q in 0..<c { candidates.append(h[start + Int(index[q])]) }
-        start += m
-      }
+      let candidates = values(h, count: count, above: bound, expected: 2 * select)
       if candidates.count >= select {
         var scratch = [Float](repeating: 0, count: candidates.count)
         return scratch.withUnsafeMutableBufferPointer { s in
@@ -124,6 +136,24 @@ extension CrossLayerTranscoder {
       if bound == 0 { return 0 }
       bound = 0
     }
+  }
+
+  /// The values of h[0 ..< count] above `bound`, in order.
+  func values(_ h: UnsafePointer<Float>, count: Int, above bound: Float, expected: Int) -> [Float] {
+    var candidates: [Float] = []
+    candidates.reserveCapacity(expected)
+    let chunk = 1 << 16
+    var index = [Int32](repeating: 0, count: chunk)
+    var start = 0
+    while start < count {
+      let m = min(chunk, count - start)
+      let c = index.withUnsafeMutableBufferPointer {
+        select_above_scalar(h + start, bound, m, $0.baseAddress!)
+      }
+      for q in 0..<c { candidates.append(h[start + Int(index[q])]) }
+      start += m
+    }
+    return candidates
   }
 
   // MARK: - Scan
@@ -188,7 +218,9 @@ extension CrossLayerTranscoder {
       var fire = selection.fire
       let c: Int
       if let k = selection.perTokenK {
-        let kth = scratch.withUnsafeMutableBufferPointer { kth_largest(row, f, k, $0.baseAddress!) }
+        let kth =
+          selection.tokenThresholds?[t]
+          ?? scratch.withUnsafeMutableBufferPointer { kth_largest(row, f, k, $0.baseAddress!) }
         scan.kthSum += Double(max(kth, 0))
         let bound = max(kth.nextDown, 0)
         c = index.withUnsafeMutableBufferPointer { select_above_scalar(row, bound, f, $0.baseAddress!) }
@@ -308,7 +340,10 @@ extension CrossLayerTranscoder {
 
 extension CrossLayerTranscoder {
   /// Sets every JumpReLU threshold so that its feature fires on about `fraction` of the given
-  /// tokens: θ_i is the ⌈fraction·N⌉-th largest h_i over them (at least `minimum`, as θ > 0).
+  /// tokens: θ_i lies halfway between the ⌈fraction·N⌉-th and the next largest h_i over them (at
+  /// least `minimum`, as θ > 0). Halfway, not at the value itself: a threshold equal to a token's
+  /// h is a tie that the last bit of rounding decides, and processes computing h in blocks of
+  /// other sizes (data-parallel training) would then disagree on whether it fires.
   /// With random encoders a single initial θ fires a large, arbitrary share of features (43% for
   /// θ = 0.1 on GPT-2-sized inputs), which makes the first steps dense and slow; calibrating on
   /// the first batch starts every feature at the same firing rate (as Anthropic's January 2025
@@ -332,8 +367,12 @@ extension CrossLayerTranscoder {
         var scratch = [Float](repeating: 0, count: n)
         for i in range {
           for t in 0..<n { column[t] = h[t * f + i] }
-          let theta = scratch.withUnsafeMutableBufferPointer { kth_largest(column, n, rank, $0.baseAddress!) }
-          out[i] = Foundation.log(max(theta, minimum))
+          let kth = scratch.withUnsafeMutableBufferPointer { kth_largest(column, n, rank, $0.baseAddress!) }
+          let next =
+            rank < n
+            ? scratch.withUnsafeMutableBufferPointer { kth_largest(column, n, rank + 1, $0.baseAddress!) }
+            : kth
+          out[i] = Foundation.log(max(kth / 2 + next / 2, minimum))
         }
       }
     }

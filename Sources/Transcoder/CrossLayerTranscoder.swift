@@ -57,16 +57,34 @@ public final class CrossLayerTranscoder {
   public convenience init(
     nLayers: Int, dModel: Int, features: Int, seed: UInt64, initialThreshold: Float = 0.1
   ) {
-    precondition(initialThreshold > 0, "θ = exp(logθ) is positive")
-    self.init(nLayers: nLayers, dModel: dModel, features: features)
+    self.init(
+      nLayers: nLayers, dModel: dModel, features: features, seed: seed, slice: 0..<features,
+      initialThreshold: initialThreshold)
+  }
+
+  /// Features `slice` of each layer of the transcoder `init(nLayers:dModel:features:seed:)` makes
+  /// with `features` = `total`: the same values, drawn from the same sequence, but only the
+  /// slice's rows kept, so that processes sharing the features out start exactly where one
+  /// process would, without any of them holding the whole.
+  public convenience init(
+    nLayers: Int, dModel: Int, features total: Int, seed: UInt64, slice: Range<Int>,
+    initialThreshold: Float = 0.1
+  ) {
+    precondition(initialThreshold > 0 && slice.lowerBound >= 0 && slice.upperBound <= total)
+    self.init(nLayers: nLayers, dModel: dModel, features: slice.count)
     var rng = XorShiftGenerator(seed: seed)
+    let kept = (slice.lowerBound * dModel)..<(slice.upperBound * dModel)
     func fillUniform(_ buffer: FloatBuffer, bound: Float) {
-      for k in 0..<buffer.count { buffer[k] = Float.random(in: -bound...bound, using: &rng) }
+      for k in 0..<(total * dModel) {
+        let value = Float.random(in: -bound...bound, using: &rng)
+        if kept.contains(k) { buffer[k - kept.lowerBound] = value }
+      }
     }
-    let encoderBound = 1 / Float(dModel).squareRoot()
-    let decoderBound = 1 / Float(nLayers * features).squareRoot()
-    encoderWeights.forEach { fillUniform($0, bound: encoderBound) }
-    logThresholds.forEach { $0.pointer.update(repeating: Foundation.log(initialThreshold), count: features) }
+    let decoderBound = 1 / Float(nLayers * total).squareRoot()
+    encoderWeights.forEach { fillUniform($0, bound: 1 / Float(dModel).squareRoot()) }
+    logThresholds.forEach {
+      $0.pointer.update(repeating: Foundation.log(initialThreshold), count: slice.count)
+    }
     decoderWeights.forEach { $0.forEach { fillUniform($0, bound: decoderBound) } }
   }
 

@@ -8,11 +8,61 @@ import Transcoder
 /// `CrossLayerTranscoder.parameterBuffers` order) and step, each feature's firing count and last
 /// firing, and the running thresholds of rank-selected activations (layout in docs/FORMATS.md).
 /// Written atomically like clt.h5, so a crash while writing keeps the previous checkpoint.
+///
+/// With sharded features every rank writes its own slice (`sliceURL`): a clt.h5 of its
+/// features alone plus `feature_offset` and `feature_ranks`, so that no process ever holds more
+/// than its slice; the run resumes on as many ranks, each reading its own file.
 extension CLTTrainer {
-  /// Saves the run so far to `url`.
+  /// Whether this process writes checkpoints: rank 0, or every rank when the features are
+  /// sharded.
+  public var writesCheckpoints: Bool { communicator.isRoot || shardsFeatures }
+
+  /// Where this process's part of the checkpoint `url` goes: `url` itself, or for rank r > 0 of
+  /// a feature-sharded run `url` + ".rank" + r.
+  public func sliceURL(_ url: URL) -> URL {
+    shardsFeatures && communicator.rank > 0
+      ? URL(fileURLWithPath: url.path + ".rank\(communicator.rank)") : url
+  }
+
+  /// Saves the run so far, collectively: every process calls it at the same step. Data-parallel
+  /// processes first check that they still hold the same parameters (the checkpoint, written by
+  /// rank 0, stands for all of them), then the processes that write checkpoints write.
+  public func checkpoint(to url: URL, createdBy: String) throws {
+    if communicator.isDistributed && !shardsFeatures { try checkReplicas() }
+    if writesCheckpoints { try writeCheckpoint(to: url, createdBy: createdBy) }
+  }
+
+  /// Throws `TrainingError.replicasDiverged` unless every process's parameters sum (and sum of
+  /// squares) to the same bits. They should: each takes the same step from the same summed
+  /// gradients, so this catches a reduction that rounds differently on different ranks, or a
+  /// rank that trained on something else, before a checkpoint makes one rank's view the run's.
+  func checkReplicas() throws {
+    var sums: (Double, Double) = (0, 0)
+    for buffer in transcoder.parameterBuffers {
+      for k in 0..<buffer.count {
+        let v = Double(buffer[k])
+        sums.0 += v
+        sums.1 += v * v
+      }
+    }
+    let bits = [Int64(bitPattern: sums.0.bitPattern), Int64(bitPattern: sums.1.bitPattern)]
+    var low = bits
+    var high = bits
+    try low.withUnsafeMutableBufferPointer { try communicator.minimum($0.baseAddress!, count: 2) }
+    try high.withUnsafeMutableBufferPointer { try communicator.maximum($0.baseAddress!, count: 2) }
+    guard low == high else { throw TrainingError.replicasDiverged(step: step, rank: communicator.rank) }
+  }
+
+  /// Saves the run so far to `url` (this process's slice to `sliceURL(url)`).
   public func writeCheckpoint(to url: URL, createdBy: String) throws {
-    try file(createdBy: createdBy).write(to: url) { file in
+    var saved = file(createdBy: createdBy)
+    saved.metadata.features = transcoder.features
+    try saved.write(to: sliceURL(url)) { file in
       try file.setAttribute("checkpoint", Int64(1))
+      if self.shardsFeatures {
+        try file.setAttribute("feature_offset", Int64(self.featureOffset))
+        try file.setAttribute("feature_ranks", Int64(self.communicator.size))
+      }
       try file.setAttribute("adam_step", Int64(self.optimizer.step))
       for (q, (m, v)) in zip(self.optimizer.firstMoments, self.optimizer.secondMoments).enumerated() {
         try CLTFile.write(file, "adam_m_\(q)", [m.count], m)
@@ -28,7 +78,8 @@ extension CLTTrainer {
   }
 
   /// Loads a checkpoint into this freshly made trainer (see `init(resumingFrom:)`).
-  func restore(from url: URL) throws {
+  func restore(from checkpoint: URL) throws {
+    let url = sliceURL(checkpoint)
     let path = url.path
     func mismatch(_ reason: String) -> TrainingError { .checkpointMismatch(path: path, reason: reason) }
     var counts: (fire: [[Int]], last: [[Int]], running: [Float], adamStep: Int) = ([], [], [], 0)
@@ -37,11 +88,18 @@ extension CLTTrainer {
         throw mismatch("it is a finished clt.h5 without optimizer state, not a checkpoint")
       }
       let m = loaded.metadata
+      // A feature-sharded checkpoint resumes only as one, on as many ranks (--shard-features).
+      let sharding = self.shardsFeatures ? "\(self.communicator.size)" : "none"
       let checks: [(String, String, String)] = [
+        ("feature_ranks (--shard-features ranks)", try Self.attribute(file, "feature_ranks"), sharding),
+        (
+          "feature_offset", try Self.attribute(file, "feature_offset"),
+          self.shardsFeatures ? "\(self.featureOffset)" : "none"
+        ),
         ("model_sha256", m.modelSHA256, self.metadata.modelSHA256),
         ("n_layers", "\(m.nLayers)", "\(self.metadata.nLayers)"),
         ("d_model", "\(m.dModel)", "\(self.metadata.dModel)"),
-        ("features", "\(m.features)", "\(self.configuration.features)"),
+        ("features", "\(m.features)", "\(self.transcoder.features)"),
         ("activation", m.activation, self.configuration.activation.rawValue),
       ]
       for (field, saved, now) in checks where saved != now {
@@ -52,7 +110,7 @@ extension CLTTrainer {
         try CLTFile.read(file, "adam_m_\(q)", into: first, path: path)
         try CLTFile.read(file, "adam_v_\(q)", into: second, path: path)
       }
-      let f = self.configuration.features
+      let f = self.transcoder.features
       for l in 0..<m.nLayers {
         counts.fire.append(try Self.readCounts(file, "fire_count_\(l)", count: f, path: path))
         counts.last.append(try Self.readCounts(file, "last_fired_\(l)", count: f, path: path))
@@ -65,6 +123,12 @@ extension CLTTrainer {
     for (to, from) in zip(transcoder.parameterBuffers, saved.transcoder.parameterBuffers) {
       to.pointer.update(from: from.pointer, count: to.count)
     }
+    // A rank killed while the others wrote leaves slices of different steps.
+    let steps = Int64(saved.metadata.steps)
+    if shardsFeatures, try communicator.minimum(steps) != communicator.maximum(steps) {
+      throw TrainingError.checkpointMismatch(
+        path: path, reason: "the ranks' slices were saved at different steps (a rank died while writing)")
+    }
     normalizer = saved.normalizer
     step = saved.metadata.steps
     tokensSeen = saved.metadata.tokensSeen
@@ -72,6 +136,11 @@ extension CLTTrainer {
     lastFired = counts.last
     runningThresholds = counts.running
     optimizer.restore(step: counts.adamStep)
+  }
+
+  /// An integer attribute as text, "none" when the file has none.
+  private static func attribute(_ file: HDF5File, _ name: String) throws -> String {
+    try file.hasAttribute(name) ? "\(try file.int64Attribute(name))" : "none"
   }
 
   private static func writeCounts(_ file: HDF5File, _ name: String, _ values: [Int]) throws {

@@ -1,4 +1,5 @@
 import ActivationShards
+import Collectives
 import Foundation
 import Kernels
 import Transcoder
@@ -12,6 +13,20 @@ import Transcoder
 /// learning rate of `TrainingConfiguration.learningRate(step:)`. When the shards run out before
 /// the last step, the run goes over them again (another epoch), unless they are consumed.
 /// `writeCheckpoint` saves everything a run needs to continue (`init(resumingFrom:)`).
+///
+/// Data parallel: with a `communicator` of several processes, each holds the same parameters and
+/// trains on its own shards; every step each takes batch/size rows, and the gradients, the loss
+/// terms, the firing counts and the metrics are summed over the processes, so that every process
+/// takes the same step one process would take on the union of their rows (BatchTopK selects
+/// across the global batch, clipping uses the global norm). The parameters then stay identical
+/// without ever being sent.
+///
+/// Feature sharding (`shardFeatures`): each process holds a contiguous slice of every layer's
+/// features (their encoder and decoder rows, thresholds and Adam moments) and trains on the same
+/// rows as the others; the forward pass selects across the slices and sums the partial
+/// reconstructions (`BatchSharing.features`), after which each process's gradients are already
+/// those of its own slice. The memory of the parameters and optimizer state divides by the
+/// number of processes; `assembledFile` gathers one ordinary clt.h5 at rank 0.
 public final class CLTTrainer {
   /// Fixed at the start, except that `shorten(toSteps:)` may bring the last step forward.
   public private(set) var configuration: TrainingConfiguration
@@ -29,11 +44,27 @@ public final class CLTTrainer {
   private let firstPlannedSteps: Int
   private let stream: ShardStream
   private let buffer: ShuffleBuffer
+  /// The processes training together (one when launched without mpirun).
+  public let communicator: Communicator
+  /// Rows of the global batch this process takes each step: batch / communicator.size, or the
+  /// whole batch when the features are sharded.
+  public let localBatch: Int
+  /// Whether each process holds a slice of the features (and all of the batch) rather than all of
+  /// the features (and a share of the batch).
+  public let shardsFeatures: Bool
+  /// The first of this process's features in each layer (0 unless the features are sharded).
+  public let featureOffset: Int
+  /// Processes the batch's tokens are divided among: 1 when the features are sharded.
+  var tokenShares: Int { shardsFeatures ? 1 : communicator.size }
+  /// How the forward pass divides the step.
+  var sharing: BatchSharing {
+    shardsFeatures ? .features(communicator, total: configuration.features) : .tokens(communicator)
+  }
   let optimizer: AdamOptimizer
   private let batchInputs: [FloatBuffer]
-  private let batchOutputs: [FloatBuffer]
+  let batchOutputs: [FloatBuffer]
   private let activations: CLTActivations
-  private let gradients: CLTGradients
+  let gradients: CLTGradients
   /// Rank-selected activations: per layer, the running mean of the smallest selected activation,
   /// the threshold BatchTopK hands over to a JumpReLU at inference.
   public internal(set) var runningThresholds: [Float]
@@ -47,68 +78,130 @@ public final class CLTTrainer {
   ///   - shuffleRows: when `configuration.shuffleRows` is 0, picks the buffer size from the
   ///     first shard's metadata (so a tool can bound its memory by the model's shape).
   ///   - memoryLimit: refuse up front, with the figures, a run whose estimate exceeds it.
+  ///   - communicator: the processes training together, each with its own `stream` (a disjoint
+  ///     share of the shards); `configuration.batch` and `shuffleRows` count over all of them and
+  ///     the batch must divide evenly. `shuffleRows(_:)` gives one process's rows.
+  ///   - shardFeatures: divide the features instead of the batch; every process's `stream` then
+  ///     holds all of the shards, and the features must divide evenly.
   public init(
     configuration: TrainingConfiguration, stream: ShardStream, resumingFrom checkpoint: URL? = nil,
-    shuffleRows: (ShardMetadata) -> Int = { _ in 65_536 }, memoryLimit: Int? = nil
+    shuffleRows: (ShardMetadata) -> Int = { _ in 65_536 }, memoryLimit: Int? = nil,
+    communicator: Communicator = SingleProcess(), shardFeatures: Bool = false
   ) throws {
     var configuration = configuration
     self.stream = stream
+    self.communicator = communicator
+    shardsFeatures = shardFeatures
+    let ranks = communicator.size
+    let (divided, option) =
+      shardFeatures ? (configuration.features, "--features") : (configuration.batch, "--batch")
+    guard divided % ranks == 0 else {
+      throw TrainingError.invalidConfiguration(
+        "\(option) \(divided) does not divide among \(ranks) processes; give a multiple of \(ranks)")
+    }
+    localBatch = shardFeatures ? configuration.batch : configuration.batch / ranks
+    let localFeatures = shardFeatures ? configuration.features / ranks : configuration.features
+    featureOffset = shardFeatures ? communicator.rank * localFeatures : 0
     // The first shard fixes the shapes; the buffer then loads it like any other.
     guard let first = try stream.next() else { throw TrainingError.noShards("none were given") }
     metadata = first.metadata
     stream.rewind()
-    if configuration.shuffleRows == 0 { configuration.shuffleRows = shuffleRows(metadata) }
+    let tokenShares = shardFeatures ? 1 : ranks
+    if configuration.shuffleRows == 0 { configuration.shuffleRows = shuffleRows(metadata) * tokenShares }
     try configuration.validate()
+    let local = configuration.perProcess(ranks, shardingFeatures: shardFeatures)
     self.configuration = configuration
     firstPlannedSteps = configuration.steps
-    let (l, d, f) = (metadata.nLayers, metadata.dModel, configuration.features)
+    let (l, d, f) = (metadata.nLayers, metadata.dModel, localFeatures)
     if let memoryLimit {
-      let estimate = configuration.memoryEstimate(nLayers: l, dModel: d)
+      let estimate = local.memoryEstimate(nLayers: l, dModel: d)
       guard estimate.bytes <= memoryLimit else {
         throw TrainingError.insufficientMemory(
           neededBytes: estimate.bytes, availableBytes: memoryLimit, detail: estimate.detail)
       }
     }
+    // Each process samples its own rows (the same ones when it holds a slice of the features);
+    // rank 0 draws as a single process does.
+    let draw = UInt64(tokenShares > 1 ? communicator.rank : 0)
     buffer = ShuffleBuffer(
-      capacity: configuration.shuffleRows, nLayers: l, dModel: d, seed: configuration.seed)
-    transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, seed: configuration.seed)
+      capacity: local.shuffleRows, nLayers: l, dModel: d,
+      seed: configuration.seed &+ draw &* 0x9E37_79B9_7F4A_7C15)
+    transcoder = CrossLayerTranscoder(
+      nLayers: l, dModel: d, features: configuration.features, seed: configuration.seed,
+      slice: featureOffset..<(featureOffset + f))
     transcoder.activation = configuration.activation
     transcoder.k = configuration.k
     optimizer = AdamOptimizer(
       parameters: transcoder.parameterBuffers, learningRate: configuration.learningRate)
-    batchInputs = (0..<l).map { _ in FloatBuffer(count: configuration.batch * d) }
-    batchOutputs = (0..<l).map { _ in FloatBuffer(count: configuration.batch * d) }
-    activations = CLTActivations(tokens: configuration.batch, nLayers: l, dModel: d, features: f)
+    batchInputs = (0..<l).map { _ in FloatBuffer(count: local.batch * d) }
+    batchOutputs = (0..<l).map { _ in FloatBuffer(count: local.batch * d) }
+    activations = CLTActivations(tokens: local.batch, nLayers: l, dModel: d, features: f)
     gradients = CLTGradients(nLayers: l, dModel: d, features: f)
     fireCounts = Array(repeating: Array(repeating: 0, count: f), count: l)
     lastFired = fireCounts
     runningThresholds = Array(repeating: 0, count: l)
-    try buffer.fill(to: configuration.shuffleRows, from: stream)
+    try buffer.fill(to: local.shuffleRows, from: stream)
     guard buffer.count > 0 else {
-      throw TrainingError.noShards("the shards hold no usable rows (\(buffer.skippedRows) had NaN or Inf)")
+      throw TrainingError.noShards(
+        "the shards hold no usable rows (\(buffer.skippedRows) had NaN or Inf)"
+          + (ranks > 1 ? " on rank \(communicator.rank)" : ""))
     }
-    normalizer = ActivationNormalizer(buffer: buffer)
+    normalizer =
+      shardFeatures ? ActivationNormalizer(buffer: buffer) : try Self.sharedNormalizer(buffer, communicator)
     if let checkpoint {
       try restore(from: checkpoint)
     } else {
-      let n = min(configuration.batch, buffer.count, 4096)
-      buffer.peek(
-        n, inputs: batchInputs, outputs: batchOutputs, inputScales: normalizer.inputScales,
-        outputScales: normalizer.outputScales)
-      initializeDecoderBiases(tokens: n)
-      if configuration.activation == .jumpReLU {
-        transcoder.calibrateThresholds(
-          inputs: batchInputs, tokens: n, fraction: min(0.5, configuration.initialL0 / Double(f)))
+      try initializeFromFirstBatch()
+    }
+  }
+
+  /// Scales from every process's rows together (the same rows one process would have held).
+  private static func sharedNormalizer(_ buffer: ShuffleBuffer, _ group: Communicator) throws
+    -> ActivationNormalizer
+  {
+    guard group.isDistributed else { return ActivationNormalizer(buffer: buffer) }
+    let sums = buffer.squaredNormSums()
+    var totals = sums.inputs + sums.outputs + [Double(buffer.count)]
+    try group.sum(&totals)
+    let (l, rows) = (buffer.nLayers, max(totals[2 * buffer.nLayers], 1))
+    return ActivationNormalizer(
+      meanSquaredInputNorms: totals[0..<l].map { $0 / rows },
+      meanSquaredOutputNorms: totals[l..<(2 * l)].map { $0 / rows }, dModel: buffer.dModel)
+  }
+
+  /// b_dec and (JumpReLU) the thresholds, from the first batch: up to 4096 rows spread over the
+  /// shuffle buffer, an equal share from each process, gathered so that every process starts
+  /// from the same parameters.
+  private func initializeFromFirstBatch() throws {
+    let ranks = tokenShares
+    let share = Int(try communicator.minimum(Int64(min(localBatch, buffer.count, 4096 / ranks))))
+    buffer.peek(
+      share, inputs: batchInputs, outputs: batchOutputs, inputScales: normalizer.inputScales,
+      outputScales: normalizer.outputScales)
+    let d = transcoder.dModel
+    let n = share * ranks
+    func gathered(_ local: [FloatBuffer]) throws -> [FloatBuffer] {
+      guard ranks > 1 else { return local }
+      return try local.map { buffer in
+        let all = FloatBuffer(count: n * d)
+        try communicator.gather(buffer.pointer, count: share * d, into: all.pointer)
+        return all
       }
+    }
+    initializeDecoderBiases(targets: try gathered(batchOutputs), tokens: n)
+    if configuration.activation == .jumpReLU {
+      transcoder.calibrateThresholds(
+        inputs: try gathered(batchInputs), tokens: n,
+        fraction: min(0.5, configuration.initialL0 / Double(configuration.features)))
     }
   }
 
   /// b_dec[l] ← the mean of the first batch's (scaled) targets, so that the first steps spend
   /// nothing on learning the outputs' offset: NMSE starts at about 1 instead of 1 + ‖ȳ‖²/Var(y).
-  private func initializeDecoderBiases(tokens n: Int) {
+  private func initializeDecoderBiases(targets: [FloatBuffer], tokens n: Int) {
     let d = transcoder.dModel
     for l in 0..<transcoder.nLayers {
-      let y = batchOutputs[l].pointer
+      let y = targets[l].pointer
       var sums = [Double](repeating: 0, count: d)
       for t in 0..<n {
         for j in 0..<d { sums[j] += Double(y[t * d + j]) }
@@ -120,6 +213,11 @@ public final class CLTTrainer {
 
   /// The trained transcoder as a clt.h5, with the run's attributes.
   public func file(createdBy: String) -> CLTFile {
+    file(transcoder, frequencies: frequencies, createdBy: createdBy)
+  }
+
+  /// `transcoder` as a clt.h5 of this run.
+  func file(_ transcoder: CrossLayerTranscoder, frequencies: [[Float]], createdBy: String) -> CLTFile {
     CLTFile(
       transcoder: transcoder, normalizer: normalizer, frequencies: frequencies,
       metadata: CLTFileMetadata(
@@ -149,12 +247,13 @@ public final class CLTTrainer {
   /// Takes one step and returns what it measured, or nil when the shards are consumed and no
   /// batch is left (`isOutOfData`).
   public func trainStep() throws -> StepMetrics? {
-    let n = configuration.batch
+    let n = localBatch
+    let capacity = buffer.capacity
     // Keep the buffer well mixed: refill whenever it is half empty.
-    try buffer.fill(to: max(n, configuration.shuffleRows / 2), from: stream)
+    try buffer.fill(to: max(n, capacity / 2), from: stream)
     if buffer.count < n {
       stream.rewind()
-      try buffer.fill(to: configuration.shuffleRows, from: stream)
+      try buffer.fill(to: capacity, from: stream)
       guard buffer.count >= n else {
         if stream.consume {
           isOutOfData = true
@@ -174,27 +273,36 @@ public final class CLTTrainer {
     let rankSelected = configuration.activation.selectsByRank
     let clock = ContinuousClock()
     let t0 = clock.now
-    transcoder.forward(
+    try transcoder.forward(
       inputs: batchInputs, tokens: n, into: activations, dead: deadFeatures(),
       bandwidth: coefficients.bandwidth,
-      referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil)
+      referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil, sharing: sharing)
     let t1 = clock.now
-    let loss = transcoder.backward(
+    var loss = transcoder.backward(
       activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients, into: gradients)
     let t2 = clock.now
-    let norm = Float(gradients.squaredNorm().squareRoot())
+    // Each process's gradient is a mean over its n rows: the global batch's is their sum / size.
+    let ranks = Float(tokenShares)
+    var squaredNorm: Double
+    if shardsFeatures {
+      (loss, squaredNorm) = try shardedLossAndNorm(loss)
+    } else {
+      if communicator.isDistributed { loss = try sumGradients(loss) }
+      squaredNorm = gradients.squaredNorm()
+    }
+    let norm = Float(squaredNorm.squareRoot()) / ranks
     let clip = norm > configuration.gradientClip && norm.isFinite ? configuration.gradientClip / norm : 1
     optimizer.learningRate = learningRate
     optimizer.update(
       parameters: transcoder.parameterBuffers, gradients: gradients.buffers, rowMasks: gradients.rowMasks,
-      maskRows: transcoder.features, gradientScale: clip)
-    if rankSelected { updateRunningThresholds() }
+      maskRows: transcoder.features, gradientScale: clip / ranks)
+    if rankSelected { try updateRunningThresholds() }
     let t3 = clock.now
     func seconds(_ d: Duration) -> Double {
       Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 
-    let metrics = measure(activations)
+    let metrics = try measure(activations)
     step += 1
     return StepMetrics(
       step: step, tokensSeen: tokensSeen, meanSquaredError: loss.meanSquaredError, sparsity: loss.sparsity,
@@ -220,10 +328,17 @@ public final class CLTTrainer {
   /// The mean is plain over the first 20 steps, then exponential with a 5% weight: the batch
   /// threshold falls as training goes on, and a slower mean (1%, as first written) lagged so far
   /// behind that a 200-step SmolLM2 run handed over a JumpReLU with held-out L0 47 for k = 64.
-  private func updateRunningThresholds() {
+  private func updateRunningThresholds() throws {
     let weight = max(0.05, 1 / Double(step + 1))
+    // BatchTopK's threshold is already the global batch's; TopK's is a mean over each process's
+    // tokens, and the processes hold equally many.
+    var selected = activations.selectedMinimum.map(Double.init)
+    if configuration.activation == .topK && tokenShares > 1 {
+      try communicator.sum(&selected)
+      selected = selected.map { $0 / Double(communicator.size) }
+    }
     for l in 0..<transcoder.nLayers {
-      let measured = activations.selectedMinimum[l]
+      let measured = selected[l]
       runningThresholds[l] = Float((1 - weight) * Double(runningThresholds[l]) + weight * Double(measured))
       let logTheta = Foundation.log(max(runningThresholds[l], 1e-6))
       transcoder.logThresholds[l].pointer.update(repeating: logTheta, count: transcoder.features)
@@ -235,41 +350,38 @@ public final class CLTTrainer {
     fireCounts.map { layer in layer.map { Float(Double($0) / Double(max(tokensSeen, 1))) } }
   }
 
-  private func measure(_ act: CLTActivations) -> (
+  private func measure(_ act: CLTActivations) throws -> (
     nmse: [Double], explainedVariance: [Double], l0: [Double], dead: [Double]
   ) {
-    let n = act.tokens
+    let n = act.tokens * tokenShares
     let (d, f) = (transcoder.dModel, transcoder.features)
+    var deadCounts: [Int64] = []
+    let sums = try batchSums(act)
     var nmse: [Double] = []
     var explained: [Double] = []
     var l0: [Double] = []
     var dead: [Double] = []
     for l in 0..<transcoder.nLayers {
-      let y = batchOutputs[l].pointer
-      var sums = [Double](repeating: 0, count: d)
-      var squares: Double = 0
-      for t in 0..<n {
-        for j in 0..<d {
-          let v = Double(y[t * d + j])
-          sums[j] += v
-          squares += v * v
-        }
-      }
+      let layer = sums.layers[l]
+      let (squares, targetSums) = (layer[0], layer[1...d])
+      let (squaredErrors, residualSums) = (layer[d + 1], layer[(d + 2)...(2 * d + 1)])
       // Σ‖y − ȳ‖² = Σ‖y‖² − N‖ȳ‖², and likewise for the residual r = ŷ − y.
-      let variance = squares - sums.reduce(0) { $0 + $1 * $1 } / Double(n)
-      let residualVariance = act.squaredErrors[l] - act.residualSums[l].reduce(0) { $0 + $1 * $1 } / Double(n)
-      nmse.append(variance > 0 ? act.squaredErrors[l] / variance : 0)
+      let variance = squares - targetSums.reduce(0) { $0 + $1 * $1 } / Double(n)
+      let residualVariance = squaredErrors - residualSums.reduce(0) { $0 + $1 * $1 } / Double(n)
+      nmse.append(variance > 0 ? squaredErrors / variance : 0)
       explained.append(variance > 0 ? 1 - residualVariance / variance : 0)
-      l0.append(Double(act.activeCount(layer: l)) / Double(n))
-      let counts = act.firingCounts[l]
+      l0.append(layer[2 * d + 2] / Double(n))
+      let counts = sums.firing[l]
       for i in 0..<f where counts[i] > 0 {
         fireCounts[l][i] += Int(counts[i])
         lastFired[l][i] = tokensSeen + n
       }
       let now = tokensSeen + n
       let window = configuration.deadWindow
-      dead.append(Double(lastFired[l].filter { now - $0 >= window }.count) / Double(f))
+      deadCounts.append(Int64(lastFired[l].filter { now - $0 >= window }.count))
     }
+    if shardsFeatures { try communicator.sum(&deadCounts) }
+    dead = deadCounts.map { Double($0) / Double(configuration.features) }
     tokensSeen += n
     return (nmse, explained, l0, dead)
   }

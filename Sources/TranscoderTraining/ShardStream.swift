@@ -31,9 +31,13 @@ public final class ShardStream {
   /// - Parameters:
   ///   - arguments: shard files or folders of shards.
   ///   - readStandardInput: also read shard paths, one per line, from `lines` (stdin by default).
+  ///   - share: for data-parallel training, this process's rank and the number of processes:
+  ///     it keeps every size-th shard of the arguments (in order, from the rank-th), so the
+  ///     processes read disjoint shards and together all of them.
   public init(
     arguments: [String], readStandardInput: Bool,
-    lines: @escaping () -> String? = { Swift.readLine(strippingNewline: true) }
+    lines: @escaping () -> String? = { Swift.readLine(strippingNewline: true) },
+    share: (rank: Int, of: Int) = (0, 1)
   ) throws {
     var paths: [String] = []
     for argument in arguments {
@@ -47,6 +51,15 @@ public final class ShardStream {
         paths += names.map { URL(fileURLWithPath: argument).appendingPathComponent($0).path }
       } else {
         paths.append(argument)
+      }
+    }
+    if share.of > 1 {
+      let all = paths.count
+      paths = paths.indices.filter { $0 % share.of == share.rank }.map { paths[$0] }
+      guard !paths.isEmpty else {
+        throw TrainingError.noShards(
+          "\(all) shards among \(share.of) processes leave rank \(share.rank) none; "
+            + "give at least one shard per process")
       }
     }
     pendingPaths = paths

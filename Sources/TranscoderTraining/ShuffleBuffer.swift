@@ -107,6 +107,13 @@ public final class ShuffleBuffer {
   /// Per layer, the mean of ‖row‖² over the rows held, for inputs and for outputs: what
   /// `ActivationNormalizer` is estimated from.
   public func meanSquaredNorms() -> (inputs: [Double], outputs: [Double]) {
+    let sums = squaredNormSums()
+    return (sums.inputs.map { $0 / Double(max(count, 1)) }, sums.outputs.map { $0 / Double(max(count, 1)) })
+  }
+
+  /// Per layer, Σ ‖row‖² over the rows held, for inputs and for outputs (processes training
+  /// together add theirs before dividing by the rows they hold together).
+  public func squaredNormSums() -> (inputs: [Double], outputs: [Double]) {
     func norms(_ buffer: FloatBuffer) -> [Double] {
       var sums = [Double](repeating: 0, count: nLayers)
       for r in 0..<count {
@@ -117,7 +124,7 @@ public final class ShuffleBuffer {
           sums[l] += Double(s)
         }
       }
-      return sums.map { $0 / Double(max(count, 1)) }
+      return sums
     }
     return (norms(inputs), norms(outputs))
   }

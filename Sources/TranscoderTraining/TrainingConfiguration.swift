@@ -89,6 +89,20 @@ public struct TrainingConfiguration: Sendable, Equatable {
     )
   }
 
+  /// What one of `processes` processes holds (the figures a memory estimate per machine needs):
+  /// its share of the batch and of the shuffle buffer (data parallel), or its share of the
+  /// features (`shardingFeatures`).
+  public func perProcess(_ processes: Int, shardingFeatures: Bool = false) -> TrainingConfiguration {
+    var local = self
+    if shardingFeatures {
+      local.features = features / processes
+    } else {
+      local.batch = batch / processes
+      local.shuffleRows = max(local.batch, shuffleRows / processes)
+    }
+    return local
+  }
+
   func validate() throws {
     guard features > 0 else { throw TrainingError.invalidConfiguration("--features must be at least 1") }
     guard batch > 0 else { throw TrainingError.invalidConfiguration("--batch must be at least 1") }

@@ -21,6 +21,8 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   case insufficientMemory(neededBytes: Int, availableBytes: Int, detail: String)
   /// A --time-limit that is not a positive duration.
   case invalidTimeLimit(String)
+  /// Data-parallel processes that should hold identical parameters do not.
+  case replicasDiverged(step: Int, rank: Int)
 
   public var errorDescription: String? {
     switch self {
@@ -46,6 +48,9 @@ public enum TrainingError: Error, LocalizedError, Equatable {
       return
         "this run needs about \(gib(needed)) of memory (\(detail)) and the machine has \(gib(available)); "
         + "lower --features, --batch or --shuffle-tokens"
+    case .replicasDiverged(let step, let rank):
+      return "at step \(step) rank \(rank)'s parameters differ from another rank's, so no checkpoint "
+        + "was written; resume from the last checkpoint, and report this (the ranks should take identical steps)"
     case .invalidTimeLimit(let text):
       return
         "--time-limit '\(text)' is not a duration; give seconds or a number with s, m or h (7200, 90m, 2h)"

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Collectives
 import Foundation
 import Kernels
+import MPICollectives
 import ToolSupport
 import Transcoder
 import TranscoderTraining
@@ -23,6 +25,14 @@ struct CLTFit: ParsableCommand {
       On SIGINT or SIGTERM the step in progress finishes and a checkpoint is written (a second \
       signal stops at once); --resume continues from it. Unreadable shards are skipped and \
       reported; rows with NaN or Inf are skipped and counted.
+
+      Data parallel: `mpirun -np N clt-fit ... SHARDS` trains on N processes (Open MPI; as root \
+      add --allow-run-as-root). Rank r reads every N-th shard from the r-th, takes --batch/N rows \
+      a step, and the gradients are summed with MPI_Allreduce, so every rank holds the same \
+      weights; rank 0 alone prints, logs and writes checkpoints and OUTPUT. --batch and \
+      --shuffle-tokens count over all ranks (--batch must divide by N); --resume takes a \
+      checkpoint of any N. Shards come from arguments only (no stdin, no --consume). Launched \
+      without mpirun, clt-fit makes no MPI call at all.
       """,
     version: "0.1.0")
 
@@ -127,6 +137,19 @@ struct CLTFit: ParsableCommand {
   @Option(name: .long, help: .hidden)
   var timingLabel = "clt_fit"
 
+  @Flag(
+    name: .long,
+    help: ArgumentHelp(
+      "Under mpirun: divide every layer's features among the ranks instead of the batch.",
+      discussion: """
+        Each rank holds F/N features of every layer (encoder and decoder rows, thresholds, Adam \
+        moments) and trains on every row; reconstructions are summed and TopK/BatchTopK select \
+        across ranks. For a CLT whose parameters and optimizer state outgrow one machine; OUTPUT \
+        is gathered at rank 0 into one ordinary clt.h5, and each rank checkpoints its own slice \
+        (CHECKPOINT, CHECKPOINT.rank1, ...; resume on as many ranks). --features must divide by N.
+        """))
+  var shardFeatures = false
+
   @Flag(name: .shortAndLong, help: "No progress on stderr.")
   var quiet = false
 
@@ -134,6 +157,12 @@ struct CLTFit: ParsableCommand {
   var shards: [String] = []
 
   func validate() throws {
+    if MPICommunicator.launchedByMPIRun {
+      guard !shards.contains("-"), !consume else {
+        throw ValidationError(
+          "under mpirun every rank reads its share of the shards given as arguments: drop - and --consume")
+      }
+    }
     guard features >= 1 else { throw ValidationError("--features must be at least 1") }
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     guard lr > 0 else { throw ValidationError("--lr must be positive") }
@@ -168,150 +197,196 @@ struct CLTFit: ParsableCommand {
   }
 
   func run() throws {
-    try runReportingErrors(tool: "clt-fit") {
-      BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-      let outputURL = URL(fileURLWithPath: output)
-      let checkpointURL = URL(fileURLWithPath: checkpoint ?? output + ".ckpt")
+    var group: Communicator = SingleProcess()
+    try runReportingErrors(tool: "clt-fit") { group = try MPICommunicator.current() }
+    let mpi = group as? MPICommunicator
+    let tool = group.isDistributed ? "clt-fit (rank \(group.rank) of \(group.size))" : "clt-fit"
+    do {
+      try runReportingErrors(tool: tool) { try train(group) }
+    } catch let exit as ExitCode where mpi != nil && exit.rawValue != 0 {
+      // Every rank stops together after an interrupt (`collectiveStop`); any other failure is
+      // this rank's alone, and the others may be waiting for it inside a collective.
+      guard exit.rawValue == Self.collectiveStop else { group.abort(code: exit.rawValue) }
+      mpi?.finalize()
+      throw exit
+    }
+    mpi?.finalize()
+  }
+
+  /// The exit code of a run that every rank ended together (on SIGINT/SIGTERM).
+  static var collectiveStop: Int32 { 128 + SIGINT }
+
+  /// The training run on this process's share of the shards (all of them when alone).
+  func train(_ group: Communicator) throws {
+    BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    let root = group.isRoot
+    let outputURL = URL(fileURLWithPath: output)
+    let checkpointURL = URL(fileURLWithPath: checkpoint ?? output + ".ckpt")
+    if root {
       try CLTFile.checkWritable(outputURL)
       try CLTFile.checkWritable(checkpointURL)
-      let logHandle = try log.map { path -> FileHandle in
-        // A resumed run appends to its log; a new one starts it afresh.
-        if resume == nil || !FileManager.default.fileExists(atPath: path) {
-          guard FileManager.default.createFile(atPath: path, contents: Data()) else {
-            throw TrainingError.outputNotWritable(path: path, reason: "cannot create the log file")
-          }
+    }
+    let logHandle = try log.flatMap { path -> FileHandle? in
+      guard root else { return nil }
+      // A resumed run appends to its log; a new one starts it afresh.
+      if resume == nil || !FileManager.default.fileExists(atPath: path) {
+        guard FileManager.default.createFile(atPath: path, contents: Data()) else {
+          throw TrainingError.outputNotWritable(path: path, reason: "cannot create the log file")
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-          throw TrainingError.outputNotWritable(path: path, reason: "cannot open the log file")
-        }
-        handle.seekToEndOfFile()
-        return handle
       }
-      let processStart = Date()
-      let budget = try timeLimit.map(TrainingTimeLimit.init(parsing:))
-      let explicit = shards.filter { $0 != "-" }
-      let readStdin = shards.contains("-") || isatty(STDIN_FILENO) == 0
-      let stream = try ShardStream(arguments: explicit, readStandardInput: readStdin)
-      stream.consume = consume
-      stream.onSkip = { path, reason in StandardError.line("clt-fit: skipping \(path): \(reason)") }
-      let totalSteps = steps ?? (tokens! + batch - 1) / batch
-      var configuration = TrainingConfiguration(
-        features: features, batch: batch, steps: totalSteps, learningRate: lr, seed: seed)
-      configuration.activation = CLTActivationFunction(rawValue: activation)!
-      configuration.k = k
-      configuration.initialL0 = initialL0
-      configuration.deadWindow = deadWindow
-      configuration.coefficients.sparsity = lambda
-      configuration.coefficients.tanhScale = tanhScale
-      configuration.coefficients.preActivation = preactLambda
-      configuration.shuffleRows = shuffleTokens ?? 0  // resolved once the shapes are known
-      let createdBy = "clt-fit \(Self.configuration.version)"
-      let interrupt = InterruptRequest(
-        tool: "clt-fit", message: "finishing this step, then writing a checkpoint to \(checkpointURL.path)",
-        temporaryPath: { CLTFile.temporaryURL(for: checkpointURL).path })
-      let trainer = try CLTTrainer(
-        configuration: configuration, stream: stream, resumingFrom: resume.map { URL(fileURLWithPath: $0) },
-        shuffleRows: { metadata in
-          // 65,536 rows, or fewer so that the buffer (inputs and outputs, float32) stays within 1 GiB.
-          let rowBytes = 2 * metadata.nLayers * metadata.dModel * 4
-          return max(batch, min(65_536, (1 << 30) / rowBytes))
-        }, memoryLimit: Self.availableMemory())
-      if !quiet {
-        let estimate = trainer.configuration.memoryEstimate(
+      guard let handle = FileHandle(forWritingAtPath: path) else {
+        throw TrainingError.outputNotWritable(path: path, reason: "cannot open the log file")
+      }
+      handle.seekToEndOfFile()
+      return handle
+    }
+    let processStart = Date()
+    let budget = try timeLimit.map(TrainingTimeLimit.init(parsing:))
+    let explicit = shards.filter { $0 != "-" }
+    let readStdin = !group.isDistributed && (shards.contains("-") || isatty(STDIN_FILENO) == 0)
+    let stream = try ShardStream(
+      arguments: explicit, readStandardInput: readStdin,
+      share: shardFeatures ? (0, 1) : (group.rank, group.size))
+    stream.consume = consume
+    stream.onSkip = { path, reason in StandardError.line("clt-fit: skipping \(path): \(reason)") }
+    let totalSteps = steps ?? (tokens! + batch - 1) / batch
+    var configuration = TrainingConfiguration(
+      features: features, batch: batch, steps: totalSteps, learningRate: lr, seed: seed)
+    configuration.activation = CLTActivationFunction(rawValue: activation)!
+    configuration.k = k
+    configuration.initialL0 = initialL0
+    configuration.deadWindow = deadWindow
+    configuration.coefficients.sparsity = lambda
+    configuration.coefficients.tanhScale = tanhScale
+    configuration.coefficients.preActivation = preactLambda
+    configuration.shuffleRows = shuffleTokens ?? 0  // resolved once the shapes are known
+    let createdBy = "clt-fit \(Self.configuration.version)"
+    var writing: URL? = group.isRoot ? checkpointURL : nil  // this rank's checkpoint file
+    let interrupt = InterruptRequest(
+      tool: group.isDistributed ? "clt-fit (rank \(group.rank) of \(group.size))" : "clt-fit",
+      message: group.isDistributed
+        ? "stopping with the other ranks after this step and writing a checkpoint to \(checkpointURL.path); "
+          + "if a rank has died, mpirun ends the job instead and the last checkpoint stays as it was"
+        : "finishing this step, then writing a checkpoint to \(checkpointURL.path)",
+      temporaryPath: { writing.map { CLTFile.temporaryURL(for: $0).path } })
+    let trainer = try CLTTrainer(
+      configuration: configuration, stream: stream, resumingFrom: resume.map { URL(fileURLWithPath: $0) },
+      shuffleRows: { metadata in
+        // 65,536 rows, or fewer so that the buffer (inputs and outputs, float32) stays within 1 GiB.
+        let rowBytes = 2 * metadata.nLayers * metadata.dModel * 4
+        return max(batch, min(65_536, (1 << 30) / rowBytes))
+      }, memoryLimit: Self.availableMemory(), communicator: group, shardFeatures: shardFeatures)
+    writing = trainer.writesCheckpoints ? trainer.sliceURL(checkpointURL) : nil
+    let quiet = quiet || !root
+    if !quiet {
+      let estimate = trainer.configuration.perProcess(group.size, shardingFeatures: shardFeatures)
+        .memoryEstimate(
           nLayers: trainer.metadata.nLayers, dModel: trainer.metadata.dModel)
-        StandardError.line(
-          "clt-fit: \(trainer.configuration.activation.rawValue), \(features) features × \(trainer.metadata.nLayers) "
-            + "layers of \(trainer.metadata.model); memory \(estimate.detail)"
-            + (resume.map { "; resumed from \($0) at step \(trainer.step)" } ?? ""))
+      StandardError.line(
+        "clt-fit: \(trainer.configuration.activation.rawValue), \(features) features × \(trainer.metadata.nLayers) "
+          + "layers of \(trainer.metadata.model); memory \(estimate.detail)"
+          + (resume.map { "; resumed from \($0) at step \(trainer.step)" } ?? "")
+          + (group.isDistributed ? "; \(group.size) ranks, \(trainer.localBatch) tokens each per step" : ""))
+    }
+    let started = Date()
+    let startTokens = trainer.tokensSeen
+    let startStep = trainer.step
+    var last: StepMetrics?
+    var lastPrint = Date.distantPast
+    var timed = (tokens: 0, seconds: 0.0, wall: 0.0, phases: [0.0, 0.0, 0.0], l0: 0.0, steps: 0)
+    while !trainer.isFinished {
+      let stepStart = Date()
+      guard let metrics = try trainer.trainStep() else { break }
+      if let budget {
+        let fit = budget.lastStepThatFits(
+          elapsed: Date().timeIntervalSince(processStart),
+          trainingSeconds: Date().timeIntervalSince(started),
+          stepsTaken: trainer.step - startStep, currentStep: trainer.step)
+        // Ranks time themselves; they follow the slowest, so all stop at the same step.
+        let agreed = try group.minimum(Int64(fit ?? Int.max))
+        if agreed < Int.max { trainer.limit(toSteps: Int(agreed)) }
       }
-      let started = Date()
-      let startTokens = trainer.tokensSeen
-      let startStep = trainer.step
-      var last: StepMetrics?
-      var lastPrint = Date.distantPast
-      var timed = (tokens: 0, seconds: 0.0, l0: 0.0, steps: 0)
-      while !trainer.isFinished {
-        guard let metrics = try trainer.trainStep() else { break }
-        if let budget,
-          let fit = budget.lastStepThatFits(
-            elapsed: Date().timeIntervalSince(processStart),
-            trainingSeconds: Date().timeIntervalSince(started),
-            stepsTaken: trainer.step - startStep, currentStep: trainer.step)
-        {
-          trainer.limit(toSteps: fit)
-        }
-        if last != nil {  // the first step is a warm-up (page faults, threads starting)
-          timed.tokens += batch
-          timed.seconds += metrics.phaseSeconds.reduce(0, +)
-          timed.l0 += metrics.meanL0
-          timed.steps += 1
-        }
-        last = metrics
-        if let logHandle, metrics.step % logEvery == 0 || trainer.isFinished {
-          logHandle.write(Data((metrics.jsonLine + "\n").utf8))
-        }
-        if !quiet && (Date().timeIntervalSince(lastPrint) >= 2 || trainer.isFinished) {
-          lastPrint = Date()
-          let rate = Double(metrics.tokensSeen - startTokens) / max(Date().timeIntervalSince(started), 1e-9)
-          StandardError.line(
-            String(
-              format: "clt-fit: step %d/%d, %.0f tokens/s, loss %.4f (mse %.4f, sparsity %.4f, preact %.5f), "
-                + "mean L0 %.1f, mean NMSE %.4f, dead %.1f%%",
-              metrics.step, trainer.configuration.steps, rate, metrics.totalLoss, metrics.meanSquaredError,
-              metrics.sparsity,
-              metrics.preActivation, metrics.meanL0, metrics.meanNMSE, 100 * metrics.meanDeadFraction))
-        }
-        if let signal = interrupt.received {
-          try trainer.writeCheckpoint(to: checkpointURL, createdBy: createdBy)
+      if last != nil {  // the first step is a warm-up (page faults, threads starting)
+        timed.tokens += batch
+        timed.seconds += metrics.phaseSeconds.reduce(0, +)
+        // With the sampling and the metrics' reductions, which the phases leave out.
+        timed.wall += Date().timeIntervalSince(stepStart)
+        timed.phases = zip(timed.phases, metrics.phaseSeconds).map(+)
+        timed.l0 += metrics.meanL0
+        timed.steps += 1
+      }
+      last = metrics
+      if let logHandle, metrics.step % logEvery == 0 || trainer.isFinished {
+        logHandle.write(Data((metrics.jsonLine + "\n").utf8))
+      }
+      if !quiet && (Date().timeIntervalSince(lastPrint) >= 2 || trainer.isFinished) {
+        lastPrint = Date()
+        let rate = Double(metrics.tokensSeen - startTokens) / max(Date().timeIntervalSince(started), 1e-9)
+        StandardError.line(
+          String(
+            format: "clt-fit: step %d/%d, %.0f tokens/s, loss %.4f (mse %.4f, sparsity %.4f, preact %.5f), "
+              + "mean L0 %.1f, mean NMSE %.4f, dead %.1f%%",
+            metrics.step, trainer.configuration.steps, rate, metrics.totalLoss, metrics.meanSquaredError,
+            metrics.sparsity,
+            metrics.preActivation, metrics.meanL0, metrics.meanNMSE, 100 * metrics.meanDeadFraction))
+      }
+      // A signal reaches the ranks at different steps; they agree on it so all stop here.
+      let signal = Int32(try group.maximum(Int64(interrupt.received ?? 0)))
+      if signal != 0 {
+        try trainer.checkpoint(to: checkpointURL, createdBy: createdBy)
+        if root {
           StandardError.line(
             "clt-fit: wrote \(checkpointURL.path) at step \(trainer.step); continue with --resume \(checkpointURL.path)"
           )
-          try logHandle?.close()
-          throw ExitCode(128 + signal)
         }
-        if let every = checkpointEvery, metrics.step % every == 0, !trainer.isFinished {
-          try trainer.writeCheckpoint(to: checkpointURL, createdBy: createdBy)
-        }
+        try logHandle?.close()
+        throw ExitCode(group.isDistributed ? Self.collectiveStop : 128 + signal)
       }
-      try logHandle?.close()
-      if timing && timed.steps > 0 {
-        StandardError.line(
-          "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(timed.tokens), "
-            + "\"seconds\": \(timed.seconds), \"tokens_per_second\": \(Double(timed.tokens) / timed.seconds), "
-            + "\"mean_l0\": \(timed.l0 / Double(timed.steps)), \"features\": \(features), \"batch\": \(batch)}"
-        )
+      if let every = checkpointEvery, metrics.step % every == 0, !trainer.isFinished {
+        try trainer.checkpoint(to: checkpointURL, createdBy: createdBy)
       }
-      if trainer.isOutOfData {
-        StandardError.line(
-          "clt-fit: the consumed shards ran out after \(trainer.step) of \(trainer.configuration.steps) steps; writing what was trained"
-        )
-      }
-      if trainer.skippedRows > 0 {
-        StandardError.line("clt-fit: skipped \(trainer.skippedRows) rows holding NaN or Inf")
-      }
-      if !stream.skipped.isEmpty {
-        StandardError.line("clt-fit: skipped \(stream.skipped.count) unreadable shards (listed above)")
-      }
-      var result = trainer.file(createdBy: createdBy)
-      if !eval.isEmpty {
-        let evalStream = try ShardStream(arguments: eval, readStandardInput: false)
-        let evaluation = try CLTEvaluation.measure(
-          trainer.transcoder, normalizer: trainer.normalizer, stream: evalStream, maxTokens: evalTokens,
-          batch: min(batch, 4096))
-        result.evaluation = evaluation
-        StandardError.line(
-          String(
-            format:
-              "clt-fit: held-out (%d tokens): mean NMSE %.4f, mean L0 %.1f, dead %.1f%%; per layer NMSE %@",
-            evaluation.tokens, evaluation.meanNMSE, evaluation.meanL0, 100 * evaluation.meanDeadFraction,
-            evaluation.nmse.map { String(format: "%.3f", $0) }.joined(separator: " ")))
-      }
-      try result.write(to: outputURL)
-      if !quiet, let last {
-        StandardError.line(
-          "clt-fit: wrote \(output) after \(last.tokensSeen) tokens; mean NMSE \(last.meanNMSE), "
-            + "mean L0 \(last.meanL0)")
-      }
+    }
+    try logHandle?.close()
+    guard var result = try trainer.assembledFile(createdBy: createdBy) else { return }
+    if timing && timed.steps > 0 {
+      StandardError.line(
+        "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(timed.tokens), "
+          + "\"seconds\": \(timed.seconds), \"tokens_per_second\": \(Double(timed.tokens) / timed.seconds), "
+          + "\"mean_l0\": \(timed.l0 / Double(timed.steps)), \"features\": \(features), \"batch\": \(batch), "
+          + "\"ranks\": \(group.size), \"wall_seconds\": \(timed.wall), "
+          + "\"wall_tokens_per_second\": \(Double(timed.tokens) / timed.wall), "
+          + "\"phase_seconds\": [\(timed.phases.map { "\($0 / Double(timed.steps))" }.joined(separator: ", "))]}"
+      )
+    }
+    if trainer.isOutOfData {
+      StandardError.line(
+        "clt-fit: the consumed shards ran out after \(trainer.step) of \(trainer.configuration.steps) steps; writing what was trained"
+      )
+    }
+    if trainer.skippedRows > 0 {
+      StandardError.line("clt-fit: skipped \(trainer.skippedRows) rows holding NaN or Inf")
+    }
+    if !stream.skipped.isEmpty {
+      StandardError.line("clt-fit: skipped \(stream.skipped.count) unreadable shards (listed above)")
+    }
+    if !eval.isEmpty {
+      let evalStream = try ShardStream(arguments: eval, readStandardInput: false)
+      let evaluation = try CLTEvaluation.measure(
+        trainer.transcoder, normalizer: trainer.normalizer, stream: evalStream, maxTokens: evalTokens,
+        batch: min(batch, 4096))
+      result.evaluation = evaluation
+      StandardError.line(
+        String(
+          format:
+            "clt-fit: held-out (%d tokens): mean NMSE %.4f, mean L0 %.1f, dead %.1f%%; per layer NMSE %@",
+          evaluation.tokens, evaluation.meanNMSE, evaluation.meanL0, 100 * evaluation.meanDeadFraction,
+          evaluation.nmse.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+    }
+    try result.write(to: outputURL)
+    if !quiet, let last {
+      StandardError.line(
+        "clt-fit: wrote \(output) after \(last.tokensSeen) tokens; mean NMSE \(last.meanNMSE), "
+          + "mean L0 \(last.meanL0)")
     }
   }
 

@@ -1,4 +1,5 @@
 import CKernels
+import Collectives
 import Foundation
 import Kernels
 import Testing
@@ -125,6 +126,24 @@ import Testing
       for k in Set([1, (n + 1) / 2, n]) {
         let got = scratch.withUnsafeMutableBufferPointer { kth_largest(values, n, k, $0.baseAddress!) }
         #expect(got == sorted[k - 1], "n \(n), k \(k)")
+      }
+    }
+  }
+
+  @Test("The cross-process BatchTopK search (64-way narrowing on bit patterns) finds the same threshold")
+  func sharedThresholdMatchesLocal() throws {
+    let t = CrossLayerTranscoder(nLayers: 1, dModel: 4, features: 8, seed: 1)
+    var rng = XorShiftGenerator(seed: 9)
+    // Mixed signs, repeated values, and a tail of zeros.
+    var h = (0..<4000).map { _ in Float.random(in: -3...3, using: &rng) }
+    for i in stride(from: 0, to: 200, by: 7) { h[i + 1] = h[i] }
+    for i in 3800..<4000 { h[i] = 0 }
+    let group = SingleProcess()
+    for select in [1, 2, 17, 300, 1500, 1900, 3999] {
+      for hint: Float? in [nil, 0.5, 2.9] {
+        let local = t.batchThreshold(preActivations: h, count: h.count, select: select, hint: hint)
+        let shared = try t.sharedBatchThreshold(h, count: h.count, select: select, hint: hint, group: group)
+        #expect(shared == local, "select \(select), hint \(String(describing: hint))")
       }
     }
   }
