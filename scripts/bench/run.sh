@@ -179,13 +179,13 @@ json.dump(json.loads(next(l for l in open(sys.argv[1]) if l.strip()))["tokens"],
                 --clt "$SMOL_CLT" --timing-label smollm2_generate_replacement --max-new-tokens "$NEW_TOKENS" \
                 --ignore-eos --threads "$THREADS" --timing "$PROMPT"
         done
-        # Attribution graphs through the same CLT: a 14-token prompt (target: 16 tokens in 10 s without loading)
+        # Attribution graphs through the same CLT: a 16-token prompt (target: 10 s without loading)
         # and one of about 1024 tokens (target: peak memory within 4 GB), seconds and peak RSS from
         # clt-attrib --timing.
-        step "SmolLM2 Swift: clt-attrib, a 14-token prompt ($RUNS runs)"
+        step "SmolLM2 Swift: clt-attrib, a 16-token prompt ($RUNS runs)"
         for _ in $(seq "$RUNS"); do
-            swift_timed clt-attrib smollm2_attrib_14 -- "$BIN/clt-attrib" --model "$SMOL" --clt "$SMOL_CLT" \
-                --threads "$THREADS" --format json --quiet --timing --timing-label smollm2_attrib_14 \
+            swift_timed clt-attrib smollm2_attrib_16 -- "$BIN/clt-attrib" --model "$SMOL" --clt "$SMOL_CLT" \
+                --threads "$THREADS" --format json --quiet --timing --timing-label smollm2_attrib_16 \
                 "$HERE/attrib-prompt-16.txt"
         done
         # The long prompt is opt-in (BENCH_LONG_GRAPH=1): it ran for more than 49 minutes and
