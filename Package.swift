@@ -67,7 +67,9 @@ let package = Package(
     /// products, pruning by influence, and the DOT and JSON writers.
     .target(
       name: "Attribution",
-      dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CBLAS"]),
+      dependencies: [
+        "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CKernels", "CBLAS", "HDF5",
+      ]),
     /// circuit-tracer's CLT layout (a folder of safetensors files and config.yaml): export of a clt.h5
     /// with its normalisation folded in, and import for a given model.
     .target(
@@ -167,7 +169,10 @@ let package = Package(
       ]),
     .testTarget(
       name: "AttributionTests",
-      dependencies: ["Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
+      dependencies: [
+        "Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CKernels",
+        "ActivationShards",
+      ]),
     .testTarget(
       name: "CircuitTracerFormatTests",
       dependencies: [

@@ -78,6 +78,7 @@ public struct AttributionModel {
     let attended = FloatBuffer(count: n * qDim)
     let projected = FloatBuffer(count: n * c)
     let scores = FloatBuffer(count: n * n)
+    let probabilities = FloatBuffer(count: heads * n * n)
     for (l, layer) in layers.enumerated() {
       layer.attentionNorm.forward(
         out: normed.pointer, inp: x.pointer, rows: n, rstd: record.attentionRstd[l].pointer)
@@ -87,7 +88,8 @@ public struct AttributionModel {
         out: attended.pointer, ldo: qDim, q: qkvRows.pointer, ldq: width, k: qkvRows.pointer + qDim,
         v: qkvRows.pointer + qDim + kvDim, ldkv: width, newTokens: n, pastTokens: 0, heads: heads,
         kvHeads: kvHeads, headDim: headDim, scale: layer.attentionScale, scores: scores.pointer,
-        probabilities: record.patterns[l].pointer)
+        probabilities: probabilities.pointer)
+      record.pack(layer: l, patterns: probabilities.pointer)
       layer.output.forward(out: projected.pointer, inp: attended.pointer, rows: n)
       residualAdd(out: x.pointer, inp: projected.pointer, count: n * c)
       layer.mlpNorm.forward(
@@ -112,7 +114,9 @@ public final class ForwardRecord {
   public let tokens: [Int32]
   /// x0 (n, C).
   public let embeddings: FloatBuffer
-  /// Per layer: attention probabilities (H, n, n), row i over key positions 0...i.
+  /// Per layer: attention probabilities, per head the lower triangle row by row (H, n(n+1)/2):
+  /// row i (its i + 1 entries over key positions 0...i) starts at i(i+1)/2. Causal patterns are
+  /// zero above the diagonal, and at 1024 positions the square ones were 1.1 GB for SmolLM2.
   public let patterns: [FloatBuffer]
   /// Per layer: 1/σ of the attention norm and the MLP norm (n each); and of the final norm (n).
   public let attentionRstd: [FloatBuffer]
@@ -128,7 +132,8 @@ public final class ForwardRecord {
     let n = tokens.count
     self.tokens = tokens
     embeddings = FloatBuffer(count: n * dModel)
-    patterns = (0..<nLayers).map { _ in FloatBuffer(count: heads * n * n) }
+    self.heads = heads
+    patterns = (0..<nLayers).map { _ in FloatBuffer(count: heads * n * (n + 1) / 2) }
     attentionRstd = (0..<nLayers).map { _ in FloatBuffer(count: n) }
     mlpRstd = (0..<nLayers).map { _ in FloatBuffer(count: n) }
     finalRstd = FloatBuffer(count: n)
@@ -138,6 +143,32 @@ public final class ForwardRecord {
 
   /// Number of positions.
   public var count: Int { tokens.count }
+  /// Attention heads per layer.
+  public let heads: Int
+
+  /// Keeps layer l's patterns (H, n, n), square and zero above the diagonal, in packed form.
+  func pack(layer l: Int, patterns square: UnsafePointer<Float>) {
+    let n = count
+    let packed = patterns[l].pointer
+    for h in 0..<heads {
+      for i in 0..<n {
+        (packed + h * n * (n + 1) / 2 + i * (i + 1) / 2).update(from: square + (h * n + i) * n, count: i + 1)
+      }
+    }
+  }
+
+  /// Head h of layer l's pattern over the first `width` positions, square: out (width, width)
+  /// row-major, zero above the diagonal.
+  public func unpackPattern(layer l: Int, head h: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+    let n = count
+    precondition(width <= n, "a pattern block within the prompt")
+    let packed = patterns[l].pointer + h * n * (n + 1) / 2
+    for i in 0..<width {
+      let row = out + i * width
+      row.update(from: packed + i * (i + 1) / 2, count: i + 1)
+      (row + i + 1).update(repeating: 0, count: width - i - 1)
+    }
+  }
 }
 
 /// A model that attribution can linearise: both families conform, so tools take any of them.

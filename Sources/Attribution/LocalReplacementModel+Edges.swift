@@ -158,14 +158,15 @@ extension LocalReplacementModel {
       var row = 0
       for s in 0...l {
         let a = activations[s]
-        let w = transcoder.decoder(from: s, to: l).pointer
-        for e in a.offsets[q]..<a.offsets[q + 1] {
-          let factor = a.values[e] * scale
-          let src = w + Int(a.indices[e]) * c
-          let dst = decoders.pointer + row * c
-          for j in 0..<c { dst[j] = src[j] * factor }
-          row += 1
+        let span = a.offsets[q]..<a.offsets[q + 1]
+        guard !span.isEmpty else { continue }
+        let scales = a.values[span].map { $0 * scale }
+        a.indices[span].withUnsafeBufferPointer { indices in
+          self.decoders.gatherRows(
+            from: s, to: l, indices: indices.baseAddress!, scales: scales, count: span.count,
+            into: decoders.pointer + row * c)
         }
+        row += span.count
       }
       // The dots gathered the live rows into `compact` already.
       let products = batch.products
@@ -185,7 +186,6 @@ extension LocalReplacementModel {
   private func attentionBackward(layer l: Int, gradient: FloatBuffer, batch: Batch, constants: inout [Float])
   {
     let c = model.dModel
-    let n = positions
     let layer = model.layers[l]
     let (qDim, kvDim, hd) = (model.qDim, model.kvDim, model.headDim)
     let (count, width) = (batch.count, batch.width)
@@ -217,11 +217,13 @@ extension LocalReplacementModel {
     // Values' gradient per key-value head: Σ over its query heads of Aᵀ · g (width × width pattern block).
     let group = model.heads / model.kvHeads
     let valueByHead = FloatBuffer(count: model.kvHeads * width * stride)
+    let pattern = FloatBuffer(count: width * width)
     for h in 0..<model.heads {
       let g = h / group
+      record.unpackPattern(layer: l, head: h, width: width, into: pattern.pointer)
       cblas_sgemm(
         CblasRowMajor, CblasTrans, CblasNoTrans, Int32(width), Int32(stride), Int32(width), 1,
-        record.patterns[l].pointer + h * n * n, Int32(n), byHead.pointer + h * width * stride, Int32(stride),
+        pattern.pointer, Int32(width), byHead.pointer + h * width * stride, Int32(stride),
         h % group == 0 ? 0 : 1, valueByHead.pointer + g * width * stride, Int32(stride))
     }
     // Through the value projection and the frozen norm; the residual connection adds the result.

@@ -39,7 +39,8 @@ extension LocalReplacementModel {
       let mid = FloatBuffer(count: n * c)
       mid.pointer.update(from: x.pointer, count: n * c)
       residuals.append(mid)
-      transcoder.reconstruct(target: l, from: acts, into: reconstruction.pointer)
+      decoders.reconstruct(
+        target: l, from: acts, bias: transcoder.decoderBiases[l].pointer, into: reconstruction.pointer)
       let s = normalizer.outputScales[l]
       for k in 0..<n * c { x[k] += reconstruction[k] / s + (includeErrors ? errors[l][k] : 0) }
     }
@@ -77,10 +78,12 @@ extension LocalReplacementModel {
     layer.values.forward(out: values.pointer, inp: normed.pointer, rows: n)
     let heads = FloatBuffer(count: n * qDim)
     let group = model.heads / model.kvHeads
+    let pattern = FloatBuffer(count: n * n)
     for h in 0..<model.heads {
+      record.unpackPattern(layer: l, head: h, width: n, into: pattern.pointer)
       cblas_sgemm(
         CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(hd), Int32(n), 1,
-        record.patterns[l].pointer + h * n * n, Int32(n), values.pointer + (h / group) * hd, Int32(kvDim), 0,
+        pattern.pointer, Int32(n), values.pointer + (h / group) * hd, Int32(kvDim), 0,
         heads.pointer + h * hd, Int32(qDim))
     }
     layer.output.forward(out: out, inp: heads.pointer, rows: n)

@@ -20,6 +20,8 @@ public final class LocalReplacementModel {
   public let record: ForwardRecord
   public let transcoder: CrossLayerTranscoder
   public let normalizer: ActivationNormalizer
+  /// The transcoder's decoders in half precision: what every reconstruction here reads.
+  public let decoders: HalfDecoders
   /// a[l] for every position: the features that fire and their activations.
   public let activations: [SparseActivations]
   /// Per layer, the MLP output minus the transcoder's reconstruction (in model units), (n, C).
@@ -32,26 +34,30 @@ public final class LocalReplacementModel {
   /// The mean unembedding row (C): logits are attributed relative to the mean logit.
   let meanUnembedding: [Float]
 
-  /// Records the forward pass of `tokens` and binds the transcoder to it.
+  /// Records the forward pass of `tokens` and binds the transcoder to it. `decoders` are the
+  /// transcoder's in half precision (`HalfDecoders.loadTranscoder`); nil rounds the transcoder's own.
   /// - Throws: `AttributionError` for a bad prompt or a transcoder that does not fit the model.
   public convenience init(
     model: AttributionModel, tokens: [Int32], transcoder: CrossLayerTranscoder,
-    normalizer: ActivationNormalizer
+    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil
   ) throws {
-    try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer)
+    try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer, decoders: decoders)
     try self.init(
-      model: model, record: model.record(tokens: tokens), transcoder: transcoder, normalizer: normalizer)
+      model: model, record: model.record(tokens: tokens), transcoder: transcoder, normalizer: normalizer,
+      decoders: decoders)
   }
 
   init(
     model: AttributionModel, record: ForwardRecord, transcoder: CrossLayerTranscoder,
-    normalizer: ActivationNormalizer
+    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil
   ) throws {
-    try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer)
+    try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer, decoders: decoders)
     self.model = model
     self.record = record
     self.transcoder = transcoder
     self.normalizer = normalizer
+    let decoders = decoders ?? HalfDecoders(transcoder)
+    self.decoders = decoders
     let n = record.count
     let c = model.dModel
     let scaled = FloatBuffer(count: n * c)
@@ -62,7 +68,8 @@ public final class LocalReplacementModel {
     }
     errors = (0..<model.nLayers).map { l in
       let error = FloatBuffer(count: n * c)
-      transcoder.reconstruct(target: l, from: activations, into: error.pointer)
+      decoders.reconstruct(
+        target: l, from: activations, bias: transcoder.decoderBiases[l].pointer, into: error.pointer)
       let s = normalizer.outputScales[l]
       for k in 0..<n * c { error[k] = record.mlpOut[l][k] - error[k] / s }
       return error
@@ -83,7 +90,8 @@ public final class LocalReplacementModel {
 
   /// Refuses a transcoder whose layer count, width or scales do not match the model.
   static func checkFit(
-    model: AttributionModel, transcoder: CrossLayerTranscoder, normalizer: ActivationNormalizer
+    model: AttributionModel, transcoder: CrossLayerTranscoder, normalizer: ActivationNormalizer,
+    decoders: HalfDecoders? = nil
   ) throws {
     guard transcoder.nLayers == model.nLayers else {
       throw AttributionError.transcoderMismatch(
@@ -92,6 +100,11 @@ public final class LocalReplacementModel {
     guard transcoder.dModel == model.dModel else {
       throw AttributionError.transcoderMismatch(
         "its d_model is \(transcoder.dModel), the model's \(model.dModel)")
+    }
+    if let decoders {
+      guard decoders.nLayers == transcoder.nLayers, decoders.dModel == transcoder.dModel,
+        decoders.features == transcoder.features
+      else { throw AttributionError.transcoderMismatch("its half-precision decoders have other sizes") }
     }
     guard normalizer.inputScales.count == model.nLayers, normalizer.outputScales.count == model.nLayers else {
       throw AttributionError.transcoderMismatch(

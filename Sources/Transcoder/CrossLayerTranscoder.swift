@@ -34,17 +34,24 @@ public final class CrossLayerTranscoder {
   /// k for the rank-selected activations (active features per token, on average for BatchTopK).
   public var k: Int = 64
 
+  /// Whether the float32 decoders are held. Attribution loads a transcoder without them and keeps
+  /// its own half-precision copy (`HalfDecoders`), since a SmolLM2 CLT's decoders are 2.2 GB.
+  public let hasDecoders: Bool
+
   /// A transcoder whose parameters are all zero (θ = 1), to be filled from a file: drawing random
-  /// values only to overwrite them was a seventh of the time of loading a SmolLM2 CLT.
-  public init(nLayers: Int, dModel: Int, features: Int) {
+  /// values only to overwrite them was a seventh of the time of loading a SmolLM2 CLT. Without
+  /// `decoders` it holds no decoder weights: it can encode but not reconstruct.
+  public init(nLayers: Int, dModel: Int, features: Int, decoders: Bool = true) {
     precondition(nLayers > 0 && dModel > 0 && features > 0, "a transcoder needs positive sizes")
     self.nLayers = nLayers
     self.dModel = dModel
     self.features = features
+    hasDecoders = decoders
     encoderWeights = (0..<nLayers).map { _ in FloatBuffer(count: features * dModel) }
     encoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: features) }
     logThresholds = (0..<nLayers).map { _ in FloatBuffer(count: features) }
-    decoderWeights = (0..<nLayers).map { l in (l..<nLayers).map { _ in FloatBuffer(count: features * dModel) }
+    decoderWeights = (0..<nLayers).map { l in
+      decoders ? (l..<nLayers).map { _ in FloatBuffer(count: features * dModel) } : []
     }
     decoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: dModel) }
   }
@@ -98,6 +105,7 @@ public final class CrossLayerTranscoder {
   /// W_dec[source→target], (F, d); target ≥ source.
   public func decoder(from source: Int, to target: Int) -> FloatBuffer {
     precondition(source <= target && target < nLayers, "features decode only to their layer and later ones")
+    precondition(hasDecoders, "this transcoder was loaded without its decoders")
     return decoderWeights[source][target - source]
   }
 

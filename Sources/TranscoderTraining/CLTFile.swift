@@ -89,7 +89,7 @@ public struct CLTFile {
   }
 
   /// Fills `buffer` from a float32 dataset of exactly its size.
-  static func read(_ file: HDF5File, _ name: String, into buffer: FloatBuffer, path: String) throws {
+  public static func read(_ file: HDF5File, _ name: String, into buffer: FloatBuffer, path: String) throws {
     let set = try file.openDataset(name)
     defer { try? set.close() }
     let shape = try set.shape
@@ -113,8 +113,11 @@ public struct CLTFile {
   }
 
   /// Reads a clt.h5 written by `write(to:)`; `extra` reads more from the open file (a checkpoint's
-  /// optimizer state).
-  public static func load(url: URL, extra: ((HDF5File, CLTFile) throws -> Void)? = nil) throws -> CLTFile {
+  /// optimizer state, or the decoders in another precision). Without `decoders` the transcoder
+  /// holds no decoder weights (`CrossLayerTranscoder.hasDecoders`).
+  public static func load(
+    url: URL, decoders: Bool = true, extra: ((HDF5File, CLTFile) throws -> Void)? = nil
+  ) throws -> CLTFile {
     let file = try HDF5File(url: url)
     defer { try? file.close() }
     let metadata = try CLTFileMetadata(file: file)
@@ -132,7 +135,7 @@ public struct CLTFile {
     func fill(_ buffer: FloatBuffer, _ name: String) throws {
       try Self.read(file, name, into: buffer, path: url.path)
     }
-    let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f)
+    let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, decoders: decoders)
     transcoder.activation = metadata.configuration.activation
     transcoder.k = metadata.configuration.k
     var frequencies: [[Float]] = []
@@ -140,7 +143,7 @@ public struct CLTFile {
       try fill(transcoder.encoderWeights[layer], "W_enc_\(layer)")
       try fill(transcoder.encoderBiases[layer], "b_enc_\(layer)")
       try fill(transcoder.logThresholds[layer], "log_threshold_\(layer)")
-      for target in layer..<l {
+      for target in layer..<l where decoders {
         try fill(transcoder.decoder(from: layer, to: target), "W_dec_\(layer)_\(target)")
       }
       try fill(transcoder.decoderBiases[layer], "b_dec_\(layer)")

@@ -106,7 +106,7 @@ struct CLTAttrib: ParsableCommand {
       guard let model = try modelOptions.loadModel() as? any AttributableModel else {
         throw ToolError.mismatch("this model family has no attribution support")
       }
-      let file = try CLTFile.load(url: URL(fileURLWithPath: clt))
+      let (file, decoders) = try HalfDecoders.loadTranscoder(url: URL(fileURLWithPath: clt))
       try checkTranscoder(file.metadata, fits: model.description)
       var options = AttributionOptions()
       options.maxFeatureNodes = maxFeatureNodes
@@ -116,13 +116,17 @@ struct CLTAttrib: ParsableCommand {
       options.rowFeatureBudget = rowFeatureBudget
       if !target.isEmpty { options.targets = try target.map { try targetID($0, tokenizer: tokenizer) } }
       let loaded = Date()
-      let local = try LocalReplacementModel(
-        model: model.attributionModel, tokens: tokens, transcoder: file.transcoder,
-        normalizer: file.normalizer)
       let progress = ProgressLine(label: "clt-attrib", unit: "features attributed", quiet: quiet)
-      let graph = try local.attributionGraph(options: options) { done, total in
-        progress.update(done: done, fraction: Double(done) / Double(max(total, 1)))
-      }
+      // The local replacement model (its recorded forward pass above all) is released once the
+      // graph is built, before pruning makes its copies of the adjacency.
+      let graph = try {
+        let local = try LocalReplacementModel(
+          model: model.attributionModel, tokens: tokens, transcoder: file.transcoder,
+          normalizer: file.normalizer, decoders: decoders)
+        return try local.attributionGraph(options: options) { done, total in
+          progress.update(done: done, fraction: Double(done) / Double(max(total, 1)))
+        }
+      }()
       if graph.featureCount > 0 { progress.finish(done: graph.featureCount) }
       let report = AttributionReport(
         graph: graph, options: options, prompt: prompt, modelName: model.description.name,

@@ -51,13 +51,16 @@ import Transcoder
       #expect(maxRelativeError(local.record.mlpIn[l].array, mlpIn) < 1e-5, "layer \(l) MLP input")
       #expect(maxRelativeError(local.record.mlpOut[l].array, mlpOut) < 1e-5, "layer \(l) MLP output")
     }
-    for pattern in local.record.patterns {
+    let pattern = FloatBuffer(count: n * n)
+    for l in 0..<info.nLayers {
       // Every row of every head's pattern is a distribution over the visible positions.
-      for h in 0..<(pattern.count / (n * n)) {
+      for h in 0..<local.record.heads {
+        local.record.unpackPattern(layer: l, head: h, width: n, into: pattern.pointer)
         for i in 0..<n {
           var sum: Float = 0
-          for j in 0..<n { sum += pattern[(h * n + i) * n + j] }
+          for j in 0..<n { sum += pattern[i * n + j] }
           #expect(abs(sum - 1) < 1e-5)
+          #expect((i + 1..<n).allSatisfy { pattern[i * n + $0] == 0 }, "causal: zero above the diagonal")
         }
       }
     }

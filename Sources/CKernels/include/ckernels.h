@@ -3,6 +3,7 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /// x <- GELU_tanh(x + bias), row by row. x (rows, dim), bias (dim) or NULL.
 void gelu_tanh_bias_forward(float *x, const float *bias, size_t rows, size_t dim);
@@ -51,5 +52,22 @@ double sum_squares(const float *x, size_t n);
 /// lr already includes the first-moment bias correction. p, grad, m, v (rows, d), active (rows).
 void adam_rows(float *p, const float *grad, const unsigned char *active, float *m, float *v, size_t rows,
                size_t d, float scale, float b1, float b2, float lr, float c2, float eps);
+
+
+// Half-precision kernels (half.c): matrices stored as IEEE binary16 bits (uint16_t), rows of
+// stride ld; F16C when the CPU has it, a portable conversion otherwise.
+
+/// dst (k, d), row r = scales[r] · matrix[indices[r] · ld ..< + d]: scaled rows gathered into
+/// floats (the decoder rows of a position's active features, times their activations).
+void half_rows_scaled(float *dst, const uint16_t *matrix, size_t ld, const int *indices, const float *scales,
+                      size_t k, size_t d);
+
+/// The same with the portable conversion only, for tests of the F16C path.
+void half_rows_scaled_reference(float *dst, const uint16_t *matrix, size_t ld, const int *indices,
+                                const float *scales, size_t k, size_t d);
+
+/// out (d) += Σ_i values[i] · matrix[indices[i] · ld ..< + d]: sparse_rows_axpy over half rows.
+void sparse_half_rows_axpy(float *out, const uint16_t *matrix, size_t ld, const int *indices,
+                           const float *values, size_t k, size_t d);
 
 #endif
