@@ -78,45 +78,48 @@ extension AttributionGraph {
     }
   }
 
-  /// Edge scores of the node-pruned graph: |Â|(t, s) times the target's influence plus its logit
-  /// weight, so an edge counts as much as the influence flowing through it.
-  func edgeScores(masked: [Float]) -> [Float] {
+  /// Edge scores of the node-pruned graph, in place: `masked` holds the adjacency with the pruned
+  /// nodes' edges zeroed and becomes |Â|(t, s) times the target's influence plus its logit weight,
+  /// so an edge counts as much as the influence flowing through it.
+  func scoreEdges(_ masked: inout [Float]) {
     let (rowSums, influence) = influence(of: masked)
-    var scores = masked
+    let s = sourceCount
     for r in 0..<targetCount {
       let weight = r < featureCount ? influence[r] : logitWeights[r - featureCount]
       let scale = rowSums[r] > 0 ? weight / rowSums[r] : 0
-      for j in 0..<sourceCount { scores[r * sourceCount + j] = abs(scores[r * sourceCount + j]) * scale }
+      for j in 0..<s { masked[r * s + j] = abs(masked[r * s + j]) * scale }
     }
-    return scores
   }
 
   /// Prunes as the paper does: nodes by cumulative influence up to `nodeThreshold`, then edges by
   /// cumulative edge score up to `edgeThreshold`, then, until nothing changes, features left without
   /// an incoming or an outgoing edge and error nodes left without an outgoing one.
+  /// - Complexity: memory for one more copy of the adjacency (the scores, which become the pruned
+  ///   adjacency) and the positive scores while the edge threshold is found.
   public func pruned(nodeThreshold: Double, edgeThreshold: Double) -> PruningResult {
     let influence = nodeInfluence
     var keep = nodeMask(influence: influence, threshold: nodeThreshold)
     let s = sourceCount
-    var masked = adjacency
+    var scores = adjacency
     for r in 0..<targetCount {
-      for j in 0..<s where !keep[node(ofTarget: r)] || !keep[j] { masked[r * s + j] = 0 }
+      for j in 0..<s where !keep[node(ofTarget: r)] || !keep[j] { scores[r * s + j] = 0 }
     }
-    let scores = edgeScores(masked: masked)
+    scoreEdges(&scores)
     let cut = Influence.cumulativeThreshold(scores, fraction: edgeThreshold)
-    var kept = (0..<scores.count).map { scores[$0] > 0 && scores[$0] >= cut }
+    // From here on `scores` is the pruned adjacency: kept edges keep their weight, the rest are 0.
+    for k in 0..<scores.count { scores[k] = scores[k] > 0 && scores[k] >= cut ? adjacency[k] : 0 }
     var changed = true
     while changed {
       changed = false
       var hasIn = [Bool](repeating: false, count: targetCount)
       var hasOut = [Bool](repeating: false, count: s)
       for r in 0..<targetCount {
-        for j in 0..<s where kept[r * s + j] {
+        for j in 0..<s where scores[r * s + j] != 0 {
           if keep[node(ofTarget: r)] && keep[j] {
             hasIn[r] = true
             hasOut[j] = true
           } else {
-            kept[r * s + j] = false
+            scores[r * s + j] = 0
           }
         }
       }
@@ -129,7 +132,7 @@ extension AttributionGraph {
       }
     }
     var graph = self
-    graph.adjacency = (0..<adjacency.count).map { kept[$0] ? adjacency[$0] : 0 }
+    graph.adjacency = scores
     let errorTotal = errorNodes.reduce(0.0) { $0 + Double(influence[$1]) }
     let dropped = errorNodes.reduce(0.0) { $0 + (keep[$1] ? 0 : Double(influence[$1])) }
     return PruningResult(

@@ -195,7 +195,8 @@ import TranscoderTraining
   @Test("the edge threshold keeps the fewest edges holding that fraction of the edge scores")
   func edgeThresholdFraction() throws {
     let graph = try local().attributionGraph(options: AttributionOptions())
-    let scores = graph.edgeScores(masked: graph.adjacency)
+    var scores = graph.adjacency
+    graph.scoreEdges(&scores)
     let total = scores.reduce(0.0) { $0 + Double($1) }
     let cut = Influence.cumulativeThreshold(scores, fraction: 0.98)
     let kept = scores.filter { $0 >= cut && $0 > 0 }.reduce(0.0) { $0 + Double($1) }
