@@ -214,17 +214,24 @@ extension LocalReplacementModel {
         }
       }
     }
-    // Values' gradient per key-value head: Σ over its query heads of Aᵀ · g (width × width pattern block).
+    // Values' gradient per key-value head: Σ over its query heads of Aᵀ · g, A the (width × width)
+    // pattern block, lower triangular (causal), so a triangular product does half a square one's work.
     let group = model.heads / model.kvHeads
     let valueByHead = FloatBuffer(count: model.kvHeads * width * stride)
     let pattern = FloatBuffer(count: width * width)
     for h in 0..<model.heads {
       let g = h / group
       record.unpackPattern(layer: l, head: h, width: width, into: pattern.pointer)
-      cblas_sgemm(
-        CblasRowMajor, CblasTrans, CblasNoTrans, Int32(width), Int32(stride), Int32(width), 1,
-        pattern.pointer, Int32(width), byHead.pointer + h * width * stride, Int32(stride),
-        h % group == 0 ? 0 : 1, valueByHead.pointer + g * width * stride, Int32(stride))
+      let head = byHead.pointer + h * width * stride
+      cblas_strmm(
+        CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(width), Int32(stride), 1,
+        pattern.pointer, Int32(width), head, Int32(stride))
+      let sum = valueByHead.pointer + g * width * stride
+      if h % group == 0 {
+        sum.update(from: head, count: width * stride)
+      } else {
+        residualAdd(out: sum, inp: head, count: width * stride)
+      }
     }
     // Through the value projection and the frozen norm; the residual connection adds the result.
     for q in 0..<width where !live[q].isEmpty {

@@ -66,9 +66,12 @@ extension LocalReplacementModel {
       let influence = store.featureInfluence(
         rowSource: [Int?](repeating: nil, count: logits.count) + visited.map { $0 },
         seed: weights + [Float](repeating: 0, count: visited.count))
+      // In order of position, so that each backward pass spans few positions: a pass costs the
+      // square of its last target's position in every attention layer.
       let next = Influence.largest(
         influence, count: min(options.batchSize, budget - visited.count),
-        include: { !isVisited[$0] })
+        include: { !isVisited[$0] }
+      ).sorted { feature($0).position < feature($1).position }
       for f in next { isVisited[f] = true }
       visited += next
       append(next.map(featureTarget))
