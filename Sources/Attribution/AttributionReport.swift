@@ -42,16 +42,26 @@ public struct AttributionReport {
 
   /// The kept edges as (source node, target node, weight).
   var keptEdges: [(source: Int, target: Int, weight: Float)] {
-    let g = pruning.graph
     var edges: [(Int, Int, Float)] = []
-    for r in 0..<g.targetCount {
-      for j in 0..<g.sourceCount {
-        let w = g.weight(row: r, source: j)
-        if w != 0 { edges.append((j, g.node(ofTarget: r), w)) }
-      }
-    }
+    forEachKeptEdge { edges.append(($0, $1, $2)) }
     return edges
   }
+
+  /// Calls `body(source node, target node, weight)` for every kept edge, target rows in order,
+  /// without collecting them (a long prompt's graph keeps millions).
+  func forEachKeptEdge(_ body: (Int, Int, Float) throws -> Void) rethrows {
+    let g = pruning.graph
+    for r in 0..<g.targetCount {
+      let target = g.node(ofTarget: r)
+      for j in 0..<g.sourceCount {
+        let w = g.weight(row: r, source: j)
+        if w != 0 { try body(j, target, w) }
+      }
+    }
+  }
+
+  /// How many edges pruning kept.
+  var keptEdgeCount: Int { pruning.graph.adjacency.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
 
   /// One line for stderr: sizes and scores.
   public var summary: String {
@@ -59,7 +69,7 @@ public struct AttributionReport {
     let kept = keptNodes
     let features = kept.filter { $0 < graph.featureCount }.count
     return "\(graph.activeFeatureCount) active features, \(graph.featureCount) attributed, \(features) kept; "
-      + "\(keptEdges.count) edges; completeness \(f(scores.completeness)), replacement \(f(scores.replacement)) "
+      + "\(keptEdgeCount) edges; completeness \(f(scores.completeness)), replacement \(f(scores.replacement)) "
       + "(pruned graph: \(f(prunedScores.completeness)), \(f(prunedScores.replacement))); pruned error nodes "
       + "carried \(f(pruning.prunedErrorInfluence)) of the errors' influence"
   }

@@ -9,6 +9,15 @@ public enum GraphJSONWriter {
 
   /// The pruned graph of `report` as one JSON object (UTF-8).
   public static func write(_ report: AttributionReport) throws -> Data {
+    var data = Data()
+    try write(report) { data.append($0) }
+    return data
+  }
+
+  /// The same object streamed to `sink` in consecutive UTF-8 chunks of about a megabyte: the links
+  /// are formatted one by one, since a long prompt's graph keeps millions and a dictionary per link
+  /// for `JSONSerialization` would take gigabytes. Keys are in sorted order, as `.sortedKeys` writes them.
+  public static func write(_ report: AttributionReport, to sink: (Data) -> Void) throws {
     let g = report.graph
     let last = report.lastPosition
     let options = report.options
@@ -79,23 +88,33 @@ public enum GraphJSONWriter {
       }
       return object
     }
-    let links = report.keptEdges.map { e -> [String: Any] in
-      [
-        "source": g.nodes[e.source].id(nLayers: g.nLayers, lastPosition: last),
-        "target": g.nodes[e.target].id(nLayers: g.nLayers, lastPosition: last),
-        "weight": Double(e.weight),
-      ]
-    }
-    let root: [String: Any] = [
-      "metadata": metadata,
-      "qParams": [
-        "pinnedIds": [String](), "supernodes": [[String]](), "linkType": "both", "clickedId": "",
-        "sg_pos": "",
-      ],
-      "nodes": nodes,
-      "links": links,
+    let qParams: [String: Any] = [
+      "pinnedIds": [String](), "supernodes": [[String]](), "linkType": "both", "clickedId": "", "sg_pos": "",
     ]
-    return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])
+    func encoded(_ object: Any) throws -> Data {
+      try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    }
+    // Node ids are digits, letters, '_' and '-': nothing in them needs escaping.
+    let ids = g.nodes.map { $0.id(nLayers: g.nLayers, lastPosition: last) }
+    sink(Data("{\"links\":[".utf8))
+    var chunk = ""
+    var first = true
+    report.forEachKeptEdge { source, target, weight in
+      chunk += (first ? "" : ",") + "{\"source\":\"\(ids[source])\",\"target\":\"\(ids[target])\",\"weight\":"
+        + "\(Double(weight))}"
+      first = false
+      if chunk.utf8.count >= 1 << 20 {
+        sink(Data(chunk.utf8))
+        chunk = ""
+      }
+    }
+    sink(Data((chunk + "],\"metadata\":").utf8))
+    sink(try encoded(metadata))
+    sink(Data(",\"nodes\":".utf8))
+    sink(try encoded(nodes))
+    sink(Data(",\"qParams\":".utf8))
+    sink(try encoded(qParams))
+    sink(Data("}".utf8))
   }
 
   /// circuit-tracer's node influence as its graph files carry it (`prune_graph`'s

@@ -135,7 +135,9 @@ struct CLTAttrib: ParsableCommand {
       let built = Date()
       switch format {
       case .dot: StandardOutput.write(DOTWriter.write(report, maxEdges: dotMaxEdges))
-      case .json: StandardOutput.line(String(decoding: try GraphJSONWriter.write(report), as: UTF8.self))
+      case .json:
+        try GraphJSONWriter.write(report) { FileHandle.standardOutput.write($0) }
+        StandardOutput.write("\n")
       }
       if !quiet {
         StandardError.line(
