@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 import Kernels
 import Transcoder
 
@@ -26,10 +27,20 @@ extension LocalReplacementModel {
   /// layer l and position q only the targets at or above layer l and at or after position q can
   /// have a gradient (attention is causal, and nothing flows down from a layer a target is below),
   /// so each product gathers just those rows, multiplies them, and scatters the result back.
+  ///
+  /// The positions are shared out among the threads (interleaved, since early positions have more
+  /// live rows), each with its own scratch and BLAS on one thread: every product of one position is
+  /// too small for BLAS's own threads, and splitting the targets instead would have each thread
+  /// gather every decoder row of the pass again.
   /// - Complexity: per layer and position, two products of the live rows by C-wide matrices and
-  ///   one product with the decoder rows of the features active there; one P×P pattern product
-  ///   per head and layer.
+  ///   one product with the decoder rows of the features active there; one triangular P×P pattern
+  ///   product per head and layer.
   func edgeRows(targets: [AttributionTarget]) -> EdgeRows {
+    let threads = BLASThreads.current
+    return BLASThreads.singleThreaded { edgeRows(targets: targets, threads: threads) }
+  }
+
+  private func edgeRows(targets: [AttributionTarget], threads: Int) -> EdgeRows {
     let width = (targets.map(\.position).max() ?? 0) + 1
     let c = model.dModel
     // Scratch for the decoder products, sized for the position with the most active features.
@@ -37,10 +48,9 @@ extension LocalReplacementModel {
       (0..<width).map { q in activations.reduce(0) { $0 + $1.offsets[q + 1] - $1.offsets[q] } }.max() ?? 0
     let batch = Batch(
       targets: targets, width: width, widest: widest, dModel: c,
-      rowWidth: max(c, model.qDim, model.kvDim))
+      rowWidth: max(c, model.qDim, model.kvDim), threads: threads)
     let sources = sourceCount
     let weights = FloatBuffer(count: batch.count * sources)
-    var constants = targets.map(\.constant)
     let gradient = FloatBuffer(count: width * batch.count * c)
     let top = targets.map(\.layer).max() ?? 0
 
@@ -53,29 +63,67 @@ extension LocalReplacementModel {
     if top == nLayers { inject(nLayers) }
     var l = min(top, nLayers - 1)
     while l >= 0 {
-      if l < top {
-        readMLPOutputSources(
-          layer: l, gradient: gradient, batch: batch, weights: weights, constants: &constants)
-      }
+      if l < top { readMLPOutputSources(layer: l, gradient: gradient, batch: batch, weights: weights) }
       inject(l)
-      attentionBackward(layer: l, gradient: gradient, batch: batch, constants: &constants)
+      attentionBackward(layer: l, gradient: gradient, batch: batch)
       l -= 1
     }
-    for q in 0..<width {
+    batch.eachPosition { q, scratch in
       let live = batch.live(position: q, fromLayer: 0)
-      let dots = batch.dots(gradient, position: q, live: live, with: record.embeddings.pointer + q * c)
+      let dots = scratch.dots(gradient, position: q, live: live, with: record.embeddings.pointer + q * c)
       let column = embeddingSource(position: q)
       for (k, b) in live.enumerated() { weights[b * sources + column] = dots[k] }
+    }
+    var constants = targets.map(\.constant)
+    for scratch in batch.scratch {
+      for b in 0..<batch.count { constants[b] += scratch.constants[b] }
     }
     return EdgeRows(weights: weights, constants: constants)
   }
 
-  /// One backward pass's targets and scratch.
+  /// One backward pass's targets, and a scratch per thread.
   private final class Batch {
     let count: Int
     let width: Int
     let positions: [Int]
     let layers: [Int]
+    let scratch: [Scratch]
+
+    init(targets: [AttributionTarget], width: Int, widest: Int, dModel: Int, rowWidth: Int, threads: Int) {
+      count = targets.count
+      self.width = width
+      positions = targets.map(\.position)
+      layers = targets.map(\.layer)
+      scratch = (0..<max(1, threads)).map { _ in
+        Scratch(count: targets.count, widest: widest, dModel: dModel, rowWidth: rowWidth)
+      }
+    }
+
+    /// The targets whose gradient at position q, at or below layer `fromLayer`'s attention, can be non-zero.
+    func live(position q: Int, fromLayer layer: Int) -> [Int] {
+      (0..<count).filter { positions[$0] >= q && layers[$0] >= layer }
+    }
+
+    /// Calls `body(i, scratch)` for every i in 0..<count, thread t taking t, t + T, t + 2T, ...
+    /// with its own scratch. Each i must touch only its own rows and columns.
+    func each(_ count: Int, _ body: (Int, Scratch) -> Void) {
+      let threads = scratch.count
+      guard threads > 1 && count > 1 else {
+        for i in 0..<count { body(i, scratch[0]) }
+        return
+      }
+      DispatchQueue.concurrentPerform(iterations: threads) { t in
+        for i in stride(from: t, to: count, by: threads) { body(i, scratch[t]) }
+      }
+    }
+
+    /// `each` over the pass's positions.
+    func eachPosition(_ body: (Int, Scratch) -> Void) { each(width, body) }
+  }
+
+  /// One thread's buffers for a backward pass.
+  private final class Scratch: @unchecked Sendable {
+    let count: Int
     let dModel: Int
     /// The gathered, scaled decoder rows of one position and their products with the live rows.
     let decoders: FloatBuffer
@@ -83,22 +131,17 @@ extension LocalReplacementModel {
     /// Live rows gathered into a compact matrix (count, rowWidth), and a product's result.
     let compact: FloatBuffer
     let compactOut: FloatBuffer
+    /// This thread's share of each target's constant term.
+    var constants: [Float]
 
-    init(targets: [AttributionTarget], width: Int, widest: Int, dModel: Int, rowWidth: Int) {
-      count = targets.count
-      self.width = width
-      positions = targets.map(\.position)
-      layers = targets.map(\.layer)
+    init(count: Int, widest: Int, dModel: Int, rowWidth: Int) {
+      self.count = count
       self.dModel = dModel
       decoders = FloatBuffer(count: widest * dModel)
       products = FloatBuffer(count: widest * count)
       compact = FloatBuffer(count: count * rowWidth)
       compactOut = FloatBuffer(count: count * rowWidth)
-    }
-
-    /// The targets whose gradient at position q, at or below layer `fromLayer`'s attention, can be non-zero.
-    func live(position q: Int, fromLayer layer: Int) -> [Int] {
-      (0..<count).filter { positions[$0] >= q && layers[$0] >= layer }
+      constants = [Float](repeating: 0, count: count)
     }
 
     /// Copies rows `live` of the (count, width)-strided matrix at `base` (rows `dim` wide) into `compact`.
@@ -126,25 +169,23 @@ extension LocalReplacementModel {
   /// Reads the gradient at the output of MLP `l`: the error nodes of layer l, the decoder vectors
   /// into layer l of every active feature of layers ≤ l (times its activation), and the decoder
   /// bias as a constant. Only targets above layer l see that output.
-  private func readMLPOutputSources(
-    layer l: Int, gradient: FloatBuffer, batch: Batch, weights: FloatBuffer, constants: inout [Float]
-  ) {
+  private func readMLPOutputSources(layer l: Int, gradient: FloatBuffer, batch: Batch, weights: FloatBuffer) {
     let c = model.dModel
     let sources = sourceCount
     let scale = 1 / normalizer.outputScales[l]
     let bias = transcoder.decoderBiases[l].array.map { $0 * scale }
-    for q in 0..<batch.width {
+    batch.eachPosition { q, scratch in
       let live = batch.live(position: q, fromLayer: l + 1)
       let m = live.count
-      guard m > 0 else { continue }
-      let errorDots = batch.dots(gradient, position: q, live: live, with: errors[l].pointer + q * c)
+      guard m > 0 else { return }
+      let errorDots = scratch.dots(gradient, position: q, live: live, with: errors[l].pointer + q * c)
       let column = errorSource(layer: l, position: q)
       let biasDots = bias.withUnsafeBufferPointer {
-        batch.dots(gradient, position: q, live: live, with: $0.baseAddress!)
+        scratch.dots(gradient, position: q, live: live, with: $0.baseAddress!)
       }
       for (k, b) in live.enumerated() {
         weights[b * sources + column] = errorDots[k]
-        constants[b] += biasDots[k]
+        scratch.constants[b] += biasDots[k]
       }
       // Every active feature at position q whose decoders reach layer l.
       var columns: [Int] = []
@@ -152,9 +193,9 @@ extension LocalReplacementModel {
         let span = activations[s].offsets[q]..<activations[s].offsets[q + 1]
         columns.append(contentsOf: span.map { featureOffsets[s] + $0 })
       }
-      guard !columns.isEmpty else { continue }
+      guard !columns.isEmpty else { return }
       let k = columns.count
-      let decoders = batch.decoders
+      let decoders = scratch.decoders
       var row = 0
       for s in 0...l {
         let a = activations[s]
@@ -169,11 +210,10 @@ extension LocalReplacementModel {
         row += span.count
       }
       // The dots gathered the live rows into `compact` already.
-      let products = batch.products
+      let products = scratch.products
       cblas_sgemm(
-        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(c), 1, batch.compact.pointer,
-        Int32(c),
-        decoders.pointer, Int32(c), 0, products.pointer, Int32(k))
+        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(c), 1, scratch.compact.pointer,
+        Int32(c), decoders.pointer, Int32(c), 0, products.pointer, Int32(k))
       for (kk, b) in live.enumerated() {
         let out = weights.pointer + b * sources
         for (i, column) in columns.enumerated() { out[column] += products[kk * k + i] }
@@ -182,71 +222,66 @@ extension LocalReplacementModel {
   }
 
   /// G ← G + Jᵀ G through layer `l`'s frozen attention, and the attention's constant output into
-  /// `constants`. G (width, batch, C), position-major.
-  private func attentionBackward(layer l: Int, gradient: FloatBuffer, batch: Batch, constants: inout [Float])
-  {
+  /// the targets' constants. G (width, batch, C), position-major.
+  private func attentionBackward(layer l: Int, gradient: FloatBuffer, batch: Batch) {
     let c = model.dModel
     let layer = model.layers[l]
     let (qDim, kvDim, hd) = (model.qDim, model.kvDim, model.headDim)
     let (count, width) = (batch.count, batch.width)
     let live = (0..<width).map { batch.live(position: $0, fromLayer: l) }
     let attentionConstant = attentionConstants[l]
-    if attentionConstant.contains(where: { $0 != 0 }) {
-      for q in 0..<width where !live[q].isEmpty {
-        let dots = attentionConstant.withUnsafeBufferPointer {
-          batch.dots(gradient, position: q, live: live[q], with: $0.baseAddress!)
-        }
-        for (k, b) in live[q].enumerated() { constants[b] += dots[k] }
-      }
-    }
+    let hasConstant = attentionConstant.contains { $0 != 0 }
     // Through the output projection, then into a head-major copy (H, width, count · hd) so that
     // each head's transposed pattern is one product.
     let stride = count * hd
     let byHead = FloatBuffer(count: model.heads * width * stride)
-    for q in 0..<width where !live[q].isEmpty {
+    batch.eachPosition { q, scratch in
+      guard !live[q].isEmpty else { return }
+      if hasConstant {
+        let dots = attentionConstant.withUnsafeBufferPointer {
+          scratch.dots(gradient, position: q, live: live[q], with: $0.baseAddress!)
+        }
+        for (k, b) in live[q].enumerated() { scratch.constants[b] += dots[k] }
+      }
       let m = live[q].count
-      let rows = batch.gather(gradient.pointer + q * count * c, live: live[q], dim: c)
-      layer.output.backward(gradIn: batch.compactOut.pointer, gradOut: rows, rows: m)
+      let rows = scratch.gather(gradient.pointer + q * count * c, live: live[q], dim: c)
+      layer.output.backward(gradIn: scratch.compactOut.pointer, gradOut: rows, rows: m)
       for (k, b) in live[q].enumerated() {
-        let src = batch.compactOut.pointer + k * qDim
+        let src = scratch.compactOut.pointer + k * qDim
         for h in 0..<model.heads {
           (byHead.pointer + (h * width + q) * stride + b * hd).update(from: src + h * hd, count: hd)
         }
       }
     }
-    // Values' gradient per key-value head: Σ over its query heads of Aᵀ · g, A the (width × width)
-    // pattern block, lower triangular (causal), so a triangular product does half a square one's work.
-    let group = model.heads / model.kvHeads
-    let valueByHead = FloatBuffer(count: model.kvHeads * width * stride)
-    let pattern = FloatBuffer(count: width * width)
-    for h in 0..<model.heads {
-      let g = h / group
+    // Each head's Aᵀ · g in place, A the (width × width) pattern block: lower triangular (causal),
+    // so a triangular product does half a square one's work.
+    batch.each(model.heads) { h, _ in
+      let pattern = FloatBuffer(count: width * width)
       record.unpackPattern(layer: l, head: h, width: width, into: pattern.pointer)
-      let head = byHead.pointer + h * width * stride
       cblas_strmm(
         CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(width), Int32(stride), 1,
-        pattern.pointer, Int32(width), head, Int32(stride))
-      let sum = valueByHead.pointer + g * width * stride
-      if h % group == 0 {
-        sum.update(from: head, count: width * stride)
-      } else {
-        residualAdd(out: sum, inp: head, count: width * stride)
-      }
+        pattern.pointer, Int32(width), byHead.pointer + h * width * stride, Int32(stride))
     }
-    // Through the value projection and the frozen norm; the residual connection adds the result.
-    for q in 0..<width where !live[q].isEmpty {
+    // Summed over the query heads of each key-value head, through the value projection and the
+    // frozen norm; the residual connection adds the result.
+    let group = model.heads / model.kvHeads
+    batch.eachPosition { q, scratch in
+      guard !live[q].isEmpty else { return }
       let m = live[q].count
       for (k, b) in live[q].enumerated() {
-        let dst = batch.compact.pointer + k * kvDim
+        let dst = scratch.compact.pointer + k * kvDim
         for g in 0..<model.kvHeads {
-          dst.advanced(by: g * hd).update(
-            from: valueByHead.pointer + (g * width + q) * stride + b * hd, count: hd)
+          let out = dst + g * hd
+          out.update(repeating: 0, count: hd)
+          for h in (g * group)..<((g + 1) * group) {
+            residualAdd(out: out, inp: byHead.pointer + (h * width + q) * stride + b * hd, count: hd)
+          }
         }
       }
-      layer.values.backward(gradIn: batch.compactOut.pointer, gradOut: batch.compact.pointer, rows: m)
+      layer.values.backward(gradIn: scratch.compactOut.pointer, gradOut: scratch.compact.pointer, rows: m)
       let rstd = record.attentionRstd[l][q]
       for (k, b) in live[q].enumerated() {
-        let row = batch.compactOut.pointer + k * c
+        let row = scratch.compactOut.pointer + k * c
         layer.attentionNorm.backwardInPlace(row, rstd: rstd)
         let g = gradient.pointer + (q * count + b) * c
         for j in 0..<c { g[j] += row[j] }

@@ -52,9 +52,7 @@ extension LocalReplacementModel {
       var start = 0
       while start < targets.count {
         let batch = Array(targets[start..<min(start + cap, targets.count)])
-        for (part, rows) in zip(batch.split(into: BLASThreads.current), concurrentEdgeRows(batch)) {
-          store.append(rows, count: part.count)
-        }
+        store.append(edgeRows(targets: batch), count: batch.count)
         start += cap
       }
     }
@@ -118,49 +116,4 @@ extension LocalReplacementModel {
       logitCount: logits.count, adjacency: adjacency, logitWeights: weights, constants: rowConstants,
       activeFeatureCount: featureCount, truncatedRows: store.truncatedRows)
   }
-
-  /// The edge rows of `targets` split into one part per thread, each part's backward pass on its
-  /// own thread with single-threaded BLAS: the products of one pass are too small for BLAS's own
-  /// threads to pay for their synchronisation. Returns the parts' rows in order.
-  private func concurrentEdgeRows(_ targets: [AttributionTarget]) -> [EdgeRows] {
-    let parts = targets.split(into: BLASThreads.current)
-    guard parts.count > 1 else { return parts.map { edgeRows(targets: $0) } }
-    let results = ResultSlots<EdgeRows>(count: parts.count)
-    BLASThreads.singleThreaded {
-      DispatchQueue.concurrentPerform(iterations: parts.count) { i in
-        results.set(i, edgeRows(targets: parts[i]))
-      }
-    }
-    return results.values
-  }
-}
-
-extension Array {
-  /// At most `count` contiguous, non-empty parts of nearly equal size, in order.
-  func split(into count: Int) -> [[Element]] {
-    let parts = Swift.max(1, Swift.min(count, self.count))
-    let size = (self.count + parts - 1) / parts
-    return stride(from: 0, to: self.count, by: Swift.max(size, 1)).map {
-      Array(self[$0..<Swift.min($0 + size, self.count)])
-    }
-  }
-}
-
-/// Slots that concurrent iterations fill, one each, read after they all finish. Raw storage, so
-/// that writes to different slots from different threads are not accesses to one Swift variable.
-private final class ResultSlots<T>: @unchecked Sendable {
-  private let slots: UnsafeMutablePointer<T?>
-  private let count: Int
-  init(count: Int) {
-    self.count = count
-    slots = .allocate(capacity: count)
-    slots.initialize(repeating: nil, count: count)
-  }
-  deinit {
-    slots.deinitialize(count: count)
-    slots.deallocate()
-  }
-  /// Each slot is written by exactly one iteration.
-  func set(_ index: Int, _ value: T) { slots[index] = value }
-  var values: [T] { (0..<count).map { slots[$0]! } }
 }
