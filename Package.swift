@@ -127,7 +127,7 @@ let package = Package(
     .executableTarget(
       name: "clt-attrib",
       dependencies: [
-        "ToolSupport", "Attribution", "LanguageModels", "TranscoderTraining", "Tokenizers",
+        "ToolSupport", "Attribution", "CKernels", "LanguageModels", "TranscoderTraining", "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

@@ -122,9 +122,10 @@ public final class ForwardRecord {
   public let attentionRstd: [FloatBuffer]
   public let mlpRstd: [FloatBuffer]
   public let finalRstd: FloatBuffer
-  /// Per layer: the MLP input (the norm's output) and the MLP output, (n, C) each.
-  public let mlpIn: [FloatBuffer]
-  public let mlpOut: [FloatBuffer]
+  /// Per layer: the MLP input (the norm's output) and the MLP output, (n, C) each; empty once the
+  /// local replacement model has its activations and errors from them (`releaseMLPTaps`).
+  public private(set) var mlpIn: [FloatBuffer]
+  public private(set) var mlpOut: [FloatBuffer]
   /// The original model's logits at the last position (V).
   public internal(set) var lastLogits: [Float] = []
 
@@ -143,6 +144,14 @@ public final class ForwardRecord {
 
   /// Number of positions.
   public var count: Int { tokens.count }
+
+  /// Frees the MLP inputs and outputs (140 MB at 1024 SmolLM2 positions), which nothing reads once
+  /// the transcoder's activations and errors are computed.
+  func releaseMLPTaps() {
+    mlpIn = []
+    mlpOut = []
+  }
+
   /// Attention heads per layer.
   public let heads: Int
 

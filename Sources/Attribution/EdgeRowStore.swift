@@ -9,18 +9,24 @@ struct EdgeRowStore {
   let featureCount: Int
   let tailWidth: Int
   let featureBudget: Int
+  /// The embedding columns, the last of the tail; the error columns before them.
+  let embeddingWidth: Int
   private(set) var indices: [[Int32]] = []
   private(set) var values: [[Float]] = []
-  private(set) var tails: [Float] = []
+  /// Each row's tail up to its last non-zero error column, then its embedding columns: the errors
+  /// are layer-major, and a target sees no error of its own layer or above, so the rest are zeros.
+  private(set) var tails: [[Float]] = []
   private(set) var constants: [Float] = []
   /// Σ|w| of each row's kept entries (the normaliser of influence).
   private(set) var absoluteSums: [Float] = []
   /// Rows whose feature entries were cut to the budget.
   private(set) var truncatedRows = 0
 
-  init(featureCount: Int, tailWidth: Int, featureBudget: Int) {
+  init(featureCount: Int, tailWidth: Int, embeddingWidth: Int, featureBudget: Int) {
+    precondition(embeddingWidth <= tailWidth, "the embeddings are part of the tail")
     self.featureCount = featureCount
     self.tailWidth = tailWidth
+    self.embeddingWidth = embeddingWidth
     self.featureBudget = max(1, featureBudget)
   }
 
@@ -41,7 +47,13 @@ struct EdgeRowStore {
       }
       indices.append(kept.map { Int32($0) })
       values.append(kept.map { row[$0] })
-      tails.append(contentsOf: UnsafeBufferPointer(start: row + featureCount, count: tailWidth))
+      let errorWidth = tailWidth - embeddingWidth
+      let errors = row + featureCount
+      var used = errorWidth
+      while used > 0 && errors[used - 1] == 0 { used -= 1 }
+      tails.append(
+        Array(UnsafeBufferPointer(start: errors, count: used))
+          + UnsafeBufferPointer(start: errors + errorWidth, count: embeddingWidth))
       var sum: Double = 0
       for f in kept { sum += Double(abs(row[f])) }
       for j in featureCount..<s { sum += Double(abs(row[j])) }
@@ -65,6 +77,10 @@ struct EdgeRowStore {
   /// that is not -1, then the tail from `tailStart`.
   func write(row r: Int, column: [Int], tailStart: Int, into out: UnsafeMutablePointer<Float>) {
     for (k, f) in indices[r].enumerated() where column[Int(f)] >= 0 { out[column[Int(f)]] = values[r][k] }
-    for j in 0..<tailWidth { out[tailStart + j] = tails[r * tailWidth + j] }
+    let tail = tails[r]
+    let used = tail.count - embeddingWidth
+    for j in 0..<used { out[tailStart + j] = tail[j] }
+    for j in used..<(tailWidth - embeddingWidth) { out[tailStart + j] = 0 }
+    for j in 0..<embeddingWidth { out[tailStart + tailWidth - embeddingWidth + j] = tail[used + j] }
   }
 }

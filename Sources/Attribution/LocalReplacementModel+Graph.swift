@@ -45,7 +45,7 @@ extension LocalReplacementModel {
     let total = logits.reduce(0) { $0 + Double($1.probability) }
     let weights = logits.map { total > 0 ? Float(Double($0.probability) / total) : 1 / Float(logits.count) }
     var store = EdgeRowStore(
-      featureCount: featureCount, tailWidth: sourceCount - featureCount,
+      featureCount: featureCount, tailWidth: sourceCount - featureCount, embeddingWidth: positions,
       featureBudget: options.rowFeatureBudget)
     func append(_ targets: [AttributionTarget]) {
       let cap = max(1, min(options.batchSize, 16_000_000 / max(1, positions * model.dModel)))

@@ -75,6 +75,7 @@ public final class LocalReplacementModel {
       return error
     }
     self.activations = activations
+    record.releaseMLPTaps()
     var offsets = [0]
     for a in activations { offsets.append(offsets.last! + a.indices.count) }
     featureOffsets = offsets

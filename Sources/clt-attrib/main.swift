@@ -1,5 +1,6 @@
 import ArgumentParser
 import Attribution
+import CKernels
 import Foundation
 import LanguageModels
 import Tokenizers
@@ -98,6 +99,9 @@ struct CLTAttrib: ParsableCommand {
   func run() throws {
     try runReportingErrors(tool: "clt-attrib") {
       modelOptions.applyThreads()
+      // Every buffer of a megabyte or more straight from the kernel and back on free, so that the
+      // passes' buffers do not stay resident in the allocator's heaps between passes.
+      return_large_buffers_to_system(1 << 20)
       let start = Date()
       let prompt = try PromptFile.read(promptFile)
       let tokenizer = try modelOptions.loadTokenizer()

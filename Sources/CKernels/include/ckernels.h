@@ -70,4 +70,10 @@ void half_rows_scaled_reference(float *dst, const uint16_t *matrix, size_t ld, c
 void sparse_half_rows_axpy(float *out, const uint16_t *matrix, size_t ld, const int *indices,
                            const float *values, size_t k, size_t d);
 
+
+/// Has glibc map every allocation of `threshold` bytes or more on its own and unmap it on free
+/// (a fixed M_MMAP_THRESHOLD). Its default threshold grows to 32 MB as big buffers come and go,
+/// and what it then keeps in its heaps for reuse stays resident. No effect on other C libraries.
+void return_large_buffers_to_system(size_t threshold);
+
 #endif
