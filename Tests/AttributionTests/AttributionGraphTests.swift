@@ -85,7 +85,7 @@ import TranscoderTraining
     #expect(bare.logitNodes.allSatisfy { pruned.keptNodes[$0] })
   }
 
-  @Test("with two threads the backward passes run side by side and give the same graph")
+  @Test("with two threads sharing out each backward pass's positions the graph is the same")
   func threadedMatchesSerial() throws {
     let local = try local()
     var options = AttributionOptions()
