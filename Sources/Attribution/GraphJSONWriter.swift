@@ -100,7 +100,8 @@ public enum GraphJSONWriter {
     var chunk = ""
     var first = true
     report.forEachKeptEdge { source, target, weight in
-      chunk += (first ? "" : ",") + "{\"source\":\"\(ids[source])\",\"target\":\"\(ids[target])\",\"weight\":"
+      chunk +=
+        (first ? "" : ",") + "{\"source\":\"\(ids[source])\",\"target\":\"\(ids[target])\",\"weight\":"
         + "\(Double(weight))}"
       first = false
       if chunk.utf8.count >= 1 << 20 {

@@ -244,16 +244,26 @@ public final class CLTTrainer {
   /// gone over again).
   public private(set) var isOutOfData = false
 
+  /// Passes over the shards started after the first (epochs begun).
+  public private(set) var passes = 0
+
+  /// Rows in the shuffle buffer now.
+  public var bufferedRows: Int { buffer.count }
+
   /// Takes one step and returns what it measured, or nil when the shards are consumed and no
   /// batch is left (`isOutOfData`).
   public func trainStep() throws -> StepMetrics? {
     let n = localBatch
     let capacity = buffer.capacity
-    // Keep the buffer well mixed: refill whenever it is half empty.
-    try buffer.fill(to: max(n, capacity / 2), from: stream)
-    if buffer.count < n {
-      stream.rewind()
-      try buffer.fill(to: capacity, from: stream)
+    // Keep the buffer well mixed: refill whenever it is half empty. When the shards run out the
+    // next pass starts at once, its shards in another order, so the buffer never drains: refilled
+    // only once empty, it held the first shards alone for many steps, and the training NMSE jumped
+    // at every epoch boundary (0.19 to 0.46 at 512k tokens on SmolLM2).
+    let wanted = max(n, capacity / 2)
+    if try !buffer.fill(to: wanted, from: stream) {
+      passes += 1
+      stream.rewind(shufflingWith: configuration.seed &+ UInt64(passes))
+      try buffer.fill(to: wanted, from: stream)
       guard buffer.count >= n else {
         if stream.consume {
           isOutOfData = true

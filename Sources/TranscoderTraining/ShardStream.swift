@@ -1,5 +1,6 @@
 import ActivationShards
 import Foundation
+import Transcoder
 
 /// The shards to train on, one at a time: first those named as arguments (a folder stands for its
 /// `shard-*.h5` files, sorted), then the paths read line by line from stdin as `gpt2-acts` prints
@@ -110,7 +111,16 @@ public final class ShardStream {
   }
 
   /// Starts another pass over the shards seen so far (another epoch); new paths are not read.
-  public func rewind() { replay = seen }
+  /// With `seed` the pass visits them in an order drawn from it (Fisher–Yates), so that each
+  /// epoch's stream of rows differs, not only the sampling from the buffer.
+  public func rewind(shufflingWith seed: UInt64? = nil) {
+    replay = seen
+    guard let seed, replay.count > 1 else { return }
+    var generator = XorShiftGenerator(seed: seed)
+    for i in stride(from: replay.count - 1, to: 0, by: -1) {
+      replay.swapAt(i, Int(generator.next() % UInt64(i + 1)))
+    }
+  }
 
   private func nextPath() -> String? {
     if !pendingPaths.isEmpty { return pendingPaths.removeFirst() }

@@ -71,6 +71,43 @@ import TranscoderTraining
     #expect(matched * 10 >= total * 8, "\(matched) of \(total) true features recovered")
   }
 
+  @Test("at the end of the shards the next pass starts at once: the buffer never falls below half full")
+  func epochsKeepTheBufferMixed() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("epochs", count: 4, rows: 512)
+    let configuration = TrainingConfiguration(
+      features: 16, batch: 256, steps: 20, learningRate: 1e-3, shuffleRows: 1024, initialL0: 4, seed: 5)
+    let stream = try ShardStream(arguments: urls.map(\.path), readStandardInput: false)
+    let trainer = try CLTTrainer(configuration: configuration, stream: stream)
+    // 20 steps of 256 rows are 2.5 passes over 2048 rows.
+    while !trainer.isFinished {
+      _ = try trainer.trainStep()
+      // Each step samples from at least half the buffer, so at least that less a batch is left.
+      #expect(trainer.bufferedRows >= 1024 / 2 - 256, "\(trainer.bufferedRows) rows left")
+    }
+    #expect(trainer.passes >= 2, "\(trainer.passes) passes begun after the first")
+  }
+
+  @Test("a rewound stream with a seed visits the same shards in an order drawn from the seed")
+  func shuffledRewind() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("order", count: 6, rows: 64)
+    func order(_ seed: UInt64?) throws -> [String] {
+      let stream = try ShardStream(arguments: urls.map(\.path), readStandardInput: false)
+      while try stream.next() != nil {}
+      stream.rewind(shufflingWith: seed)
+      var names: [String] = []
+      while let reader = try stream.next() { names.append(reader.url.lastPathComponent) }
+      return names
+    }
+    let plain = try order(nil)
+    #expect(plain == urls.map(\.lastPathComponent))
+    let orders = try (1...4).map { try order(UInt64($0)) }
+    #expect(orders.allSatisfy { $0.sorted() == plain.sorted() }, "every shard once")
+    #expect(orders.contains { $0 != plain }, "some seed changes the order")
+    #expect(try order(3) == orders[2], "the order is a function of the seed")
+  }
+
   @Test("same seed, one thread: identical weights in clt.h5")
   func determinism() throws {
     defer { try? FileManager.default.removeItem(at: dir) }

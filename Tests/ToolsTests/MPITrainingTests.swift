@@ -12,13 +12,14 @@ struct MPITrainingTests {
 
   init() throws { dir = try ToolHarness.temporaryDirectory("mpi") }
 
-  /// Four shards of 32 rows, and options under which one process and two ranks see the same
+  /// Sixteen shards of 32 rows, and options under which one process and two ranks see the same
   /// rows each step: the shuffle buffer holds exactly one global batch (64 rows: shards 0 and 1,
-  /// then 2 and 3), and rank r reads shards r and r + 2, so its half of each batch is one shard.
+  /// then 2 and 3, ...), and rank r reads shards r, r + 2, ..., so its half of each batch is one
+  /// shard. The 8 steps are one pass: later passes visit the shards in an order drawn per process.
   func options(_ output: String, _ extra: [String]) throws -> [String] {
     let shards = dir.appendingPathComponent("shards")
     if !FileManager.default.fileExists(atPath: shards.path) {
-      try MPIRun.writeShards(to: shards, count: 4, rows: 32, nLayers: 2, dModel: 8)
+      try MPIRun.writeShards(to: shards, count: 16, rows: 32, nLayers: 2, dModel: 8)
     }
     return [
       "-o", dir.appendingPathComponent(output).path, "--features", "24", "--batch", "64", "--shuffle-tokens",
