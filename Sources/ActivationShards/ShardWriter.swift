@@ -64,12 +64,18 @@ public final class ShardWriter {
     var mlpIn: HDF5Dataset { datasets[3] }
     var mlpOut: HDF5Dataset { datasets[4] }
 
-    /// Closes datasets then the file, so that every byte is written (or an error thrown).
+    /// Closes datasets then the file, so that every byte is written (or an error thrown). Every
+    /// one is closed even after a failure (a full disk fails the first), and the first error is
+    /// thrown: an identifier left open would be closed again by HDF5 at exit.
     func close() throws {
-      for dataset in datasets { try dataset.close() }
+      var firstError: Error?
+      for dataset in datasets {
+        do { try dataset.close() } catch { firstError = firstError ?? error }
+      }
       datasets = []
-      try file?.close()
+      do { try file?.close() } catch { firstError = firstError ?? error }
       file = nil
+      if let firstError { throw firstError }
     }
   }
 

@@ -2,8 +2,13 @@ import CHDF5
 
 /// Process-wide HDF5 setup and the helpers that turn C return codes into `HDF5Error`s.
 enum HDF5Library {
-  /// Opens the library once per process.
+  /// Opens the library once per process, without HDF5's exit handler. Every file this package
+  /// writes is closed explicitly before it is renamed into place, so nothing is left for the
+  /// handler to flush; what it would close is a temporary already abandoned after an error, and
+  /// after a close that failed on a full disk, libhdf5 1.10's handler crashed closing it again
+  /// (`H5F__close_cb`), turning a clear error exit into a segfault.
   static let initialized: Bool = {
+    _ = H5dont_atexit()
     _ = H5open()
     return true
   }()

@@ -82,6 +82,12 @@ enum ToolHarness {
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     process.waitUntilExit()
+    // Tests that send a signal run their process themselves; through here, a signal is a crash,
+    // which a test expecting only a non-zero status would otherwise pass.
+    if process.terminationReason == .uncaughtSignal {
+      Issue.record(
+        "\(path) \(arguments.joined(separator: " ")) crashed: signal \(process.terminationStatus)")
+    }
     return Result(
       status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
       stderr: String(decoding: errData.data, as: UTF8.self))
