@@ -148,6 +148,9 @@ fi
 # sides run the same dequantised float32 weights; the windows start with its <|endoftext|> (id 0).
 SMOL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ -f "$SMOL" ]; then
+    # transformers reads the GGUF through the gguf package and will not load it without accelerate.
+    "$PYTHON" -c 'import gguf, accelerate' 2>/dev/null \
+        || die "$PYTHON cannot import gguf and accelerate, which the SmolLM2 rows need (pip install gguf accelerate)"
     step "SmolLM2: token windows"
     "$BIN/gpt2-acts" --print-tokens --model "$SMOL" "$CORPUS" > "$OUT/smollm2.tokens.jsonl" \
         || die "gpt2-acts --print-tokens failed on $CORPUS with $SMOL"
