@@ -11,7 +11,8 @@ public enum PromptFile {
       data = FileHandle.standardInput.readDataToEndOfFile()
     } else {
       guard let contents = FileManager.default.contents(atPath: path) else {
-        throw ToolError.outputFailed(path: path, reason: "cannot read the prompt file")
+        let reason = FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file"
+        throw ToolError.promptUnreadable(path: path, reason: reason)
       }
       data = contents
     }

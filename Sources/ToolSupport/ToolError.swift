@@ -5,6 +5,7 @@ public enum ToolError: Error, LocalizedError, Equatable {
   case tokenizerNotFound(searched: [String])
   case emptyInput(String)
   case outputFailed(path: String, reason: String)
+  case promptUnreadable(path: String, reason: String)
   case mismatch(String)
 
   public var errorDescription: String? {
@@ -16,6 +17,9 @@ public enum ToolError: Error, LocalizedError, Equatable {
       return "\(what) is empty; give it some text"
     case .outputFailed(let path, let reason):
       return "\(path): cannot write (\(reason))"
+    case .promptUnreadable(let path, let reason):
+      return "\(path): cannot read the prompt file (\(reason)); the argument names a file holding "
+        + "the prompt; to give the text itself, pipe it in: echo 'TEXT' | <tool> [options] -"
     case .mismatch(let detail):
       return detail
     }

@@ -129,6 +129,9 @@ struct CLTReplace: ParsableCommand {
   func run() throws {
     try runReportingErrors(tool: "clt-replace") {
       modelOptions.applyThreads()
+      // The prompt first: a mistyped path should not wait for the model and the transcoder.
+      let evaluating = eval != nil && clt != nil
+      let prompt = evaluating ? "" : try readPrompt()
       let tokenizer = try modelOptions.loadTokenizer()
       let model = try modelOptions.loadModel(hashWeights: clt != nil)
       let replacement = try clt.map { path in
@@ -139,15 +142,16 @@ struct CLTReplace: ParsableCommand {
       if let eval, let replacement {
         try evaluate(model: model, tokenizer: tokenizer, replacement: replacement, file: eval)
       } else {
-        try generate(model: model, tokenizer: tokenizer, replacement: replacement)
+        try generate(prompt: prompt, model: model, tokenizer: tokenizer, replacement: replacement)
       }
     }
   }
 
   // MARK: - Generation
 
-  func generate(model: any LanguageModel, tokenizer: any Tokenizer, replacement: CLTReplacement?) throws {
-    let prompt = try readPrompt()
+  func generate(
+    prompt: String, model: any LanguageModel, tokenizer: any Tokenizer, replacement: CLTReplacement?
+  ) throws {
     let promptIDs = tokenizer.encode(prompt)
     guard !promptIDs.isEmpty else { throw ToolError.emptyInput("the prompt") }
     guard promptIDs.count < model.description.contextLength else {

@@ -224,6 +224,9 @@ import TranscoderTraining
     #expect(r.status != 0 && r.stderr.contains("'llama'"), "\(r.stderr)")
     r = try ToolHarness.run("clt-attrib", base + ["--node-threshold", "1.5", "-"], stdin: "Hi")
     #expect(r.status != 0 && r.stderr.contains("--node-threshold"), "\(r.stderr)")
+    // Text where the prompt file belongs: the error says the argument is a file and how to pipe.
+    r = try ToolHarness.run("clt-attrib", base + ["The capital of France is"])
+    #expect(r.status == 1 && r.stderr.contains("no such file") && r.stderr.contains("echo"), "\(r.stderr)")
   }
 
   @Test("--help lists the options and --version prints the version")

@@ -47,7 +47,7 @@ import Tokenizers
     #expect(a.status == 0 && a.stdout == b.stdout, "same seed, same sample")
   }
 
-  @Test("an empty prompt and a prompt longer than the context are refused clearly")
+  @Test("an empty prompt, a prompt longer than the context and a missing prompt file are refused clearly")
   func badPrompts() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     let base = ["--model", model.path, "--tokenizer", rankFile.path, "-"]
@@ -58,6 +58,9 @@ import Tokenizers
     r = try ToolHarness.run(
       "clt-replace", ["--model", model.path, "--tokenizer", "/nonexistent/ranks", "-"], stdin: "x")
     #expect(r.status != 0 && r.stderr.contains("--tokenizer"), "\(r.stderr)")
+    // The prompt's text given where its file belongs: refused before the model is loaded.
+    r = try ToolHarness.run("clt-replace", ["--model", "/nonexistent/model", "The capital of France is"])
+    #expect(r.status == 1 && r.stderr.contains("no such file") && r.stderr.contains("echo"), "\(r.stderr)")
   }
 
   static let smolLM2 = ToolHarness.packageRoot.appendingPathComponent(
