@@ -168,7 +168,7 @@ extension LocalReplacementModel {
 
   /// Reads the gradient at the output of MLP `l`: the error nodes of layer l, the decoder vectors
   /// into layer l of every active feature of layers ≤ l (times its activation), and the decoder
-  /// bias as a constant. Only targets above layer l see that output.
+  /// bias (and a constant first position's error) as a constant. Only targets above layer l see that output.
   private func readMLPOutputSources(layer l: Int, gradient: FloatBuffer, batch: Batch, weights: FloatBuffer) {
     let c = model.dModel
     let sources = sourceCount
@@ -183,8 +183,14 @@ extension LocalReplacementModel {
       let biasDots = bias.withUnsafeBufferPointer {
         scratch.dots(gradient, position: q, live: live, with: $0.baseAddress!)
       }
+      // A constant first position's error is part of the constant, not an error node.
+      let errorIsConstant = q == 0 && constantFirstPosition
       for (k, b) in live.enumerated() {
-        weights[b * sources + column] = errorDots[k]
+        if errorIsConstant {
+          scratch.constants[b] += errorDots[k]
+        } else {
+          weights[b * sources + column] = errorDots[k]
+        }
         scratch.constants[b] += biasDots[k]
       }
       // Every active feature at position q whose decoders reach layer l.

@@ -28,6 +28,13 @@ public final class LocalReplacementModel {
   public let errors: [FloatBuffer]
   /// Index of layer l's first active feature among all active features; featureOffsets[L] = total.
   public let featureOffsets: [Int]
+  /// Whether position 0 is a beginning-of-sequence token whose MLP outputs are held constant:
+  /// no feature nodes there, and its error terms count with the targets' constants, not as error
+  /// nodes. The transcoder never saw that position (`gpt2-acts` leaves it out of the shards: the
+  /// attention sink's activations are outliers), so its "errors" would be the whole MLP output
+  /// and would take a large share of every graph's influence. circuit-tracer does the same with
+  /// its default `zero_bos`.
+  public let constantFirstPosition: Bool
   /// What each layer's frozen attention adds for a zero input (biases through the frozen
   /// pattern, whose rows sum to 1): (C), the same at every position.
   let attentionConstants: [[Float]]
@@ -37,19 +44,20 @@ public final class LocalReplacementModel {
   /// Records the forward pass of `tokens` and binds the transcoder to it. `decoders` are the
   /// transcoder's in half precision (`HalfDecoders.loadTranscoder`); nil rounds the transcoder's own.
   /// - Throws: `AttributionError` for a bad prompt or a transcoder that does not fit the model.
+  /// `constantFirstPosition`: tokens[0] is a beginning-of-sequence token (see the property).
   public convenience init(
     model: AttributionModel, tokens: [Int32], transcoder: CrossLayerTranscoder,
-    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil
+    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil, constantFirstPosition: Bool = false
   ) throws {
     try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer, decoders: decoders)
     try self.init(
       model: model, record: model.record(tokens: tokens), transcoder: transcoder, normalizer: normalizer,
-      decoders: decoders)
+      decoders: decoders, constantFirstPosition: constantFirstPosition)
   }
 
   init(
     model: AttributionModel, record: ForwardRecord, transcoder: CrossLayerTranscoder,
-    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil
+    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil, constantFirstPosition: Bool = false
   ) throws {
     try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer, decoders: decoders)
     self.model = model
@@ -64,8 +72,10 @@ public final class LocalReplacementModel {
     let activations = (0..<model.nLayers).map { l in
       let s = normalizer.inputScales[l]
       for k in 0..<n * c { scaled[k] = record.mlpIn[l][k] * s }
-      return transcoder.encode(layer: l, input: scaled.pointer, rows: n)
+      let encoded = transcoder.encode(layer: l, input: scaled.pointer, rows: n)
+      return constantFirstPosition ? Self.withoutFirstRow(encoded) : encoded
     }
+    self.constantFirstPosition = constantFirstPosition
     errors = (0..<model.nLayers).map { l in
       let error = FloatBuffer(count: n * c)
       decoders.reconstruct(
@@ -87,6 +97,14 @@ public final class LocalReplacementModel {
       for j in 0..<c { mean[j] += Double(row[j]) }
     }
     meanUnembedding = mean.map { Float($0 / Double(model.vocabularySize)) }
+  }
+
+  /// `a` with row 0's features removed (the row kept, empty).
+  static func withoutFirstRow(_ a: SparseActivations) -> SparseActivations {
+    let cut = a.offsets[1]
+    return SparseActivations(
+      offsets: [0] + a.offsets.dropFirst().map { $0 - cut }, indices: Array(a.indices[cut...]),
+      values: Array(a.values[cut...]))
   }
 
   /// Refuses a transcoder whose layer count, width or scales do not match the model.

@@ -23,6 +23,8 @@ struct CLTAttrib: ParsableCommand {
       the top logits, prunes the graph by influence and writes it to stdout: Graphviz DOT by \
       default (clt-attrib prompt.txt | dot -Tpng > graph.png), or JSON with --format json \
       (docs/FORMATS.md). Completeness and replacement scores go to stderr.
+
+      The prompt is preceded by <|endoftext|>, as every window gpt2-acts cuts for training is;       that position's MLP outputs, which the transcoder never learnt (the attention sink), are       held constant (no feature or error nodes there), as circuit-tracer does for a BOS token.       --no-bos attributes the prompt as it is, with the first token's errors as error nodes.
       """,
     version: "0.1.0")
 
@@ -56,6 +58,11 @@ struct CLTAttrib: ParsableCommand {
 
   @Option(name: .long, help: "Targets per backward pass.")
   var batchSize: Int = AttributionOptions().batchSize
+
+  @Flag(
+    name: .long,
+    help: "Do not put <|endoftext|> before the prompt (position 0 then has feature and error nodes).")
+  var noBos = false
 
   @Option(name: .long, help: "Output format: dot or json.")
   var format: Format = .dot
@@ -105,8 +112,9 @@ struct CLTAttrib: ParsableCommand {
       let start = Date()
       let prompt = try PromptFile.read(promptFile)
       let tokenizer = try modelOptions.loadTokenizer()
-      let tokens = tokenizer.encode(prompt)
-      guard !tokens.isEmpty else { throw AttributionError.emptyPrompt }
+      let text = tokenizer.encode(prompt)
+      guard !text.isEmpty else { throw AttributionError.emptyPrompt }
+      let tokens = noBos ? text : [tokenizer.endOfTextID] + text
       guard let model = try modelOptions.loadModel() as? any AttributableModel else {
         throw ToolError.mismatch("this model family has no attribution support")
       }
@@ -126,7 +134,7 @@ struct CLTAttrib: ParsableCommand {
       let graph = try {
         let local = try LocalReplacementModel(
           model: model.attributionModel, tokens: tokens, transcoder: file.transcoder,
-          normalizer: file.normalizer, decoders: decoders)
+          normalizer: file.normalizer, decoders: decoders, constantFirstPosition: !noBos)
         return try local.attributionGraph(options: options) { done, total in
           progress.update(done: done, fraction: Double(done) / Double(max(total, 1)))
         }

@@ -24,12 +24,15 @@ import Transcoder
     }
   }
 
-  func replacement(_ family: Family, length: Int = 9) throws -> (any LanguageModel, LocalReplacementModel) {
+  func replacement(_ family: Family, length: Int = 9, constantFirstPosition: Bool = false) throws -> (
+    any LanguageModel, LocalReplacementModel
+  ) {
     let (model, attribution) = try family.load()
     let (clt, normalizer) = TinyModels.transcoder(for: model)
     let tokens = TinyModels.prompt(length, vocabulary: model.description.vocabularySize)
     let local = try LocalReplacementModel(
-      model: attribution, tokens: tokens, transcoder: clt, normalizer: normalizer)
+      model: attribution, tokens: tokens, transcoder: clt, normalizer: normalizer,
+      constantFirstPosition: constantFirstPosition)
     return (model, local)
   }
 
@@ -107,6 +110,35 @@ import Transcoder
     let logitRow = targets.count - 3
     let sum = inputFromEdges(rows, row: logitRow, sources: s)
     #expect(abs(Float(sum) - (logits[0] - mean)) < 1e-3)
+  }
+
+  @Test(
+    "a constant first position has no feature nodes and no error edges, and the invariants still hold",
+    arguments: Family.allCases)
+  func constantFirstPosition(family: Family) throws {
+    let (_, plain) = try replacement(family)
+    let (_, local) = try replacement(family, constantFirstPosition: true)
+    #expect(plain.activations.contains { $0.offsets[1] > 0 }, "the test needs features at position 0")
+    #expect(local.activations.allSatisfy { $0.offsets[1] == 0 })
+    #expect(local.featureCount == plain.featureCount - plain.activations.map { $0.offsets[1] }.reduce(0, +))
+    // Exact with the errors: position 0's (the whole MLP output less b_dec) is kept as a constant.
+    let run = local.forward()
+    #expect(maxRelativeError(run.logits, local.record.lastLogits) < 1e-4)
+    let targets = (0..<local.featureCount).map(local.featureTarget) + [local.logitTarget(2)]
+    let rows = local.edgeRows(targets: targets)
+    let s = local.sourceCount
+    for (b, target) in targets.enumerated() {
+      let sum = inputFromEdges(rows, row: b, sources: s)
+      let expected = local.input(of: target, in: run)
+      #expect(abs(Float(sum) - expected) < 2e-4 * max(1, abs(expected)), "target \(b): \(sum) vs \(expected)")
+      for l in 0..<local.nLayers {
+        #expect(rows.weights[b * s + local.errorSource(layer: l, position: 0)] == 0)
+      }
+    }
+    // Without the flag the same errors are nodes with edges: the zeros above are the flag's doing.
+    let logit = plain.edgeRows(targets: [plain.logitTarget(2)])
+    let errorEdges = (0..<plain.nLayers).map { logit.weights[plain.errorSource(layer: $0, position: 0)] }
+    #expect(errorEdges.contains { abs($0) > 1e-6 }, "\(errorEdges)")
   }
 
   @Test(

@@ -120,7 +120,7 @@ import TranscoderTraining
     #expect(lines.count == 1, "\(r.stderr)")
     let line = try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as! [String: Any]
     #expect(line["side"] as? String == "swift" && line["bench"] as? String == "attrib")
-    #expect(line["tokens"] as? Int == 5)
+    #expect(line["tokens"] as? Int == 6, "<|endoftext|> and the prompt's 5 tokens")
     let (seconds, load, rss) = (
       line["seconds"] as! Double, line["load_seconds"] as! Double, line["max_rss_mb"] as! Double
     )
@@ -137,16 +137,36 @@ import TranscoderTraining
     let metadata = root["metadata"] as! [String: Any]
     let completeness = metadata["completeness_score"] as! Double
     #expect(completeness >= 0 && completeness <= 1)
-    #expect((metadata["prompt_tokens"] as! [String]).joined() == "Once upon a time in")
+    #expect((metadata["prompt_tokens"] as! [String]).joined() == "<|endoftext|>Once upon a time in")
     let nodes = root["nodes"] as! [[String: Any]]
     let ids = nodes.map { $0["node_id"] as! String }
     #expect(Set(ids).count == ids.count, "node ids are unique")
     let logits = nodes.filter { $0["feature_type"] as? String == "logit" }
     #expect(logits.count == 1 && logits[0]["is_target_logit"] as? Bool == true)
-    #expect(nodes.filter { $0["feature_type"] as? String == "embedding" }.count == 5)
+    #expect(nodes.filter { $0["feature_type"] as? String == "embedding" }.count == 6)
     for link in root["links"] as! [[String: Any]] {
       #expect(ids.contains(link["source"] as! String) && ids.contains(link["target"] as! String))
     }
+    // The <|endoftext|> position is held constant: no features or errors there.
+    let atFirst = nodes.filter { $0["ctx_idx"] as? Int == 0 }.map { $0["feature_type"] as! String }
+    #expect(atFirst == ["embedding"], "\(atFirst)")
+  }
+
+  @Test("--no-bos attributes the prompt as it is: no <|endoftext|>, features at its first position")
+  func noBOS() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let r = try ToolHarness.run(
+      "clt-attrib", base + ["--format", "json", "--no-bos", "--node-threshold", "1", "-"],
+      stdin: "Once upon a time in")
+    #expect(r.status == 0, "\(r.stderr)")
+    let root = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+    let metadata = root["metadata"] as! [String: Any]
+    #expect((metadata["prompt_tokens"] as! [String]).joined() == "Once upon a time in")
+    let nodes = root["nodes"] as! [[String: Any]]
+    let atFirst = Set(nodes.filter { $0["ctx_idx"] as? Int == 0 }.map { $0["feature_type"] as! String })
+    #expect(
+      atFirst.contains("cross layer transcoder") && atFirst.contains("mlp reconstruction error"), "\(atFirst)"
+    )
   }
 
   @Test(
