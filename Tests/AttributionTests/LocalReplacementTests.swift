@@ -99,11 +99,7 @@ import Transcoder
     let targets = (0..<local.featureCount).map(local.featureTarget) + [0, 3, 5].map(local.logitTarget)
     let rows = local.edgeRows(targets: targets)
     let s = local.sourceCount
-    for (b, target) in targets.enumerated() {
-      let sum = inputFromEdges(rows, row: b, sources: s)
-      let expected = local.input(of: target, in: run)
-      #expect(abs(Float(sum) - expected) < 2e-4 * max(1, abs(expected)), "target \(b): \(sum) vs \(expected)")
-    }
+    expectEdgesSumToInputs(local, rows: rows, targets: targets, run: run)
     // A logit's value is the original model's logit relative to the mean logit.
     let logits = local.record.lastLogits
     let mean = logits.reduce(0, +) / Float(logits.count)
@@ -126,11 +122,9 @@ import Transcoder
     #expect(maxRelativeError(run.logits, local.record.lastLogits) < 1e-4)
     let targets = (0..<local.featureCount).map(local.featureTarget) + [local.logitTarget(2)]
     let rows = local.edgeRows(targets: targets)
+    expectEdgesSumToInputs(local, rows: rows, targets: targets, run: run)
     let s = local.sourceCount
-    for (b, target) in targets.enumerated() {
-      let sum = inputFromEdges(rows, row: b, sources: s)
-      let expected = local.input(of: target, in: run)
-      #expect(abs(Float(sum) - expected) < 2e-4 * max(1, abs(expected)), "target \(b): \(sum) vs \(expected)")
+    for b in targets.indices {
       for l in 0..<local.nLayers {
         #expect(rows.weights[b * s + local.errorSource(layer: l, position: 0)] == 0)
       }
@@ -202,6 +196,17 @@ import Transcoder
         "edge \(column)→\(b): \(predicted) vs \(change)")
     }
     return targets.count
+  }
+
+  /// The linearity invariant: each target's incoming edges plus its constant are its input in `run`.
+  func expectEdgesSumToInputs(
+    _ local: LocalReplacementModel, rows: EdgeRows, targets: [AttributionTarget], run: LocalForward
+  ) {
+    for (b, target) in targets.enumerated() {
+      let sum = inputFromEdges(rows, row: b, sources: local.sourceCount)
+      let expected = local.input(of: target, in: run)
+      #expect(abs(Float(sum) - expected) < 2e-4 * max(1, abs(expected)), "target \(b): \(sum) vs \(expected)")
+    }
   }
 
   /// A target's input rebuilt from its incoming edges and its constant term.
