@@ -158,12 +158,10 @@ struct CLTAttrib: ParsableCommand {
             + "\(String(format: "%.2f", Date().timeIntervalSince(loaded))) s")
       }
       if timing {
-        let seconds = built.timeIntervalSince(loaded)
-        StandardError.line(
-          "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(tokens.count), "
-            + "\"seconds\": \(seconds), \"tokens_per_second\": \(Double(tokens.count) / seconds), "
-            + "\"load_seconds\": \(loaded.timeIntervalSince(start)), \"max_rss_mb\": \(PeakMemory.megabytes)}"
-        )
+        var line = TimingLine(label: timingLabel, tokens: tokens.count, seconds: built.timeIntervalSince(loaded))
+        line.add("load_seconds", loaded.timeIntervalSince(start))
+        line.add("max_rss_mb", PeakMemory.megabytes)
+        line.print()
       }
     }
   }

@@ -349,14 +349,15 @@ struct CLTFit: ParsableCommand {
     try logHandle?.close()
     guard var result = try trainer.assembledFile(createdBy: createdBy) else { return }
     if timing && timed.steps > 0 {
-      StandardError.line(
-        "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(timed.tokens), "
-          + "\"seconds\": \(timed.seconds), \"tokens_per_second\": \(Double(timed.tokens) / timed.seconds), "
-          + "\"mean_l0\": \(timed.l0 / Double(timed.steps)), \"features\": \(features), \"batch\": \(batch), "
-          + "\"ranks\": \(group.size), \"wall_seconds\": \(timed.wall), "
-          + "\"wall_tokens_per_second\": \(Double(timed.tokens) / timed.wall), "
-          + "\"phase_seconds\": [\(timed.phases.map { "\($0 / Double(timed.steps))" }.joined(separator: ", "))]}"
-      )
+      var line = TimingLine(label: timingLabel, tokens: timed.tokens, seconds: timed.seconds)
+      line.add("mean_l0", timed.l0 / Double(timed.steps))
+      line.add("features", features)
+      line.add("batch", batch)
+      line.add("ranks", group.size)
+      line.add("wall_seconds", timed.wall)
+      line.add("wall_tokens_per_second", Double(timed.tokens) / timed.wall)
+      line.add("phase_seconds", timed.phases.map { $0 / Double(timed.steps) })
+      line.print()
     }
     if trainer.isOutOfData {
       StandardError.line(

@@ -201,10 +201,7 @@ struct CLTReplace: ParsableCommand {
       ])
     }
     if timing {
-      StandardError.line(
-        "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(result.ids.count), "
-          + "\"seconds\": \(result.seconds), \"tokens_per_second\": \(Double(result.ids.count) / result.seconds)}"
-      )
+      TimingLine(label: timingLabel, tokens: result.ids.count, seconds: result.seconds).print()
     }
   }
 

@@ -164,10 +164,11 @@ struct GPT2Acts: ParsableCommand {
         let (tokens, seconds) =
           steady.map { (run.rowsWritten - $0.rows, total - $0.seconds) }
           ?? (run.rowsWritten, total)
-        StandardError.line(
-          "{\"side\": \"swift\", \"bench\": \"\(timingLabel)\", \"tokens\": \(tokens), \"seconds\": \(seconds), "
-            + "\"tokens_per_second\": \(Double(tokens) / seconds), \"total_tokens\": \(run.tokensProcessed), "
-            + "\"total_seconds\": \(total), \"rows\": \(run.rowsWritten)}")
+        var line = TimingLine(label: timingLabel, tokens: tokens, seconds: seconds)
+        line.add("total_tokens", run.tokensProcessed)
+        line.add("total_seconds", total)
+        line.add("rows", run.rowsWritten)
+        line.print()
       }
     } catch {
       writer.abort()
