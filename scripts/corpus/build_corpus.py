@@ -17,8 +17,9 @@ Steps (python3 standard library only, deterministic):
   6. split: held-out if int(sha256(key)[:8], 16) % HELDOUT_MODULUS == 0,
      else train;
   7. write OUT_DIR/train.txt and OUT_DIR/heldout.txt (documents separated by
-     a line "<|endoftext|>") and OUT_DIR/manifest.json, each through a temp
-     file and rename; manifest.json is written last.
+     a line "<|endoftext|>", in the order of sha256("order<TAB>" + key), so
+     that any prefix samples every source) and OUT_DIR/manifest.json, each
+     through a temp file and rename; manifest.json is written last.
 """
 
 import hashlib
@@ -120,6 +121,12 @@ def heldout(key):
     return int(h[:8], 16) % HELDOUT_MODULUS == 0
 
 
+def order_key(key):
+    """Where a document stands in train.txt or heldout.txt: a hash of its key, so the order is
+    a shuffle that every build reproduces, independent of the held-out split."""
+    return hashlib.sha256(("order\t" + key).encode("utf-8")).hexdigest()
+
+
 def write_atomic(path, data: bytes):
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "wb") as f:
@@ -158,6 +165,9 @@ def main(argv):
     docs = [d for d in docs if len(d[5].encode("utf-8")) >= MIN_BYTES
             and SEPARATOR not in d[5].split("\n")]
 
+    # Written in a fixed shuffled order, not key order: gpt2-acts --max-tokens N reads the
+    # first N tokens, which in key order would be the first package or two alone.
+    docs.sort(key=lambda d: order_key(d[0]))
     train = [d for d in docs if not heldout(d[0])]
     held = [d for d in docs if heldout(d[0])]
     join = lambda ds: ("\n" + SEPARATOR + "\n").join(d[5] for d in ds) + "\n"
@@ -196,6 +206,8 @@ def main(argv):
         "tiny_threshold_bytes": MIN_BYTES,
         "separator_documents_dropped": n_sep,
         "split_rule": SPLIT_RULE.format(m=HELDOUT_MODULUS),
+        "document_order": "by sha256('order\\t' + key): a fixed shuffle, so any "
+                          "prefix samples every source",
         "outputs": [file_record("train.txt", train_data, len(train)),
                     file_record("heldout.txt", held_data, len(held))],
     }
