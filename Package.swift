@@ -36,6 +36,9 @@ let package = Package(
     .target(name: "Kernels", dependencies: ["CBLAS", "CKernels"]),
     /// The few element-wise loops that gain from AVX2, compiled with a run-time-selected variant.
     .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+    /// Whole-file outputs checked before the work and written without destroying anything
+    /// (temporary file and rename; special files written in place; leftovers of killed runs removed).
+    .target(name: "OutputFiles"),
     /// A small, typed Swift wrapper over the HDF5 C API.
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     /// Checkpoint readers: safetensors (and later GGUF).
@@ -56,7 +59,7 @@ let package = Package(
     /// training loop and the clt.h5 file.
     .target(
       name: "TranscoderTraining",
-      dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels", "Collectives"]),
+      dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels", "Collectives", "OutputFiles"]),
     /// The CLT replacement model: a transcoder run inside a model in place of its MLPs, steering,
     /// feature encoding of text, and faithfulness metrics.
     .target(
@@ -81,12 +84,12 @@ let package = Package(
     .target(name: "ExperimentReport", dependencies: ["TranscoderTraining"]),
     /// Pictures of the other tools' outputs: a small SVG builder, axes and colour scales, the
     /// charts (heatmaps, bars, curves, PCA) and the self-contained attribution-graph page.
-    .target(name: "Plots", dependencies: ["Transcoder", "TranscoderTraining"]),
+    .target(name: "Plots", dependencies: ["Transcoder", "TranscoderTraining", "OutputFiles"]),
     /// What every tool shares: progress on stderr, atomic files, signals, common options.
     .target(
       name: "ToolSupport",
       dependencies: [
-        "LanguageModels", "Kernels",
+        "LanguageModels", "Kernels", "OutputFiles",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -101,6 +104,7 @@ let package = Package(
       name: "clt-fit",
       dependencies: [
         "ToolSupport", "TranscoderTraining", "Transcoder", "Kernels", "Collectives", "MPICollectives",
+        "OutputFiles", "ActivationShards",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

@@ -15,6 +15,8 @@ public enum ShardError: Error, LocalizedError, Equatable {
   case writerClosed(directory: String)
   /// A file is not a shard this code can read.
   case unsupportedFormat(path: String, reason: String)
+  /// Another process is writing shards into the folder.
+  case folderInUse(directory: String)
 
   public var errorDescription: String? {
     switch self {
@@ -31,6 +33,9 @@ public enum ShardError: Error, LocalizedError, Equatable {
       return "\(directory): the shard writer was already finished or aborted"
     case .unsupportedFormat(let path, let reason):
       return "\(path): not a readable activation shard: \(reason)"
+    case .folderInUse(let directory):
+      return "\(directory): another gpt2-acts is writing shards here; wait for it to finish, "
+        + "or give this run another --out-dir"
     }
   }
 }

@@ -1,5 +1,5 @@
 /// Dataset names and storage choices shared by `ShardWriter` and `ShardReader`.
-enum ShardLayout {
+public enum ShardLayout {
   static let tokens = "tokens"
   static let positions = "positions"
   static let windows = "windows"
@@ -35,6 +35,17 @@ enum ShardLayout {
   /// never matching `shard-*.h5`, so consumers cannot pick up a half-written shard).
   static func temporaryName(_ index: Int) -> String {
     "." + shardName(index) + ".tmp"
+  }
+
+  /// Held by the one process writing shards into a folder (`FolderLock`).
+  static let writerLock = ".gpt2-acts.lock"
+
+  /// Held by each process that deletes the shards of a folder once it has loaded them.
+  public static let consumerLock = ".consumer.lock"
+
+  /// Whether `name` is a shard's temporary name (`.shard-000000.h5.tmp`).
+  static func isTemporaryName(_ name: String) -> Bool {
+    name.hasPrefix(".") && name.hasSuffix(".tmp") && isShardName(Substring(name.dropFirst().dropLast(4)))
   }
 
   /// Whether `name` is a completed shard's file name (`shard-` + 6+ digits + `.h5`).

@@ -25,6 +25,10 @@ public struct ShardMetadata: Sendable, Equatable {
   public var outputTap: String
   /// Tool and version that wrote the shard, e.g. "gpt2-acts 0.1.0"; attribute `created_by`.
   public var createdBy: String
+  /// Rows the whole run that wrote this shard writes, all shards together, when the writer knew
+  /// it ahead (gpt2-acts tokenises its corpus first); attribute `planned_rows`, absent otherwise.
+  /// It lets a consumer reading shards from a pipe plan one pass over data it has not seen yet.
+  public var plannedRows: Int?
 
   public init(
     architecture: String, model: String, modelSHA256: String, nLayers: Int, dModel: Int,
@@ -59,6 +63,7 @@ public struct ShardMetadata: Sendable, Equatable {
     try file.setAttribute("input_tap", inputTap)
     try file.setAttribute("output_tap", outputTap)
     try file.setAttribute("created_by", createdBy)
+    if let plannedRows { try file.setAttribute("planned_rows", Int64(plannedRows)) }
   }
 
   /// Reads the root attributes of a shard, checking the format version and the dtype.
@@ -85,5 +90,6 @@ public struct ShardMetadata: Sendable, Equatable {
       inputTap: try file.stringAttribute("input_tap"),
       outputTap: try file.stringAttribute("output_tap"),
       createdBy: try file.stringAttribute("created_by"))
+    if try file.hasAttribute("planned_rows") { plannedRows = Int(try file.int64Attribute("planned_rows")) }
   }
 }

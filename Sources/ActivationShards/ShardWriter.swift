@@ -31,6 +31,25 @@ public final class ShardWriter {
   /// Called with each shard's final URL as soon as it has been renamed into place, also when a
   /// later shard of the same `append` then fails: a consumer reading paths never misses one.
   public var onShardCompleted: ((URL) -> Void)?
+  /// How long to wait on `maxPending` for a consumer (a process holding
+  /// `ShardLayout.consumerLock` in the folder) to appear before giving up the limit: without one,
+  /// nothing will ever delete a shard and the wait would never end.
+  public var consumerGrace: TimeInterval = 10
+  /// Called once, with the number of waiting shards, when `maxPending` is given up for want of
+  /// a consumer.
+  public var onNoConsumer: ((Int) -> Void)?
+  /// Called on every poll while waiting for room; what it throws ends the wait (a tool checks
+  /// there whether its own reader has gone).
+  public var whileWaiting: (() throws -> Void)?
+  /// Whether a consumer has been seen holding its lock in the folder.
+  public private(set) var sawConsumer = false
+  /// Shards completed so far, in order.
+  public private(set) var completedShards: [URL] = []
+  /// Temporary files of an earlier, killed writer, removed when this one took the folder.
+  public private(set) var removedLeftovers: [String] = []
+  /// This writer's hold on the folder; released when it finishes or aborts.
+  private var lock: FolderLock?
+  private var limitWaived = false
 
   private let chunkRows: Int
   private let indexChunkRows: Int
@@ -102,7 +121,7 @@ public final class ShardWriter {
     self.maxPending = maxPending
     self.chunkRows = ShardLayout.activationChunkRows(metadata: metadata, rowsPerShard: rowsPerShard)
     self.indexChunkRows = ShardLayout.indexChunkRows(rowsPerShard: rowsPerShard)
-    try Self.prepare(directory: directory)
+    (lock, removedLeftovers) = try Self.prepare(directory: directory)
   }
 
   deinit {
@@ -160,7 +179,10 @@ public final class ShardWriter {
   /// Later calls to `append` throw; calling `finish` again returns no shards.
   public func finish() throws -> [URL] {
     guard !closed else { return [] }
-    defer { closed = true }
+    defer {
+      closed = true
+      lock?.release()
+    }
     guard let shard = current, shard.rows > 0 else {
       abort()
       return []
@@ -179,6 +201,7 @@ public final class ShardWriter {
   /// completed shards are left intact.
   public func abort() {
     closed = true
+    lock?.release()
     guard let shard = current else { return }
     current = nil
     try? shard.close()
@@ -243,13 +266,29 @@ public final class ShardWriter {
         reason: "cannot rename \(shard.temporaryURL.lastPathComponent): \(Self.lastErrno())")
     }
     current = nil
+    completedShards.append(shard.finalURL)
     return shard.finalURL
   }
 
-  /// Waits while `maxPending` or more completed shards are in the folder.
+  /// Waits while `maxPending` or more completed shards are in the folder, as long as a consumer
+  /// holds its lock there; with none for `consumerGrace` seconds the limit is given up
+  /// (`onNoConsumer`), since nothing would ever make room.
   private func waitForRoom() throws {
-    guard let maxPending else { return }
-    while try completedShardCount() >= maxPending {
+    guard let maxPending, !limitWaived else { return }
+    let consumerLock = directory.appendingPathComponent(ShardLayout.consumerLock)
+    var alone: TimeInterval = 0
+    while case let pending = try completedShardCount(), pending >= maxPending {
+      if FolderLock.isHeld(consumerLock) {
+        sawConsumer = true
+        alone = 0
+      } else if alone >= consumerGrace {
+        limitWaived = true
+        onNoConsumer?(pending)
+        return
+      } else {
+        alone += pollInterval
+      }
+      try whileWaiting?()
       Thread.sleep(forTimeInterval: pollInterval)
     }
   }
@@ -335,8 +374,10 @@ public final class ShardWriter {
 
   // MARK: - File system helpers
 
-  /// Creates the folder, proves it writable with a probe file, and refuses existing shards.
-  private static func prepare(directory: URL) throws {
+  /// Creates the folder, proves it writable with a probe file, takes the writer's lock, removes
+  /// the temporary shards a killed writer left, and refuses existing shards.
+  /// - Returns: the lock and the leftovers removed.
+  private static func prepare(directory: URL) throws -> (FolderLock, [String]) {
     let path = directory.path
     do {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -353,10 +394,20 @@ public final class ShardWriter {
     }
     close(fd)
     unlink(probe.path)
+    guard let lock = try FolderLock(url: directory.appendingPathComponent(ShardLayout.writerLock)) else {
+      throw ShardError.folderInUse(directory: path)
+    }
     let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
     if let existing = names.filter({ ShardLayout.isShardName(Substring($0)) }).sorted().first {
+      lock.release()
       throw ShardError.existingShards(directory: path, example: existing)
     }
+    // Holding the lock, any temporary shard is a killed writer's.
+    let leftovers = names.filter(ShardLayout.isTemporaryName).map {
+      directory.appendingPathComponent($0).path
+    }
+    for leftover in leftovers { unlink(leftover) }
+    return (lock, leftovers)
   }
 
   /// fsyncs a closed shard, so a crash right after the rename cannot leave a truncated shard.

@@ -17,7 +17,7 @@ public enum GraphJSONWriter {
   /// The same object streamed to `sink` in consecutive UTF-8 chunks of about a megabyte: the links
   /// are formatted one by one, since a long prompt's graph keeps millions and a dictionary per link
   /// for `JSONSerialization` would take gigabytes. Keys are in sorted order, as `.sortedKeys` writes them.
-  public static func write(_ report: AttributionReport, to sink: (Data) -> Void) throws {
+  public static func write(_ report: AttributionReport, to sink: (Data) throws -> Void) throws {
     let g = report.graph
     let last = report.lastPosition
     let options = report.options
@@ -96,26 +96,26 @@ public enum GraphJSONWriter {
     }
     // Node ids are digits, letters, '_' and '-': nothing in them needs escaping.
     let ids = g.nodes.map { $0.id(nLayers: g.nLayers, lastPosition: last) }
-    sink(Data("{\"links\":[".utf8))
+    try sink(Data("{\"links\":[".utf8))
     var chunk = ""
     var first = true
-    report.forEachKeptEdge { source, target, weight in
+    try report.forEachKeptEdge { source, target, weight in
       chunk +=
         (first ? "" : ",") + "{\"source\":\"\(ids[source])\",\"target\":\"\(ids[target])\",\"weight\":"
         + "\(Double(weight))}"
       first = false
       if chunk.utf8.count >= 1 << 20 {
-        sink(Data(chunk.utf8))
+        try sink(Data(chunk.utf8))
         chunk = ""
       }
     }
-    sink(Data((chunk + "],\"metadata\":").utf8))
-    sink(try encoded(metadata))
-    sink(Data(",\"nodes\":".utf8))
-    sink(try encoded(nodes))
-    sink(Data(",\"qParams\":".utf8))
-    sink(try encoded(qParams))
-    sink(Data("}".utf8))
+    try sink(Data((chunk + "],\"metadata\":").utf8))
+    try sink(try encoded(metadata))
+    try sink(Data(",\"nodes\":".utf8))
+    try sink(try encoded(nodes))
+    try sink(Data(",\"qParams\":".utf8))
+    try sink(try encoded(qParams))
+    try sink(Data("}".utf8))
   }
 
   /// circuit-tracer's node influence as its graph files carry it (`prune_graph`'s

@@ -1,38 +1,13 @@
 import Foundation
+import OutputFiles
 
 /// Where pictures go: files written atomically (a temporary name in the same folder, then a
 /// rename, as clt.h5 and the shards are), so a reader never sees half a picture; PNG copies made by
 /// programs Debian ships (`rsvg-convert` for SVG, headless Chromium for the graph page).
 public enum PlotOutput {
-  /// The temporary name a write to `url` goes through: hidden, in the same folder (so the rename
-  /// stays on one file system), and unique to the process.
-  public static func temporaryURL(for url: URL) -> URL {
-    url.deletingLastPathComponent().appendingPathComponent(
-      ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-  }
-
-  /// Writes `text` to `path` atomically.
+  /// Writes `text` to `path` atomically (a special file, such as /dev/null, is written in place).
   public static func write(_ text: String, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let temporary = temporaryURL(for: url)
-    do {
-      try Data(text.utf8).write(to: temporary)
-    } catch {
-      let folder = url.deletingLastPathComponent().path
-      let reason =
-        FileManager.default.fileExists(atPath: folder)
-        ? "the folder \(folder) is not writable" : "the folder \(folder) does not exist"
-      throw PlotError.outputFailed(path: path, reason: reason)
-    }
-    try rename(temporary, to: url)
-  }
-
-  static func rename(_ temporary: URL, to url: URL) throws {
-    guard Foundation.rename(temporary.path, url.path) == 0 else {
-      let reason = String(cString: strerror(errno))
-      try? FileManager.default.removeItem(at: temporary)
-      throw PlotError.outputFailed(path: url.path, reason: reason)
-    }
+    try OutputTarget(path: path).write(Data(text.utf8))
   }
 
   /// The first executable named `name` on $PATH (or in /usr/bin), if any.
@@ -54,10 +29,9 @@ public enum PlotOutput {
       throw PlotError.externalTool(
         name: "rsvg-convert", reason: "not installed; apt-get install librsvg2-bin, or leave out --png")
     }
-    let url = URL(fileURLWithPath: png)
-    let temporary = temporaryURL(for: url)
-    try run(rsvg, ["--background-color", "white", "-o", temporary.path, svg], name: "rsvg-convert")
-    try rename(temporary, to: url)
+    try OutputTarget(path: png).write { temporary in
+      try run(rsvg, ["--background-color", "white", "-o", temporary.path, svg], name: "rsvg-convert")
+    }
   }
 
   /// A screenshot of the HTML file `page` by headless Chromium, `width` × `height` pixels.
@@ -65,18 +39,23 @@ public enum PlotOutput {
     guard let chromium else {
       throw PlotError.externalTool(name: "chromium", reason: "not installed; apt-get install chromium")
     }
-    let url = URL(fileURLWithPath: png)
-    let temporary = temporaryURL(for: url).appendingPathExtension("png")
     let profile = FileManager.default.temporaryDirectory.appendingPathComponent(
       "clt-plot-chromium-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: profile) }
-    try run(
-      chromium,
-      headlessArguments(profile: profile) + [
-        "--screenshot=\(temporary.path)", "--window-size=\(width),\(height)", "--hide-scrollbars",
-        URL(fileURLWithPath: page).absoluteString,
-      ], name: "chromium")
-    try rename(temporary, to: url)
+    try OutputTarget(path: png).write { temporary in
+      // Chromium names a screenshot by its extension.
+      let shot = temporary.appendingPathExtension("png")
+      defer { unlink(shot.path) }
+      try run(
+        chromium,
+        headlessArguments(profile: profile) + [
+          "--screenshot=\(shot.path)", "--window-size=\(width),\(height)", "--hide-scrollbars",
+          URL(fileURLWithPath: page).absoluteString,
+        ], name: "chromium")
+      guard Foundation.rename(shot.path, temporary.path) == 0 else {
+        throw PlotError.outputFailed(path: png, reason: String(cString: strerror(errno)))
+      }
+    }
   }
 
   /// The flags that let Chromium run headless in a container, as root and without a GPU, with a

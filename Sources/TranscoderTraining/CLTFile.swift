@@ -1,6 +1,7 @@
 import Foundation
 import HDF5
 import Kernels
+import OutputFiles
 import Transcoder
 
 /// clt.h5: a trained cross-layer transcoder with its normalisation scales, firing frequencies and
@@ -27,56 +28,49 @@ public struct CLTFile {
     self.metadata = metadata
   }
 
-  /// The temporary name a write to `url` goes through.
-  public static func temporaryURL(for url: URL) -> URL {
-    url.deletingLastPathComponent().appendingPathComponent(
-      ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-  }
-
-  /// Fails now, rather than after hours of training, if `url` cannot be written.
-  public static func checkWritable(_ url: URL) throws {
-    let probe = temporaryURL(for: url)
-    guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else {
-      let folder = url.deletingLastPathComponent().path
-      let reason =
-        FileManager.default.fileExists(atPath: folder)
-        ? "the folder \(folder) is not writable" : "the folder \(folder) does not exist"
-      throw TrainingError.outputNotWritable(path: url.path, reason: reason)
-    }
-    try? FileManager.default.removeItem(at: probe)
-  }
-
-  /// Writes the file atomically (temporary name, then rename). `extra` adds datasets and
-  /// attributes of its own (a checkpoint's optimizer state) before the file is closed.
-  public func write(to url: URL, extra: ((HDF5File) throws -> Void)? = nil) throws {
-    let temporary = Self.temporaryURL(for: url)
+  /// Fails now, rather than after hours of training, if `url` cannot be written (a folder, a
+  /// missing or read-only folder); removes what killed runs left beside it, and returns those paths.
+  @discardableResult
+  public static func checkWritable(_ url: URL) throws -> [String] {
     do {
-      let file = try HDF5File.create(path: temporary.path)
-      try metadata.write(to: file)
-      let t = transcoder
-      let (f, d) = (t.features, t.dModel)
-      for l in 0..<t.nLayers {
-        try Self.write(file, "W_enc_\(l)", [f, d], t.encoderWeights[l])
-        try Self.write(file, "b_enc_\(l)", [f], t.encoderBiases[l])
-        try Self.write(file, "log_threshold_\(l)", [f], t.logThresholds[l])
-        for target in l..<t.nLayers {
-          try Self.write(file, "W_dec_\(l)_\(target)", [f, d], t.decoder(from: l, to: target))
+      return try OutputTarget(path: url.path).removedLeftovers
+    } catch let error as OutputError {
+      throw TrainingError.outputNotWritable(path: url.path, reason: error.localizedDescription)
+    }
+  }
+
+  /// The temporary file a write to `url` goes through, for a signal handler to remove.
+  public static func temporaryURL(for url: URL) -> URL {
+    OutputTarget.temporaryURL(forWriting: url)
+  }
+
+  /// Writes the file atomically (temporary name, then rename; a special file such as /dev/null is
+  /// written in place). `extra` adds datasets and attributes of its own (a checkpoint's optimizer
+  /// state) before the file is closed.
+  public func write(to url: URL, extra: ((HDF5File) throws -> Void)? = nil) throws {
+    do {
+      try OutputTarget(path: url.path).write { temporary in
+        let file = try HDF5File.create(path: temporary.path)
+        try metadata.write(to: file)
+        let t = transcoder
+        let (f, d) = (t.features, t.dModel)
+        for l in 0..<t.nLayers {
+          try Self.write(file, "W_enc_\(l)", [f, d], t.encoderWeights[l])
+          try Self.write(file, "b_enc_\(l)", [f], t.encoderBiases[l])
+          try Self.write(file, "log_threshold_\(l)", [f], t.logThresholds[l])
+          for target in l..<t.nLayers {
+            try Self.write(file, "W_dec_\(l)_\(target)", [f, d], t.decoder(from: l, to: target))
+          }
+          try Self.write(file, "b_dec_\(l)", [d], t.decoderBiases[l])
+          try Self.write(file, "frequency_\(l)", [f], FloatBuffer(frequencies[l]))
         }
-        try Self.write(file, "b_dec_\(l)", [d], t.decoderBiases[l])
-        try Self.write(file, "frequency_\(l)", [f], FloatBuffer(frequencies[l]))
+        try Self.write(file, "input_scale", [t.nLayers], FloatBuffer(normalizer.inputScales))
+        try Self.write(file, "output_scale", [t.nLayers], FloatBuffer(normalizer.outputScales))
+        try evaluation?.write(to: file)
+        try extra?(file)
+        try file.close()
       }
-      try Self.write(file, "input_scale", [t.nLayers], FloatBuffer(normalizer.inputScales))
-      try Self.write(file, "output_scale", [t.nLayers], FloatBuffer(normalizer.outputScales))
-      try evaluation?.write(to: file)
-      try extra?(file)
-      try file.close()
-      guard rename(temporary.path, url.path) == 0 else {
-        throw TrainingError.outputNotWritable(
-          path: url.path, reason: String(cString: strerror(errno)))
-      }
-    } catch {
-      try? FileManager.default.removeItem(at: temporary)
-      if error is TrainingError { throw error }
+    } catch let error as OutputError {
       throw TrainingError.outputNotWritable(path: url.path, reason: error.localizedDescription)
     }
   }

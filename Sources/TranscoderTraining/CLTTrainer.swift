@@ -265,7 +265,7 @@ public final class CLTTrainer {
       stream.rewind(shufflingWith: configuration.seed &+ UInt64(passes))
       try buffer.fill(to: wanted, from: stream)
       guard buffer.count >= n else {
-        if stream.consume {
+        if stream.consume || stream.consumeStandardInput {
           isOutOfData = true
           return nil
         }

@@ -24,6 +24,14 @@ public final class ShardStream {
   /// with `gpt2-acts --max-pending` this bounds the disk a long streaming run needs. Consumed
   /// shards are not gone over again.
   public var consume = false
+  /// Delete the shards whose paths came from stdin once loaded (what `clt-fit` does by default
+  /// when reading a pipe: those shards exist for this run only). The consumer lock is held in
+  /// their folders, so that the writer knows someone is making room.
+  public var consumeStandardInput = false
+  private var fromStandardInput: Set<URL> = []
+  private var consumerLocks: [String: FolderLock] = [:]
+  /// A line read ahead from stdin by `plannedRows`, handed out first by `nextPath`.
+  private var peekedLine: String?
   /// Shards that could not be read, with the reason, in the order they were met.
   public private(set) var skipped: [(path: String, reason: String)] = []
   /// Called for each skipped shard (to report it as it happens).
@@ -79,6 +87,7 @@ public final class ShardStream {
     while let path = nextPath() {
       let url = URL(fileURLWithPath: path)
       guard FileManager.default.fileExists(atPath: path) else { throw TrainingError.missingShard(path: path) }
+      if consumes(url) { try holdConsumerLock(in: url.deletingLastPathComponent()) }
       guard let reader = open(url) else { continue }
       try check(reader.metadata, path: path)
       seen.append(url)
@@ -105,7 +114,7 @@ public final class ShardStream {
 
   /// Every row of `url` has been loaded: with `consume`, the shard is deleted now.
   public func finished(_ url: URL) {
-    guard consume else { return }
+    guard consumes(url) else { return }
     seen.removeAll { $0 == url }
     try? FileManager.default.removeItem(at: url)
   }
@@ -122,15 +131,69 @@ public final class ShardStream {
     }
   }
 
+  private func consumes(_ url: URL) -> Bool {
+    consume || (consumeStandardInput && fromStandardInput.contains(url))
+  }
+
+  private func holdConsumerLock(in folder: URL) throws {
+    guard consumerLocks[folder.path] == nil else { return }
+    // Another consumer of the same folder holds it already: it makes room as well as this one.
+    if let lock = try FolderLock(url: folder.appendingPathComponent(ShardLayout.consumerLock)) {
+      consumerLocks[folder.path] = lock
+    }
+  }
+
+  /// Ends the stream: releases the consumer locks and removes the folders whose shards were all
+  /// consumed and that are now empty, so that a pipeline leaves nothing behind.
+  public func close() {
+    for (folder, lock) in consumerLocks {
+      lock.release()
+      rmdir(folder)  // fails, harmlessly, unless the folder is empty
+    }
+    consumerLocks = [:]
+  }
+
+  /// The rows one pass over the stream will bring: those of the argument shards, plus, when
+  /// stdin is read, the run's total that the first shard from stdin records (`planned_rows`,
+  /// written by gpt2-acts, which tokenises its corpus before writing any shard).
+  /// - Throws: `TrainingError.unknownLength` when stdin's shards do not record it.
+  public func plannedRows() throws -> Int {
+    var rows = 0
+    for path in pendingPaths {
+      if let reader = try? ShardReader(url: URL(fileURLWithPath: path)) { rows += reader.rowCount }
+    }
+    guard readsStandardInput else { return rows }
+    while peekedLine == nil, !standardInputDone {
+      guard let line = readLine() else {
+        standardInputDone = true
+        break
+      }
+      let path = line.trimmingCharacters(in: .whitespaces)
+      if !path.isEmpty { peekedLine = path }
+    }
+    guard let path = peekedLine else { return rows }
+    let planned = try ShardReader(url: URL(fileURLWithPath: path)).metadata.plannedRows
+    guard let planned else { throw TrainingError.unknownLength(path: path) }
+    return rows + planned
+  }
+
   private func nextPath() -> String? {
     if !pendingPaths.isEmpty { return pendingPaths.removeFirst() }
+    if let line = peekedLine {
+      peekedLine = nil
+      fromStandardInput.insert(URL(fileURLWithPath: line))
+      return line
+    }
     while readsStandardInput && !standardInputDone {
       guard let line = readLine() else {
         standardInputDone = true
         return nil
       }
       let path = line.trimmingCharacters(in: .whitespaces)
-      if !path.isEmpty { return path }
+      if !path.isEmpty {
+        fromStandardInput.insert(URL(fileURLWithPath: path))
+        return path
+      }
     }
     return nil
   }

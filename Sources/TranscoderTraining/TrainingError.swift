@@ -23,6 +23,9 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   case invalidTimeLimit(String)
   /// Data-parallel processes that should hold identical parameters do not.
   case replicasDiverged(step: Int, rank: Int)
+  /// Shards read from stdin that do not say how many rows the run will bring, with no
+  /// --steps or --tokens to plan by.
+  case unknownLength(path: String)
 
   public var errorDescription: String? {
     switch self {
@@ -51,6 +54,9 @@ public enum TrainingError: Error, LocalizedError, Equatable {
     case .replicasDiverged(let step, let rank):
       return "at step \(step) rank \(rank)'s parameters differ from another rank's, so no checkpoint "
         + "was written; resume from the last checkpoint, and report this (the ranks should take identical steps)"
+    case .unknownLength(let path):
+      return "\(path) does not say how many rows its run writes (it predates planned_rows), so one pass "
+        + "cannot be planned; give --steps or --tokens"
     case .invalidTimeLimit(let text):
       return
         "--time-limit '\(text)' is not a duration; give seconds or a number with s, m or h (7200, 90m, 2h)"

@@ -111,11 +111,17 @@ struct CLTAttrib: ParsableCommand {
       return_large_buffers_to_system(1 << 20)
       let start = Date()
       let prompt = try PromptFile.read(promptFile)
-      let tokenizer = try modelOptions.loadTokenizer()
+      try TrainedModel.requireTranscoder(at: clt)
+      let summary = try CLTFile.summary(url: URL(fileURLWithPath: clt)).metadata
+      let trained = TrainedModel(name: summary.model, sha256: summary.modelSHA256, file: clt)
+      let tokenizer = try modelOptions.loadTokenizer(trainedOn: trained)
       let text = tokenizer.encode(prompt)
       guard !text.isEmpty else { throw AttributionError.emptyPrompt }
       let tokens = noBos ? text : [tokenizer.endOfTextID] + text
-      guard let model = try modelOptions.loadModel() as? any AttributableModel else {
+      guard
+        let model = try modelOptions.loadModel(trainedOn: trained, tool: quiet ? nil : "clt-attrib")
+          as? any AttributableModel
+      else {
         throw ToolError.mismatch("this model family has no attribution support")
       }
       let (file, decoders) = try HalfDecoders.loadTranscoder(url: URL(fileURLWithPath: clt))
@@ -146,10 +152,10 @@ struct CLTAttrib: ParsableCommand {
         tokenText: { String(decoding: tokenizer.tokenBytes($0), as: UTF8.self) })
       let built = Date()
       switch format {
-      case .dot: StandardOutput.write(DOTWriter.write(report, maxEdges: dotMaxEdges))
+      case .dot: try StandardOutput.write(DOTWriter.write(report, maxEdges: dotMaxEdges))
       case .json:
-        try GraphJSONWriter.write(report) { FileHandle.standardOutput.write($0) }
-        StandardOutput.write("\n")
+        try GraphJSONWriter.write(report) { try StandardOutput.write($0) }
+        try StandardOutput.write("\n")
       }
       if !quiet {
         StandardError.line(
@@ -158,7 +164,8 @@ struct CLTAttrib: ParsableCommand {
             + "\(String(format: "%.2f", Date().timeIntervalSince(loaded))) s")
       }
       if timing {
-        var line = TimingLine(label: timingLabel, tokens: tokens.count, seconds: built.timeIntervalSince(loaded))
+        var line = TimingLine(
+          label: timingLabel, tokens: tokens.count, seconds: built.timeIntervalSince(loaded))
         line.add("load_seconds", loaded.timeIntervalSince(start))
         line.add("max_rss_mb", PeakMemory.megabytes)
         line.print()

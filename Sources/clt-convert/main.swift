@@ -61,7 +61,7 @@ extension CLTConvert {
         try CircuitTracerExporter.export(
           file, source: url.path, to: URL(fileURLWithPath: output), modelName: modelName, replacing: force,
           createdBy: CLTConvert.createdBy)
-        StandardOutput.line(output)
+        try StandardOutput.line(output)
       }
     }
   }
@@ -100,7 +100,7 @@ extension CLTConvert {
         let file = try CircuitTracerImporter.load(
           directory: URL(fileURLWithPath: input), model: description, createdBy: CLTConvert.createdBy)
         try file.write(to: outputURL)
-        StandardOutput.line(output)
+        try StandardOutput.line(output)
       }
     }
 

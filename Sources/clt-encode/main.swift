@@ -19,15 +19,20 @@ struct CLTEncode: ParsableCommand {
       the model; each layer's MLP input goes through the transcoder's encoder. For every token one \
       line is printed as soon as its document is done:
         {"doc": 0, "pos": 3, "token_id": 3290, "token": " dog", "features": [{"layer": 2, "feature": 117, "activation": 4.25}, ...]}
-      features sorted by activation, strongest first. The clt.h5 must come from --model (its sha256, \
-      taps, layer count and width are checked). Format: docs/FORMATS.md.
+      features sorted by activation, strongest first. The clt.h5 must come from the model (its sha256, \
+      taps, layer count and width are checked); without --model, the model it names is found in \
+      $CLTKIT_HOME/models. Format: docs/FORMATS.md.
       """,
     version: "0.1.0")
 
   @OptionGroup var modelOptions: ModelOptions
 
-  @Option(name: .long, help: ArgumentHelp("The transcoder (clt.h5 from clt-fit).", valueName: "path"))
-  var clt: String
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "The transcoder (clt.h5 from clt-fit); without --model, the model it was trained on is loaded.",
+      valueName: "path"))
+  var clt: String = "clt.h5"
 
   @Option(name: .long, help: "Print at most N features per token, the strongest.")
   var top: Int?
@@ -69,8 +74,11 @@ struct CLTEncode: ParsableCommand {
   func run() throws {
     try runReportingErrors(tool: "clt-encode") {
       modelOptions.applyThreads()
-      let tokenizer = try modelOptions.loadTokenizer()
-      let model = try modelOptions.loadModel()
+      try TrainedModel.requireTranscoder(at: clt)
+      let summary = try CLTFile.summary(url: URL(fileURLWithPath: clt)).metadata
+      let trained = TrainedModel(name: summary.model, sha256: summary.modelSHA256, file: clt)
+      let tokenizer = try modelOptions.loadTokenizer(trainedOn: trained)
+      let model = try modelOptions.loadModel(trainedOn: trained, tool: "clt-encode")
       let file = try CLTFile.load(url: URL(fileURLWithPath: clt), for: model.description)
       let encoder = try FeatureEncoder(
         model: model, file: file, context: context, bos: tokenizer.endOfTextID, batch: batch,
@@ -92,7 +100,7 @@ struct CLTEncode: ParsableCommand {
               TokenFeatures(doc: doc, pos: pos, tokenID: Int(id), token: token, features: active).jsonLine
             lines += "\n"
           }
-          StandardOutput.write(lines)
+          try StandardOutput.write(lines)
           doc += 1
           tokens += ids.count
           meter.update(done: tokens)

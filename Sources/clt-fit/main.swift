@@ -1,8 +1,10 @@
+import ActivationShards
 import ArgumentParser
 import Collectives
 import Foundation
 import Kernels
 import MPICollectives
+import OutputFiles
 import ToolSupport
 import Transcoder
 import TranscoderTraining
@@ -13,11 +15,16 @@ struct CLTFit: ParsableCommand {
     commandName: "clt-fit",
     abstract: "Train a cross-layer transcoder (JumpReLU) from activation shards.",
     discussion: """
-      SHARDS are shard files or folders of shard-*.h5 files; shard paths are also read from stdin, \
-      one per line, when stdin is not a terminal or - is given, so that `gpt2-acts corpus.txt | \
-      clt-fit -o clt.h5 --steps 1000` starts training on the first shard while later ones are \
-      written. Every shard must come from the same model (architecture, model_sha256, n_layers, \
-      d_model). When the shards run out before --steps/--tokens, training goes over them again.
+      SHARDS are shard files or folders of shard-*.h5 files. Without SHARDS (or with -), shard \
+      paths are read from stdin, one per line, so that `gpt2-acts corpus.txt | clt-fit -o clt.h5` \
+      starts training on the first shard while later ones are written; shards read from stdin are \
+      deleted once loaded (--keep-shards keeps them), which bounds the disk the pipeline takes. \
+      Every shard must come from the same model (architecture, model_sha256, n_layers, d_model).
+
+      Without --steps or --tokens, training takes one pass over the data: the rows of the \
+      argument shards, or the total that gpt2-acts records in each shard (it tokenises its corpus \
+      first), so the learning-rate and λ schedules fit the run. When the shards run out before \
+      --steps/--tokens, training goes over them again, and says so.
 
       Inputs and targets are scaled per layer to a mean squared norm of d_model; the scales are \
       stored in clt.h5 (layout in docs/FORMATS.md). Progress goes to stderr.
@@ -37,10 +44,14 @@ struct CLTFit: ParsableCommand {
     version: "0.1.0")
 
   @Option(name: .shortAndLong, help: "Output file (written atomically).")
-  var output: String
+  var output: String = "clt.h5"
 
-  @Option(name: .long, help: "Features per layer.")
-  var features: Int = 4096
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Features per layer (default: the most, up to 4096 in steps of 256, that keep training within "
+        + "a quarter of this machine's memory; printed at the start)."))
+  var features: Int?
 
   @Option(name: .long, help: "jumprelu, topk or batchtopk.")
   var activation: String = "jumprelu"
@@ -125,8 +136,11 @@ struct CLTFit: ParsableCommand {
   @Flag(
     name: .long,
     help:
-      "Delete each shard once it is loaded (bounds disk use with gpt2-acts --max-pending; no second epoch).")
+      "Delete each shard once it is loaded, argument shards too (bounds disk use; no second epoch).")
   var consume = false
+
+  @Flag(name: .long, help: "Keep the shards read from stdin (by default each is deleted once loaded).")
+  var keepShards = false
 
   @Flag(
     name: .long,
@@ -163,13 +177,13 @@ struct CLTFit: ParsableCommand {
           "under mpirun every rank reads its share of the shards given as arguments: drop - and --consume")
       }
     }
-    guard features >= 1 else { throw ValidationError("--features must be at least 1") }
+    if let features, features < 1 { throw ValidationError("--features must be at least 1") }
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     guard lr > 0 else { throw ValidationError("--lr must be positive") }
     guard lambda >= 0 else { throw ValidationError("--lambda must not be negative") }
     guard preactLambda >= 0 else { throw ValidationError("--preact-lambda must not be negative") }
-    guard (tokens == nil) != (steps == nil) else {
-      throw ValidationError("give exactly one of --tokens and --steps")
+    guard tokens == nil || steps == nil else {
+      throw ValidationError("give one of --tokens and --steps, not both")
     }
     if let tokens, tokens < 1 { throw ValidationError("--tokens must be at least 1") }
     if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
@@ -223,33 +237,36 @@ struct CLTFit: ParsableCommand {
     let outputURL = URL(fileURLWithPath: output)
     let checkpointURL = URL(fileURLWithPath: checkpoint ?? output + ".ckpt")
     if root {
-      try CLTFile.checkWritable(outputURL)
-      try CLTFile.checkWritable(checkpointURL)
+      for leftover in try CLTFile.checkWritable(outputURL) + CLTFile.checkWritable(checkpointURL) {
+        StandardError.line("clt-fit: removed \(leftover), left by an interrupted run")
+      }
     }
+    // A resumed run appends to its log; a new one starts it afresh.
     let logHandle = try log.flatMap { path -> FileHandle? in
       guard root else { return nil }
-      // A resumed run appends to its log; a new one starts it afresh.
-      if resume == nil || !FileManager.default.fileExists(atPath: path) {
-        guard FileManager.default.createFile(atPath: path, contents: Data()) else {
-          throw TrainingError.outputNotWritable(path: path, reason: "cannot create the log file")
-        }
-      }
-      guard let handle = FileHandle(forWritingAtPath: path) else {
-        throw TrainingError.outputNotWritable(path: path, reason: "cannot open the log file")
-      }
-      handle.seekToEndOfFile()
-      return handle
+      return try OutputTarget(path: path).openForWriting(append: resume != nil)
     }
     let processStart = Date()
     let budget = try timeLimit.map(TrainingTimeLimit.init(parsing:))
+    // stdin is read when asked (-) or when no shard is given: never behind arguments' back.
     let explicit = shards.filter { $0 != "-" }
-    let readStdin = !group.isDistributed && (shards.contains("-") || isatty(STDIN_FILENO) == 0)
+    let readStdin = !group.isDistributed && (shards.contains("-") || explicit.isEmpty)
+    if readStdin && isatty(STDIN_FILENO) != 0 && explicit.isEmpty {
+      throw ValidationError(
+        "no shards: give shard files or folders, or pipe shard paths in (gpt2-acts corpus.txt | clt-fit)")
+    }
     let stream = try ShardStream(
       arguments: explicit, readStandardInput: readStdin,
       share: shardFeatures ? (0, 1) : (group.rank, group.size))
+    defer { stream.close() }
     stream.consume = consume
+    stream.consumeStandardInput = !keepShards
     stream.onSkip = { path, reason in StandardError.line("clt-fit: skipping \(path): \(reason)") }
-    let totalSteps = steps ?? (tokens! + batch - 1) / batch
+    let quiet = quiet || !root
+    let totalSteps = try steps ?? tokens.map { ($0 + batch - 1) / batch } ?? onePass(stream, group)
+    guard let first = try stream.next() else { throw TrainingError.noShards("none were given") }
+    stream.rewind()
+    let features = try features ?? defaultFeatures(for: first.metadata, group: group, quiet: quiet)
     var configuration = TrainingConfiguration(
       features: features, batch: batch, steps: totalSteps, learningRate: lr, seed: seed)
     configuration.activation = CLTActivationFunction(rawValue: activation)!
@@ -271,13 +288,9 @@ struct CLTFit: ParsableCommand {
       temporaryPath: { writing.map { CLTFile.temporaryURL(for: $0).path } })
     let trainer = try CLTTrainer(
       configuration: configuration, stream: stream, resumingFrom: resume.map { URL(fileURLWithPath: $0) },
-      shuffleRows: { metadata in
-        // 65,536 rows, or fewer so that the buffer (inputs and outputs, float32) stays within 1 GiB.
-        let rowBytes = 2 * metadata.nLayers * metadata.dModel * 4
-        return max(batch, min(65_536, (1 << 30) / rowBytes))
-      }, memoryLimit: Self.availableMemory(), communicator: group, shardFeatures: shardFeatures)
+      shuffleRows: { Self.shuffleRows($0, batch: batch) }, memoryLimit: Self.availableMemory(),
+      communicator: group, shardFeatures: shardFeatures)
     writing = trainer.writesCheckpoints ? trainer.sliceURL(checkpointURL) : nil
-    let quiet = quiet || !root
     if !quiet {
       let estimate = trainer.configuration.perProcess(group.size, shardingFeatures: shardFeatures)
         .memoryEstimate(
@@ -293,6 +306,7 @@ struct CLTFit: ParsableCommand {
     let startStep = trainer.step
     var last: StepMetrics?
     var lastPrint = Date.distantPast
+    var passesAnnounced = 0
     var timed = (tokens: 0, seconds: 0.0, wall: 0.0, phases: [0.0, 0.0, 0.0], l0: 0.0, steps: 0)
     while !trainer.isFinished {
       let stepStart = Date()
@@ -314,6 +328,13 @@ struct CLTFit: ParsableCommand {
         timed.phases = zip(timed.phases, metrics.phaseSeconds).map(+)
         timed.l0 += metrics.meanL0
         timed.steps += 1
+      }
+      // A planned single pass refills its buffer from the next pass near its end, for mixing only.
+      let planned = steps != nil || tokens != nil
+      if trainer.passes > passesAnnounced && planned && !stream.seen.isEmpty && !quiet {
+        passesAnnounced = trainer.passes
+        StandardError.line(
+          "clt-fit: the shards ran out at step \(trainer.step); pass \(trainer.passes + 1) over them begins")
       }
       last = metrics
       if let logHandle, metrics.step % logEvery == 0 || trainer.isFinished {
@@ -389,6 +410,53 @@ struct CLTFit: ParsableCommand {
         "clt-fit: wrote \(output) after \(last.tokensSeen) tokens; mean NMSE \(last.meanNMSE), "
           + "mean L0 \(last.meanL0)")
     }
+  }
+
+  /// Steps for one pass over the stream: its planned rows over the batch (every rank's rows,
+  /// under mpirun with the batch divided).
+  func onePass(_ stream: ShardStream, _ group: Communicator) throws -> Int {
+    var rows = [Double(try stream.plannedRows())]
+    if group.isDistributed && !shardFeatures { try group.sum(&rows) }
+    let steps = max(1, Int(rows[0]) / batch)
+    if group.isRoot && !quiet {
+      StandardError.line(
+        "clt-fit: one pass over \(Int(rows[0])) rows: \(steps) steps of \(batch) tokens "
+          + "(--steps or --tokens for another length)")
+    }
+    return steps
+  }
+
+  /// The default --features: the most, from 4096 down in steps of 256, whose training estimate
+  /// (parameters, gradients, Adam's moments, buffers) stays within a quarter of physical memory,
+  /// so a laptop is left room to work; SmolLM2-135M's 30 layers get 1280, GPT-2 small's 12 more.
+  func defaultFeatures(for metadata: ShardMetadata, group: Communicator, quiet: Bool) throws -> Int {
+    if let resume { return try CLTFile.summary(url: URL(fileURLWithPath: resume)).metadata.features }
+    let budget = Int(ProcessInfo.processInfo.physicalMemory) / 4
+    var candidate = TrainingConfiguration(features: 4096, batch: batch, steps: 1)
+    candidate.shuffleRows = shuffleTokens ?? Self.shuffleRows(metadata, batch: batch)
+    candidate.initialL0 = initialL0
+    candidate.k = k
+    func estimate(_ f: Int) -> (bytes: Int, detail: String) {
+      candidate.features = f
+      return candidate.perProcess(group.size, shardingFeatures: shardFeatures)
+        .memoryEstimate(nLayers: metadata.nLayers, dModel: metadata.dModel)
+    }
+    var f = 4096
+    while f > 256 && estimate(f).bytes > budget { f -= 256 }
+    if group.isRoot && !quiet {
+      StandardError.line(
+        String(
+          format: "clt-fit: --features %d, the most that trains within a quarter of this machine's %.0f GiB",
+          f, Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30)))
+    }
+    return f
+  }
+
+  /// 65,536 rows, or fewer so that the shuffle buffer (inputs and outputs, float32) stays within
+  /// 1 GiB.
+  static func shuffleRows(_ metadata: ShardMetadata, batch: Int) -> Int {
+    let rowBytes = 2 * metadata.nLayers * metadata.dModel * 4
+    return max(batch, min(65_536, (1 << 30) / rowBytes))
   }
 
   /// MemAvailable from /proc/meminfo (what can be allocated without swapping), else the

@@ -20,7 +20,7 @@ struct OutputOptions: ParsableArguments {
   /// Writes the SVG and, with --png, its PNG; says on stderr what was written.
   func emit(_ svg: String) throws {
     guard let output else {
-      StandardOutput.write(svg)
+      try StandardOutput.write(svg)
       return
     }
     try PlotOutput.write(svg, to: output)
@@ -44,7 +44,7 @@ struct PageOutputOptions: ParsableArguments {
   /// Writes the page and says on stderr what was written (`summary`, e.g. its counts).
   func emit(_ page: String, summary: String) throws {
     guard let output else {
-      StandardOutput.write(page)
+      try StandardOutput.write(page)
       return
     }
     try PlotOutput.write(page, to: output)

@@ -132,8 +132,13 @@ struct CLTReplace: ParsableCommand {
       // The prompt first: a mistyped path should not wait for the model and the transcoder.
       let evaluating = eval != nil && clt != nil
       let prompt = evaluating ? "" : try readPrompt()
-      let tokenizer = try modelOptions.loadTokenizer()
-      let model = try modelOptions.loadModel(hashWeights: clt != nil)
+      let trained = try clt.map { path in
+        try TrainedModel.requireTranscoder(at: path)
+        let summary = try CLTFile.summary(url: URL(fileURLWithPath: path)).metadata
+        return TrainedModel(name: summary.model, sha256: summary.modelSHA256, file: path)
+      }
+      let tokenizer = try modelOptions.loadTokenizer(trainedOn: trained)
+      let model = try modelOptions.loadModel(hashWeights: clt != nil, trainedOn: trained, tool: "clt-replace")
       let replacement = try clt.map { path in
         let file = try CLTFile.load(url: URL(fileURLWithPath: path), for: model.description)
         return try CLTReplacement(
@@ -164,12 +169,15 @@ struct CLTReplace: ParsableCommand {
     func run(_ hook: CLTReplacement?, stream: Bool) throws -> (ids: [Int32], seconds: Double) {
       var text = UTF8Stream()
       let start = Date()
+      var writeError: Error?  // the callback cannot throw: the first failed write is kept
       let ids = try Generator(model: model, replacement: hook).generate(
         prompt: promptIDs, maxNewTokens: maxNewTokens, sampling: sampling, stopAt: stopAt
       ) { id in
-        if stream { StandardOutput.write(text.append(tokenizer.tokenBytes(id))) }
+        guard stream, writeError == nil else { return }
+        do { try StandardOutput.write(text.append(tokenizer.tokenBytes(id))) } catch { writeError = error }
       }
-      if stream { StandardOutput.line(text.flush()) }
+      if let writeError { throw writeError }
+      if stream { try StandardOutput.line(text.flush()) }
       return (ids, Date().timeIntervalSince(start))
     }
 
@@ -187,8 +195,8 @@ struct CLTReplace: ParsableCommand {
           "top1_agreement": jsonNumber(steps.meanAgreement), "kl": jsonNumber(steps.meanKL),
         ])
       } else {
-        StandardOutput.line("--- original ---\n" + tokenizer.decode(original.ids))
-        StandardOutput.line("--- replacement ---\n" + tokenizer.decode(replaced.ids))
+        try StandardOutput.line("--- original ---\n" + tokenizer.decode(original.ids))
+        try StandardOutput.line("--- replacement ---\n" + tokenizer.decode(replaced.ids))
       }
       return
     }
@@ -211,7 +219,7 @@ struct CLTReplace: ParsableCommand {
   func printJSON(_ object: [String: Any]) throws {
     let data = try JSONSerialization.data(
       withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    StandardOutput.line(String(decoding: data, as: UTF8.self))
+    try StandardOutput.line(String(decoding: data, as: UTF8.self))
   }
 
   func readPrompt() throws -> String { try PromptFile.read(promptFile) }
@@ -255,7 +263,7 @@ struct CLTReplace: ParsableCommand {
     meter.finish(done: tokens)
     guard tokens > 0 else { throw ToolError.emptyInput("\(file)") }
     let report = evaluation.report
-    StandardOutput.line(json ? report.json : report.table)
+    try StandardOutput.line(json ? report.json : report.table)
   }
 }
 

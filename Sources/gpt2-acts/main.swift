@@ -42,7 +42,16 @@ struct GPT2Acts: ParsableCommand {
   @Option(name: .long, help: "Stop after this many tokens have gone through the model.")
   var maxTokens: Int?
 
-  @Option(name: .long, help: "Before starting a shard, wait while this many shards exist in --out-dir.")
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Before starting a shard, wait while this many shards exist in --out-dir "
+        + "(default: \(pendingOnPipe) when stdout is a pipe, else no limit).",
+      discussion: """
+        The reader deletes the shards it has loaded (clt-fit does, when it reads shard paths from \
+        a pipe), which bounds the disk a run takes. With no reader holding the folder's consumer \
+        lock for 10 s the limit is given up, with a message, rather than waited on for ever.
+        """))
   var maxPending: Int?
 
   @Flag(name: .long, help: "Also write the row of each window's <|endoftext|> position.")
@@ -84,12 +93,12 @@ struct GPT2Acts: ParsableCommand {
         var doc = 0
         try CorpusReader(inputs: corpus).forEachDocument { text in
           let ids = tokenizer.encode(text).map(String.init).joined(separator: ",")
-          StandardOutput.line("{\"doc\": \(doc), \"tokens\": [\(ids)]}")
+          try StandardOutput.line("{\"doc\": \(doc), \"tokens\": [\(ids)]}")
           doc += 1
         }
         return
       }
-      try dump(model: try modelOptions.loadModel(), tokenizer: tokenizer)
+      try dump(model: try modelOptions.loadModel(tool: "gpt2-acts"), tokenizer: tokenizer)
     }
   }
 
@@ -103,77 +112,131 @@ struct GPT2Acts: ParsableCommand {
         "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(info.vocabularySize); "
           + "pass the model's own tokenizer with --tokenizer")
     }
-    let metadata = ShardMetadata(
+    // The whole corpus is tokenised first, so that every shard can say how many rows the run will
+    // write: a clt-fit reading the paths from a pipe then plans one pass over them.
+    let windows = try plannedWindows(tokenizer: tokenizer)
+    guard !windows.isEmpty else { throw ToolError.emptyInput("the corpus") }
+    let plannedTokens = windows.reduce(0) { $0 + $1.count }
+    var metadata = ShardMetadata(
       architecture: info.architecture, model: info.name, modelSHA256: info.sha256, nLayers: info.nLayers,
       dModel: info.dModel, context: context, dtype: ShardDType(rawValue: dtype)!, inputTap: info.inputTap,
       outputTap: info.outputTap, createdBy: "gpt2-acts \(Self.configuration.version)")
+    metadata.plannedRows = windows.reduce(0) { $0 + $1.count - (keepBos ? 0 : 1) }
+    // A consumer on a pipe deletes the shards it has loaded: keep a couple waiting, no more.
+    let toPipe = StandardOutput.isPipe
     let writer = try ShardWriter(
       directory: URL(fileURLWithPath: outDir), metadata: metadata, rowsPerShard: shardTokens,
-      maxPending: maxPending)
-    writer.onShardCompleted = { StandardOutput.line($0.path) }
+      maxPending: maxPending ?? (toPipe ? Self.pendingOnPipe : nil))
+    for leftover in writer.removedLeftovers {
+      StandardError.line("gpt2-acts: removed \(leftover), left by an interrupted run")
+    }
+    var printFailure: Error?
+    writer.onShardCompleted = { url in
+      guard printFailure == nil else { return }
+      do { try StandardOutput.line(url.path) } catch { printFailure = error }
+    }
+    writer.whileWaiting = { if StandardOutput.readerHasGone { throw ReaderGone() } }
+    writer.onNoConsumer = { pending in
+      StandardError.line(
+        "gpt2-acts: \(pending) shards wait in \(outDir) and no reader deletes them (clt-fit deletes the "
+          + "shards it reads from a pipe, unless --keep-shards); going on without a limit on waiting shards")
+    }
     let cleanup = SignalCleanup()
     cleanup.install { writer.temporaryPath }
+    let run = DumpRun(model: model, writer: writer, keepBOS: keepBos, quiet: quiet)
+    run.fraction = { Double(run.tokensProcessed) / Double(plannedTokens) }
     do {
-      let run = DumpRun(model: model, writer: writer, keepBOS: keepBos, quiet: quiet)
-      var windows = TokenWindows(context: context, bos: tokenizer.endOfTextID)
-      var batchWindows: [[Int32]] = []
-      func budgetLeft() -> Bool { maxTokens.map { run.tokensProcessed < $0 } ?? true }
-      func flush() throws {
-        if let maxTokens {  // trim the batch to the token budget, whole windows first
-          var room = maxTokens - run.tokensProcessed
-          batchWindows = batchWindows.compactMap { w in
-            defer { room -= w.count }
-            return room >= w.count ? w : (room >= 2 ? Array(w.prefix(room)) : nil)
-          }
+      // Windows of one length go through the model together; only a trimmed last one is shorter.
+      var start = 0
+      while start < windows.count {
+        var end = start + 1
+        while end < windows.count && end - start < batch && windows[end].count == windows[start].count {
+          end += 1
         }
-        // A trimmed last window is shorter; run it on its own so each batch has one length.
-        let full = batchWindows.filter { $0.count == batchWindows.first?.count }
-        if !full.isEmpty { try run.process(full) }
-        for short in batchWindows.dropFirst(full.count) { try run.process([short]) }
-        batchWindows.removeAll()
+        if toPipe && StandardOutput.readerHasGone { throw ReaderGone() }
+        try run.process(Array(windows[start..<end]))
+        if let printFailure { throw printFailure }
+        start = end
       }
-      // Progress: the fraction of the token budget, else of the input files' bytes.
-      let inputBytes = corpus.filter { $0 != "-" }.compactMap {
-        (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? NSNumber)?.intValue
-      }.reduce(0, +)
-      var bytesRead = 0
-      run.fraction = {
-        if let maxTokens { return Double(run.tokensProcessed) / Double(maxTokens) }
-        return inputBytes > 0 && !corpus.contains("-")
-          ? min(0.999, Double(bytesRead) / Double(inputBytes)) : nil
-      }
-      try CorpusReader(inputs: corpus).forEachDocument { text in
-        guard budgetLeft() else { return }
-        bytesRead += text.utf8.count + 15  // the separator line, roughly
-        windows.add(document: tokenizer.encode(text))
-        while budgetLeft(), let w = windows.nextFullWindow() {
-          batchWindows.append(w)
-          if batchWindows.count == batch { try flush() }
-        }
-      }
-      if budgetLeft(), let last = windows.finalWindow() { batchWindows.append(last) }
-      if budgetLeft() || !batchWindows.isEmpty { try flush() }
       _ = try writer.finish()
-      run.progress.finish(done: run.tokensProcessed)
-      if run.tokensProcessed == 0 { throw ToolError.emptyInput("the corpus") }
-      if timing {
-        // Like the PyTorch reference in `make bench`, the first batch is a warm-up (page faults,
-        // BLAS threads starting); the figure is the rest, with the totals alongside.
-        let total = run.progress.elapsed
-        let steady = run.afterFirstBatch
-        let (tokens, seconds) =
-          steady.map { (run.rowsWritten - $0.rows, total - $0.seconds) }
-          ?? (run.rowsWritten, total)
-        var line = TimingLine(label: timingLabel, tokens: tokens, seconds: seconds)
-        line.add("total_tokens", run.tokensProcessed)
-        line.add("total_seconds", total)
-        line.add("rows", run.rowsWritten)
-        line.print()
-      }
+      if let printFailure { throw printFailure }
+    } catch is ReaderGone {
+      writer.abort()
+      readerGone(writer: writer, run: run)
+      return
+    } catch  where toPipe && StandardOutput.readerHasGone {  // a failed print of a shard's path
+      writer.abort()
+      readerGone(writer: writer, run: run)
+      return
     } catch {
       writer.abort()
       throw error
     }
+    run.progress.finish(done: run.tokensProcessed)
+    if timing {
+      // Like the PyTorch reference in `make bench`, the first batch is a warm-up (page faults,
+      // BLAS threads starting); the figure is the rest, with the totals alongside.
+      let total = run.progress.elapsed
+      let steady = run.afterFirstBatch
+      let (tokens, seconds) =
+        steady.map { (run.rowsWritten - $0.rows, total - $0.seconds) }
+        ?? (run.rowsWritten, total)
+      var line = TimingLine(label: timingLabel, tokens: tokens, seconds: seconds)
+      line.add("total_tokens", run.tokensProcessed)
+      line.add("total_seconds", total)
+      line.add("rows", run.rowsWritten)
+      line.print()
+    }
+  }
+
+  /// Shards allowed to wait on disk when stdout is a pipe and --max-pending is not given.
+  static let pendingOnPipe = 2
+
+  /// Raised when the program reading stdout has closed it.
+  struct ReaderGone: Error {}
+
+  /// The consumer has stopped (clt-fit reached --steps or --time-limit, failed, or was stopped):
+  /// there is no one left to train on more shards, so the dump stops too, with nothing
+  /// half-written. Shards printed but never read are removed when the reader was deleting the
+  /// ones it read (they were the pipe's, not the user's); otherwise they are listed.
+  func readerGone(writer: ShardWriter, run: DumpRun) {
+    let unread = writer.completedShards.filter { FileManager.default.fileExists(atPath: $0.path) }
+    var note = ""
+    if !unread.isEmpty && writer.sawConsumer {
+      for url in unread { try? FileManager.default.removeItem(at: url) }
+      note = "; removed the \(unread.count) shards it had not read"
+    } else if !unread.isEmpty {
+      note = "; \(unread.count) shards it had not read are in \(outDir)"
+    }
+    if !quiet {
+      StandardError.line(
+        "gpt2-acts: the reader of standard output has stopped; stopping after \(run.tokensProcessed) tokens"
+          + note)
+    }
+  }
+
+  /// The corpus cut into the windows the dump will run, in order: every full window of
+  /// `context` tokens, then the last partial one; with --max-tokens, whole windows while they fit
+  /// and then a trimmed one (if it holds BOS and at least one token).
+  func plannedWindows(tokenizer: any Tokenizer) throws -> [[Int32]] {
+    var windows = TokenWindows(context: context, bos: tokenizer.endOfTextID)
+    var planned: [[Int32]] = []
+    var tokens = 0
+    func room() -> Int { maxTokens.map { $0 - tokens } ?? Int.max }
+    func take(_ window: [Int32]) {
+      let kept = room() >= window.count ? window : Array(window.prefix(room()))
+      guard kept.count >= 2 else { return }
+      planned.append(kept)
+      tokens += kept.count
+    }
+    if !quiet { StandardError.line("gpt2-acts: tokenising \(corpus.joined(separator: ", "))") }
+    try CorpusReader(inputs: corpus).forEachDocument { text in
+      guard room() >= 2 else { return }
+      windows.add(document: tokenizer.encode(text))
+      while room() >= 2, let w = windows.nextFullWindow() { take(w) }
+    }
+    if room() >= 2, let last = windows.finalWindow() { take(last) }
+    return planned
   }
 }
 
