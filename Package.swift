@@ -184,7 +184,8 @@ let package = Package(
         "LanguageModels", "Kernels",
       ]),
     .testTarget(
-      name: "PlotsTests", dependencies: ["Plots", "Transcoder", "TranscoderTraining", "ActivationShards"]),
+      name: "PlotsTests",
+      dependencies: ["Plots", "Transcoder", "TranscoderTraining", "ActivationShards", "OutputFiles"]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ExperimentReportTests",
@@ -192,7 +193,7 @@ let package = Package(
     .testTarget(
       name: "ToolsTests",
       dependencies: [
-        "HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
+        "HDF5", "OutputFiles", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
         "TranscoderTraining",
       ]),
   ],

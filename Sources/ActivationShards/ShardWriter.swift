@@ -267,6 +267,9 @@ public final class ShardWriter {
     }
     current = nil
     completedShards.append(shard.finalURL)
+    if !sawConsumer {
+      sawConsumer = FolderLock.isHeld(directory.appendingPathComponent(ShardLayout.consumerLock))
+    }
     return shard.finalURL
   }
 

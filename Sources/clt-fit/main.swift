@@ -264,6 +264,14 @@ struct CLTFit: ParsableCommand {
     stream.onSkip = { path, reason in StandardError.line("clt-fit: skipping \(path): \(reason)") }
     let quiet = quiet || !root
     let totalSteps = try steps ?? tokens.map { ($0 + batch - 1) / batch } ?? onePass(stream, group)
+    if steps != nil || tokens != nil, root, !quiet, let rows = try? stream.plannedRows(),
+      rows > 0, rows < totalSteps * batch
+    {
+      StandardError.line(
+        String(
+          format: "clt-fit: %d steps of %d tokens from %d rows: about %.1f passes over the shards",
+          totalSteps, batch, rows, Double(totalSteps * batch) / Double(rows)))
+    }
     guard let first = try stream.next() else { throw TrainingError.noShards("none were given") }
     stream.rewind()
     let features = try features ?? defaultFeatures(for: first.metadata, group: group, quiet: quiet)
@@ -306,7 +314,6 @@ struct CLTFit: ParsableCommand {
     let startStep = trainer.step
     var last: StepMetrics?
     var lastPrint = Date.distantPast
-    var passesAnnounced = 0
     var timed = (tokens: 0, seconds: 0.0, wall: 0.0, phases: [0.0, 0.0, 0.0], l0: 0.0, steps: 0)
     while !trainer.isFinished {
       let stepStart = Date()
@@ -328,13 +335,6 @@ struct CLTFit: ParsableCommand {
         timed.phases = zip(timed.phases, metrics.phaseSeconds).map(+)
         timed.l0 += metrics.meanL0
         timed.steps += 1
-      }
-      // A planned single pass refills its buffer from the next pass near its end, for mixing only.
-      let planned = steps != nil || tokens != nil
-      if trainer.passes > passesAnnounced && planned && !stream.seen.isEmpty && !quiet {
-        passesAnnounced = trainer.passes
-        StandardError.line(
-          "clt-fit: the shards ran out at step \(trainer.step); pass \(trainer.passes + 1) over them begins")
       }
       last = metrics
       if let logHandle, metrics.step % logEvery == 0 || trainer.isFinished {

@@ -205,6 +205,7 @@ struct GPT2Acts: ParsableCommand {
     if !unread.isEmpty && writer.sawConsumer {
       for url in unread { try? FileManager.default.removeItem(at: url) }
       note = "; removed the \(unread.count) shards it had not read"
+      rmdir(outDir)  // only if nothing else is in it
     } else if !unread.isEmpty {
       note = "; \(unread.count) shards it had not read are in \(outDir)"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import OutputFiles
 import Plots
 import Testing
 
@@ -89,6 +90,8 @@ import Testing
     #expect(try String(contentsOfFile: path, encoding: .utf8) == "<svg viewBox=\"0 0 1 1\"/>")
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["graph.json", "out.svg"])
-    #expect(throws: PlotError.self) { try PlotOutput.write("x", to: "/nonexistent-folder/x.svg") }
+    #expect(throws: OutputError.missingFolder(path: "/nonexistent-folder/x.svg", folder: "/nonexistent-folder")) {
+      try PlotOutput.write("x", to: "/nonexistent-folder/x.svg")
+    }
   }
 }

@@ -43,7 +43,7 @@ import Testing
     let result = try shell(
       "'\(bin)/gpt2-acts' --model '\(model.path)' --tokenizer '\(rankFile.path)' --quiet --out-dir '\(shards)' "
         + "--context 16 --shard-tokens 64 '\(corpus.path)' | '\(bin)/clt-fit' -o '\(out)' --features 16 "
-        + "--batch 32 --steps 20 --log '\(dir.path)/metrics.jsonl' --log-every 5")
+        + "--batch 32 --steps 20 --keep-shards --log '\(dir.path)/metrics.jsonl' --log-every 5")
     #expect(result.status == 0, "stderr: \(result.stderr)")
     let file = try HDF5File(path: out)
     defer { try? file.close() }
