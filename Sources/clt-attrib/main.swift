@@ -24,7 +24,10 @@ struct CLTAttrib: ParsableCommand {
       default (clt-attrib prompt.txt | dot -Tpng > graph.png), or JSON with --format json \
       (docs/FORMATS.md). Completeness and replacement scores go to stderr.
 
-      The prompt is preceded by <|endoftext|>, as every window gpt2-acts cuts for training is;       that position's MLP outputs, which the transcoder never learnt (the attention sink), are       held constant (no feature or error nodes there), as circuit-tracer does for a BOS token.       --no-bos attributes the prompt as it is, with the first token's errors as error nodes.
+      The prompt is preceded by <|endoftext|>, as every window gpt2-acts cuts for training is; \
+      that position's MLP outputs, which the transcoder never learnt (the attention sink), are \
+      held constant (no feature or error nodes there), as circuit-tracer does for a BOS token. \
+      --no-bos attributes the prompt as it is, with the first token's errors as error nodes.
       """,
     version: "0.1.0")
 
@@ -158,7 +161,8 @@ struct CLTAttrib: ParsableCommand {
             + "\(String(format: "%.2f", Date().timeIntervalSince(loaded))) s")
       }
       if timing {
-        var line = TimingLine(label: timingLabel, tokens: tokens.count, seconds: built.timeIntervalSince(loaded))
+        var line = TimingLine(
+          label: timingLabel, tokens: tokens.count, seconds: built.timeIntervalSince(loaded))
         line.add("load_seconds", loaded.timeIntervalSince(start))
         line.add("max_rss_mb", PeakMemory.megabytes)
         line.print()
