@@ -189,8 +189,11 @@ let package = Package(
       name: "ToolsTests",
       dependencies: [
         "HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
-        "TranscoderTraining",
-      ]),
+        "TranscoderTraining", "ToolSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      // The pinned --help texts, read and rewritten in place through #filePath, not as resources.
+      exclude: ["Fixtures/help"]),
   ],
   swiftLanguageModes: [.v5]
 )
