@@ -37,8 +37,9 @@ public struct CommonOptions: ParsableArguments {
   @Flag(
     name: .long,
     help: ArgumentHelp(
-      "Print a JSON line on stderr at the end: tokens/s with loading and warm-up left out, and the "
-        + "tool's own figures (what `make bench` reads); printed even with -q."))
+      "Print a JSON line on stderr at the end: tokens/s with model loading left out (gpt2-acts and "
+        + "clt-fit also leave out the first batch or step), and the tool's own figures (what `make bench` "
+        + "reads); printed even with -q."))
   public var timing = false
 
   /// The `bench` label of the `--timing` line (scripts/bench/run.sh names its rows with it); nil
