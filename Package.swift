@@ -194,8 +194,11 @@ let package = Package(
       name: "ToolsTests",
       dependencies: [
         "HDF5", "OutputFiles", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
-        "TranscoderTraining",
-      ]),
+        "TranscoderTraining", "ToolSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      // The pinned --help texts, read and rewritten in place through #filePath, not as resources.
+      exclude: ["Fixtures/help"]),
   ],
   swiftLanguageModes: [.v5]
 )

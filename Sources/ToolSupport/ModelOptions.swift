@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
-import Kernels
 import LanguageModels
 import ModelFormats
 import Tokenizers
 
-/// The options every tool that runs a model shares: which model, which tokenizer, how many threads.
+/// The options every tool that runs a model shares: which model and which tokenizer (threads are in
+/// `CommonOptions`).
 public struct ModelOptions: ParsableArguments {
   @Option(
     name: .long,
@@ -25,19 +25,7 @@ public struct ModelOptions: ParsableArguments {
       valueName: "path"))
   public var tokenizer: String?
 
-  @Option(name: .long, help: "Threads for matrix products (default: all cores).")
-  public var threads: Int?
-
   public init() {}
-
-  public func validate() throws {
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-  }
-
-  /// Sets the BLAS thread count from --threads or the core count.
-  public func applyThreads() {
-    BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-  }
 
   /// Which model to load: --model; else, for a tool given a CLT, the model it was trained on
   /// (found by name among $CLTKIT_HOME's models); else $CLTKIT_MODEL; else the first of

@@ -22,9 +22,13 @@ struct CLTAttrib: ParsableCommand {
       denominators frozen), computes the direct effects between embeddings, features, errors and \
       the top logits, prunes the graph by influence and writes it to stdout: Graphviz DOT by \
       default (clt-attrib prompt.txt | dot -Tpng > graph.png), or JSON with --format json \
-      (docs/FORMATS.md). Completeness and replacement scores go to stderr.
+      (docs/FORMATS.md). Completeness and replacement scores go to stderr; the --timing line adds \
+      the loading seconds and the peak memory.
 
-      The prompt is preceded by <|endoftext|>, as every window gpt2-acts cuts for training is;       that position's MLP outputs, which the transcoder never learnt (the attention sink), are       held constant (no feature or error nodes there), as circuit-tracer does for a BOS token.       --no-bos attributes the prompt as it is, with the first token's errors as error nodes.
+      The prompt is preceded by <|endoftext|>, as every window gpt2-acts cuts for training is; \
+      that position's MLP outputs, which the transcoder never learnt (the attention sink), are \
+      held constant (no feature or error nodes there), as circuit-tracer does for a BOS token. \
+      --no-bos attributes the prompt as it is, with the first token's errors as error nodes.
       """,
     version: "0.1.0")
 
@@ -42,21 +46,27 @@ struct CLTAttrib: ParsableCommand {
         + "Default: the top tokens covering 95% of the probability, at most 10.", valueName: "token"))
   var target: [String] = []
 
-  @Option(name: .long, help: "Features whose incoming edges are computed, chosen by estimated influence.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "Features whose incoming edges are computed, chosen by estimated influence.")
   var maxFeatureNodes: Int = AttributionOptions().maxFeatureNodes
 
-  @Option(name: .long, help: "Keep the nodes holding this fraction of the influence on the logits.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "Keep the nodes holding this fraction of the influence on the logits.")
   var nodeThreshold: Double = AttributionOptions().nodeThreshold
 
-  @Option(name: .long, help: "Keep the edges holding this fraction of the remaining influence.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "Keep the edges holding this fraction of the remaining influence.")
   var edgeThreshold: Double = AttributionOptions().edgeThreshold
 
   @Option(
-    name: .long,
+    name: .long, parsing: .unconditional,
     help: "Feature edges kept per target while building (the largest); bounds memory on long prompts.")
   var rowFeatureBudget: Int = AttributionOptions().rowFeatureBudget
 
-  @Option(name: .long, help: "Targets per backward pass.")
+  @Option(name: .long, parsing: .unconditional, help: "Targets per backward pass.")
   var batchSize: Int = AttributionOptions().batchSize
 
   @Flag(
@@ -68,44 +78,30 @@ struct CLTAttrib: ParsableCommand {
   var format: Format = .dot
 
   @Option(
-    name: .long,
+    name: .long, parsing: .unconditional,
     help: ArgumentHelp(
       "DOT output: draw only this many edges, the largest by |weight| (0: all).",
       discussion: "Nodes left without a drawn edge are left out too, logits excepted. Graphviz needs hours "
         + "for the 100,000 edges a pruned graph of a long prompt can keep; --format json keeps them all."))
   var dotMaxEdges: Int = 1000
 
-  @Flag(
-    name: .long,
-    help:
-      "Print a JSON line on stderr: the graph's seconds (loading excluded), loading seconds and peak memory.")
-  var timing = false
-
-  @Option(name: .long, help: .hidden)
-  var timingLabel = "attrib"
-
-  @Flag(name: .long, help: "Print nothing on stderr but errors.")
-  var quiet = false
+  @OptionGroup var common: CommonOptions
 
   @Argument(help: "File holding the prompt, or - for stdin.")
   var promptFile: String = "-"
 
   func validate() throws {
-    guard nodeThreshold > 0 && nodeThreshold <= 1 else {
-      throw ValidationError("--node-threshold must be in (0, 1]")
-    }
-    guard edgeThreshold > 0 && edgeThreshold <= 1 else {
-      throw ValidationError("--edge-threshold must be in (0, 1]")
-    }
-    guard maxFeatureNodes >= 0 else { throw ValidationError("--max-feature-nodes must be 0 or more") }
-    guard dotMaxEdges >= 0 else { throw ValidationError("--dot-max-edges must be 0 or more") }
-    guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-    guard rowFeatureBudget >= 1 else { throw ValidationError("--row-feature-budget must be at least 1") }
+    try requireFinite(nodeThreshold, "--node-threshold", above: 0, atMost: 1)
+    try requireFinite(edgeThreshold, "--edge-threshold", above: 0, atMost: 1)
+    try require(maxFeatureNodes, atLeast: 0, "--max-feature-nodes")
+    try require(dotMaxEdges, atLeast: 0, "--dot-max-edges")
+    try require(batchSize, atLeast: 1, "--batch-size")
+    try require(rowFeatureBudget, atLeast: 1, "--row-feature-budget")
   }
 
   func run() throws {
     try runReportingErrors(tool: "clt-attrib") {
-      modelOptions.applyThreads()
+      common.applyThreads()
       // Every buffer of a megabyte or more straight from the kernel and back on free, so that the
       // passes' buffers do not stay resident in the allocator's heaps between passes.
       return_large_buffers_to_system(1 << 20)
@@ -119,7 +115,7 @@ struct CLTAttrib: ParsableCommand {
       guard !text.isEmpty else { throw AttributionError.emptyPrompt }
       let tokens = noBos ? text : [tokenizer.endOfTextID] + text
       guard
-        let model = try modelOptions.loadModel(trainedOn: trained, tool: quiet ? nil : "clt-attrib")
+        let model = try modelOptions.loadModel(trainedOn: trained, tool: common.quiet ? nil : "clt-attrib")
           as? any AttributableModel
       else {
         throw ToolError.mismatch("this model family has no attribution support")
@@ -134,7 +130,7 @@ struct CLTAttrib: ParsableCommand {
       options.rowFeatureBudget = rowFeatureBudget
       if !target.isEmpty { options.targets = try target.map { try targetID($0, tokenizer: tokenizer) } }
       let loaded = Date()
-      let progress = ProgressLine(label: "clt-attrib", unit: "features attributed", quiet: quiet)
+      let progress = ProgressLine(label: "clt-attrib", unit: "features attributed", quiet: common.quiet)
       // The local replacement model (its recorded forward pass above all) is released once the
       // graph is built, before pruning makes its copies of the adjacency.
       let graph = try {
@@ -157,15 +153,16 @@ struct CLTAttrib: ParsableCommand {
         try GraphJSONWriter.write(report) { try StandardOutput.write($0) }
         try StandardOutput.write("\n")
       }
-      if !quiet {
+      if !common.quiet {
         StandardError.line(
           "clt-attrib: \(tokens.count) tokens, \(report.summary); loading "
             + "\(String(format: "%.2f", loaded.timeIntervalSince(start))) s, attribution "
             + "\(String(format: "%.2f", Date().timeIntervalSince(loaded))) s")
       }
-      if timing {
+      if common.timing {
         var line = TimingLine(
-          label: timingLabel, tokens: tokens.count, seconds: built.timeIntervalSince(loaded))
+          label: common.timingLabel(default: "attrib"), tokens: tokens.count,
+          seconds: built.timeIntervalSince(loaded))
         line.add("load_seconds", loaded.timeIntervalSince(start))
         line.add("max_rss_mb", PeakMemory.megabytes)
         line.print()

@@ -21,7 +21,7 @@ struct CLTEncode: ParsableCommand {
         {"doc": 0, "pos": 3, "token_id": 3290, "token": " dog", "features": [{"layer": 2, "feature": 117, "activation": 4.25}, ...]}
       features sorted by activation, strongest first. The clt.h5 must come from the model (its sha256, \
       taps, layer count and width are checked); without --model, the model it names is found in \
-      $CLTKIT_HOME/models. Format: docs/FORMATS.md.
+      $CLTKIT_HOME/models. Progress goes to stderr. Format: docs/FORMATS.md.
       """,
     version: "0.1.0")
 
@@ -34,46 +34,47 @@ struct CLTEncode: ParsableCommand {
       valueName: "path"))
   var clt: String = "clt.h5"
 
-  @Option(name: .long, help: "Print at most N features per token, the strongest.")
+  @Option(name: .long, parsing: .unconditional, help: "Print at most N features per token, the strongest.")
   var top: Int?
 
   @Option(name: .long, help: ArgumentHelp("Only these layers, e.g. 0,3,5-7.", valueName: "list"))
   var layers: String?
 
-  @Option(name: .long, help: "Only features at least this active.")
+  @Option(name: .long, parsing: .unconditional, help: "Only features at least this active.")
   var minActivation: Float = 0
 
-  @Option(name: .long, help: "Tokens per window, <|endoftext|> included (at most the model's context).")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "Tokens per window, <|endoftext|> included (at most the model's context).")
   var context: Int = 128
 
-  @Option(name: .long, help: "Windows per forward pass.")
+  @Option(name: .long, parsing: .unconditional, help: "Windows per forward pass.")
   var batch: Int = 8
 
   @Option(
-    name: .long,
+    name: .long, parsing: .unconditional,
     help: "Encode at most this many tokens: the document that reaches it is cut short, the rest not read.")
   var maxTokens: Int?
 
-  @Flag(name: .long, help: "Report tokens/s on stderr.")
-  var progress = false
+  @OptionGroup var common: CommonOptions
 
   @Argument(help: "Text or .jsonl files, or - for stdin.")
   var inputs: [String] = ["-"]
 
   func validate() throws {
-    if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+    try require(top, atLeast: 1, "--top")
     if let layers, FeatureEncoder.parseLayers(layers) == nil {
       throw ValidationError("--layers \(layers): write layer numbers and ranges, e.g. 0,3,5-7")
     }
-    guard minActivation.isFinite else { throw ValidationError("--min-activation must be a number") }
-    guard context >= 2 else { throw ValidationError("--context must be at least 2 (BOS and one token)") }
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-    if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    try requireFinite(minActivation, "--min-activation")
+    try require(context, atLeast: 2, "--context", because: "BOS and one token")
+    try require(batch, atLeast: 1, "--batch")
+    try require(maxTokens, atLeast: 1, "--max-tokens")
   }
 
   func run() throws {
     try runReportingErrors(tool: "clt-encode") {
-      modelOptions.applyThreads()
+      common.applyThreads()
       try TrainedModel.requireTranscoder(at: clt)
       let summary = try CLTFile.summary(url: URL(fileURLWithPath: clt)).metadata
       let trained = TrainedModel(name: summary.model, sha256: summary.modelSHA256, file: clt)
@@ -83,7 +84,7 @@ struct CLTEncode: ParsableCommand {
       let encoder = try FeatureEncoder(
         model: model, file: file, context: context, bos: tokenizer.endOfTextID, batch: batch,
         layers: layers.flatMap(FeatureEncoder.parseLayers), top: top, minActivation: minActivation)
-      let meter = ProgressLine(label: "clt-encode", unit: "tokens", quiet: !progress)
+      let meter = ProgressLine(label: "clt-encode", unit: "tokens", quiet: common.quiet)
       var tokens = 0
       var doc = 0
       /// Thrown to stop reading once --max-tokens are encoded.
@@ -109,6 +110,10 @@ struct CLTEncode: ParsableCommand {
       } catch is BudgetSpent {}
       meter.finish(done: tokens)
       if tokens == 0 { throw ToolError.emptyInput("the input") }
+      if common.timing {
+        TimingLine(label: common.timingLabel(default: "encode"), tokens: tokens, seconds: meter.elapsed)
+          .print()
+      }
     }
   }
 }

@@ -47,42 +47,52 @@ struct CLTFit: ParsableCommand {
   var output: String = "clt.h5"
 
   @Option(
-    name: .long,
+    name: .long, parsing: .unconditional,
     help: ArgumentHelp(
       "Features per layer (default: the most, up to 4096 in steps of 256, that keep training within "
         + "a quarter of this machine's memory; printed at the start)."))
   var features: Int?
 
-  @Option(name: .long, help: "jumprelu, topk or batchtopk.")
-  var activation: String = "jumprelu"
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "How features fire: jumprelu (above a learned threshold), topk (the k largest per token) or "
+        + "batchtopk (the k·batch largest of a batch)."))
+  var activation: CLTActivationFunction = .jumpReLU
 
-  @Option(name: .long, help: "Active features per token for topk and batchtopk.")
+  @Option(name: .long, parsing: .unconditional, help: "Active features per token for topk and batchtopk.")
   var k: Int = 64
 
-  @Option(name: .long, help: "JumpReLU: start with thresholds that make this many features fire per token.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "JumpReLU: start with thresholds that make this many features fire per token.")
   var initialL0: Double = 128
 
-  @Option(name: .long, help: "Final sparsity coefficient λ (warmed up linearly from 0 over the run).")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "Final sparsity coefficient λ (warmed up linearly from 0 over the run).")
   var lambda: Float = 1e-3
 
-  @Option(name: .long, help: "c in tanh(c·‖W_dec,i‖·a_i).")
+  @Option(name: .long, parsing: .unconditional, help: "c in tanh(c·‖W_dec,i‖·a_i).")
   var tanhScale: Float = 1
 
   @Option(
-    name: .long, help: "Peak learning rate of Adam (linear warm-up, then linear decay over the last 20%).")
+    name: .long, parsing: .unconditional,
+    help: "Peak learning rate of Adam (linear warm-up, then linear decay over the last 20%).")
   var lr: Float = 2e-4
 
-  @Option(name: .long, help: "Tokens per step.")
+  @Option(name: .long, parsing: .unconditional, help: "Tokens per step.")
   var batch: Int = 1024
 
-  @Option(name: .long, help: "Train on this many tokens (rounded up to whole steps).")
+  @Option(
+    name: .long, parsing: .unconditional, help: "Train on this many tokens (rounded up to whole steps).")
   var tokens: Int?
 
-  @Option(name: .long, help: "Train for this many steps.")
+  @Option(name: .long, parsing: .unconditional, help: "Train for this many steps.")
   var steps: Int?
 
   @Option(
-    name: .long,
+    name: .long, parsing: .unconditional,
     help: ArgumentHelp(
       "Stop training by this wall time after the start (7200, 90m, 2h).",
       discussion: """
@@ -94,25 +104,27 @@ struct CLTFit: ParsableCommand {
   var timeLimit: String?
 
   @Option(
-    name: .long, help: "Rows held by the shuffle buffer (default: 65536, or fewer to stay within 1 GiB).")
+    name: .long, parsing: .unconditional,
+    help: "Rows held by the shuffle buffer (default: 65536, or fewer to stay within 1 GiB).")
   var shuffleTokens: Int?
 
-  @Option(name: .long, help: "Seeds the parameters and the shuffling.")
+  @Option(name: .long, parsing: .unconditional, help: "Seeds the parameters and the shuffling.")
   var seed: UInt64 = 0
-
-  @Option(name: .long, help: "Threads (default: all cores).")
-  var threads: Int?
 
   @Option(name: .long, help: "Write one JSON line of metrics every --log-every steps to this file.")
   var log: String?
 
-  @Option(name: .long, help: "Steps between --log lines.")
+  @Option(name: .long, parsing: .unconditional, help: "Steps between --log lines.")
   var logEvery: Int = 10
 
-  @Option(name: .long, help: "A feature that has not fired for this many tokens counts as dead.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "A feature that has not fired for this many tokens counts as dead.")
   var deadWindow: Int = 1_000_000
 
-  @Option(name: .long, help: "λ_p of the pre-activation term that pulls dead features back (0: off).")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "λ_p of the pre-activation term that pulls dead features back (0: off).")
   var preactLambda: Float = 3e-6
 
   @Option(
@@ -121,10 +133,11 @@ struct CLTFit: ParsableCommand {
       "A held-out shard file or folder (repeatable): measured at the end, printed and stored in the output.")
   var eval: [String] = []
 
-  @Option(name: .long, help: "Tokens of the --eval shards to measure.")
+  @Option(name: .long, parsing: .unconditional, help: "Tokens of the --eval shards to measure.")
   var evalTokens: Int = 65_536
 
-  @Option(name: .long, help: "Write a checkpoint every N steps (and on SIGINT/SIGTERM).")
+  @Option(
+    name: .long, parsing: .unconditional, help: "Write a checkpoint every N steps (and on SIGINT/SIGTERM).")
   var checkpointEvery: Int?
 
   @Option(name: .long, help: "Checkpoint file (default: OUTPUT.ckpt).")
@@ -144,15 +157,6 @@ struct CLTFit: ParsableCommand {
 
   @Flag(
     name: .long,
-    help:
-      "Print a JSON line with training tokens/s on stderr at the end (set-up and the first step excluded).")
-  var timing = false
-
-  @Option(name: .long, help: .hidden)
-  var timingLabel = "clt_fit"
-
-  @Flag(
-    name: .long,
     help: ArgumentHelp(
       "Under mpirun: divide every layer's features among the ranks instead of the batch.",
       discussion: """
@@ -164,8 +168,7 @@ struct CLTFit: ParsableCommand {
         """))
   var shardFeatures = false
 
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  @OptionGroup var common: CommonOptions
 
   @Argument(help: "Shard files or folders; - reads shard paths from stdin.")
   var shards: [String] = []
@@ -177,34 +180,30 @@ struct CLTFit: ParsableCommand {
           "under mpirun every rank reads its share of the shards given as arguments: drop - and --consume")
       }
     }
-    if let features, features < 1 { throw ValidationError("--features must be at least 1") }
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-    guard lr > 0 else { throw ValidationError("--lr must be positive") }
-    guard lambda >= 0 else { throw ValidationError("--lambda must not be negative") }
-    guard preactLambda >= 0 else { throw ValidationError("--preact-lambda must not be negative") }
+    try require(features, atLeast: 1, "--features")
+    try require(batch, atLeast: 1, "--batch")
+    try requireFinite(lr, "--lr", above: 0)
+    try requireFinite(lambda, "--lambda", atLeast: 0)
+    try requireFinite(tanhScale, "--tanh-scale", above: 0)
+    try requireFinite(preactLambda, "--preact-lambda", atLeast: 0)
+    try require(tokens, atLeast: 1, "--tokens")
+    try require(steps, atLeast: 1, "--steps")
     guard tokens == nil || steps == nil else {
       throw ValidationError("give one of --tokens and --steps, not both")
     }
-    if let tokens, tokens < 1 { throw ValidationError("--tokens must be at least 1") }
-    if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-    if let shuffleTokens, shuffleTokens < batch {
-      throw ValidationError("--shuffle-tokens must be at least --batch")
+    try require(shuffleTokens, atLeast: batch, "--shuffle-tokens", because: "--batch")
+    try require(k, atLeast: 1, "--k")
+    if activation.selectsByRank, let features {
+      try require(k, atMost: features, "--k", because: "--features")
     }
-    guard CLTActivationFunction(rawValue: activation) != nil else {
-      throw ValidationError("--activation must be one of jumprelu, topk, batchtopk (got '\(activation)')")
-    }
-    guard k >= 1 else { throw ValidationError("--k must be at least 1") }
-    guard initialL0 > 0 else { throw ValidationError("--initial-l0 must be positive") }
-    guard deadWindow >= 1 else { throw ValidationError("--dead-window must be at least 1") }
-    guard evalTokens >= 1 else { throw ValidationError("--eval-tokens must be at least 1") }
-    if let checkpointEvery, checkpointEvery < 1 {
-      throw ValidationError("--checkpoint-every must be at least 1")
-    }
+    try requireFinite(initialL0, "--initial-l0", above: 0)
+    try require(deadWindow, atLeast: 1, "--dead-window")
+    try require(evalTokens, atLeast: 1, "--eval-tokens")
+    try require(checkpointEvery, atLeast: 1, "--checkpoint-every")
+    try require(logEvery, atLeast: 1, "--log-every")
     if let resume, !FileManager.default.fileExists(atPath: resume) {
       throw ValidationError("--resume \(resume): no such checkpoint")
     }
-    guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
     if let timeLimit, (try? TrainingTimeLimit(parsing: timeLimit)) == nil {
       throw ValidationError(TrainingError.invalidTimeLimit(timeLimit).errorDescription ?? timeLimit)
     }
@@ -232,7 +231,7 @@ struct CLTFit: ParsableCommand {
 
   /// The training run on this process's share of the shards (all of them when alone).
   func train(_ group: Communicator) throws {
-    BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    common.applyThreads()
     let root = group.isRoot
     let outputURL = URL(fileURLWithPath: output)
     let checkpointURL = URL(fileURLWithPath: checkpoint ?? output + ".ckpt")
@@ -262,7 +261,7 @@ struct CLTFit: ParsableCommand {
     stream.consume = consume
     stream.consumeStandardInput = !keepShards
     stream.onSkip = { path, reason in StandardError.line("clt-fit: skipping \(path): \(reason)") }
-    let quiet = quiet || !root
+    let quiet = common.quiet || !root
     let totalSteps = try steps ?? tokens.map { ($0 + batch - 1) / batch } ?? onePass(stream, group)
     if steps != nil || tokens != nil, root, !quiet, let rows = try? stream.plannedRows(),
       rows > 0, rows < totalSteps * batch
@@ -275,9 +274,10 @@ struct CLTFit: ParsableCommand {
     guard let first = try stream.next() else { throw TrainingError.noShards("none were given") }
     stream.rewind()
     let features = try features ?? defaultFeatures(for: first.metadata, group: group, quiet: quiet)
+    if activation.selectsByRank { try require(k, atMost: features, "--k", because: "--features") }
     var configuration = TrainingConfiguration(
       features: features, batch: batch, steps: totalSteps, learningRate: lr, seed: seed)
-    configuration.activation = CLTActivationFunction(rawValue: activation)!
+    configuration.activation = activation
     configuration.k = k
     configuration.initialL0 = initialL0
     configuration.deadWindow = deadWindow
@@ -369,8 +369,9 @@ struct CLTFit: ParsableCommand {
     }
     try logHandle?.close()
     guard var result = try trainer.assembledFile(createdBy: createdBy) else { return }
-    if timing && timed.steps > 0 {
-      var line = TimingLine(label: timingLabel, tokens: timed.tokens, seconds: timed.seconds)
+    if common.timing && timed.steps > 0 {
+      var line = TimingLine(
+        label: common.timingLabel(default: "clt_fit"), tokens: timed.tokens, seconds: timed.seconds)
       line.add("mean_l0", timed.l0 / Double(timed.steps))
       line.add("features", features)
       line.add("batch", batch)
@@ -418,7 +419,7 @@ struct CLTFit: ParsableCommand {
     var rows = [Double(try stream.plannedRows())]
     if group.isDistributed && !shardFeatures { try group.sum(&rows) }
     let steps = max(1, Int(rows[0]) / batch)
-    if group.isRoot && !quiet {
+    if group.isRoot && !common.quiet {
       StandardError.line(
         "clt-fit: one pass over \(Int(rows[0])) rows: \(steps) steps of \(batch) tokens "
           + "(--steps or --tokens for another length)")
@@ -471,5 +472,7 @@ struct CLTFit: ParsableCommand {
     return Int(ProcessInfo.processInfo.physicalMemory)
   }
 }
+
+extension CLTActivationFunction: ExpressibleByArgument {}
 
 CLTFit.main()

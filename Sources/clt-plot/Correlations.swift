@@ -19,14 +19,16 @@ struct Correlations: ParsableCommand {
   @Option(name: .long, help: "mass (sum of activations) or count (active features) per layer and token.")
   var measure: LayerCorrelation.Measure = .mass
 
-  @Option(name: .long, help: "Number of layers; default one more than the highest in the input.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "Number of layers; default one more than the highest in the input.")
   var layers: Int?
 
   @Argument(help: "clt-encode output (JSON lines), or - for stdin.")
   var input: String = "-"
 
   func validate() throws {
-    if let layers, layers < 1 { throw ValidationError("--layers must be at least 1") }
+    try require(layers, atLeast: 1, "--layers")
   }
 
   func run() throws {

@@ -46,22 +46,24 @@ struct Dashboard: ParsableCommand {
   var graph: [String] = []
 
   @Option(
-    name: .long,
+    name: .long, parsing: .unconditional,
     help: ArgumentHelp(
       "How many features --graph (or, without --feature and --graph, the input) picks (default 12).",
       valueName: "count"))
   var topFeatures: Int?
 
-  @Option(name: .long, help: "Contexts per feature.")
+  @Option(name: .long, parsing: .unconditional, help: "Contexts per feature.")
   var contexts: Int = 10
 
-  @Option(name: .long, help: "Tokens shown on each side of the activating one.")
+  @Option(name: .long, parsing: .unconditional, help: "Tokens shown on each side of the activating one.")
   var window: Int = 8
 
-  @Option(name: .long, help: "Promoted and suppressed tokens listed per feature.")
+  @Option(name: .long, parsing: .unconditional, help: "Promoted and suppressed tokens listed per feature.")
   var logits: Int = 10
 
   @OptionGroup var output: PageOutputOptions
+
+  @OptionGroup var common: CommonOptions
 
   @Argument(help: "clt-encode output (JSON lines) of a corpus, or - for stdin.")
   var input: String = "-"
@@ -80,10 +82,10 @@ struct Dashboard: ParsableCommand {
         throw ValidationError("--feature \(f): write LAYER:FEATURE, e.g. 3:117")
       }
     }
-    if let topFeatures, topFeatures < 1 { throw ValidationError("--top-features must be at least 1") }
-    guard contexts >= 1 else { throw ValidationError("--contexts must be at least 1") }
-    guard window >= 0 else { throw ValidationError("--window must be 0 or more") }
-    guard logits >= 1 else { throw ValidationError("--logits must be at least 1") }
+    try require(topFeatures, atLeast: 1, "--top-features")
+    try require(contexts, atLeast: 1, "--contexts")
+    try require(window, atLeast: 0, "--window")
+    try require(logits, atLeast: 1, "--logits")
     if ranksInput && input == "-" {
       throw ValidationError(
         "ranking the input's features reads it twice: give it as a file, or choose features with --feature or --graph"
@@ -93,12 +95,13 @@ struct Dashboard: ParsableCommand {
 
   func run() throws {
     try runReportingErrors(tool: "clt-plot dashboard") {
-      modelOptions.applyThreads()
+      common.applyThreads()
       let model = noLogits ? nil : try modelOptions.loadModel()
       let tokenizer = noLogits ? nil : try modelOptions.loadTokenizer()
       let file =
         try model.map { try CLTFile.load(url: URL(fileURLWithPath: clt), for: $0.description) }
         ?? loadTranscoder(clt)
+      let loaded = Date()
       let (keys, notes) = try chooseFeatures(file: file)
       let top = try TopActivations.read(input, features: keys, count: contexts, window: window)
       var dashboards = keys.map { key in
@@ -128,7 +131,14 @@ struct Dashboard: ParsableCommand {
       let page = FeatureDashboardPage(
         dashboards: dashboards, source: input, tokensSeen: top.tokensSeen, window: window,
         logitNote: logitNote)
-      try output.emit(page.html(), summary: "\(keys.count) features, \(top.tokensSeen) tokens read")
+      try output.emit(
+        page.html(), summary: "\(keys.count) features, \(top.tokensSeen) tokens read", quiet: common.quiet)
+      if common.timing {
+        TimingLine(
+          label: common.timingLabel(default: "dashboard"), tokens: top.tokensSeen,
+          seconds: Date().timeIntervalSince(loaded)
+        ).print()
+      }
     }
   }
 

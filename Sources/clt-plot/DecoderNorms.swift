@@ -18,10 +18,12 @@ struct DecoderNorms: ParsableCommand {
     help: ArgumentHelp("A feature to draw, e.g. 3:117; repeat for several.", valueName: "layer:feature"))
   var feature: [String] = []
 
-  @Option(name: .long, help: "Draw the --top features of this layer with the largest decoder norm.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "Draw the --top features of this layer with the largest decoder norm.")
   var layer: Int?
 
-  @Option(name: .long, help: "How many features --layer draws.")
+  @Option(name: .long, parsing: .unconditional, help: "How many features --layer draws.")
   var top: Int = 8
 
   @Argument(help: "The transcoder (clt.h5).")
@@ -34,7 +36,8 @@ struct DecoderNorms: ParsableCommand {
     for f in feature where FeatureKey(parsing: f) == nil {
       throw ValidationError("--feature \(f): write LAYER:FEATURE, e.g. 3:117")
     }
-    guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+    try require(layer, atLeast: 0, "--layer")
+    try require(top, atLeast: 1, "--top")
   }
 
   func run() throws {

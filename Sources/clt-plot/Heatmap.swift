@@ -14,21 +14,24 @@ struct Heatmap: ParsableCommand {
 
   @OptionGroup var output: OutputOptions
 
-  @Option(name: .long, help: "The document to draw (its \"doc\" number); default the first.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "The document to draw (its \"doc\" number); default the first.")
   var doc: Int?
 
-  @Option(name: .long, help: "Columns: the most active features, at most this many.")
+  @Option(name: .long, parsing: .unconditional, help: "Columns: the most active features, at most this many.")
   var features: Int = 32
 
-  @Option(name: .long, help: "Rows: the document's first tokens, at most this many.")
+  @Option(name: .long, parsing: .unconditional, help: "Rows: the document's first tokens, at most this many.")
   var maxTokens: Int = 128
 
   @Argument(help: "clt-encode output (JSON lines), or - for stdin.")
   var input: String = "-"
 
   func validate() throws {
-    guard features >= 1 else { throw ValidationError("--features must be at least 1") }
-    guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+    try require(doc, atLeast: 0, "--doc")
+    try require(features, atLeast: 1, "--features")
+    try require(maxTokens, atLeast: 1, "--max-tokens")
   }
 
   func run() throws {

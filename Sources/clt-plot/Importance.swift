@@ -22,7 +22,7 @@ struct Importance: ParsableCommand {
   @Flag(name: .long, help: "The input is a graph (clt-attrib --format json); implied by a .json name.")
   var graph = false
 
-  @Option(name: .long, help: "Bars to draw.")
+  @Option(name: .long, parsing: .unconditional, help: "Bars to draw.")
   var top: Int = 30
 
   @Argument(help: "clt-encode output (JSON lines) or a graph JSON, or - for stdin.")
@@ -31,7 +31,7 @@ struct Importance: ParsableCommand {
   var isGraph: Bool { graph || input.hasSuffix(".json") }
 
   func validate() throws {
-    guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+    try require(top, atLeast: 1, "--top")
     if !isGraph && clt == nil {
       throw ValidationError(
         "clt-encode input needs --clt clt.h5 for the decoder norms (or give a graph .json)")

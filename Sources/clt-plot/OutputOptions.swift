@@ -41,13 +41,14 @@ struct PageOutputOptions: ParsableArguments {
     help: ArgumentHelp("Write the page here (atomically); default stdout.", valueName: "file"))
   var output: String?
 
-  /// Writes the page and says on stderr what was written (`summary`, e.g. its counts).
-  func emit(_ page: String, summary: String) throws {
+  /// Writes the page and, unless `quiet`, says on stderr what was written (`summary`, e.g. its
+  /// counts).
+  func emit(_ page: String, summary: String, quiet: Bool = false) throws {
     guard let output else {
       try StandardOutput.write(page)
       return
     }
     try PlotOutput.write(page, to: output)
-    StandardError.line("clt-plot: wrote \(output) (\(summary))")
+    if !quiet { StandardError.line("clt-plot: wrote \(output) (\(summary))") }
   }
 }

@@ -13,7 +13,7 @@ struct PCA: ParsableCommand {
 
   @OptionGroup var output: OutputOptions
 
-  @Option(name: .long, help: "The layer whose features to project.")
+  @Option(name: .long, parsing: .unconditional, help: "The layer whose features to project.")
   var layer: Int = 0
 
   @Option(
@@ -23,6 +23,10 @@ struct PCA: ParsableCommand {
 
   @Argument(help: "The transcoder (clt.h5).")
   var clt: String
+
+  func validate() throws {
+    try require(layer, atLeast: 0, "--layer")
+  }
 
   func run() throws {
     try runReportingErrors(tool: "clt-plot pca") {

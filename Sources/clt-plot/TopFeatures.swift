@@ -11,24 +11,27 @@ struct TopFeatures: ParsableCommand {
 
   @OptionGroup var output: OutputOptions
 
-  @Option(name: .long, help: "The document (its \"doc\" number); default the first.")
+  @Option(name: .long, parsing: .unconditional, help: "The document (its \"doc\" number); default the first.")
   var doc: Int?
 
-  @Option(name: .long, help: "Only the token at this position of the document.")
+  @Option(name: .long, parsing: .unconditional, help: "Only the token at this position of the document.")
   var pos: Int?
 
-  @Option(name: .long, help: "Bars per token.")
+  @Option(name: .long, parsing: .unconditional, help: "Bars per token.")
   var top: Int = 8
 
-  @Option(name: .long, help: "Panels: the document's first tokens, at most this many.")
+  @Option(
+    name: .long, parsing: .unconditional, help: "Panels: the document's first tokens, at most this many.")
   var maxTokens: Int = 64
 
   @Argument(help: "clt-encode output (JSON lines), or - for stdin.")
   var input: String = "-"
 
   func validate() throws {
-    guard top >= 1 else { throw ValidationError("--top must be at least 1") }
-    guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+    try require(doc, atLeast: 0, "--doc")
+    try require(pos, atLeast: 0, "--pos")
+    try require(top, atLeast: 1, "--top")
+    try require(maxTokens, atLeast: 1, "--max-tokens")
   }
 
   func run() throws {

@@ -42,16 +42,16 @@ struct CLTReplace: ParsableCommand {
 
   @OptionGroup var modelOptions: ModelOptions
 
-  @Option(name: .long, help: "Most tokens to generate.")
+  @Option(name: .long, parsing: .unconditional, help: "Most tokens to generate.")
   var maxNewTokens: Int = 50
 
-  @Option(name: .long, help: "Sampling temperature; 0 is greedy.")
+  @Option(name: .long, parsing: .unconditional, help: "Sampling temperature; 0 is greedy.")
   var temperature: Float = 0
 
-  @Option(name: .long, help: "Sample only from the K most likely tokens.")
+  @Option(name: .long, parsing: .unconditional, help: "Sample only from the K most likely tokens.")
   var topK: Int?
 
-  @Option(name: .long, help: "Seed for sampling.")
+  @Option(name: .long, parsing: .unconditional, help: "Seed for sampling.")
   var seed: UInt64 = 0
 
   @Option(name: .long, help: ArgumentHelp("Run the CLT replacement model of this clt.h5.", valueName: "path"))
@@ -76,13 +76,16 @@ struct CLTReplace: ParsableCommand {
       valueName: "spec"))
   var steer: [String] = []
 
-  @Option(name: .long, help: "With --eval: tokens per window, <|endoftext|> included.")
+  @Option(
+    name: .long, parsing: .unconditional, help: "With --eval: tokens per window, <|endoftext|> included.")
   var context: Int = 128
 
-  @Option(name: .long, help: "With --eval: windows per forward pass.")
+  @Option(name: .long, parsing: .unconditional, help: "With --eval: windows per forward pass.")
   var batch: Int = 4
 
-  @Option(name: .long, help: "With --eval: stop after the window that reaches this many tokens.")
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "With --eval: stop after the window that reaches this many tokens.")
   var maxTokens: Int?
 
   @Flag(name: .long, help: "Print JSON instead of text (see docs/FORMATS.md).")
@@ -91,22 +94,15 @@ struct CLTReplace: ParsableCommand {
   @Flag(name: .long, help: "Do not stop at <|endoftext|> (for benchmarks).")
   var ignoreEos = false
 
-  @Flag(name: .long, help: "Print a JSON line with generated tokens/s (model loading excluded) on stderr.")
-  var timing = false
-
-  @Option(name: .long, help: .hidden)
-  var timingLabel = "generate"
-
-  @Flag(name: .shortAndLong, help: "No progress on stderr during --eval.")
-  var quiet = false
+  @OptionGroup var common: CommonOptions
 
   @Argument(help: "File holding the prompt, or - for stdin.")
   var promptFile: String = "-"
 
   func validate() throws {
-    guard maxNewTokens >= 0 else { throw ValidationError("--max-new-tokens must be 0 or more") }
-    guard temperature >= 0 else { throw ValidationError("--temperature must be 0 or more") }
-    if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
+    try require(maxNewTokens, atLeast: 0, "--max-new-tokens")
+    try requireFinite(temperature, "--temperature", atLeast: 0)
+    try require(topK, atLeast: 1, "--top-k")
     if clt == nil {
       for (flag, given) in [
         ("--keep-error", keepError), ("--compare", compare), ("--eval", eval != nil),
@@ -121,14 +117,14 @@ struct CLTReplace: ParsableCommand {
         throw ValidationError(error.localizedDescription)
       }
     }
-    guard context >= 2 else { throw ValidationError("--context must be at least 2 (BOS and one token)") }
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-    if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    try require(context, atLeast: 2, "--context", because: "BOS and one token")
+    try require(batch, atLeast: 1, "--batch")
+    try require(maxTokens, atLeast: 1, "--max-tokens")
   }
 
   func run() throws {
     try runReportingErrors(tool: "clt-replace") {
-      modelOptions.applyThreads()
+      common.applyThreads()
       // The prompt first: a mistyped path should not wait for the model and the transcoder.
       let evaluating = eval != nil && clt != nil
       let prompt = evaluating ? "" : try readPrompt()
@@ -208,8 +204,10 @@ struct CLTReplace: ParsableCommand {
         "text": tokenizer.decode(result.ids),
       ])
     }
-    if timing {
-      TimingLine(label: timingLabel, tokens: result.ids.count, seconds: result.seconds).print()
+    if common.timing {
+      TimingLine(
+        label: common.timingLabel(default: "generate"), tokens: result.ids.count, seconds: result.seconds
+      ).print()
     }
   }
 
@@ -231,7 +229,7 @@ struct CLTReplace: ParsableCommand {
   {
     let length = min(context, model.description.contextLength)
     let evaluation = try FaithfulnessEvaluation(model: model, replacement: replacement)
-    let meter = ProgressLine(label: "clt-replace --eval", unit: "tokens", quiet: quiet)
+    let meter = ProgressLine(label: "clt-replace --eval", unit: "tokens", quiet: common.quiet)
     var windows = TokenWindows(context: length, bos: tokenizer.endOfTextID)
     var pending: [[Int32]] = []
     var tokens = 0

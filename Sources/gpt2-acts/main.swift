@@ -27,23 +27,24 @@ struct GPT2Acts: ParsableCommand {
   @Option(name: .long, help: "Folder for the shards (created if missing).")
   var outDir: String = "shards"
 
-  @Option(name: .long, help: "Tokens per window, <|endoftext|> included.")
+  @Option(name: .long, parsing: .unconditional, help: "Tokens per window, <|endoftext|> included.")
   var context: Int = 128
 
-  @Option(name: .long, help: "Windows per forward pass.")
+  @Option(name: .long, parsing: .unconditional, help: "Windows per forward pass.")
   var batch: Int = 8
 
-  @Option(name: .long, help: "Rows (tokens) per shard.")
+  @Option(name: .long, parsing: .unconditional, help: "Rows (tokens) per shard.")
   var shardTokens: Int = 16384
 
-  @Option(name: .long, help: "Element type of mlp_in/mlp_out: f16 or f32.")
-  var dtype: String = "f16"
+  @Option(name: .long, help: "Element type of mlp_in/mlp_out.")
+  var dtype: ShardDType = .f16
 
-  @Option(name: .long, help: "Stop after this many tokens have gone through the model.")
+  @Option(
+    name: .long, parsing: .unconditional, help: "Stop after this many tokens have gone through the model.")
   var maxTokens: Int?
 
   @Option(
-    name: .long,
+    name: .long, parsing: .unconditional,
     help: ArgumentHelp(
       "Before starting a shard, wait while this many shards exist in --out-dir "
         + "(default: \(pendingOnPipe) when stdout is a pipe, else no limit).",
@@ -60,34 +61,23 @@ struct GPT2Acts: ParsableCommand {
   @Flag(name: .long, help: "Print {\"doc\": i, \"tokens\": [ids]} per document and run no model.")
   var printTokens = false
 
-  @Flag(
-    name: .long,
-    help: "Print a JSON line with tokens/s on stderr at the end (model loading and the first batch excluded)."
-  )
-  var timing = false
-
-  @Option(name: .long, help: .hidden)
-  var timingLabel = "dump"
-
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  @OptionGroup var common: CommonOptions
 
   @Argument(help: "Corpus files (.txt or .jsonl), or - for stdin.")
   var corpus: [String] = []
 
   func validate() throws {
     guard !corpus.isEmpty else { throw ValidationError("give at least one CORPUS file, or - for stdin") }
-    guard context >= 2 else { throw ValidationError("--context must be at least 2 (BOS and one token)") }
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-    guard shardTokens >= 1 else { throw ValidationError("--shard-tokens must be at least 1") }
-    guard ShardDType(rawValue: dtype) != nil else { throw ValidationError("--dtype must be f16 or f32") }
-    if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
-    if let maxPending, maxPending < 1 { throw ValidationError("--max-pending must be at least 1") }
+    try require(context, atLeast: 2, "--context", because: "BOS and one token")
+    try require(batch, atLeast: 1, "--batch")
+    try require(shardTokens, atLeast: 1, "--shard-tokens")
+    try require(maxTokens, atLeast: 1, "--max-tokens")
+    try require(maxPending, atLeast: 1, "--max-pending")
   }
 
   func run() throws {
     try runReportingErrors(tool: "gpt2-acts") {
-      modelOptions.applyThreads()
+      common.applyThreads()
       let tokenizer = try modelOptions.loadTokenizer()
       if printTokens {
         var doc = 0
@@ -119,7 +109,7 @@ struct GPT2Acts: ParsableCommand {
     let plannedTokens = windows.reduce(0) { $0 + $1.count }
     var metadata = ShardMetadata(
       architecture: info.architecture, model: info.name, modelSHA256: info.sha256, nLayers: info.nLayers,
-      dModel: info.dModel, context: context, dtype: ShardDType(rawValue: dtype)!, inputTap: info.inputTap,
+      dModel: info.dModel, context: context, dtype: dtype, inputTap: info.inputTap,
       outputTap: info.outputTap, createdBy: "gpt2-acts \(Self.configuration.version)")
     metadata.plannedRows = windows.reduce(0) { $0 + $1.count - (keepBos ? 0 : 1) }
     // A consumer on a pipe deletes the shards it has loaded: keep a couple waiting, no more.
@@ -143,7 +133,7 @@ struct GPT2Acts: ParsableCommand {
     }
     let cleanup = SignalCleanup()
     cleanup.install { writer.temporaryPath }
-    let run = DumpRun(model: model, writer: writer, keepBOS: keepBos, quiet: quiet)
+    let run = DumpRun(model: model, writer: writer, keepBOS: keepBos, quiet: common.quiet)
     run.fraction = { Double(run.tokensProcessed) / Double(plannedTokens) }
     do {
       // Windows of one length go through the model together; only a trimmed last one is shorter.
@@ -173,7 +163,7 @@ struct GPT2Acts: ParsableCommand {
       throw error
     }
     run.progress.finish(done: run.tokensProcessed)
-    if timing {
+    if common.timing {
       // Like the PyTorch reference in `make bench`, the first batch is a warm-up (page faults,
       // BLAS threads starting); the figure is the rest, with the totals alongside.
       let total = run.progress.elapsed
@@ -181,7 +171,7 @@ struct GPT2Acts: ParsableCommand {
       let (tokens, seconds) =
         steady.map { (run.rowsWritten - $0.rows, total - $0.seconds) }
         ?? (run.rowsWritten, total)
-      var line = TimingLine(label: timingLabel, tokens: tokens, seconds: seconds)
+      var line = TimingLine(label: common.timingLabel(default: "dump"), tokens: tokens, seconds: seconds)
       line.add("total_tokens", run.tokensProcessed)
       line.add("total_seconds", total)
       line.add("rows", run.rowsWritten)
@@ -209,7 +199,7 @@ struct GPT2Acts: ParsableCommand {
     } else if !unread.isEmpty {
       note = "; \(unread.count) shards it had not read are in \(outDir)"
     }
-    if !quiet {
+    if !common.quiet {
       StandardError.line(
         "gpt2-acts: the reader of standard output has stopped; stopping after \(run.tokensProcessed) tokens"
           + note)
@@ -230,7 +220,7 @@ struct GPT2Acts: ParsableCommand {
       planned.append(kept)
       tokens += kept.count
     }
-    if !quiet { StandardError.line("gpt2-acts: tokenising \(corpus.joined(separator: ", "))") }
+    if !common.quiet { StandardError.line("gpt2-acts: tokenising \(corpus.joined(separator: ", "))") }
     try CorpusReader(inputs: corpus).forEachDocument { text in
       guard room() >= 2 else { return }
       windows.add(document: tokenizer.encode(text))
@@ -316,5 +306,7 @@ final class DumpRun {
     progress.update(done: tokensProcessed, fraction: fraction())
   }
 }
+
+extension ShardDType: ExpressibleByArgument {}
 
 GPT2Acts.main()

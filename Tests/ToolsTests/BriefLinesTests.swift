@@ -24,7 +24,8 @@ import Testing
   /// Runs `command` with bash in `folder`, the tools first on PATH, CLTKIT_HOME set and the
   /// variables that would pick another model or tokenizer unset.
   static func bash(_ command: String, in folder: URL, home: URL) throws -> ToolHarness.Result {
-    let path = ToolHarness.binDirectory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")
+    let path =
+      ToolHarness.binDirectory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")
     return try ToolHarness.runProgram(
       "/usr/bin/env",
       [
@@ -39,14 +40,18 @@ import Testing
       + "other matters, then adjourned until the following week."
   }.joined(separator: "\n")
 
-  @Test("`gpt2-acts corpus.txt | clt-fit -o clt.h5` then `clt-attrib prompt.txt | dot -Tpng > graph.png` work as typed")
+  @Test(
+    "`gpt2-acts corpus.txt | clt-fit -o clt.h5` then `clt-attrib prompt.txt | dot -Tpng > graph.png` work as typed"
+  )
   func briefLines() throws {
     let (root, home, work) = try Self.makeHome("brief")
     defer { try? FileManager.default.removeItem(at: root) }
     try Self.corpus.write(to: work.appendingPathComponent("corpus.txt"), atomically: true, encoding: .utf8)
     let fit = try Self.bash("gpt2-acts corpus.txt | clt-fit -o clt.h5", in: work, home: home)
     #expect(fit.status == 0, "\(fit.stderr)")
-    #expect(fit.stderr.contains("model \(home.path)/models/gpt2 (the default model"), "says which model: \(fit.stderr)")
+    #expect(
+      fit.stderr.contains("model \(home.path)/models/gpt2 (the default model"),
+      "says which model: \(fit.stderr)")
     #expect(fit.stderr.contains("one pass over"), "plans one pass: \(fit.stderr)")
     #expect(fit.stderr.contains("--features 4096"), "a tiny model gets the largest default: \(fit.stderr)")
     #expect(!fit.stderr.contains("pass 2"), "one pass, not several: \(fit.stderr)")
@@ -70,10 +75,12 @@ import Testing
     try "text".write(to: work.appendingPathComponent("corpus.txt"), atomically: true, encoding: .utf8)
     let r = try Self.bash("gpt2-acts corpus.txt", in: work, home: home)
     #expect(r.status == 1, "\(r.stderr)")
-    #expect(r.stderr.hasPrefix("gpt2-acts: error: no model:") && r.stderr.contains("make models"), "\(r.stderr)")
+    #expect(
+      r.stderr.hasPrefix("gpt2-acts: error: no model:") && r.stderr.contains("make models"), "\(r.stderr)")
     #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
     let attrib = try Self.bash("echo hi | clt-attrib -", in: work, home: home)
     #expect(
-      attrib.status == 1 && attrib.stderr.contains("clt.h5: no such transcoder; train one with"), "\(attrib.stderr)")
+      attrib.status == 1 && attrib.stderr.contains("clt.h5: no such transcoder; train one with"),
+      "\(attrib.stderr)")
   }
 }

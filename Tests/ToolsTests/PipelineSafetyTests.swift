@@ -15,7 +15,8 @@ import Testing
   /// Runs `command` with bash in the workspace, the tools first on PATH, and a time limit: a hang
   /// is a failure, not a stuck test run.
   func bash(_ command: String, seconds: Int = 120) throws -> ToolHarness.Result {
-    let path = ToolHarness.binDirectory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")
+    let path =
+      ToolHarness.binDirectory.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin")
     return try ToolHarness.runProgram(
       "/usr/bin/env",
       ["PATH=\(path)", "timeout", "\(seconds)", "bash", "-c", "cd '\(dir.path)' || exit 99; \(command)"])
@@ -33,7 +34,8 @@ import Testing
   }
 
   func names(_ folder: String) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(folder).path)) ?? []).sorted()
+    ((try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent(folder).path)) ?? [])
+      .sorted()
   }
 
   @Test("A consumer that stops early stops gpt2-acts at once, with no half-written or unread shard left")
@@ -49,7 +51,8 @@ import Testing
     #expect(names("s").isEmpty, "no shard, temporary file or lock is left: \(names("s"))")
   }
 
-  @Test("--max-pending with a reader that deletes nothing does not hang: the limit is given up, with a message")
+  @Test(
+    "--max-pending with a reader that deletes nothing does not hang: the limit is given up, with a message")
   func noDeadlockWithoutConsumer() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     try writeCorpus()
@@ -90,7 +93,8 @@ import Testing
     second.abort()
   }
 
-  @Test("Outputs that are special files are written in place, never replaced; a folder is refused before work")
+  @Test(
+    "Outputs that are special files are written in place, never replaced; a folder is refused before work")
   func specialFilesAreNotReplaced() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     try writeCorpus()
@@ -108,7 +112,8 @@ import Testing
     let log = try String(contentsOf: dir.appendingPathComponent("log-copy"), encoding: .utf8)
     #expect(log.split(separator: "\n").count == 2, "the log went through the FIFO: \(log)")
 
-    try FileManager.default.createDirectory(at: dir.appendingPathComponent("out"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(
+      at: dir.appendingPathComponent("out"), withIntermediateDirectories: true)
     let folder = try bash("clt-fit -o out --steps 1 --features 8 s")
     #expect(folder.status == 1 && folder.stderr.contains("out is a folder"), "\(folder.stderr)")
     #expect(!folder.stderr.contains("step 1"), "refused before training: \(folder.stderr)")
