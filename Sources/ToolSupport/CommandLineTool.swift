@@ -37,16 +37,8 @@ public enum StandardOutput {
   /// Writes all of `data` to file descriptor 1.
   /// - Throws: `ToolError.standardOutputFailed` with the system's reason.
   public static func write(_ data: Data) throws {
-    try data.withUnsafeBytes { bytes in
-      guard var next = bytes.baseAddress else { return }
-      var left = bytes.count
-      while left > 0 {
-        let n = Foundation.write(STDOUT_FILENO, next, left)
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { throw ToolError.standardOutputFailed(reason: String(cString: strerror(errno))) }
-        next += n
-        left -= n
-      }
+    if let failure = writeAll(data, to: STDOUT_FILENO) {
+      throw ToolError.standardOutputFailed(reason: String(cString: strerror(failure)))
     }
   }
 
@@ -70,18 +62,23 @@ public enum StandardOutput {
 /// Messages for humans go to stderr, so stdout stays machine-readable. A failed write to stderr
 /// is ignored: there is nowhere left to report it.
 public enum StandardError {
-  public static func line(_ text: String) {
-    let data = Data((text + "\n").utf8)
-    data.withUnsafeBytes { bytes in
-      guard var next = bytes.baseAddress else { return }
-      var left = bytes.count
-      while left > 0 {
-        let n = Foundation.write(STDERR_FILENO, next, left)
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return }
-        next += n
-        left -= n
-      }
+  public static func line(_ text: String) { write(text + "\n") }
+
+  public static func write(_ text: String) { _ = writeAll(Data(text.utf8), to: STDERR_FILENO) }
+}
+
+/// write(2) until all of `data` is written, retrying when interrupted; the errno of a failure.
+private func writeAll(_ data: Data, to descriptor: Int32) -> Int32? {
+  data.withUnsafeBytes { bytes -> Int32? in
+    guard var next = bytes.baseAddress else { return nil }
+    var left = bytes.count
+    while left > 0 {
+      let n = write(descriptor, next, left)
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { return errno }
+      next += n
+      left -= n
     }
+    return nil
   }
 }

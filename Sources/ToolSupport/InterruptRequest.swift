@@ -26,11 +26,10 @@ public final class InterruptRequest: @unchecked Sendable {
         lock.unlock()
         let name = number == SIGINT ? "SIGINT" : "SIGTERM"
         if first {
-          FileHandle.standardError.write(
-            Data("\n\(tool): \(name): \(message); send it again to stop at once\n".utf8))
+          StandardError.write("\n\(tool): \(name): \(message); send it again to stop at once\n")
         } else {
           if let path = self.temporaryPath() { unlink(path) }
-          FileHandle.standardError.write(Data("\n\(tool): stopped by a second \(name)\n".utf8))
+          StandardError.write("\n\(tool): stopped by a second \(name)\n")
           _exit(128 + number)
         }
       }

@@ -39,22 +39,22 @@ public final class ProgressLine {
     }
     if isTerminal {
       let pad = String(repeating: " ", count: max(0, lastLineLength - text.count))
-      FileHandle.standardError.write(Data(("\r" + text + pad).utf8))
+      StandardError.write("\r" + text + pad)
       lastLineLength = text.count
     } else {
-      FileHandle.standardError.write(Data((text + "\n").utf8))
+      StandardError.write(text + "\n")
     }
   }
 
   /// Ends the progress line with a summary.
   public func finish(done: Int) {
     guard !quiet else { return }
-    if isTerminal && lastLineLength > 0 { FileHandle.standardError.write(Data("\r".utf8)) }
+    if isTerminal && lastLineLength > 0 { StandardError.write("\r") }
     let seconds = max(elapsed, 1e-9)
     let text =
       "\(label): \(done) \(unit) in \(Self.duration(seconds)), \(Self.format(Double(done) / seconds))/s"
     let pad = String(repeating: " ", count: max(0, lastLineLength - text.count))
-    FileHandle.standardError.write(Data((text + pad + "\n").utf8))
+    StandardError.write(text + pad + "\n")
   }
 
   static func format(_ rate: Double) -> String {

@@ -26,7 +26,7 @@ public final class SignalCleanup: @unchecked Sendable {
         lock.unlock()
         if let path { unlink(path) }
         let name = signalNumber == SIGINT ? "SIGINT" : "SIGTERM"
-        FileHandle.standardError.write(Data("\ninterrupted by \(name); completed outputs are intact\n".utf8))
+        StandardError.write("\ninterrupted by \(name); completed outputs are intact\n")
         _exit(128 + signalNumber)  // not exit(): atexit handlers would touch half-written state
       }
       source.resume()

@@ -70,8 +70,20 @@ import Testing
     defer { try? FileManager.default.removeItem(at: dir) }
     try writeCorpus()
     #expect(try bash("\(acts) --out-dir s corpus.txt > /dev/null").status == 0)
-    let r = try bash("sleep 30 | clt-fit -q -o clt.h5 --steps 1 --batch 32 --features 8 s", seconds: 20)
-    #expect(r.status == 0, "finishes without waiting for stdin: \(r.status) \(r.stderr)")
+    // stdin stays open and silent until clt-fit has ended, or 60 s have passed.
+    let process = Process()
+    process.executableURL = ToolHarness.binDirectory.appendingPathComponent("clt-fit")
+    process.arguments = ["-q", "-o", "clt.h5", "--steps", "1", "--batch", "32", "--features", "8", "s"]
+    process.currentDirectoryURL = dir
+    let silent = Pipe()
+    process.standardInput = silent
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+    let finishedAlone = !process.isRunning
+    try silent.fileHandleForWriting.close()
+    process.waitUntilExit()
+    #expect(finishedAlone && process.terminationStatus == 0, "clt-fit waited for stdin")
   }
 
   @Test("A second gpt2-acts on the same --out-dir is refused while the first is writing")
