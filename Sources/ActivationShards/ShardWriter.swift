@@ -20,8 +20,9 @@ import HDF5
 public final class ShardWriter {
   /// Where shards are written.
   public let directory: URL
-  /// Written as root attributes of every shard.
-  public let metadata: ShardMetadata
+  /// Written as root attributes of every shard. It may still change before the first `append`
+  /// (a tool takes the folder first, then learns `plannedRows` while tokenising).
+  public var metadata: ShardMetadata
   /// Rows per complete shard (the last shard may have fewer).
   public let rowsPerShard: Int
   /// Back-pressure: the most completed shards allowed to wait in `directory` (nil: no limit).

@@ -8,6 +8,7 @@ public enum ToolError: Error, LocalizedError, Equatable {
   case promptUnreadable(path: String, reason: String)
   case mismatch(String)
   case standardOutputFailed(reason: String)
+  case outputLostAfterWork(reason: String, savedIn: String?)
   case noModel(home: String)
   case missingTranscoder(path: String)
   case trainedModelMissing(TrainedModel, home: String)
@@ -32,6 +33,10 @@ public enum ToolError: Error, LocalizedError, Equatable {
     case .missingTranscoder(let path):
       return "\(path): no such transcoder; train one with `gpt2-acts corpus.txt | clt-fit -o clt.h5`, "
         + "or pass --clt PATH"
+    case .outputLostAfterWork(let reason, let checkpoint):
+      return reason
+        + (checkpoint.map { "; the run is saved in \($0): make room, then run again with --resume \($0)" }
+          ?? "")
     case .noModel(let home):
       return "no model: none given with --model or $CLTKIT_MODEL, and none fetched into \(home); "
         + "in the CLTKit checkout run `make models` (SmolLM2-135M, offline) or `make gpt2-download` "

@@ -405,7 +405,15 @@ struct CLTFit: ParsableCommand {
           evaluation.tokens, evaluation.meanNMSE, evaluation.meanL0, 100 * evaluation.meanDeadFraction,
           evaluation.nmse.map { String(format: "%.3f", $0) }.joined(separator: " ")))
     }
-    try result.write(to: outputURL)
+    do {
+      try result.write(to: outputURL)
+    } catch {
+      // Hours of training are not lost to a full disk or a folder removed meanwhile.
+      try? trainer.checkpoint(to: checkpointURL, createdBy: createdBy)
+      let saved = FileManager.default.fileExists(atPath: checkpointURL.path)
+      throw ToolError.outputLostAfterWork(
+        reason: error.localizedDescription, savedIn: saved ? checkpointURL.path : nil)
+    }
     if !quiet, let last {
       StandardError.line(
         "clt-fit: wrote \(output) after \(last.tokensSeen) tokens; mean NMSE \(last.meanNMSE), "

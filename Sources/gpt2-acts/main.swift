@@ -102,17 +102,13 @@ struct GPT2Acts: ParsableCommand {
         "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(info.vocabularySize); "
           + "pass the model's own tokenizer with --tokenizer")
     }
-    // The whole corpus is tokenised first, so that every shard can say how many rows the run will
-    // write: a clt-fit reading the paths from a pipe then plans one pass over them.
-    let windows = try plannedWindows(tokenizer: tokenizer)
-    guard !windows.isEmpty else { throw ToolError.emptyInput("the corpus") }
-    let plannedTokens = windows.reduce(0) { $0 + $1.count }
-    var metadata = ShardMetadata(
+    let metadata = ShardMetadata(
       architecture: info.architecture, model: info.name, modelSHA256: info.sha256, nLayers: info.nLayers,
       dModel: info.dModel, context: context, dtype: dtype, inputTap: info.inputTap,
       outputTap: info.outputTap, createdBy: "gpt2-acts \(Self.configuration.version)")
-    metadata.plannedRows = windows.reduce(0) { $0 + $1.count - (keepBos ? 0 : 1) }
-    // A consumer on a pipe deletes the shards it has loaded: keep a couple waiting, no more.
+    // The folder is taken before the corpus is read, so a folder in use or unwritable is refused
+    // before minutes of tokenising. A consumer on a pipe deletes the shards it has loaded: keep a
+    // couple waiting, no more.
     let toPipe = StandardOutput.isPipe
     let writer = try ShardWriter(
       directory: URL(fileURLWithPath: outDir), metadata: metadata, rowsPerShard: shardTokens,
@@ -120,6 +116,19 @@ struct GPT2Acts: ParsableCommand {
     for leftover in writer.removedLeftovers {
       StandardError.line("gpt2-acts: removed \(leftover), left by an interrupted run")
     }
+    // The whole corpus is tokenised first, so that every shard can say how many rows the run will
+    // write: a clt-fit reading the paths from a pipe then plans one pass over them.
+    let windows: [[Int32]]
+    do {
+      windows = try plannedWindows(tokenizer: tokenizer)
+      guard !windows.isEmpty else { throw ToolError.emptyInput("the corpus") }
+    } catch {
+      writer.abort()
+      rmdir(outDir)  // only if this run left it empty
+      throw error
+    }
+    let plannedTokens = windows.reduce(0) { $0 + $1.count }
+    writer.metadata.plannedRows = windows.reduce(0) { $0 + $1.count - (keepBos ? 0 : 1) }
     var printFailure: Error?
     writer.onShardCompleted = { url in
       guard printFailure == nil else { return }

@@ -131,6 +131,16 @@ import Testing
     #expect(!folder.stderr.contains("step 1"), "refused before training: \(folder.stderr)")
   }
 
+  @Test("gpt2-acts refuses an --out-dir it cannot use before reading the corpus")
+  func outDirRefusedFirst() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try writeCorpus()
+    let r = try bash(
+      "gpt2-acts --model model --tokenizer '\(rankFile.path)' --context 16 --out-dir corpus.txt corpus.txt")
+    #expect(r.status == 1 && r.stderr.contains("corpus.txt: cannot write shards here"), "\(r.stderr)")
+    #expect(!r.stderr.contains("tokenising"), "refused before tokenising: \(r.stderr)")
+  }
+
   @Test("A killed run's temporary output is removed by the next run; a live process's is left alone")
   func leftoversAreRemoved() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
