@@ -87,7 +87,7 @@ public final class ShardStream {
     while let path = nextPath() {
       let url = URL(fileURLWithPath: path)
       guard FileManager.default.fileExists(atPath: path) else { throw TrainingError.missingShard(path: path) }
-      if consumes(url) { try holdConsumerLock(in: url.deletingLastPathComponent()) }
+      if consumes(url) { holdConsumerLock(in: url.deletingLastPathComponent()) }
       guard let reader = open(url) else { continue }
       try check(reader.metadata, path: path)
       seen.append(url)
@@ -135,10 +135,11 @@ public final class ShardStream {
     consume || (consumeStandardInput && fromStandardInput.contains(url))
   }
 
-  private func holdConsumerLock(in folder: URL) throws {
+  private func holdConsumerLock(in folder: URL) {
     guard consumerLocks[folder.path] == nil else { return }
     // Another consumer of the same folder holds it already: it makes room as well as this one.
-    if let lock = try FolderLock(url: folder.appendingPathComponent(ShardLayout.consumerLock)) {
+    // A folder this process cannot write holds shards it cannot delete either: no lock there.
+    if let lock = try? FolderLock(url: folder.appendingPathComponent(ShardLayout.consumerLock)) {
       consumerLocks[folder.path] = lock
     }
   }
