@@ -28,7 +28,7 @@ import Transcoder
 /// those of its own slice. The memory of the parameters and optimizer state divides by the
 /// number of processes; `assembledFile` gathers one ordinary clt.h5 at rank 0.
 public final class CLTTrainer {
-  /// Fixed at the start, except that `shorten(toSteps:)` may bring the last step forward.
+  /// Fixed at the start, except that `limit(toSteps:)` may bring the last step forward.
   public private(set) var configuration: TrainingConfiguration
   public let transcoder: CrossLayerTranscoder
   /// The first shard's metadata: the model the transcoder belongs to.

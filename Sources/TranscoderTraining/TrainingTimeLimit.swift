@@ -5,7 +5,7 @@ import Foundation
 /// Researchers plan runs in hours, not steps, and the step time depends on the machine and on
 /// whatever else runs on it. The run keeps its planned `--steps` as long as the measured pace
 /// says they fit; once they do not, the plan is shortened to the steps that do
-/// (`CLTTrainer.shorten(toSteps:)`), so the learning-rate decay and λ's warm-up still complete
+/// (`CLTTrainer.limit(toSteps:)`), so the learning-rate decay and λ's warm-up still complete
 /// inside the budget instead of the run being cut off at full learning rate.
 public struct TrainingTimeLimit: Sendable, Equatable {
   public let seconds: Double

@@ -9,7 +9,7 @@ import ToolSupport
 import Transcoder
 import TranscoderTraining
 
-/// Trains a JumpReLU cross-layer transcoder from activation shards and writes clt.h5.
+/// Trains a cross-layer transcoder (JumpReLU, TopK or BatchTopK) from activation shards and writes clt.h5.
 struct CLTFit: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "clt-fit",
