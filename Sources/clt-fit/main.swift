@@ -13,7 +13,7 @@ import TranscoderTraining
 struct CLTFit: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "clt-fit",
-    abstract: "Train a cross-layer transcoder (JumpReLU) from activation shards.",
+    abstract: "Train a cross-layer transcoder (JumpReLU, TopK or BatchTopK) from activation shards.",
     discussion: """
       SHARDS are shard files or folders of shard-*.h5 files. Without SHARDS (or with -), shard \
       paths are read from stdin, one per line, so that `gpt2-acts corpus.txt | clt-fit -o clt.h5` \
