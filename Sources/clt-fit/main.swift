@@ -309,76 +309,46 @@ struct CLTFit: ParsableCommand {
           + (resume.map { "; resumed from \($0) at step \(trainer.step)" } ?? "")
           + (group.isDistributed ? "; \(group.size) ranks, \(trainer.localBatch) tokens each per step" : ""))
     }
-    let started = Date()
-    let startTokens = trainer.tokensSeen
-    let startStep = trainer.step
-    var last: StepMetrics?
-    var lastPrint = Date.distantPast
-    var timed = (tokens: 0, seconds: 0.0, wall: 0.0, phases: [0.0, 0.0, 0.0], l0: 0.0, steps: 0)
-    while !trainer.isFinished {
-      let stepStart = Date()
-      guard let metrics = try trainer.trainStep() else { break }
-      if let budget {
-        let fit = budget.lastStepThatFits(
-          elapsed: Date().timeIntervalSince(processStart),
-          trainingSeconds: Date().timeIntervalSince(started),
-          stepsTaken: trainer.step - startStep, currentStep: trainer.step)
-        // Ranks time themselves; they follow the slowest, so all stop at the same step.
-        let agreed = try group.minimum(Int64(fit ?? Int.max))
-        if agreed < Int.max { trainer.limit(toSteps: Int(agreed)) }
-      }
-      if last != nil {  // the first step is a warm-up (page faults, threads starting)
-        timed.tokens += batch
-        timed.seconds += metrics.phaseSeconds.reduce(0, +)
-        // With the sampling and the metrics' reductions, which the phases leave out.
-        timed.wall += Date().timeIntervalSince(stepStart)
-        timed.phases = zip(timed.phases, metrics.phaseSeconds).map(+)
-        timed.l0 += metrics.meanL0
-        timed.steps += 1
-      }
-      last = metrics
-      if let logHandle, metrics.step % logEvery == 0 || trainer.isFinished {
-        logHandle.write(Data((metrics.jsonLine + "\n").utf8))
-      }
-      if !quiet && (Date().timeIntervalSince(lastPrint) >= 2 || trainer.isFinished) {
-        lastPrint = Date()
-        let rate = Double(metrics.tokensSeen - startTokens) / max(Date().timeIntervalSince(started), 1e-9)
+    let run = TrainingRun(trainer: trainer, checkpointURL: checkpointURL, createdBy: createdBy)
+    run.budget = budget
+    run.processStart = processStart
+    run.checkpointEvery = checkpointEvery
+    run.log = logHandle
+    run.logEvery = logEvery
+    run.interruptReceived = { interrupt.received }
+    if !quiet {
+      run.onProgress = { metrics, rate in
         StandardError.line(
           String(
             format: "clt-fit: step %d/%d, %.0f tokens/s, loss %.4f (mse %.4f, sparsity %.4f, preact %.5f), "
               + "mean L0 %.1f, mean NMSE %.4f, dead %.1f%%",
             metrics.step, trainer.configuration.steps, rate, metrics.totalLoss, metrics.meanSquaredError,
-            metrics.sparsity,
-            metrics.preActivation, metrics.meanL0, metrics.meanNMSE, 100 * metrics.meanDeadFraction))
-      }
-      // A signal reaches the ranks at different steps; they agree on it so all stop here.
-      let signal = Int32(try group.maximum(Int64(interrupt.received ?? 0)))
-      if signal != 0 {
-        try trainer.checkpoint(to: checkpointURL, createdBy: createdBy)
-        if root {
-          StandardError.line(
-            "clt-fit: wrote \(checkpointURL.path) at step \(trainer.step); continue with --resume \(checkpointURL.path)"
-          )
-        }
-        try logHandle?.close()
-        throw ExitCode(group.isDistributed ? Self.collectiveStop : 128 + signal)
-      }
-      if let every = checkpointEvery, metrics.step % every == 0, !trainer.isFinished {
-        try trainer.checkpoint(to: checkpointURL, createdBy: createdBy)
+            metrics.sparsity, metrics.preActivation, metrics.meanL0, metrics.meanNMSE,
+            100 * metrics.meanDeadFraction))
       }
     }
+    let outcome = try run.run()
     try logHandle?.close()
+    if case .interrupted(let signal) = outcome {
+      if root {
+        StandardError.line(
+          "clt-fit: wrote \(checkpointURL.path) at step \(trainer.step); continue with --resume \(checkpointURL.path)"
+        )
+      }
+      throw ExitCode(group.isDistributed ? Self.collectiveStop : 128 + signal)
+    }
     guard var result = try trainer.assembledFile(createdBy: createdBy) else { return }
+    let timed = run.timing
     if common.timing && timed.steps > 0 {
       var line = TimingLine(
         label: common.timingLabel(default: "clt_fit"), tokens: timed.tokens, seconds: timed.seconds)
-      line.add("mean_l0", timed.l0 / Double(timed.steps))
+      line.add("mean_l0", timed.meanL0Sum / Double(timed.steps))
       line.add("features", features)
       line.add("batch", batch)
       line.add("ranks", group.size)
-      line.add("wall_seconds", timed.wall)
-      line.add("wall_tokens_per_second", Double(timed.tokens) / timed.wall)
-      line.add("phase_seconds", timed.phases.map { $0 / Double(timed.steps) })
+      line.add("wall_seconds", timed.wallSeconds)
+      line.add("wall_tokens_per_second", Double(timed.tokens) / timed.wallSeconds)
+      line.add("phase_seconds", timed.phaseSeconds.map { $0 / Double(timed.steps) })
       line.print()
     }
     if trainer.isOutOfData {
@@ -414,7 +384,7 @@ struct CLTFit: ParsableCommand {
       throw ToolError.outputLostAfterWork(
         reason: error.localizedDescription, savedIn: saved ? checkpointURL.path : nil)
     }
-    if !quiet, let last {
+    if !quiet, let last = run.lastMetrics {
       StandardError.line(
         "clt-fit: wrote \(output) after \(last.tokensSeen) tokens; mean NMSE \(last.meanNMSE), "
           + "mean L0 \(last.meanL0)")

@@ -33,6 +33,26 @@ import TranscoderTraining
   static let small = TrainingConfiguration(
     features: 16, batch: 64, steps: 6, learningRate: 1e-2, shuffleRows: 256, seed: 4)
 
+  @Test("TrainingRun: a signal after step 2 stops every step after it, with a checkpoint that resumes at 2")
+  func trainingRunStopsOnSignal() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data")
+    let (trainer, _) = try trainer(urls, Self.small)
+    let checkpoint = dir.appendingPathComponent("run.ckpt")
+    let run = TrainingRun(trainer: trainer, checkpointURL: checkpoint, createdBy: "test")
+    run.interruptReceived = { trainer.step >= 2 ? SIGINT : nil }
+    var reported: [Int] = []
+    run.onProgress = { metrics, rate in reported.append(metrics.step) }
+    run.progressInterval = 0
+    #expect(try run.run() == .interrupted(signal: SIGINT))
+    #expect(trainer.step == 2 && reported == [1, 2])
+    #expect(run.timing.steps == 1 && run.timing.tokens == 64, "the first step is left out of the timing")
+    let (resumed, _) = try self.trainer(urls, Self.small, resume: checkpoint)
+    #expect(resumed.step == 2)
+    let rest = TrainingRun(trainer: resumed, checkpointURL: checkpoint, createdBy: "test")
+    #expect(try rest.run() == .finished && resumed.step == Self.small.steps)
+  }
+
   @Test(
     "A checkpoint restores parameters, normalisation, Adam's moments, step and counters; the run then finishes"
   )
