@@ -14,14 +14,20 @@ public struct AttributionReport {
   public let options: AttributionOptions
   public let prompt: String
   public let modelName: String
+  /// sha256 of the model's weights, and the transcoder's features per layer: with the layer count,
+  /// what identifies the model and CLT the graph was made with, for the tools that read it with a
+  /// clt.h5.
+  public let modelSHA256: String
   public let transcoderName: String
+  public let transcoderFeatures: Int
   /// A token's text, for labels.
   public let tokenText: (Int32) -> String
 
   /// Prunes `graph` as `options` say and scores it before and after.
   public init(
     graph: AttributionGraph, options: AttributionOptions, prompt: String, modelName: String,
-    transcoderName: String, tokenText: @escaping (Int32) -> String
+    modelSHA256: String, transcoderName: String, transcoderFeatures: Int,
+    tokenText: @escaping (Int32) -> String
   ) {
     self.graph = graph
     pruning = graph.pruned(nodeThreshold: options.nodeThreshold, edgeThreshold: options.edgeThreshold)
@@ -31,7 +37,9 @@ public struct AttributionReport {
     self.options = options
     self.prompt = prompt
     self.modelName = modelName
+    self.modelSHA256 = modelSHA256
     self.transcoderName = transcoderName
+    self.transcoderFeatures = transcoderFeatures
     self.tokenText = tokenText
   }
 

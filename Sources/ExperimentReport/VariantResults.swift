@@ -33,13 +33,30 @@ public struct VariantResults {
     lastStep = JSONFile.lastLine(of: folder.appendingPathComponent("metrics.jsonl"))
     let graphFolder = folder.appendingPathComponent("graphs")
     let graphFiles = (try? FileManager.default.contentsOfDirectory(atPath: graphFolder.path)) ?? []
+    let transcoder = metadata
     graphs = try graphFiles.compactMap { file -> (Int, JSONFile)? in
       guard file.hasPrefix("graph-"), file.hasSuffix(".json"),
         let index = Int(file.dropFirst("graph-".count).dropLast(".json".count))
       else { return nil }
-      return (index, try JSONFile(url: graphFolder.appendingPathComponent(file)))
+      let url = graphFolder.appendingPathComponent(file)
+      let graph = try JSONFile(url: url)
+      try Self.check(graph, at: url, madeWith: transcoder, at: clt)
+      return (index, graph)
     }.sorted { $0.0 < $1.0 }
     pictures = Self.pictures(in: folder, variant: name)
+  }
+
+  /// Throws `ReportError.mismatchedGraph` when the graph's metadata records another model or shape
+  /// (`TranscoderIdentity`) than the variant's clt.h5: its scores do not belong in this variant's row.
+  static func check(_ graph: JSONFile, at url: URL, madeWith metadata: CLTFileMetadata, at clt: URL) throws {
+    guard let recorded = graph.child("metadata") else { return }
+    let identity = TranscoderIdentity(
+      model: recorded.string("scan"), modelSHA256: recorded.string("model_sha256"),
+      nLayers: recorded.number("n_layers").map { Int($0) },
+      features: recorded.number("transcoder_features").map { Int($0) })
+    if let reason = identity.mismatch(with: metadata, file: url.path, cltPath: clt.path) {
+      throw ReportError.mismatchedGraph(reason)
+    }
   }
 
   /// SVG and PNG files under pictures/ and graphs/ (a graph's SVG rendering), sorted, as paths

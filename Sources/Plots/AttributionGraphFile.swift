@@ -1,4 +1,5 @@
 import Foundation
+import TranscoderTraining
 
 /// An attribution graph as `clt-attrib --format json` writes it (docs/FORMATS.md, "Attribution graph
 /// JSON"): the nodes and links the page and the importance chart draw. Read from the JSON alone, so
@@ -41,6 +42,10 @@ public struct AttributionGraphFile: Sendable {
   public var prompt: String
   /// The scalar metadata worth showing (scores, thresholds), as text.
   public var facts: [(String, String)]
+  /// The transcoder the graph was made with, as its metadata records it: the model (`scan`,
+  /// `model_sha256`), `n_layers` and `transcoder_features`; graphs older than those fields, or made
+  /// elsewhere, leave them nil.
+  public var transcoder: TranscoderIdentity
 
   /// Reads the graph; errors name the file and the node or link that is wrong.
   public static func read(_ path: String) throws -> AttributionGraphFile {
@@ -67,7 +72,11 @@ public struct AttributionGraphFile: Sendable {
     guard !rawNodes.isEmpty else { throw PlotError.emptyInput(file: path, what: "nodes") }
     let metadata = root["metadata"] as? [String: Any] ?? [:]
     let promptTokens = metadata["prompt_tokens"] as? [String] ?? []
-    var layers = (metadata["n_layers"] as? NSNumber)?.intValue ?? 0
+    let transcoder = TranscoderIdentity(
+      model: metadata["scan"] as? String, modelSHA256: metadata["model_sha256"] as? String,
+      nLayers: (metadata["n_layers"] as? NSNumber)?.intValue,
+      features: (metadata["transcoder_features"] as? NSNumber)?.intValue)
+    var layers = transcoder.nLayers ?? 0
     if layers == 0 {
       layers = (rawNodes.compactMap { Int($0["layer"] as? String ?? "") }.max() ?? -1) + 1
     }
@@ -156,6 +165,6 @@ public struct AttributionGraphFile: Sendable {
     }
     return AttributionGraphFile(
       nodes: nodes, links: links, promptTokens: promptTokens, layers: layers,
-      prompt: metadata["prompt"] as? String ?? promptTokens.joined(), facts: facts)
+      prompt: metadata["prompt"] as? String ?? promptTokens.joined(), facts: facts, transcoder: transcoder)
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TranscoderTraining
 
 /// One line of `clt-encode`'s output: a token and the transcoder features active on it
 /// (docs/FORMATS.md, "clt-encode output").
@@ -25,13 +26,20 @@ public struct EncodedToken: Sendable, Equatable {
   public var tokenID: Int
   public var token: String
   public var features: [Feature]
+  /// The transcoder the line was made with, from its `clt` field: clt-encode writes it on its first
+  /// line only, and older outputs have none.
+  public var transcoder: TranscoderIdentity?
 
-  public init(doc: Int, pos: Int, tokenID: Int, token: String, features: [Feature]) {
+  public init(
+    doc: Int, pos: Int, tokenID: Int, token: String, features: [Feature],
+    transcoder: TranscoderIdentity? = nil
+  ) {
     self.doc = doc
     self.pos = pos
     self.tokenID = tokenID
     self.token = token
     self.features = features
+    self.transcoder = transcoder
   }
 
   /// Reads a clt-encode JSON-lines file (`-`: stdin). Errors name the file, the line and the field.
@@ -71,10 +79,16 @@ public struct EncodedToken: Sendable, Equatable {
     return tokens
   }
 
-  /// Calls `body` with each line's token, in file order, until it returns false.
-  public static func forEach(_ path: String, _ body: (EncodedToken) throws -> Bool) throws {
+  /// Calls `body` with each line's token, in file order, until it returns false. With `transcoder`
+  /// (the clt.h5 read with the lines) each line is first checked to have been made with it
+  /// (`CLTFile.checkMadeWith`), so lines of another model's CLT are refused at the first such line.
+  public static func forEach(
+    _ path: String, madeWith transcoder: CLTFile? = nil, _ body: (EncodedToken) throws -> Bool
+  ) throws {
     try JSONLines.forEachObject(path) { line, object in
-      try body(try parse(object, line: line, path: path))
+      let token = try parse(object, line: line, path: path)
+      try transcoder?.checkMadeWith(token, line: line, path: path)
+      return try body(token)
     }
   }
 
@@ -95,9 +109,16 @@ public struct EncodedToken: Sendable, Equatable {
       }
       return Feature(layer: layer.intValue, feature: feature.intValue, activation: activation.doubleValue)
     }
+    var transcoder: TranscoderIdentity?
+    if object["clt"] != nil {
+      let clt: [String: Any] = try JSONLines.field(object, "clt", path, line)
+      transcoder = TranscoderIdentity(
+        model: clt["model"] as? String, modelSHA256: clt["model_sha256"] as? String,
+        nLayers: (clt["n_layers"] as? NSNumber)?.intValue, features: (clt["features"] as? NSNumber)?.intValue)
+    }
     return EncodedToken(
       doc: try int("doc"), pos: try int("pos"), tokenID: try int("token_id"),
-      token: try JSONLines.field(object, "token", path, line), features: features)
+      token: try JSONLines.field(object, "token", path, line), features: features, transcoder: transcoder)
   }
 
   /// The tokens of document `doc` (the first document when nil), in order.

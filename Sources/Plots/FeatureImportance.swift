@@ -44,11 +44,12 @@ public struct FeatureImportance {
     try streamedTotals(path: path, file: file).totals.ranked(top: top).map(\.key)
   }
 
-  /// The totals of a clt-encode file read as a stream, and its number of lines.
+  /// The totals of a clt-encode file read as a stream, and its number of lines; a line made with
+  /// another transcoder than `file` is refused (`CLTFile.checkMadeWith`).
   static func streamedTotals(path: String, file: CLTFile) throws -> (totals: Totals, tokens: Int) {
     var totals = Totals(file: file, source: path)
     var count = 0
-    try EncodedToken.forEach(path) { token in
+    try EncodedToken.forEach(path, madeWith: file) { token in
       try totals.add(token)
       count += 1
       return true
@@ -97,12 +98,14 @@ public struct FeatureImportance {
     }
   }
 
-  /// The graph's feature nodes, by activation × decoder norm (with `file`) or by influence.
+  /// The graph's feature nodes, by activation × decoder norm (with `file`, which must be the
+  /// transcoder the graph was made with: `CLTFile.checkMadeWith`) or by influence.
   public static func fromGraph(_ graph: AttributionGraphFile, file: CLTFile?, top: Int, source: String) throws
     -> FeatureImportance
   {
     let features = graph.nodes.filter { $0.kind == .feature }
     guard !features.isEmpty else { throw PlotError.emptyInput(file: source, what: "feature nodes") }
+    try file?.checkMadeWith(graph, path: source)
     func label(_ n: AttributionGraphFile.Node) -> String {
       let token =
         n.position < graph.promptTokens.count ? " " + tokenLabel(graph.promptTokens[n.position]) : ""

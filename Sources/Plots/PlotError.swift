@@ -12,6 +12,9 @@ public enum PlotError: Error, LocalizedError, Equatable {
   case unreadable(file: String, reason: String)
   /// A choice (layer, feature, position, document) that the input does not hold.
   case notInInput(file: String, detail: String)
+  /// A file made with another transcoder than the clt.h5 read with it: the sentence names both,
+  /// what differs and what to do.
+  case madeWithAnotherTranscoder(String)
   /// An output that could not be written.
   case outputFailed(path: String, reason: String)
   /// An outside program (rsvg-convert, chromium) that is missing or failed.
@@ -31,6 +34,8 @@ public enum PlotError: Error, LocalizedError, Equatable {
       return "\(name(file)): cannot read (\(reason))"
     case .notInInput(let file, let detail):
       return "\(name(file)): \(detail)"
+    case .madeWithAnotherTranscoder(let reason):
+      return reason
     case .outputFailed(let path, let reason):
       return "\(path): cannot write (\(reason))"
     case .externalTool(let name, let reason):

@@ -1,4 +1,5 @@
 import Foundation
+import TranscoderTraining
 
 /// The strongest activations of chosen features over a clt-encode stream, each with a window of
 /// its document: what a feature dashboard shows as its top-activating contexts.
@@ -109,12 +110,13 @@ public struct TopActivations {
     (kept[key] ?? []).compactMap { contexts[$0]?.context }
   }
 
-  /// Reads a clt-encode file (`-`: stdin) as a stream and keeps the top contexts of `features`.
-  public static func read(_ path: String, features: [FeatureKey], count: Int, window: Int) throws
-    -> TopActivations
-  {
+  /// Reads a clt-encode file (`-`: stdin) as a stream and keeps the top contexts of `features`;
+  /// with `transcoder`, a line made with another one is refused (`CLTFile.checkMadeWith`).
+  public static func read(
+    _ path: String, features: [FeatureKey], count: Int, window: Int, madeWith transcoder: CLTFile? = nil
+  ) throws -> TopActivations {
     var top = TopActivations(features: features, count: count, window: window)
-    try EncodedToken.forEach(path) { token in
+    try EncodedToken.forEach(path, madeWith: transcoder) { token in
       top.add(token)
       return true
     }

@@ -26,29 +26,46 @@ public struct TokenFeatures: Codable, Sendable, Equatable {
   /// The token's text (its bytes as UTF-8, an incomplete character replaced by U+FFFD).
   public var token: String
   public var features: [FeatureActivation]
+  /// The transcoder the features are of (`clt`), which clt-encode writes on its first line only, so
+  /// that a tool reading the lines with a clt.h5 can tell whether it is the same one.
+  public var transcoder: TranscoderIdentity?
 
   enum CodingKeys: String, CodingKey {
     case doc, pos
     case tokenID = "token_id"
     case token, features
+    case transcoder = "clt"
   }
 
-  public init(doc: Int, pos: Int, tokenID: Int, token: String, features: [FeatureActivation]) {
+  public init(
+    doc: Int, pos: Int, tokenID: Int, token: String, features: [FeatureActivation],
+    transcoder: TranscoderIdentity? = nil
+  ) {
     self.doc = doc
     self.pos = pos
     self.tokenID = tokenID
     self.token = token
     self.features = features
+    self.transcoder = transcoder
   }
 
-  /// The JSON object on one line, keys in the documented order (docs/FORMATS.md, "clt-encode").
+  /// The JSON object on one line, keys in the documented order (docs/FORMATS.md, "clt-encode"),
+  /// `clt` last when there is one.
   public var jsonLine: String {
     let list = features.map {
       "{\"layer\": \($0.layer), \"feature\": \($0.feature), \"activation\": \(JSONText.number($0.activation))}"
     }
+    let clt = transcoder.map { t in
+      let fields = [
+        t.model.map { "\"model\": \(JSONText.string($0))" },
+        t.modelSHA256.map { "\"model_sha256\": \(JSONText.string($0))" },
+        t.nLayers.map { "\"n_layers\": \($0)" }, t.features.map { "\"features\": \($0)" },
+      ]
+      return ", \"clt\": {\(fields.compactMap { $0 }.joined(separator: ", "))}"
+    }
     return
       "{\"doc\": \(doc), \"pos\": \(pos), \"token_id\": \(tokenID), \"token\": \(JSONText.string(token)), "
-      + "\"features\": [\(list.joined(separator: ", "))]}"
+      + "\"features\": [\(list.joined(separator: ", "))]\(clt ?? "")}"
   }
 }
 

@@ -17,6 +17,8 @@ public struct CLTFile {
   public var metadata: CLTFileMetadata
   /// The metrics on held-out shards (`clt-fit --eval`), when they were measured.
   public var evaluation: CLTEvaluation?
+  /// Where the file was read from (`load`), for messages that name it; nil for one made in memory.
+  public var url: URL?
 
   public init(
     transcoder: CrossLayerTranscoder, normalizer: ActivationNormalizer, frequencies: [[Float]],
@@ -148,6 +150,7 @@ public struct CLTFile {
     var loaded = CLTFile(
       transcoder: transcoder, normalizer: normalizer, frequencies: frequencies, metadata: metadata)
     loaded.evaluation = try CLTEvaluation(file: file, nLayers: l)
+    loaded.url = url
     try extra?(file, loaded)
     return loaded
   }

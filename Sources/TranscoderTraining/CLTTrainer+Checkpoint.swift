@@ -88,6 +88,14 @@ extension CLTTrainer {
         throw mismatch("it is a finished clt.h5 without optimizer state, not a checkpoint")
       }
       let m = loaded.metadata
+      // Shards of another model: named with both models, the usual mistake.
+      guard m.modelSHA256 == self.metadata.modelSHA256 else {
+        let shards = self.stream.seen.first.map { " (\($0.path), ...)" } ?? ""
+        throw mismatch(
+          "it was trained on \(TranscoderIdentity.modelLabel(name: m.model, sha256: m.modelSHA256)), "
+            + "the shards\(shards) come from "
+            + TranscoderIdentity.modelLabel(name: self.metadata.model, sha256: self.metadata.modelSHA256))
+      }
       // A feature-sharded checkpoint resumes only as one, on as many ranks (--shard-features).
       let sharding = self.shardsFeatures ? "\(self.communicator.size)" : "none"
       let checks: [(String, String, String)] = [
@@ -96,7 +104,6 @@ extension CLTTrainer {
           "feature_offset", try Self.attribute(file, "feature_offset"),
           self.shardsFeatures ? "\(self.featureOffset)" : "none"
         ),
-        ("model_sha256", m.modelSHA256, self.metadata.modelSHA256),
         ("n_layers", "\(m.nLayers)", "\(self.metadata.nLayers)"),
         ("d_model", "\(m.dModel)", "\(self.metadata.dModel)"),
         ("features", "\(m.features)", "\(self.transcoder.features)"),

@@ -42,7 +42,7 @@ public final class CLTTrainer {
   /// Per layer and feature, tokensSeen when it last fired (0 if never).
   public internal(set) var lastFired: [[Int]]
   private let firstPlannedSteps: Int
-  private let stream: ShardStream
+  let stream: ShardStream
   private let buffer: ShuffleBuffer
   /// The processes training together (one when launched without mpirun).
   public let communicator: Communicator

@@ -205,15 +205,41 @@ public final class ShardStream {
       firstPath = path
       return
     }
-    let fields: [(String, String, String)] = [
-      ("architecture", first.architecture, candidate.architecture),
-      ("model_sha256", first.modelSHA256, candidate.modelSHA256),
-      ("n_layers", String(first.nLayers), String(candidate.nLayers)),
-      ("d_model", String(first.dModel), String(candidate.dModel)),
-    ]
-    for (field, expected, found) in fields where expected != found {
+    if let (field, expected, found) = first.difference(from: candidate) {
       throw TrainingError.mismatchedShard(
         path: path, field: field, expected: expected, found: found, first: firstPath)
     }
+  }
+
+  /// Opens the first shard now and requires it to come from the model of `reference`, the
+  /// metadata of the shard at `referencePath`: held-out shards (`clt-fit --eval`) of another model
+  /// are refused before training rather than after it. Every later shard is checked against the
+  /// first as usual, so all of them are of that model.
+  /// - Throws: `TrainingError.heldOutMismatch`, or `.noShards` when there is no readable shard.
+  public func requireModel(of reference: ShardMetadata, at referencePath: String) throws {
+    guard let first = try next() else { throw TrainingError.noShards("--eval gave no readable shard") }
+    rewind()
+    guard let (field, expected, found) = reference.difference(from: first.metadata) else { return }
+    func label(_ m: ShardMetadata, _ value: String) -> String {
+      field == "model_sha256" || field == "architecture"
+        ? TranscoderIdentity.modelLabel(name: m.model, sha256: m.modelSHA256) : "\(field) \(value)"
+    }
+    throw TrainingError.heldOutMismatch(
+      path: first.url.path, heldOut: label(first.metadata, found), training: label(reference, expected),
+      trainingPath: referencePath)
+  }
+}
+
+extension ShardMetadata {
+  /// The first of architecture, model_sha256, n_layers and d_model in which `other` differs from
+  /// this shard's: the field, this shard's value and `other`'s; nil when they come from one model.
+  func difference(from other: ShardMetadata) -> (field: String, mine: String, theirs: String)? {
+    let fields: [(String, String, String)] = [
+      ("architecture", architecture, other.architecture),
+      ("model_sha256", modelSHA256, other.modelSHA256),
+      ("n_layers", String(nLayers), String(other.nLayers)),
+      ("d_model", String(dModel), String(other.dModel)),
+    ]
+    return fields.first { $0.1 != $0.2 }
   }
 }

@@ -7,6 +7,9 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   case noShards(String)
   /// A shard's metadata differs from the first shard's: it comes from another model or shape.
   case mismatchedShard(path: String, field: String, expected: String, found: String, first: String)
+  /// A held-out shard (`--eval`) of another model than the training shards: each described by its
+  /// model (or the field that differs), the first training shard named.
+  case heldOutMismatch(path: String, heldOut: String, training: String, trainingPath: String)
   /// A path given as a shard is neither a file nor a folder.
   case missingShard(path: String)
   /// The output cannot be written.
@@ -35,6 +38,10 @@ public enum TrainingError: Error, LocalizedError, Equatable {
     case .mismatchedShard(let path, let field, let expected, let found, let first):
       return "\(path): \(field) is '\(found)' but the first shard (\(first)) has '\(expected)'; "
         + "train on shards of one model only"
+    case .heldOutMismatch(let path, let heldOut, let training, let trainingPath):
+      return
+        "\(path) (--eval) holds activations of \(heldOut), the training shards (\(trainingPath), ...) of "
+        + "\(training); give --eval shards of the model the CLT is trained on"
     case .missingShard(let path):
       return "\(path): no such shard file or folder"
     case .outputNotWritable(let path, let reason):

@@ -144,7 +144,8 @@ struct CLTAttrib: ParsableCommand {
       if graph.featureCount > 0 { progress.finish(done: graph.featureCount) }
       let report = AttributionReport(
         graph: graph, options: options, prompt: prompt, modelName: model.description.name,
-        transcoderName: URL(fileURLWithPath: clt).lastPathComponent,
+        modelSHA256: model.description.sha256, transcoderName: URL(fileURLWithPath: clt).lastPathComponent,
+        transcoderFeatures: file.metadata.features,
         tokenText: { String(decoding: tokenizer.tokenBytes($0), as: UTF8.self) })
       let built = Date()
       switch format {

@@ -19,7 +19,9 @@ struct CLTEncode: ParsableCommand {
       the model; each layer's MLP input goes through the transcoder's encoder. For every token one \
       line is printed as soon as its document is done:
         {"doc": 0, "pos": 3, "token_id": 3290, "token": " dog", "features": [{"layer": 2, "feature": 117, "activation": 4.25}, ...]}
-      features sorted by activation, strongest first. The clt.h5 must come from the model (its sha256, \
+      features sorted by activation, strongest first; the first line ends with "clt": {"model": ..., \
+      "model_sha256": ..., "n_layers": ..., "features": ...}, naming the transcoder, so that clt-plot \
+      can refuse the lines with another clt.h5. The clt.h5 must come from the model (its sha256, \
       taps, layer count and width are checked); without --model, the model it names is found in \
       $CLTKIT_HOME/models. Progress goes to stderr. Format: docs/FORMATS.md.
       """,
@@ -87,6 +89,8 @@ struct CLTEncode: ParsableCommand {
       let meter = ProgressLine(label: "clt-encode", unit: "tokens", quiet: common.quiet)
       var tokens = 0
       var doc = 0
+      // The first line names the transcoder, for the tools that read the lines with a clt.h5.
+      var identity: TranscoderIdentity? = TranscoderIdentity(file.metadata)
       /// Thrown to stop reading once --max-tokens are encoded.
       struct BudgetSpent: Error {}
       do {
@@ -98,8 +102,11 @@ struct CLTEncode: ParsableCommand {
           for (pos, (id, active)) in zip(ids, features).enumerated() {
             let token = String(decoding: tokenizer.tokenBytes(id), as: UTF8.self)
             lines +=
-              TokenFeatures(doc: doc, pos: pos, tokenID: Int(id), token: token, features: active).jsonLine
+              TokenFeatures(
+                doc: doc, pos: pos, tokenID: Int(id), token: token, features: active, transcoder: identity
+              ).jsonLine
             lines += "\n"
+            identity = nil
           }
           try StandardOutput.write(lines)
           doc += 1

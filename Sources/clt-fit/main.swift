@@ -273,6 +273,9 @@ struct CLTFit: ParsableCommand {
     }
     guard let first = try stream.next() else { throw TrainingError.noShards("none were given") }
     stream.rewind()
+    // Held-out shards of another model are refused now, not after the training they would be wasted on.
+    let evalStream = try eval.isEmpty ? nil : ShardStream(arguments: eval, readStandardInput: false)
+    try evalStream?.requireModel(of: first.metadata, at: first.url.path)
     let features = try features ?? defaultFeatures(for: first.metadata, group: group, quiet: quiet)
     if activation.selectsByRank { try require(k, atMost: features, "--k", because: "--features") }
     var configuration = TrainingConfiguration(
@@ -362,8 +365,7 @@ struct CLTFit: ParsableCommand {
     if !stream.skipped.isEmpty {
       StandardError.line("clt-fit: skipped \(stream.skipped.count) unreadable shards (listed above)")
     }
-    if !eval.isEmpty {
-      let evalStream = try ShardStream(arguments: eval, readStandardInput: false)
+    if let evalStream {
       let evaluation = try CLTEvaluation.measure(
         trainer.transcoder, normalizer: trainer.normalizer, stream: evalStream, maxTokens: evalTokens,
         batch: min(batch, 4096))

@@ -21,7 +21,8 @@ struct Dashboard: ParsableCommand {
       --no-logits leaves the model out. Features: --feature L:F (repeat, or comma-separated), the \
       --top-features most influential feature nodes of --graph files (clt-attrib --format json), \
       or else the --top-features most important of the input (Σ activation × decoder norm, which \
-      reads the input twice, so it must be a file). The page has an index, then one section per \
+      reads the input twice, so it must be a file). The input and the --graph files must have been \
+      made with --clt: ones of another model or shape are refused. The page has an index, then one section per \
       feature (id L{layer}-F{feature}); format: docs/FORMATS.md.
       """)
 
@@ -103,7 +104,8 @@ struct Dashboard: ParsableCommand {
         ?? loadTranscoder(clt)
       let loaded = Date()
       let (keys, notes) = try chooseFeatures(file: file)
-      let top = try TopActivations.read(input, features: keys, count: contexts, window: window)
+      let top = try TopActivations.read(
+        input, features: keys, count: contexts, window: window, madeWith: file)
       var dashboards = keys.map { key in
         FeatureDashboard(
           key: key, contexts: top.contexts(of: key), firingTokens: top.firingTokens[key] ?? 0,
@@ -149,7 +151,11 @@ struct Dashboard: ParsableCommand {
     var notes: [FeatureKey: [String]] = [:]
     for key in features where !keys.contains(key) { keys.append(key) }
     if !graph.isEmpty {
-      let graphs = try graph.map { (SVGDocument.fileName($0), try AttributionGraphFile.read($0)) }
+      let graphs = try graph.map { path in
+        let read = try AttributionGraphFile.read(path)
+        try file.checkMadeWith(read, path: path)
+        return (SVGDocument.fileName(path), read)
+      }
       for (key, lines) in FeatureDashboard.graphFeatures(graphs, top: topFeatures ?? 12) {
         if !keys.contains(key) { keys.append(key) }
         notes[key, default: []] += lines

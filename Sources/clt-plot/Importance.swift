@@ -11,7 +11,8 @@ struct Importance: ParsableCommand {
     discussion: """
       From clt-encode JSON lines and --clt (summed over the tokens), or from a graph \
       (clt-attrib --format json, the input ending in .json or given with --graph): each feature node, \
-      by activation × decoder norm with --clt, by its influence on the logits without.
+      by activation × decoder norm with --clt, by its influence on the logits without. The input \
+      must have been made with --clt: one of another model or shape is refused.
       """)
 
   @OptionGroup var output: OutputOptions

@@ -127,11 +127,19 @@ import TranscoderTraining
     "importance from a graph: feature nodes by activation × decoder norm, or by influence without a clt.h5")
   func importanceFromGraph() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
+    // The fixture graph's model has 2 layers: made with another CLT than this 3-layer one.
+    let twoLayers = try AttributionGraphFile.read(
+      try PlotFixtures.write(PlotFixtures.graphJSON, "g2.json", in: dir))
+    let file = try CLTFile.load(url: clt)
+    #expect(throws: PlotError.self, "a graph of another shape is refused") {
+      try FeatureImportance.fromGraph(twoLayers, file: file, top: 10, source: "g2.json")
+    }
     let graph = try AttributionGraphFile.read(
-      try PlotFixtures.write(PlotFixtures.graphJSON, "g.json", in: dir))
+      try PlotFixtures.write(
+        PlotFixtures.graphJSON.replacingOccurrences(of: "\"n_layers\": 2", with: "\"n_layers\": 3"), "g.json",
+        in: dir))
     let byInfluence = try FeatureImportance.fromGraph(graph, file: nil, top: 10, source: "g.json")
     #expect(byInfluence.bars.map(\.value) == [0.5, 0.4])
-    let file = try CLTFile.load(url: clt)
     let byNorm = try FeatureImportance.fromGraph(graph, file: file, top: 10, source: "g.json")
     let expected = Set([
       2.0 * Double(file.transcoder.decoderNorms(layer: 0)[5]),

@@ -18,6 +18,14 @@ import TranscoderTraining
     #expect(!line.contains("\n"), "one record, one line")
     #expect(line.hasPrefix("{\"doc\": 3, \"pos\": 17, \"token_id\": 42, \"token\": "))
     #expect(try JSONDecoder().decode(TokenFeatures.self, from: Data(line.utf8)) == record)
+    #expect(!line.contains("\"clt\""), "only a line given the transcoder names it")
+    var first = record
+    first.transcoder = TranscoderIdentity(model: "gpt2", modelSHA256: "ab12", nLayers: 12, features: 6144)
+    #expect(
+      first.jsonLine.hasSuffix(
+        ", \"clt\": {\"model\": \"gpt2\", \"model_sha256\": \"ab12\", \"n_layers\": 12, \"features\": 6144}}"),
+      "the transcoder comes last, with clt.h5's attribute names")
+    #expect(try JSONDecoder().decode(TokenFeatures.self, from: Data(first.jsonLine.utf8)) == first)
   }
 
   @Test(
