@@ -85,11 +85,20 @@ let package = Package(
     /// Pictures of the other tools' outputs: a small SVG builder, axes and colour scales, the
     /// charts (heatmaps, bars, curves, PCA) and the self-contained attribution-graph page.
     .target(name: "Plots", dependencies: ["Transcoder", "TranscoderTraining", "OutputFiles"]),
-    /// What every tool shares: progress on stderr, atomic files, signals, common options.
+    /// Command-line plumbing every tool shares: progress on stderr, stdout that fails cleanly,
+    /// atomic files, signals, the common options; no model code, so clt-report links none.
     .target(
       name: "ToolSupport",
       dependencies: [
-        "LanguageModels", "Kernels", "OutputFiles",
+        "Kernels", "OutputFiles",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    /// Finding and loading a tool's model and tokenizer: --model, $CLTKIT_HOME's defaults, the model
+    /// a CLT was trained on.
+    .target(
+      name: "ModelLoading",
+      dependencies: [
+        "ToolSupport", "LanguageModels", "ModelFormats", "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -97,7 +106,7 @@ let package = Package(
     .executableTarget(
       name: "gpt2-acts",
       dependencies: [
-        "ToolSupport", "ActivationShards", "LanguageModels", "Tokenizers",
+        "ToolSupport", "ModelLoading", "ActivationShards", "LanguageModels", "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -110,14 +119,16 @@ let package = Package(
     .executableTarget(
       name: "clt-encode",
       dependencies: [
-        "ToolSupport", "ReplacementModel", "TranscoderTraining", "ActivationShards", "LanguageModels",
+        "ToolSupport", "ModelLoading", "ReplacementModel", "TranscoderTraining", "ActivationShards",
+        "LanguageModels",
         "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "clt-replace",
       dependencies: [
-        "ToolSupport", "ReplacementModel", "TranscoderTraining", "ActivationShards", "LanguageModels",
+        "ToolSupport", "ModelLoading", "ReplacementModel", "TranscoderTraining", "ActivationShards",
+        "LanguageModels",
         "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
@@ -131,20 +142,21 @@ let package = Package(
     .executableTarget(
       name: "clt-attrib",
       dependencies: [
-        "ToolSupport", "Attribution", "CKernels", "LanguageModels", "TranscoderTraining", "Tokenizers",
+        "ToolSupport", "ModelLoading", "Attribution", "CKernels", "LanguageModels", "TranscoderTraining",
+        "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "clt-plot",
       dependencies: [
-        "ToolSupport", "Plots", "TranscoderTraining", "ReplacementModel", "LanguageModels",
+        "ToolSupport", "ModelLoading", "Plots", "TranscoderTraining", "ReplacementModel", "LanguageModels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
     .executableTarget(
       name: "clt-convert",
       dependencies: [
-        "ToolSupport", "CircuitTracerFormat", "LanguageModels", "TranscoderTraining",
+        "ToolSupport", "ModelLoading", "CircuitTracerFormat", "LanguageModels", "TranscoderTraining",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -193,7 +205,8 @@ let package = Package(
     .testTarget(
       name: "ToolsTests",
       dependencies: [
-        "HDF5", "OutputFiles", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
+        "HDF5", "OutputFiles", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards",
+        "Transcoder",
         "TranscoderTraining", "ToolSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],

@@ -4,6 +4,7 @@ import CKernels
 import Foundation
 import LanguageModels
 import Tokenizers
+import ModelLoading
 import ToolSupport
 import TranscoderTraining
 

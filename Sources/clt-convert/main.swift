@@ -2,6 +2,7 @@ import ArgumentParser
 import CircuitTracerFormat
 import Foundation
 import LanguageModels
+import ModelLoading
 import ToolSupport
 import TranscoderTraining
 

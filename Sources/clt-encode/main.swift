@@ -4,6 +4,7 @@ import Foundation
 import LanguageModels
 import ReplacementModel
 import Tokenizers
+import ModelLoading
 import ToolSupport
 import TranscoderTraining
 

@@ -3,6 +3,7 @@ import Foundation
 import LanguageModels
 import Plots
 import ReplacementModel
+import ModelLoading
 import ToolSupport
 import TranscoderTraining
 

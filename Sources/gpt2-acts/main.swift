@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import LanguageModels
 import Tokenizers
+import ModelLoading
 import ToolSupport
 
 /// Runs a language model over a corpus and writes every layer's MLP input and output to HDF5 shards.

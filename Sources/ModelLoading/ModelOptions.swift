@@ -3,6 +3,7 @@ import Foundation
 import LanguageModels
 import ModelFormats
 import Tokenizers
+import ToolSupport
 
 /// The options every tool that runs a model shares: which model and which tokenizer (threads are in
 /// `CommonOptions`).
@@ -30,7 +31,7 @@ public struct ModelOptions: ParsableArguments {
   /// Which model to load: --model; else, for a tool given a CLT, the model it was trained on
   /// (found by name among $CLTKIT_HOME's models); else $CLTKIT_MODEL; else the first of
   /// `CLTKitHome.defaultModels` that has been fetched.
-  /// - Throws: `ToolError.noModel` or `.trainedModelMissing`, naming the command that fetches one.
+  /// - Throws: `ModelLoadingError.noModel` or `.trainedModelMissing`, naming the command that fetches one.
   public func chooseModel(trainedOn trained: TrainedModel? = nil) throws -> ModelChoice {
     if let model { return ModelChoice(path: model, reason: nil) }
     let home = CLTKitHome.fromEnvironment()
@@ -39,14 +40,14 @@ public struct ModelOptions: ParsableArguments {
         URL(fileURLWithPath: path).lastPathComponent == trained.name ? path : nil
       }
       guard let path = named ?? home.model(named: trained.name)?.path else {
-        throw ToolError.trainedModelMissing(trained, home: home.models.path)
+        throw ModelLoadingError.trainedModelMissing(trained, home: home.models.path)
       }
       return ModelChoice(path: path, reason: "the model \(trained.file) was trained on")
     }
     if let path = ProcessInfo.processInfo.environment["CLTKIT_MODEL"], !path.isEmpty {
       return ModelChoice(path: path, reason: "from $CLTKIT_MODEL")
     }
-    guard let url = home.defaultModel() else { throw ToolError.noModel(home: home.models.path) }
+    guard let url = home.defaultModel() else { throw ModelLoadingError.noModel(home: home.models.path) }
     return ModelChoice(path: url.path, reason: "the default model in \(home.models.path)")
   }
 
@@ -103,7 +104,9 @@ public struct ModelOptions: ParsableArguments {
       return try BPETokenizer.gpt2(rankFile: url)
     }
     if let tokenizer {
-      guard let loaded = try load(tokenizer) else { throw ToolError.tokenizerNotFound(searched: [tokenizer]) }
+      guard let loaded = try load(tokenizer) else {
+        throw ModelLoadingError.tokenizerNotFound(searched: [tokenizer])
+      }
       return loaded
     }
     let model = try chooseModel(trainedOn: trained).path
@@ -122,6 +125,6 @@ public struct ModelOptions: ParsableArguments {
       searched.append(candidate)
       if let loaded = try load(candidate) { return loaded }
     }
-    throw ToolError.tokenizerNotFound(searched: searched)
+    throw ModelLoadingError.tokenizerNotFound(searched: searched)
   }
 }
