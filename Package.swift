@@ -49,6 +49,8 @@ let package = Package(
     .target(name: "LanguageModels", dependencies: ["Kernels", "ModelFormats", "Tokenizers"]),
     /// Corpus reading, windowing and the HDF5 activation-shard format.
     .target(name: "ActivationShards", dependencies: ["HDF5"]),
+    /// A model run over a corpus with every row's MLP input and output written to shards (gpt2-acts).
+    .target(name: "ActivationDump", dependencies: ["ActivationShards", "LanguageModels", "Tokenizers"]),
     /// Cross-layer transcoders (Ameisen et al. 2025): parameters, sparse forward pass, loss, gradients.
     .target(name: "Transcoder", dependencies: ["Kernels", "CKernels", "Collectives"]),
     /// The collective operations training across processes needs, and the group of one process.
@@ -106,7 +108,7 @@ let package = Package(
     .executableTarget(
       name: "gpt2-acts",
       dependencies: [
-        "ToolSupport", "ModelLoading", "ActivationShards", "LanguageModels", "Tokenizers",
+        "ToolSupport", "ModelLoading", "ActivationDump", "ActivationShards", "LanguageModels", "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -205,7 +207,8 @@ let package = Package(
     .testTarget(
       name: "ToolsTests",
       dependencies: [
-        "HDF5", "OutputFiles", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards",
+        "HDF5", "OutputFiles", "ActivationDump", "ModelFormats", "LanguageModels", "Tokenizers",
+        "ActivationShards",
         "Transcoder",
         "TranscoderTraining", "ToolSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,9 +1,10 @@
+import ActivationDump
 import ActivationShards
 import ArgumentParser
 import Foundation
 import LanguageModels
-import Tokenizers
 import ModelLoading
+import Tokenizers
 import ToolSupport
 
 /// Runs a language model over a corpus and writes every layer's MLP input and output to HDF5 shards.
@@ -121,7 +122,9 @@ struct GPT2Acts: ParsableCommand {
     // write: a clt-fit reading the paths from a pipe then plans one pass over them.
     let windows: [[Int32]]
     do {
-      windows = try plannedWindows(tokenizer: tokenizer)
+      if !common.quiet { StandardError.line("gpt2-acts: tokenising \(corpus.joined(separator: ", "))") }
+      windows = try ActivationDump.plannedWindows(
+        corpus: corpus, tokenizer: tokenizer, context: context, maxTokens: maxTokens)
       guard !windows.isEmpty else { throw ToolError.emptyInput("the corpus") }
     } catch {
       writer.abort()
@@ -129,7 +132,8 @@ struct GPT2Acts: ParsableCommand {
       throw error
     }
     let plannedTokens = windows.reduce(0) { $0 + $1.count }
-    writer.metadata.plannedRows = windows.reduce(0) { $0 + $1.count - (keepBos ? 0 : 1) }
+    let dump = ActivationDump(model: model, writer: writer, keepBOS: keepBos)
+    writer.metadata.plannedRows = dump.rows(of: windows)
     var printFailure: Error?
     writer.onShardCompleted = { url in
       guard printFailure == nil else { return }
@@ -143,48 +147,45 @@ struct GPT2Acts: ParsableCommand {
     }
     let cleanup = SignalCleanup()
     cleanup.install { writer.temporaryPath }
-    let run = DumpRun(model: model, writer: writer, keepBOS: keepBos, quiet: common.quiet)
-    run.fraction = { Double(run.tokensProcessed) / Double(plannedTokens) }
+    let progress = ProgressLine(label: "gpt2-acts", unit: "tokens", quiet: common.quiet)
+    // Rows and seconds when the first batch was done: what `--timing` leaves out as warm-up.
+    var afterFirstBatch: (rows: Int, seconds: Double)?
+    dump.onBatch = { dump in
+      if afterFirstBatch == nil { afterFirstBatch = (dump.rowsWritten, progress.elapsed) }
+      progress.update(
+        done: dump.tokensProcessed, fraction: Double(dump.tokensProcessed) / Double(plannedTokens))
+    }
     do {
-      // Windows of one length go through the model together; only a trimmed last one is shorter.
-      var start = 0
-      while start < windows.count {
-        var end = start + 1
-        while end < windows.count && end - start < batch && windows[end].count == windows[start].count {
-          end += 1
-        }
-        if toPipe && StandardOutput.readerHasGone { throw ReaderGone() }
-        try run.process(Array(windows[start..<end]))
+      try dump.run(windows, batch: batch) {
         if let printFailure { throw printFailure }
-        start = end
+        if toPipe && StandardOutput.readerHasGone { throw ReaderGone() }
       }
       _ = try writer.finish()
       if let printFailure { throw printFailure }
     } catch is ReaderGone {
       writer.abort()
-      readerGone(writer: writer, run: run)
+      readerGone(writer: writer, tokens: dump.tokensProcessed)
       return
     } catch  where toPipe && StandardOutput.readerHasGone {  // a failed print of a shard's path
       writer.abort()
-      readerGone(writer: writer, run: run)
+      readerGone(writer: writer, tokens: dump.tokensProcessed)
       return
     } catch {
       writer.abort()
       throw error
     }
-    run.progress.finish(done: run.tokensProcessed)
+    progress.finish(done: dump.tokensProcessed)
     if common.timing {
       // Like the PyTorch reference in `make bench`, the first batch is a warm-up (page faults,
       // BLAS threads starting); the figure is the rest, with the totals alongside.
-      let total = run.progress.elapsed
-      let steady = run.afterFirstBatch
+      let total = progress.elapsed
       let (tokens, seconds) =
-        steady.map { (run.rowsWritten - $0.rows, total - $0.seconds) }
-        ?? (run.rowsWritten, total)
+        afterFirstBatch.map { (dump.rowsWritten - $0.rows, total - $0.seconds) }
+        ?? (dump.rowsWritten, total)
       var line = TimingLine(label: common.timingLabel(default: "dump"), tokens: tokens, seconds: seconds)
-      line.add("total_tokens", run.tokensProcessed)
+      line.add("total_tokens", dump.tokensProcessed)
       line.add("total_seconds", total)
-      line.add("rows", run.rowsWritten)
+      line.add("rows", dump.rowsWritten)
       line.print()
     }
   }
@@ -199,7 +200,7 @@ struct GPT2Acts: ParsableCommand {
   /// there is no one left to train on more shards, so the dump stops too, with nothing
   /// half-written. Shards printed but never read are removed when the reader was deleting the
   /// ones it read (they were the pipe's, not the user's); otherwise they are listed.
-  func readerGone(writer: ShardWriter, run: DumpRun) {
+  func readerGone(writer: ShardWriter, tokens: Int) {
     let unread = writer.completedShards.filter { FileManager.default.fileExists(atPath: $0.path) }
     var note = ""
     if !unread.isEmpty && writer.sawConsumer {
@@ -211,109 +212,9 @@ struct GPT2Acts: ParsableCommand {
     }
     if !common.quiet {
       StandardError.line(
-        "gpt2-acts: the reader of standard output has stopped; stopping after \(run.tokensProcessed) tokens"
+        "gpt2-acts: the reader of standard output has stopped; stopping after \(tokens) tokens"
           + note)
     }
-  }
-
-  /// The corpus cut into the windows the dump will run, in order: every full window of
-  /// `context` tokens, then the last partial one; with --max-tokens, whole windows while they fit
-  /// and then a trimmed one (if it holds BOS and at least one token).
-  func plannedWindows(tokenizer: any Tokenizer) throws -> [[Int32]] {
-    var windows = TokenWindows(context: context, bos: tokenizer.endOfTextID)
-    var planned: [[Int32]] = []
-    var tokens = 0
-    func room() -> Int { maxTokens.map { $0 - tokens } ?? Int.max }
-    func take(_ window: [Int32]) {
-      let kept = room() >= window.count ? window : Array(window.prefix(room()))
-      guard kept.count >= 2 else { return }
-      planned.append(kept)
-      tokens += kept.count
-    }
-    if !common.quiet { StandardError.line("gpt2-acts: tokenising \(corpus.joined(separator: ", "))") }
-    try CorpusReader(inputs: corpus).forEachDocument { text in
-      guard room() >= 2 else { return }
-      windows.add(document: tokenizer.encode(text))
-      while room() >= 2, let w = windows.nextFullWindow() { take(w) }
-    }
-    if room() >= 2, let last = windows.finalWindow() { take(last) }
-    return planned
-  }
-}
-
-/// The state of one dump: runs batches through the model and hands the rows to the writer.
-final class DumpRun {
-  let model: any LanguageModel
-  let writer: ShardWriter
-  let keepBOS: Bool
-  let progress: ProgressLine
-  private(set) var tokensProcessed = 0
-  /// Rows and seconds when the first batch was done: what `--timing` leaves out as warm-up.
-  private(set) var afterFirstBatch: (rows: Int, seconds: Double)?
-  private(set) var rowsWritten = 0
-  private var windowIndex: Int32 = 0
-  /// How much of the whole job is done, when that is known (for the ETA).
-  var fraction: () -> Double? = { nil }
-  /// Reused while batches keep the same size: allocating 2 · layers · rows · d floats per batch costs.
-  private var taps: MLPTaps?
-
-  init(model: any LanguageModel, writer: ShardWriter, keepBOS: Bool, quiet: Bool) {
-    self.model = model
-    self.writer = writer
-    self.keepBOS = keepBOS
-    progress = ProgressLine(label: "gpt2-acts", unit: "tokens", quiet: quiet)
-  }
-
-  /// Runs windows of one length as a batch and appends their rows to the shards.
-  func process(_ windows: [[Int32]]) throws {
-    let length = windows[0].count
-    let info = model.description
-    if taps?.rows != windows.count * length {
-      taps = MLPTaps(nLayers: info.nLayers, rows: windows.count * length, dModel: info.dModel)
-    }
-    let taps = taps!
-    _ = try model.forward(
-      tokens: windows.flatMap { $0 }, batch: windows.count, length: length, taps: taps, computeLogits: false)
-    // Keep every row, or drop each window's BOS row by compacting the layer-major blocks in place.
-    let first = keepBOS ? 0 : 1
-    var tokens: [Int32] = []
-    var positions: [Int32] = []
-    var windowIDs: [Int32] = []
-    var keptRows: [Int] = []
-    for (w, window) in windows.enumerated() {
-      for p in first..<length {
-        tokens.append(window[p])
-        positions.append(Int32(p))
-        windowIDs.append(windowIndex + Int32(w))
-        keptRows.append(w * length + p)
-      }
-    }
-    windowIndex += Int32(windows.count)
-    let d = info.dModel
-    if keptRows.count != taps.rows {
-      for buffer in [taps.mlpIn, taps.mlpOut] {
-        for l in 0..<info.nLayers {
-          let block = taps.pointer(buffer, layer: l)
-          let compacted = buffer.pointer + l * keptRows.count * d
-          for (i, row) in keptRows.enumerated() {
-            (compacted + i * d).update(from: block + row * d, count: d)
-          }
-        }
-      }
-    }
-    // Completed shards are printed by the writer's onShardCompleted, as each one lands.
-    _ = try tokens.withUnsafeBufferPointer { t in
-      try positions.withUnsafeBufferPointer { p in
-        try windowIDs.withUnsafeBufferPointer { w in
-          try writer.append(
-            tokens: t, positions: p, windows: w, mlpIn: taps.mlpIn.pointer, mlpOut: taps.mlpOut.pointer)
-        }
-      }
-    }
-    tokensProcessed += windows.count * length
-    if afterFirstBatch == nil { afterFirstBatch = (rowsWritten + keptRows.count, progress.elapsed) }
-    rowsWritten += keptRows.count
-    progress.update(done: tokensProcessed, fraction: fraction())
   }
 }
 
