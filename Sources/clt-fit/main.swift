@@ -398,6 +398,7 @@ struct CLTFit: ParsableCommand {
   func onePass(_ stream: ShardStream, _ group: Communicator) throws -> Int {
     var rows = [Double(try stream.plannedRows())]
     if group.isDistributed && !shardFeatures { try group.sum(&rows) }
+    guard rows[0] > 0 else { throw TrainingError.noShards("none were given") }
     let steps = max(1, Int(rows[0]) / batch)
     if group.isRoot && !common.quiet {
       StandardError.line(
