@@ -15,6 +15,10 @@ public protocol HDF5AttributeHolder: AnyObject {
 }
 
 extension HDF5AttributeHolder {
+  /// The longest fixed-length string attribute read: attributes hold short facts, and the length
+  /// comes from the file, so a damaged one must not size an allocation.
+  static var maximumFixedStringBytes: Int { 1 << 20 }
+
   /// Whether an attribute called `name` exists on this object.
   public func hasAttribute(_ name: String) throws -> Bool {
     let status = H5Aexists(try objectID, name)
@@ -71,6 +75,11 @@ extension HDF5AttributeHolder {
         return pointer.map { String(cString: $0) } ?? ""
       } else {
         let size = H5Tget_size(fileType)
+        guard size <= Self.maximumFixedStringBytes else {
+          throw HDF5Error.typeMismatch(
+            path: filePath, name: qualified(name), expected: "a string of at most 1 MiB",
+            found: "a string of \(size) bytes")
+        }
         var buffer = [CChar](repeating: 0, count: size + 1)
         try check(H5Aread(attribute, memType, &buffer), reading: name)
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
@@ -131,6 +140,17 @@ extension HDF5AttributeHolder {
       H5Aopen(try objectID, name, cltk_h5p_default()), path: filePath, name: objectName,
       operation: "open attribute '\(name)'")
     defer { H5Aclose(attribute) }
+    // Every read below fills one value; an attribute of several (from a damaged dataspace, or
+    // another writer) would overrun it.
+    let space = try HDF5Library.checkID(
+      H5Aget_space(attribute), path: filePath, name: objectName,
+      operation: "read the shape of attribute '\(name)'")
+    defer { H5Sclose(space) }
+    let points = H5Sget_simple_extent_npoints(space)
+    guard points == 1 else {
+      throw HDF5Error.typeMismatch(
+        path: filePath, name: qualified(name), expected: "one value", found: "\(points) values")
+    }
     let fileType = try HDF5Library.checkID(
       H5Aget_type(attribute), path: filePath, name: objectName,
       operation: "read the type of attribute '\(name)'")
