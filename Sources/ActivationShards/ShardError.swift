@@ -15,6 +15,8 @@ public enum ShardError: Error, LocalizedError, Equatable {
   case writerClosed(directory: String)
   /// A file is not a shard this code can read.
   case unsupportedFormat(path: String, reason: String)
+  /// A cross-layer transcoder (clt.h5, or a clt-fit checkpoint) was given where a shard belongs.
+  case transcoderGiven(path: String)
 
   public var errorDescription: String? {
     switch self {
@@ -31,6 +33,8 @@ public enum ShardError: Error, LocalizedError, Equatable {
       return "\(directory): the shard writer was already finished or aborted"
     case .unsupportedFormat(let path, let reason):
       return "\(path): not a readable activation shard: \(reason)"
+    case .transcoderGiven(let path):
+      return "\(path) is a CLT (clt.h5), not an activation shard; give the shards gpt2-acts wrote"
     }
   }
 }

@@ -92,9 +92,8 @@ public struct CLTFile {
   public static func read(_ file: HDF5File, _ name: String, into buffer: FloatBuffer, path: String) throws {
     let set = try file.openDataset(name)
     defer { try? set.close() }
-    let shape = try set.shape
-    let rows = shape.first ?? 0
-    let count = shape.reduce(1, *)
+    let rows = try set.rowCount
+    let count = try set.elementCount
     guard count == buffer.count else {
       throw TrainingError.unsupportedTranscoder(
         path: path, reason: "'\(name)' holds \(count) values, expected \(buffer.count)")
@@ -122,18 +121,13 @@ public struct CLTFile {
     defer { try? file.close() }
     let metadata = try CLTFileMetadata(file: file)
     let (l, d, f) = (metadata.nLayers, metadata.dModel, metadata.features)
-    func read(_ name: String, count: Int) throws -> [Float] {
-      let set = try file.openDataset(name)
-      let values = try set.readAll(as: Float.self)
-      try set.close()
-      guard values.count == count else {
-        throw TrainingError.unsupportedTranscoder(
-          path: url.path, reason: "'\(name)' holds \(values.count) values, expected \(count)")
-      }
-      return values
-    }
     func fill(_ buffer: FloatBuffer, _ name: String) throws {
       try Self.read(file, name, into: buffer, path: url.path)
+    }
+    func read(_ name: String, count: Int) throws -> [Float] {
+      let buffer = FloatBuffer(count: count)
+      try fill(buffer, name)
+      return buffer.array
     }
     let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, decoders: decoders)
     transcoder.activation = metadata.configuration.activation

@@ -7,12 +7,16 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   case noShards(String)
   /// A shard's metadata differs from the first shard's: it comes from another model or shape.
   case mismatchedShard(path: String, field: String, expected: String, found: String, first: String)
+  /// Shards were given but every one was skipped as unreadable; `firstReason` names the first.
+  case unreadableShards(count: Int, firstReason: String)
   /// A path given as a shard is neither a file nor a folder.
   case missingShard(path: String)
   /// The output cannot be written.
   case outputNotWritable(path: String, reason: String)
   /// A file is not a clt.h5 this code can read.
   case unsupportedTranscoder(path: String, reason: String)
+  /// An activation shard was given where a clt.h5 belongs.
+  case shardGiven(path: String)
   /// Options that cannot describe a run.
   case invalidConfiguration(String)
   /// A checkpoint that does not belong to this run (another model, shape or activation).
@@ -32,12 +36,17 @@ public enum TrainingError: Error, LocalizedError, Equatable {
     case .mismatchedShard(let path, let field, let expected, let found, let first):
       return "\(path): \(field) is '\(found)' but the first shard (\(first)) has '\(expected)'; "
         + "train on shards of one model only"
+    case .unreadableShards(let count, let firstReason):
+      let which = count == 1 ? "the shard given could not" : "none of the \(count) shards given could"
+      return "no activation shards: \(which) be read (\(firstReason))"
     case .missingShard(let path):
       return "\(path): no such shard file or folder"
     case .outputNotWritable(let path, let reason):
       return "\(path): cannot write the transcoder (\(reason)); choose a writable path"
     case .unsupportedTranscoder(let path, let reason):
       return "\(path): not a readable clt.h5: \(reason)"
+    case .shardGiven(let path):
+      return "\(path) is an activation shard, not a CLT (clt.h5); give the clt.h5 clt-fit wrote"
     case .invalidConfiguration(let message):
       return message
     case .checkpointMismatch(let path, let reason):
