@@ -69,6 +69,7 @@ extension HDF5AttributeHolder {
       let memType = try check(H5Tcopy(fileType), reading: name)
       defer { H5Tclose(memType) }
       if isVariable > 0 {
+        if let checked = try checkedVariableString(attribute, name) { return checked }
         var pointer: UnsafeMutablePointer<CChar>? = nil
         try check(H5Aread(attribute, memType, &pointer), reading: name)
         defer { if let pointer { H5free_memory(pointer) } }
@@ -85,6 +86,29 @@ extension HDF5AttributeHolder {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self)
       }
+    }
+  }
+
+  /// A variable-length string read through `HDF5GlobalHeap` (see there why), or nil where that
+  /// does not apply and libhdf5 reads it: a file open for writing, whose heap may not be on disk
+  /// yet, or a superblock `HDF5Superblock` does not read.
+  private func checkedVariableString(_ attribute: hid_t, _ name: String) throws -> String? {
+    let file = H5Iget_file_id(try objectID)
+    guard file >= 0 else { return nil }
+    defer { H5Fclose(file) }
+    var intent: UInt32 = 0
+    guard H5Fget_intent(file, &intent) >= 0, intent & cltk_h5f_acc_rdwr() == 0,
+      HDF5Library.variableStringDescriptor >= 0,
+      let layout = HDF5Superblock.read(path: filePath)?.layout, let raw = RawFile(path: filePath)
+    else { return nil }
+    var descriptor = [UInt8](repeating: 0, count: 16)
+    try check(H5Aread(attribute, HDF5Library.variableStringDescriptor, &descriptor), reading: name)
+    do {
+      let text = try HDF5GlobalHeap.string(descriptor: descriptor, file: raw, layout: layout)
+      return String(text.prefix { $0 != "\0" })  // as libhdf5's C string would end
+    } catch let damage as HDF5GlobalHeap.Damage {
+      throw HDF5Error.damagedFile(
+        path: filePath, detail: "attribute '\(qualified(name))': \(damage.description)")
     }
   }
 

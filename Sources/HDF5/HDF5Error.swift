@@ -15,8 +15,8 @@ public enum HDF5Error: Error, LocalizedError, Equatable {
   case cannotOpenFile(path: String, detail: String)
   /// An HDF5 file shorter than its superblock says (`expectedSize` nil: cut inside the superblock).
   case truncatedFile(path: String, size: Int, expectedSize: Int?)
-  /// An HDF5 file, complete in length, that libhdf5 cannot open: damaged bytes, or a writer that
-  /// still holds it.
+  /// An HDF5 file, complete in length, whose bytes are inconsistent (libhdf5 cannot open it, or
+  /// its global heap is damaged), or that a writer still holds.
   case damagedFile(path: String, detail: String)
   /// A named object (dataset, group or attribute) does not exist.
   case notFound(path: String, kind: String, name: String)
@@ -47,8 +47,8 @@ public enum HDF5Error: Error, LocalizedError, Equatable {
       return "\(path): truncated HDF5 file: it has \(size) bytes but \(promised); the write or copy did not "
         + "finish, so copy it again or rerun the tool that wrote it"
     case .damagedFile(let path, let detail):
-      return "\(path): damaged HDF5 file, libhdf5 cannot open it" + Self.suffix(detail)
-        + "; copy it again or rerun the tool that wrote it (or wait, if a program is still writing it)"
+      return "\(path): damaged HDF5 file (\(detail)); copy it again or rerun the tool that wrote it "
+        + "(or wait, if a program is still writing it)"
     case .notFound(let path, let kind, let name):
       return "\(path): \(kind) '\(name)' not found"
     case .typeMismatch(let path, let name, let expected, let found):

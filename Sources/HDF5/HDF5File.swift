@@ -66,7 +66,8 @@ public final class HDF5File: HDF5Container {
     guard id >= 0 else {
       let detail = HDF5Library.lastErrorDetail()
       throw Self.truncation(path: path, superblock: superblock)
-        ?? HDF5Error.damagedFile(path: path, detail: detail)
+        ?? HDF5Error.damagedFile(
+          path: path, detail: "libhdf5 cannot open it" + (detail.isEmpty ? "" : ": \(detail)"))
     }
     self.init(id: id, path: path)
   }
@@ -74,9 +75,9 @@ public final class HDF5File: HDF5Container {
   /// `HDF5Error.truncatedFile` when the superblock promises more bytes than the file has.
   private static func truncation(path: String, superblock: HDF5Superblock) -> HDF5Error? {
     guard let size = size(ofFileAt: path) else { return nil }
-    switch superblock.storedSize {
-    case .bytes(let stored) where size < stored:
-      return .truncatedFile(path: path, size: size, expectedSize: stored)
+    switch superblock.contents {
+    case .layout(let layout) where size < layout.storedSize:
+      return .truncatedFile(path: path, size: size, expectedSize: layout.storedSize)
     case .cutInsideSuperblock:
       return .truncatedFile(path: path, size: size, expectedSize: nil)
     default:
