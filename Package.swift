@@ -189,7 +189,7 @@ let package = Package(
       name: "ToolsTests",
       dependencies: [
         "HDF5", "ModelFormats", "LanguageModels", "Tokenizers", "ActivationShards", "Transcoder",
-        "TranscoderTraining",
+        "TranscoderTraining", "Plots",
       ]),
   ],
   swiftLanguageModes: [.v5]
