@@ -106,7 +106,7 @@ extension HDF5AttributeHolder {
     do {
       let text = try HDF5GlobalHeap.string(descriptor: descriptor, file: raw, layout: layout)
       return String(text.prefix { $0 != "\0" })  // as libhdf5's C string would end
-    } catch let damage as HDF5GlobalHeap.Damage {
+    } catch let damage as HDF5Damage {
       throw HDF5Error.damagedFile(
         path: filePath, detail: "attribute '\(qualified(name))': \(damage.description)")
     }

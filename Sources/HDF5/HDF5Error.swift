@@ -69,3 +69,10 @@ public enum HDF5Error: Error, LocalizedError, Equatable {
     detail.isEmpty ? "" : " [HDF5: \(detail)]"
   }
 }
+
+/// Damage that CLTKit's own checks of the file's structure found (`HDF5GlobalHeap`,
+/// `HDF5ObjectHeader`), in words for `HDF5Error.damagedFile`.
+struct HDF5Damage: Error {
+  let description: String
+  init(_ description: String) { self.description = description }
+}

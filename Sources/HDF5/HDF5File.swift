@@ -69,6 +69,14 @@ public final class HDF5File: HDF5Container {
         ?? HDF5Error.damagedFile(
           path: path, detail: "libhdf5 cannot open it" + (detail.isEmpty ? "" : ": \(detail)"))
     }
+    if mode == .readOnly, let layout = superblock.layout, let raw = RawFile(path: path) {
+      do {
+        try HDF5ObjectHeader.checkAttributes(at: layout.rootObjectHeader, file: raw, layout: layout)
+      } catch let damage as HDF5Damage {
+        H5Fclose(id)
+        throw HDF5Error.damagedFile(path: path, detail: damage.description)
+      }
+    }
     self.init(id: id, path: path)
   }
 

@@ -23,18 +23,18 @@ enum HDF5GlobalHeap {
     descriptor: [UInt8], file: RawFile, layout: HDF5Superblock.Layout
   ) throws -> String {
     let o = layout.offsetSize
-    guard descriptor.count >= 8 + o else { throw Damage("a string descriptor is cut short") }
+    guard descriptor.count >= 8 + o else { throw HDF5Damage("a string descriptor is cut short") }
     let length = HDF5Superblock.littleEndian(descriptor[0..<4])
     if length == 0 { return "" }
     let address = HDF5Superblock.littleEndian(descriptor[4..<(4 + o)])
     let index = HDF5Superblock.littleEndian(descriptor[(4 + o)..<(8 + o)])
     let objects = try collection(at: address, file: file, layout: layout)
     guard index > 0, let object = objects[index] else {
-      throw Damage(
+      throw HDF5Damage(
         "a string names object \(index) of the global heap at \(address), which has no such object")
     }
     guard UInt64(object.count) == length else {
-      throw Damage("a string of \(length) bytes names a global heap object of \(object.count)")
+      throw HDF5Damage("a string of \(length) bytes names a global heap object of \(object.count)")
     }
     return String(decoding: object, as: UTF8.self)
   }
@@ -47,16 +47,16 @@ enum HDF5GlobalHeap {
     let l = layout.lengthSize
     let headerSize = align(8 + l)
     guard let relative = Int(exactly: address), relative <= file.size - layout.baseAddress else {
-      throw Damage("a string points at byte \(address), past the end of the file")
+      throw HDF5Damage("a string points at byte \(address), past the end of the file")
     }
     let start = layout.baseAddress + relative
     let header = file.bytes(at: start, count: headerSize)
     guard header.count == headerSize, header.starts(with: Array("GCOL".utf8)), header[4] == 1 else {
-      throw Damage("a string points at byte \(address), where there is no global heap collection")
+      throw HDF5Damage("a string points at byte \(address), where there is no global heap collection")
     }
     let size = HDF5Superblock.littleEndian(header[8..<(8 + l)])
     guard size >= headerSize, size <= maximumCollectionBytes, Int(size) <= file.size - start else {
-      throw Damage("the global heap collection at \(address) claims \(size) bytes")
+      throw HDF5Damage("the global heap collection at \(address) claims \(size) bytes")
     }
     let bytes = file.bytes(at: start, count: Int(size))
     var objects: [UInt64: ArraySlice<UInt8>] = [:]
@@ -71,11 +71,11 @@ enum HDF5GlobalHeap {
       let objectSize = claimed <= UInt64(left) ? Int(claimed) : left + 1
       let span = index == 0 ? objectSize : objectHeaderSize + align(objectSize)
       guard span > 0, span <= left else {
-        throw Damage("object \(index) of the global heap collection at \(address) runs past its end")
+        throw HDF5Damage("object \(index) of the global heap collection at \(address) runs past its end")
       }
       if index > 0 {
         guard objects[index] == nil else {
-          throw Damage("the global heap collection at \(address) holds object \(index) twice")
+          throw HDF5Damage("the global heap collection at \(address) holds object \(index) twice")
         }
         let data = position + objectHeaderSize
         objects[index] = bytes[data..<(data + objectSize)]
@@ -87,10 +87,4 @@ enum HDF5GlobalHeap {
 
   /// `n` rounded up to a multiple of 8, as the heap aligns its headers and objects.
   private static func align(_ n: Int) -> Int { (n + 7) & ~7 }
-
-  /// What is wrong with the heap, in words for an error message.
-  struct Damage: Error {
-    let description: String
-    init(_ description: String) { self.description = description }
-  }
 }

@@ -15,7 +15,8 @@ import Foundation
 /// Signature and Superblock". Versions 0 and 1 give the sizes of offsets and lengths in bytes 13
 /// and 14 and the base address after two K values and the consistency flags (byte 24, or 28 in
 /// version 1); versions 2 and 3 give the sizes in bytes 9 and 10 and the base address at byte 12.
-/// Both then hold one more address and the end-of-file address.
+/// Both then hold one more address and the end-of-file address, and later the address of the root
+/// group's object header (versions 0 and 1 after a driver address and a link name offset).
 struct HDF5Superblock {
   /// `\211HDF\r\n\032\n`, at byte 0 or after a user block of 512, 1024, 2048... bytes.
   static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
@@ -30,6 +31,8 @@ struct HDF5Superblock {
     var baseAddress: Int
     /// The bytes a complete file has: the base address plus the end-of-file address.
     var storedSize: Int
+    /// The address of the root group's object header (relative to the base address).
+    var rootObjectHeader: Int
   }
 
   /// What the superblock says, as far as it goes.
@@ -53,7 +56,7 @@ struct HDF5Superblock {
     guard let file = RawFile(path: path) else { return nil }
     var offset = 0
     while offset + signature.count <= file.size {
-      let head = file.bytes(at: offset, count: 64)
+      let head = file.bytes(at: offset, count: 96)
       if head.starts(with: signature) { return HDF5Superblock(contents: contents(head)) }
       offset = offset == 0 ? 512 : offset * 2
     }
@@ -66,31 +69,38 @@ struct HDF5Superblock {
     let version = head[8]
     let sizes: (offset: UInt8, length: UInt8)
     let baseField: Int
+    let addressesBeforeRoot: Int
     switch version {
     case 0, 1:
       sizes = (head[13], head[14])
       baseField = version == 0 ? 24 : 28
+      addressesBeforeRoot = 5  // base, free space, end of file, driver, the root entry's name offset
     case 2, 3:
       sizes = (head[9], head[10])
       baseField = 12
+      addressesBeforeRoot = 3  // base, superblock extension, end of file
     default:
       return .unknown
     }
     let offsetSize = Int(sizes.offset)
     guard [2, 4, 8].contains(offsetSize), [2, 4, 8].contains(Int(sizes.length)) else { return .unknown }
-    // Base address, then one address (free space or superblock extension), then end of file.
-    let endOfFileField = baseField + 2 * offsetSize
-    guard endOfFileField + offsetSize <= head.count else { return .cutInsideSuperblock }
-    let base = littleEndian(head[baseField..<(baseField + offsetSize)])
-    let (total, overflow) = base.addingReportingOverflow(
-      littleEndian(head[endOfFileField..<(endOfFileField + offsetSize)]))
-    guard !overflow, let baseAddress = Int(exactly: base), let storedSize = Int(exactly: total) else {
+    func address(_ index: Int) -> UInt64 {
+      let start = baseField + index * offsetSize
+      return littleEndian(head[start..<(start + offsetSize)])
+    }
+    guard baseField + (addressesBeforeRoot + 1) * offsetSize <= head.count else {
+      return .cutInsideSuperblock
+    }
+    let (total, overflow) = address(0).addingReportingOverflow(address(2))
+    guard !overflow, let baseAddress = Int(exactly: address(0)), let storedSize = Int(exactly: total),
+      let root = Int(exactly: address(addressesBeforeRoot))
+    else {
       return .unknown
     }
     return .layout(
       Layout(
         offsetSize: offsetSize, lengthSize: Int(sizes.length), baseAddress: baseAddress,
-        storedSize: storedSize))
+        storedSize: storedSize, rootObjectHeader: root))
   }
 
   /// The unsigned little-endian number in `bytes` (at most 8 of them).
