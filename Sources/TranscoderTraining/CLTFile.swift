@@ -88,15 +88,17 @@ public struct CLTFile {
     try set.close()
   }
 
-  /// Fills `buffer` from a float32 dataset of exactly its size.
+  /// Fills `buffer` from a float32 dataset of exactly its size (the bytes are copied as they are,
+  /// so another element type is an error, not numbers reinterpreted).
   public static func read(_ file: HDF5File, _ name: String, into buffer: FloatBuffer, path: String) throws {
     let set = try file.openDataset(name)
     defer { try? set.close() }
     let rows = try set.rowCount
     let count = try set.elementCount
-    guard count == buffer.count else {
+    guard count == buffer.count, set.elementType == .float32 else {
       throw TrainingError.unsupportedTranscoder(
-        path: path, reason: "'\(name)' holds \(count) values, expected \(buffer.count)")
+        path: path,
+        reason: "'\(name)' holds \(count) \(set.elementType) values, expected \(buffer.count) float32")
     }
     try set.readRows(
       0..<rows, intoRawBytes: UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count * 4))
