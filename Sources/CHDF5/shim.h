@@ -110,6 +110,25 @@ static inline hid_t cltk_h5_vlen_descriptor_type(void) {
   return opaque;
 }
 
+// MARK: - Object addresses
+
+/// The file address of the header of `object` (HADDR_UNDEF on failure), where the Swift wrapper
+/// checks the header's messages before libhdf5 decodes them. HDF5 1.12 replaced addresses in
+/// H5O_info with tokens; both APIs are wrapped so the package builds against 1.10 and later.
+static inline haddr_t cltk_h5o_address(hid_t object) {
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info;
+  haddr_t address = HADDR_UNDEF;
+  if (H5Oget_info3(object, &info, H5O_INFO_BASIC) < 0) return HADDR_UNDEF;
+  if (H5VLnative_token_to_addr(object, info.token, &address) < 0) return HADDR_UNDEF;
+  return address;
+#else
+  H5O_info_t info;
+  if (H5Oget_info2(object, &info, H5O_INFO_BASIC) < 0) return HADDR_UNDEF;
+  return info.addr;
+#endif
+}
+
 // MARK: - float16 <-> float32 conversion
 //
 // HDF5 1.10 has no predefined half-precision type and its soft conversion is slow, so datasets of

@@ -93,13 +93,8 @@ extension HDF5AttributeHolder {
   /// does not apply and libhdf5 reads it: a file open for writing, whose heap may not be on disk
   /// yet, or a superblock `HDF5Superblock` does not read.
   private func checkedVariableString(_ attribute: hid_t, _ name: String) throws -> String? {
-    let file = H5Iget_file_id(try objectID)
-    guard file >= 0 else { return nil }
-    defer { H5Fclose(file) }
-    var intent: UInt32 = 0
-    guard H5Fget_intent(file, &intent) >= 0, intent & cltk_h5f_acc_rdwr() == 0,
-      HDF5Library.variableStringDescriptor >= 0,
-      let layout = HDF5Superblock.read(path: filePath)?.layout, let raw = RawFile(path: filePath)
+    guard HDF5Library.variableStringDescriptor >= 0,
+      let (raw, layout) = HDF5Superblock.directAccess(to: try objectID, path: filePath)
     else { return nil }
     var descriptor = [UInt8](repeating: 0, count: 16)
     try check(H5Aread(attribute, HDF5Library.variableStringDescriptor, &descriptor), reading: name)

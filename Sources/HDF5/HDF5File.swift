@@ -71,7 +71,8 @@ public final class HDF5File: HDF5Container {
     }
     if mode == .readOnly, let layout = superblock.layout, let raw = RawFile(path: path) {
       do {
-        try HDF5ObjectHeader.checkAttributes(at: layout.rootObjectHeader, file: raw, layout: layout)
+        try HDF5ObjectHeader(file: raw, layout: layout, object: "the root group").check(
+          at: layout.rootObjectHeader)
       } catch let damage as HDF5Damage {
         H5Fclose(id)
         throw HDF5Error.damagedFile(path: path, detail: damage.description)

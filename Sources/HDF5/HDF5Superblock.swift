@@ -1,3 +1,4 @@
+import CHDF5
 import Foundation
 
 #if canImport(Glibc)
@@ -49,6 +50,19 @@ struct HDF5Superblock {
   var layout: Layout? {
     if case .layout(let layout) = contents { return layout }
     return nil
+  }
+
+  /// The file holding `object`, to be read directly, with its layout: nil unless it is open
+  /// read-only (a file being written may not be on disk yet) and its superblock is one this reads.
+  static func directAccess(to object: hid_t, path: String) -> (file: RawFile, layout: Layout)? {
+    let fileID = H5Iget_file_id(object)
+    guard fileID >= 0 else { return nil }
+    defer { H5Fclose(fileID) }
+    var intent: UInt32 = 0
+    guard H5Fget_intent(fileID, &intent) >= 0, intent & cltk_h5f_acc_rdwr() == 0,
+      let layout = read(path: path)?.layout, let file = RawFile(path: path)
+    else { return nil }
+    return (file, layout)
   }
 
   /// The superblock of the file at `path`, or nil when there is no HDF5 signature where one may be.
