@@ -210,7 +210,7 @@ let package = Package(
         "HDF5", "OutputFiles", "ActivationDump", "ModelFormats", "LanguageModels", "Tokenizers",
         "ActivationShards",
         "Transcoder",
-        "TranscoderTraining", "ToolSupport",
+        "TranscoderTraining", "ToolSupport", "Plots",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       // The pinned --help texts, read and rewritten in place through #filePath, not as resources.

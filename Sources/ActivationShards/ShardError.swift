@@ -17,6 +17,8 @@ public enum ShardError: Error, LocalizedError, Equatable {
   case unsupportedFormat(path: String, reason: String)
   /// Another process is writing shards into the folder.
   case folderInUse(directory: String)
+  /// A cross-layer transcoder (clt.h5, or a clt-fit checkpoint) was given where a shard belongs.
+  case transcoderGiven(path: String)
 
   public var errorDescription: String? {
     switch self {
@@ -36,6 +38,8 @@ public enum ShardError: Error, LocalizedError, Equatable {
     case .folderInUse(let directory):
       return "\(directory): another gpt2-acts is writing shards here; wait for it to finish, "
         + "or give this run another --out-dir"
+    case .transcoderGiven(let path):
+      return "\(path) is a CLT (clt.h5), not an activation shard; give the shards gpt2-acts wrote"
     }
   }
 }

@@ -66,8 +66,19 @@ public struct ShardMetadata: Sendable, Equatable {
     if let plannedRows { try file.setAttribute("planned_rows", Int64(plannedRows)) }
   }
 
-  /// Reads the root attributes of a shard, checking the format version and the dtype.
+  /// Whether `file`'s root attributes are a shard's (`context` and `dtype`, which a clt.h5 lacks),
+  /// so that a reader of another format can say that it was given a shard.
+  public static func describes(_ file: HDF5File) -> Bool {
+    ["context", "dtype"].allSatisfy { (try? file.hasAttribute($0)) == true }
+  }
+
+  /// Reads the root attributes of a shard, checking the format version, the dtype and the sizes.
+  /// A clt.h5 is recognised first (by its `features`, which a shard lacks), since its own
+  /// format_version would otherwise read as a version of the shard format.
   init(file: HDF5File) throws {
+    if !Self.describes(file), (try? file.hasAttribute("features")) == true {
+      throw ShardError.transcoderGiven(path: file.filePath)
+    }
     let version = try file.int64Attribute("format_version")
     guard version == Self.formatVersion else {
       throw ShardError.unsupportedFormat(
@@ -90,6 +101,11 @@ public struct ShardMetadata: Sendable, Equatable {
       inputTap: try file.stringAttribute("input_tap"),
       outputTap: try file.stringAttribute("output_tap"),
       createdBy: try file.stringAttribute("created_by"))
+    guard nLayers > 0, dModel > 0, context > 0 else {
+      throw ShardError.unsupportedFormat(
+        path: file.filePath,
+        reason: "n_layers \(nLayers), d_model \(dModel) and context \(context) must all be positive")
+    }
     if try file.hasAttribute("planned_rows") { plannedRows = Int(try file.int64Attribute("planned_rows")) }
   }
 }

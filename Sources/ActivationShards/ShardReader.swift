@@ -55,6 +55,15 @@ public final class ShardReader {
             + "expected \(expectedType) \(expectedShape)")
       }
     }
+    // Shards are written uncompressed, so every activation byte is in the file: a shape that
+    // promises more is damage, caught here before it sizes a buffer.
+    let activationBytes = try mlpIn.elementCount.multipliedReportingOverflow(by: 2 * expectedType.size)
+    if let fileBytes = file.sizeOnDisk, activationBytes.overflow || activationBytes.partialValue > fileBytes {
+      throw ShardError.unsupportedFormat(
+        path: path,
+        reason: "mlp_in and mlp_out of shape \(expectedShape) need more bytes than the file's "
+          + "\(fileBytes); the file is damaged")
+    }
   }
 
   /// Token ids of rows `rows`.

@@ -11,6 +11,7 @@
 #include <hdf5.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 // MARK: - Predefined datatypes
 static inline hid_t cltk_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
@@ -66,6 +67,66 @@ static inline void cltk_h5_last_error(char *buffer, size_t capacity) {
   buffer[0] = 0;
   cltk_h5_error_sink sink = {buffer, capacity};
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, cltk_h5_error_walker, &sink);
+}
+
+// MARK: - Variable-length string descriptors
+//
+// libhdf5 1.10 trusts the global heap when it reads a variable-length string: a damaged heap
+// object size or object index makes H5HG_read copy past its buffers (a segfault, not an error).
+// This conversion lets the Swift wrapper read an attribute's raw on-disk descriptor (length,
+// heap collection address, object index) instead, and check it against the heap itself: from a
+// variable-length string to an opaque type tagged CLTK_VLEN_DESCRIPTOR_TAG it leaves the bytes as
+// they are, since H5Aread hands a conversion the attribute's data as stored in the file.
+#define CLTK_VLEN_DESCRIPTOR_TAG "cltk-vlen-string-descriptor"
+
+static inline herr_t cltk_h5_vlen_descriptor_conversion(
+    hid_t src, hid_t dst, H5T_cdata_t *cdata, size_t nelmts, size_t buf_stride, size_t bkg_stride,
+    void *buf, void *bkg, hid_t dxpl) {
+  (void)nelmts; (void)buf_stride; (void)bkg_stride; (void)buf; (void)bkg; (void)dxpl;
+  if (cdata->command != H5T_CONV_INIT) return 0;  // H5T_CONV_CONV: the bytes stay as stored
+  if (H5Tis_variable_str(src) <= 0) return -1;
+  char *tag = H5Tget_tag(dst);
+  int matches = tag != NULL && strcmp(tag, CLTK_VLEN_DESCRIPTOR_TAG) == 0;
+  if (tag != NULL) H5free_memory(tag);
+  if (!matches || H5Tget_size(dst) < H5Tget_size(src)) return -1;
+  cdata->need_bkg = H5T_BKG_NO;
+  return 0;
+}
+
+/// The opaque type that H5Aread fills with a variable-length string's raw descriptor (16 bytes,
+/// enough for 8-byte file addresses), with the conversion above registered; negative on failure.
+static inline hid_t cltk_h5_vlen_descriptor_type(void) {
+  hid_t opaque = H5Tcreate(H5T_OPAQUE, 16);
+  if (opaque < 0) return opaque;
+  hid_t string = H5Tcopy(H5T_C_S1);
+  if (string < 0 || H5Tset_size(string, H5T_VARIABLE) < 0 || H5Tset_tag(opaque, CLTK_VLEN_DESCRIPTOR_TAG) < 0
+      || H5Tregister(H5T_PERS_SOFT, "cltk vlen descriptor", string, opaque,
+                     cltk_h5_vlen_descriptor_conversion) < 0) {
+    if (string >= 0) H5Tclose(string);
+    H5Tclose(opaque);
+    return -1;
+  }
+  H5Tclose(string);
+  return opaque;
+}
+
+// MARK: - Object addresses
+
+/// The file address of the header of `object` (HADDR_UNDEF on failure), where the Swift wrapper
+/// checks the header's messages before libhdf5 decodes them. HDF5 1.12 replaced addresses in
+/// H5O_info with tokens; both APIs are wrapped so the package builds against 1.10 and later.
+static inline haddr_t cltk_h5o_address(hid_t object) {
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info;
+  haddr_t address = HADDR_UNDEF;
+  if (H5Oget_info3(object, &info, H5O_INFO_BASIC) < 0) return HADDR_UNDEF;
+  if (H5VLnative_token_to_addr(object, info.token, &address) < 0) return HADDR_UNDEF;
+  return address;
+#else
+  H5O_info_t info;
+  if (H5Oget_info2(object, &info, H5O_INFO_BASIC) < 0) return HADDR_UNDEF;
+  return info.addr;
+#endif
 }
 
 // MARK: - float16 <-> float32 conversion

@@ -15,6 +15,10 @@ public protocol HDF5AttributeHolder: AnyObject {
 }
 
 extension HDF5AttributeHolder {
+  /// The longest fixed-length string attribute read: attributes hold short facts, and the length
+  /// comes from the file, so a damaged one must not size an allocation.
+  static var maximumFixedStringBytes: Int { 1 << 20 }
+
   /// Whether an attribute called `name` exists on this object.
   public func hasAttribute(_ name: String) throws -> Bool {
     let status = H5Aexists(try objectID, name)
@@ -65,17 +69,41 @@ extension HDF5AttributeHolder {
       let memType = try check(H5Tcopy(fileType), reading: name)
       defer { H5Tclose(memType) }
       if isVariable > 0 {
+        if let checked = try checkedVariableString(attribute, name) { return checked }
         var pointer: UnsafeMutablePointer<CChar>? = nil
         try check(H5Aread(attribute, memType, &pointer), reading: name)
         defer { if let pointer { H5free_memory(pointer) } }
         return pointer.map { String(cString: $0) } ?? ""
       } else {
         let size = H5Tget_size(fileType)
+        guard size <= Self.maximumFixedStringBytes else {
+          throw HDF5Error.typeMismatch(
+            path: filePath, name: qualified(name), expected: "a string of at most 1 MiB",
+            found: "a string of \(size) bytes")
+        }
         var buffer = [CChar](repeating: 0, count: size + 1)
         try check(H5Aread(attribute, memType, &buffer), reading: name)
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self)
       }
+    }
+  }
+
+  /// A variable-length string read through `HDF5GlobalHeap` (see there why), or nil where that
+  /// does not apply and libhdf5 reads it: a file open for writing, whose heap may not be on disk
+  /// yet, or a superblock `HDF5Superblock` does not read.
+  private func checkedVariableString(_ attribute: hid_t, _ name: String) throws -> String? {
+    guard HDF5Library.variableStringDescriptor >= 0,
+      let (raw, layout) = HDF5Superblock.directAccess(to: try objectID, path: filePath)
+    else { return nil }
+    var descriptor = [UInt8](repeating: 0, count: 16)
+    try check(H5Aread(attribute, HDF5Library.variableStringDescriptor, &descriptor), reading: name)
+    do {
+      let text = try HDF5GlobalHeap.string(descriptor: descriptor, file: raw, layout: layout)
+      return String(text.prefix { $0 != "\0" })  // as libhdf5's C string would end
+    } catch let damage as HDF5Damage {
+      throw HDF5Error.damagedFile(
+        path: filePath, detail: "attribute '\(qualified(name))': \(damage.description)")
     }
   }
 
@@ -131,6 +159,17 @@ extension HDF5AttributeHolder {
       H5Aopen(try objectID, name, cltk_h5p_default()), path: filePath, name: objectName,
       operation: "open attribute '\(name)'")
     defer { H5Aclose(attribute) }
+    // Every read below fills one value; an attribute of several (from a damaged dataspace, or
+    // another writer) would overrun it.
+    let space = try HDF5Library.checkID(
+      H5Aget_space(attribute), path: filePath, name: objectName,
+      operation: "read the shape of attribute '\(name)'")
+    defer { H5Sclose(space) }
+    let points = H5Sget_simple_extent_npoints(space)
+    guard points == 1 else {
+      throw HDF5Error.typeMismatch(
+        path: filePath, name: qualified(name), expected: "one value", found: "\(points) values")
+    }
     let fileType = try HDF5Library.checkID(
       H5Aget_type(attribute), path: filePath, name: objectName,
       operation: "read the type of attribute '\(name)'")

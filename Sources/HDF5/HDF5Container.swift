@@ -86,6 +86,17 @@ extension HDF5Container {
     let id = try HDF5Library.checkID(
       H5Dopen2(try objectID, name, cltk_h5p_default()), path: path, name: name,
       operation: "open dataset (is it a dataset?)")
+    // Its header is checked before libhdf5 reads its data by the sizes it holds (`HDF5ObjectHeader`).
+    let address = cltk_h5o_address(id)
+    if let (raw, layout) = HDF5Superblock.directAccess(to: id, path: path), let start = Int(exactly: address)
+    {
+      do {
+        try HDF5ObjectHeader(file: raw, layout: layout, object: "dataset '\(name)'").check(at: start)
+      } catch let damage as HDF5Damage {
+        H5Dclose(id)
+        throw HDF5Error.damagedFile(path: path, detail: damage.description)
+      }
+    }
     let type = H5Dget_type(id)
     guard type >= 0 else {
       H5Dclose(id)

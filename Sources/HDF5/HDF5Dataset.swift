@@ -60,7 +60,31 @@ public final class HDF5Dataset: HDF5AttributeHolder {
 
   /// Elements per row: the product of the trailing dimensions (1 for a 1-D dataset).
   public var rowElementCount: Int {
-    get throws { try shape.dropFirst().reduce(1, *) }
+    get throws { try product(shape.dropFirst()) }
+  }
+
+  /// Elements in the whole dataset: the product of its dimensions.
+  public var elementCount: Int {
+    get throws { try product(shape) }
+  }
+
+  /// The bytes `rows` rows take in memory.
+  private func bytes(rows: Int) throws -> Int {
+    try product([rows, try rowElementCount, elementType.size])
+  }
+
+  /// The product of `factors`, which come from the file: one that overflows is a damaged file
+  /// (or a shape no memory holds), reported rather than trapped.
+  private func product<Factors: Sequence<Int>>(_ factors: Factors) throws -> Int {
+    try factors.reduce(1) { total, factor in
+      let (next, overflow) = total.multipliedReportingOverflow(by: factor)
+      guard !overflow else {
+        throw HDF5Error.shapeMismatch(
+          path: filePath, name: objectName,
+          message: "its shape \(try shape) holds more elements than memory can address; the file is damaged")
+      }
+      return next
+    }
   }
 
   private func extent() throws -> (current: [Int], maximum: [Int?]) {
@@ -76,8 +100,15 @@ public final class HDF5Dataset: HDF5AttributeHolder {
     try HDF5Library.check(
       H5Sget_simple_extent_dims(space, &dims, &maxDims), path: filePath, name: objectName,
       operation: "read shape")
-    let unlimited = cltk_h5s_unlimited()
-    return (dims.map { Int($0) }, maxDims.map { $0 == unlimited ? nil : Int($0) })
+    // Dimensions come from the file; one beyond Int.max is damage, not a size (and a maximum
+    // that large is as good as unlimited).
+    let current = dims.compactMap { Int(exactly: $0) }
+    guard current.count == dims.count else {
+      throw HDF5Error.shapeMismatch(
+        path: filePath, name: objectName, message: "its shape \(dims) is beyond any size; the file is damaged"
+      )
+    }
+    return (current, maxDims.map { Int(exactly: $0) })
   }
 
   /// Changes the number of rows (grow or shrink), within the maximum shape.
@@ -128,7 +159,7 @@ public final class HDF5Dataset: HDF5AttributeHolder {
   /// Reads rows `rows` into a new array (row-major).
   public func readRows<T: HDF5Element>(_ rows: Range<Int>, as type: T.Type) throws -> [T] {
     try checkType(T.self)
-    let count = rows.count * (try rowElementCount)
+    let count = try bytes(rows: rows.count) / elementType.size
     return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
       try readRows(rows, intoRawBytes: UnsafeMutableRawBufferPointer(buffer))
       initialized = count
@@ -145,7 +176,7 @@ public final class HDF5Dataset: HDF5AttributeHolder {
   /// Writes whole rows of raw elements in this dataset's `elementType` (for example binary16
   /// bits produced by a fast converter) starting at row `start`.
   public func writeRows(rawBytes: UnsafeRawBufferPointer, start: Int) throws {
-    let rowBytes = try rowElementCount * elementType.size
+    let rowBytes = try bytes(rows: 1)
     guard rowBytes > 0, rawBytes.count % rowBytes == 0 else {
       throw HDF5Error.shapeMismatch(
         path: filePath, name: objectName,
@@ -164,12 +195,11 @@ public final class HDF5Dataset: HDF5AttributeHolder {
   public func readRows(_ rows: Range<Int>, intoRawBytes rawBytes: UnsafeMutableRawBufferPointer)
     throws
   {
-    let rowBytes = try rowElementCount * elementType.size
-    guard rawBytes.count == rows.count * rowBytes else {
+    guard rawBytes.count == (try bytes(rows: rows.count)) else {
       throw HDF5Error.shapeMismatch(
         path: filePath, name: objectName,
         message: "a buffer of \(rawBytes.count) bytes cannot hold \(rows.count) rows of "
-          + "\(rowBytes) bytes")
+          + "\(try bytes(rows: 1)) bytes")
     }
     try transfer(rows: rows, operation: "read") { memSpace, fileSpace in
       H5Dread(

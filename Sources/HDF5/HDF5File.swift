@@ -1,6 +1,12 @@
 import CHDF5
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// An open HDF5 file; its root is the container for datasets, groups and root attributes.
 ///
 /// The file is closed by `close()` (which reports errors such as a full disk while flushing) or,
@@ -42,21 +48,58 @@ public final class HDF5File: HDF5Container {
     try create(path: url.path)
   }
 
-  /// Opens an existing file; a missing file or a file that is not HDF5 is a named error.
+  /// Opens an existing file. A missing, unreadable, non-HDF5, truncated or damaged file is each a
+  /// named error of its own, since each asks the user for something else.
   public convenience init(path: String, mode: Mode = .readOnly) throws {
     HDF5Library.ensureInitialized()
     guard FileManager.default.fileExists(atPath: path) else {
       throw HDF5Error.fileNotFound(path: path)
     }
-    if H5Fis_hdf5(path) <= 0 {
+    if let reason = systemOpenFailure(path, writable: mode == .readWrite) {
+      throw HDF5Error.cannotOpenFile(path: path, detail: reason)
+    }
+    guard let superblock = HDF5Superblock.read(path: path) else {
       throw HDF5Error.notHDF5File(path: path)
     }
     let flags = mode == .readOnly ? cltk_h5f_acc_rdonly() : cltk_h5f_acc_rdwr()
-    let id = H5Fopen(path, flags, cltk_h5p_default())
+    let id = H5Fis_hdf5(path) > 0 ? H5Fopen(path, flags, cltk_h5p_default()) : -1
     guard id >= 0 else {
-      throw HDF5Error.cannotOpenFile(path: path, detail: HDF5Library.lastErrorDetail())
+      let detail = HDF5Library.lastErrorDetail()
+      throw Self.truncation(path: path, superblock: superblock)
+        ?? HDF5Error.damagedFile(
+          path: path, detail: "libhdf5 cannot open it" + (detail.isEmpty ? "" : ": \(detail)"))
+    }
+    if mode == .readOnly, let layout = superblock.layout, let raw = RawFile(path: path) {
+      do {
+        try HDF5ObjectHeader(file: raw, layout: layout, object: "the root group").check(
+          at: layout.rootObjectHeader)
+      } catch let damage as HDF5Damage {
+        H5Fclose(id)
+        throw HDF5Error.damagedFile(path: path, detail: damage.description)
+      }
     }
     self.init(id: id, path: path)
+  }
+
+  /// `HDF5Error.truncatedFile` when the superblock promises more bytes than the file has.
+  private static func truncation(path: String, superblock: HDF5Superblock) -> HDF5Error? {
+    guard let size = size(ofFileAt: path) else { return nil }
+    switch superblock.contents {
+    case .layout(let layout) where size < layout.storedSize:
+      return .truncatedFile(path: path, size: size, expectedSize: layout.storedSize)
+    case .cutInsideSuperblock:
+      return .truncatedFile(path: path, size: size, expectedSize: nil)
+    default:
+      return nil
+    }
+  }
+
+  /// The file's size on disk, against which a reader checks the sizes the file claims before it
+  /// allocates for them (nil if the size cannot be read).
+  public var sizeOnDisk: Int? { Self.size(ofFileAt: filePath) }
+
+  private static func size(ofFileAt path: String) -> Int? {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
   }
 
   /// Opens an existing file at a file URL.
@@ -90,4 +133,13 @@ public final class HDF5File: HDF5Container {
     try HDF5Library.check(
       status, path: filePath, name: "", operation: "close file (is the disk full?)")
   }
+}
+
+/// Why the system refuses to open `path` (permissions, a folder opened for writing...), or nil if
+/// it opens: asked before libhdf5, whose own failure would not tell this from a damaged file.
+private func systemOpenFailure(_ path: String, writable: Bool) -> String? {
+  let descriptor = open(path, writable ? O_RDWR : O_RDONLY)
+  guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+  close(descriptor)
+  return nil
 }

@@ -13,6 +13,13 @@ enum HDF5Library {
     return true
   }()
 
+  /// The opaque type an attribute read fills with a variable-length string's descriptor as stored
+  /// (`cltk_h5_vlen_descriptor_type`); negative if libhdf5 refused to register its conversion.
+  static let variableStringDescriptor: hid_t = {
+    _ = initialized
+    return cltk_h5_vlen_descriptor_type()
+  }()
+
   /// Opens the library and silences HDF5's automatic error printing on the calling thread
   /// (this libhdf5 is built thread-safe, so the setting is per thread); errors surface as
   /// Swift errors instead. Cheap; called before every use of an open object.

@@ -26,6 +26,9 @@ public final class GGUFFile: @unchecked Sendable {
   public let tensors: [String: TensorInfo]
   /// Start of the data section in the file.
   public let dataOffset: Int
+  /// The largest `general.alignment` accepted; writers use 32 (ggml's default) or another small
+  /// power of two.
+  static let maximumAlignment = 1 << 16
 
   public init(url: URL) throws {
     file = try MappedFile(url: url)
@@ -59,26 +62,38 @@ public final class GGUFFile: @unchecked Sendable {
           path: file.path, detail: "tensor '\(name)' has \(dims) dimensions")
       }
       var ne: [Int] = []
-      for _ in 0..<dims { ne.append(Int(try cursor.read(UInt64.self))) }
+      for _ in 0..<dims { ne.append(try cursor.readSize("a dimension of tensor '\(name)'")) }
       let typeNumber = try cursor.read(UInt32.self)
-      let offset = Int(try cursor.read(UInt64.self))
+      let offset = try cursor.readSize("the data offset of tensor '\(name)'")
+      guard ShapeArithmetic.elementCount(ne) != nil else {
+        throw ModelFormatError.malformedHeader(
+          path: file.path, detail: "tensor '\(name)' has dimensions \(ne) whose product overflows")
+      }
       infos.append(
         TensorInfo(
           name: name, shape: ne.reversed(), type: GGMLType(rawValue: typeNumber), typeNumber: typeNumber,
           offset: offset))
     }
     let alignment = metadata["general.alignment"]?.intValue ?? 32
-    guard alignment > 0 else {
-      throw ModelFormatError.malformedHeader(path: file.path, detail: "general.alignment is \(alignment)")
+    guard alignment > 0, alignment <= Self.maximumAlignment else {
+      throw ModelFormatError.malformedHeader(
+        path: file.path,
+        detail: "general.alignment is \(alignment), not between 1 and \(Self.maximumAlignment)")
     }
-    dataOffset = (cursor.position + alignment - 1) / alignment * alignment
+    let dataOffset = (cursor.position + alignment - 1) / alignment * alignment
+    self.dataOffset = dataOffset
     for info in infos {
       guard let type = info.type, let layout = type.blockLayout else { continue }
-      let bytes = info.elementCount / layout.elements * layout.bytes
-      guard dataOffset + info.offset + bytes <= file.count else {
+      // The offset and size are untrusted: a corrupt one must be reported, not overflow.
+      let bytes = (info.elementCount / layout.elements).multipliedReportingOverflow(by: layout.bytes)
+      let end = ShapeArithmetic.sum(info.offset, bytes.partialValue).flatMap {
+        ShapeArithmetic.sum($0, dataOffset)
+      }
+      guard !bytes.overflow, let end, end <= file.count else {
         throw ModelFormatError.truncated(
           path: file.path,
-          detail: "tensor '\(info.name)' ends at byte \(dataOffset + info.offset + bytes) of \(file.count)")
+          detail: "tensor '\(info.name)' of \(info.shape) \(type.name) at offset \(info.offset) ends past "
+            + "the \(file.count) bytes of the file")
       }
     }
     self.metadata = metadata
@@ -125,6 +140,9 @@ public final class GGUFFile: @unchecked Sendable {
 
   /// A bounds-checked reader over the mapped bytes.
   struct Cursor {
+    /// How deep arrays of arrays may nest; GGUF writers nest at most once.
+    static let maximumArrayDepth = 4
+
     let file: MappedFile
     var position = 0
 
@@ -137,18 +155,32 @@ public final class GGUFFile: @unchecked Sendable {
       return file.load(T.self, at: position)
     }
 
-    mutating func readString() throws -> String {
-      let length = Int(try read(UInt64.self))
-      guard length >= 0, position + length <= file.count else {
-        throw ModelFormatError.truncated(
-          path: file.path, detail: "a string of \(length) bytes runs past the end")
+    /// Bytes left after the cursor.
+    var remaining: Int { file.count - position }
+
+    /// A UInt64 that counts bytes or elements: one beyond `Int.max` means a corrupt header.
+    mutating func readSize(_ what: @autoclosure () -> String) throws -> Int {
+      let value = try read(UInt64.self)
+      guard let size = Int(exactly: value) else {
+        throw ModelFormatError.malformedHeader(path: file.path, detail: "\(what()) is \(value)")
       }
-      defer { position += length }
-      return String(
-        decoding: UnsafeRawBufferPointer(start: file.bytes! + position, count: length), as: UTF8.self)
+      return size
     }
 
-    mutating func readValue(type: UInt32, key: String) throws -> GGUFValue {
+    mutating func readString() throws -> String {
+      let length = try read(UInt64.self)
+      guard length <= UInt64(remaining) else {
+        throw ModelFormatError.truncated(
+          path: file.path,
+          detail: "a string at byte \(position - 8) claims \(length) bytes but only \(remaining) follow")
+      }
+      let count = Int(length)
+      defer { position += count }
+      return String(
+        decoding: UnsafeRawBufferPointer(start: file.bytes! + position, count: count), as: UTF8.self)
+    }
+
+    mutating func readValue(type: UInt32, key: String, depth: Int = 0) throws -> GGUFValue {
       switch type {
       case 0: return .uint(UInt64(try read(UInt8.self)))
       case 1: return .int(Int64(try read(Int8.self)))
@@ -160,14 +192,22 @@ public final class GGUFFile: @unchecked Sendable {
       case 7: return .bool(try read(UInt8.self) != 0)
       case 8: return .string(try readString())
       case 9:
+        // Each element takes at least one byte, so a count beyond the bytes left is corrupt; and
+        // arrays nest only a few deep, so a corrupt file cannot recurse until the stack overflows.
         let elementType = try read(UInt32.self)
         let count = try read(UInt64.self)
-        guard count <= UInt64(file.count) else {
-          throw ModelFormatError.truncated(path: file.path, detail: "array '\(key)' claims \(count) elements")
+        guard count <= UInt64(remaining) else {
+          throw ModelFormatError.truncated(
+            path: file.path,
+            detail: "array '\(key)' claims \(count) elements but only \(remaining) bytes follow")
+        }
+        guard depth < Self.maximumArrayDepth else {
+          throw ModelFormatError.malformedHeader(
+            path: file.path, detail: "array '\(key)' nests arrays more than \(Self.maximumArrayDepth) deep")
         }
         var values: [GGUFValue] = []
         values.reserveCapacity(Int(count))
-        for _ in 0..<count { values.append(try readValue(type: elementType, key: key)) }
+        for _ in 0..<count { values.append(try readValue(type: elementType, key: key, depth: depth + 1)) }
         return .array(values)
       case 10: return .uint(try read(UInt64.self))
       case 11: return .int(try read(Int64.self))

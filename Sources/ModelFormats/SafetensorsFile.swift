@@ -22,6 +22,8 @@ public final class SafetensorsFile: @unchecked Sendable {
   /// The optional `__metadata__` string map.
   public let metadata: [String: String]
   private let dataStart: Int
+  /// The largest header the safetensors reference reader accepts (100 MB, its `MAX_HEADER_SIZE`).
+  static let maximumHeaderBytes = 100_000_000
 
   /// Opens and validates the header of `url`: every tensor's byte range lies inside the file and
   /// matches its dtype and shape.
@@ -32,16 +34,27 @@ public final class SafetensorsFile: @unchecked Sendable {
       throw ModelFormatError.truncated(
         path: path, detail: "\(file.count) bytes, shorter than the 8-byte header length")
     }
-    let headerLength = Int(file.load(UInt64.self, at: 0))
-    guard headerLength <= file.count - 8, headerLength < 100_000_000 else {
+    // The length is untrusted: compared as a UInt64 first, since a corrupt one may not fit an Int.
+    let claimedLength = file.load(UInt64.self, at: 0)
+    guard claimedLength <= UInt64(file.count - 8) else {
       throw ModelFormatError.truncated(
-        path: path, detail: "header says \(headerLength) bytes but the file has \(file.count - 8) after it")
+        path: path,
+        detail: "the safetensors header claims \(claimedLength) bytes but the file has only "
+          + "\(file.count - 8) after the 8-byte length; it is cut short, or not a safetensors file")
+    }
+    let headerLength = Int(claimedLength)
+    guard headerLength < Self.maximumHeaderBytes else {
+      throw ModelFormatError.malformedHeader(
+        path: path,
+        detail: "the header claims \(headerLength) bytes, more than the \(Self.maximumHeaderBytes) "
+          + "safetensors allows")
     }
     dataStart = 8 + headerLength
     let headerData = Data(bytes: file.bytes! + 8, count: headerLength)
     guard let json = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
       throw ModelFormatError.malformedHeader(path: path, detail: "the header is not a JSON object")
     }
+    let dataBytes = file.count - dataStart
     var tensors: [String: TensorInfo] = [:]
     var metadata: [String: String] = [:]
     for (name, value) in json {
@@ -56,19 +69,28 @@ public final class SafetensorsFile: @unchecked Sendable {
         throw ModelFormatError.malformedHeader(
           path: path, detail: "entry '\(name)' lacks dtype, shape or data_offsets")
       }
-      let info = TensorInfo(dtype: dtype, shape: shape, dataRange: offsets[0]..<max(offsets[0], offsets[1]))
       guard offsets[0] >= 0, offsets[1] >= offsets[0] else {
         throw ModelFormatError.malformedHeader(
           path: path, detail: "tensor '\(name)' has data_offsets \(offsets)")
       }
-      guard dataStart + offsets[1] <= file.count else {
+      // Offsets are relative to the data section, so comparing with its size cannot overflow.
+      guard offsets[1] <= dataBytes else {
         throw ModelFormatError.truncated(
-          path: path, detail: "tensor '\(name)' ends at byte \(dataStart + offsets[1]) of \(file.count)")
-      }
-      if let size = Self.elementSize(dtype), size * info.elementCount != info.dataRange.count {
-        throw ModelFormatError.malformedHeader(
           path: path,
-          detail: "tensor '\(name)' has \(info.dataRange.count) bytes for shape \(shape) of \(dtype)")
+          detail: "tensor '\(name)' ends at byte \(offsets[1]) of a data section of \(dataBytes) bytes")
+      }
+      guard let elements = ShapeArithmetic.elementCount(shape) else {
+        throw ModelFormatError.malformedHeader(
+          path: path, detail: "tensor '\(name)' has shape \(shape), not a list of sizes whose product fits")
+      }
+      let info = TensorInfo(dtype: dtype, shape: shape, dataRange: offsets[0]..<offsets[1])
+      if let size = Self.elementSize(dtype) {
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: size)
+        guard !overflow, bytes == info.dataRange.count else {
+          throw ModelFormatError.malformedHeader(
+            path: path,
+            detail: "tensor '\(name)' has \(info.dataRange.count) bytes for shape \(shape) of \(dtype)")
+        }
       }
       tensors[name] = info
     }

@@ -74,9 +74,12 @@ public struct AttributionGraphFile: Sendable {
     let promptTokens = metadata["prompt_tokens"] as? [String] ?? []
     let transcoder = TranscoderIdentity(
       model: metadata["scan"] as? String, modelSHA256: metadata["model_sha256"] as? String,
-      nLayers: (metadata["n_layers"] as? NSNumber)?.intValue,
-      features: (metadata["transcoder_features"] as? NSNumber)?.intValue)
-    var layers = transcoder.nLayers ?? 0
+      nLayers: integer(metadata["n_layers"]), features: integer(metadata["transcoder_features"]))
+    var layers = integer(metadata["n_layers"]) ?? 0
+    guard (0...maximumLayers).contains(layers) else {
+      throw PlotError.badDocument(
+        file: path, reason: "metadata n_layers is \(layers), not between 0 and \(maximumLayers)")
+    }
     if layers == 0 {
       layers = (rawNodes.compactMap { Int($0["layer"] as? String ?? "") }.max() ?? -1) + 1
     }
@@ -98,8 +101,9 @@ public struct AttributionGraphFile: Sendable {
       default:
         throw PlotError.badDocument(file: path, reason: "node \(id) has an unknown feature_type \"\(type)\"")
       }
-      guard let position = (raw["ctx_idx"] as? NSNumber)?.intValue else {
-        throw PlotError.badDocument(file: path, reason: "node \(id) has no number \"ctx_idx\"")
+      guard let position = integer(raw["ctx_idx"]), position >= 0 else {
+        throw PlotError.badDocument(
+          file: path, reason: "node \(id) has no non-negative whole number \"ctx_idx\"")
       }
       let layerText = raw["layer"] as? String ?? (raw["layer"] as? NSNumber)?.stringValue ?? ""
       var layer: Int
@@ -107,8 +111,10 @@ public struct AttributionGraphFile: Sendable {
       case .embedding: layer = -1
       case .logit: layer = layers
       default:
-        guard let l = Int(layerText) else {
-          throw PlotError.badDocument(file: path, reason: "node \(id) has no layer number (\"\(layerText)\")")
+        guard let l = Int(layerText), (0..<maximumLayers).contains(l) else {
+          throw PlotError.badDocument(
+            file: path,
+            reason: "node \(id) has no layer number between 0 and \(maximumLayers - 1) (\"\(layerText)\")")
         }
         layer = l
       }
@@ -116,11 +122,12 @@ public struct AttributionGraphFile: Sendable {
       var featureIndex: Int?
       if kind == .feature {
         let parts = id.split(separator: "_")
-        featureIndex =
-          (raw["feature_index"] as? NSNumber)?.intValue ?? (parts.count == 3 ? Int(parts[1]) : nil)
-        guard featureIndex != nil else {
+        featureIndex = integer(raw["feature_index"]) ?? (parts.count == 3 ? Int(parts[1]) : nil)
+        guard let featureIndex, featureIndex >= 0 else {
           throw PlotError.badDocument(
-            file: path, reason: "feature node \(id) has no \"feature_index\" and no id {layer}_{index}_{pos}")
+            file: path,
+            reason: "feature node \(id) has no non-negative \"feature_index\" and no id {layer}_{index}_{pos}"
+          )
         }
       }
       guard index[id] == nil else {
@@ -129,7 +136,7 @@ public struct AttributionGraphFile: Sendable {
       index[id] = i
       nodes.append(
         Node(
-          id: id, kind: kind, layer: layer, feature: (raw["feature"] as? NSNumber)?.intValue,
+          id: id, kind: kind, layer: layer, feature: integer(raw["feature"]),
           featureIndex: featureIndex,
           position: position,
           activation: (raw["activation"] as? NSNumber)?.doubleValue,
@@ -166,5 +173,15 @@ public struct AttributionGraphFile: Sendable {
     return AttributionGraphFile(
       nodes: nodes, links: links, promptTokens: promptTokens, layers: layers,
       prompt: metadata["prompt"] as? String ?? promptTokens.joined(), facts: facts, transcoder: transcoder)
+  }
+
+  /// The most layers a graph may have: far beyond any model's, yet small enough that a damaged
+  /// number cannot overflow or size the drawing.
+  static let maximumLayers = 100_000
+
+  /// A JSON number that is a whole number within `Int`, or nil (a fraction, a string, 1e300).
+  private static func integer(_ value: Any?) -> Int? {
+    guard let number = value as? NSNumber else { return nil }
+    return Int(exactly: number.doubleValue)
   }
 }

@@ -34,6 +34,8 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
   }
 
   public let vocabularySize: Int
+  /// The most ids a vocabulary may span (2^24; the largest published vocabularies hold about 2^18).
+  static let maximumVocabularySize = 1 << 24
   public let endOfTextID: Int32
   public let stopIDs: [Int32]
   /// How text is cut into pieces before merging.
@@ -120,6 +122,14 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     }
     for (name, id) in specialTokens { bytesOfID[id] = Array(name.utf8) }
     let size = Int(bytesOfID.keys.max() ?? -1) + 1
+    // The decoder table has a slot per id up to the largest, so a damaged id (a rank of 2^31 - 1)
+    // would ask for gigabytes; real vocabularies have a few hundred thousand ids at most.
+    guard size <= Self.maximumVocabularySize else {
+      throw TokenizerError.malformedVocabulary(
+        path: path,
+        problem: "the largest token id is \(size - 1), beyond the \(Self.maximumVocabularySize) ids this "
+          + "reader accepts; the file is damaged, fetch it again")
+    }
     var decoderBytes: [UInt8] = []
     var decoderOffsets = [0]
     decoderOffsets.reserveCapacity(size + 1)

@@ -84,16 +84,17 @@ public struct CLTFile {
     try set.close()
   }
 
-  /// Fills `buffer` from a float32 dataset of exactly its size.
+  /// Fills `buffer` from a float32 dataset of exactly its size (the bytes are copied as they are,
+  /// so another element type is an error, not numbers reinterpreted).
   public static func read(_ file: HDF5File, _ name: String, into buffer: FloatBuffer, path: String) throws {
     let set = try file.openDataset(name)
     defer { try? set.close() }
-    let shape = try set.shape
-    let rows = shape.first ?? 0
-    let count = shape.reduce(1, *)
-    guard count == buffer.count else {
+    let rows = try set.rowCount
+    let count = try set.elementCount
+    guard count == buffer.count, set.elementType == .float32 else {
       throw TrainingError.unsupportedTranscoder(
-        path: path, reason: "'\(name)' holds \(count) values, expected \(buffer.count)")
+        path: path,
+        reason: "'\(name)' holds \(count) \(set.elementType) values, expected \(buffer.count) float32")
     }
     try set.readRows(
       0..<rows, intoRawBytes: UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count * 4))
@@ -118,18 +119,13 @@ public struct CLTFile {
     defer { try? file.close() }
     let metadata = try CLTFileMetadata(file: file)
     let (l, d, f) = (metadata.nLayers, metadata.dModel, metadata.features)
-    func read(_ name: String, count: Int) throws -> [Float] {
-      let set = try file.openDataset(name)
-      let values = try set.readAll(as: Float.self)
-      try set.close()
-      guard values.count == count else {
-        throw TrainingError.unsupportedTranscoder(
-          path: url.path, reason: "'\(name)' holds \(values.count) values, expected \(count)")
-      }
-      return values
-    }
     func fill(_ buffer: FloatBuffer, _ name: String) throws {
       try Self.read(file, name, into: buffer, path: url.path)
+    }
+    func read(_ name: String, count: Int) throws -> [Float] {
+      let buffer = FloatBuffer(count: count)
+      try fill(buffer, name)
+      return buffer.array
     }
     let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, decoders: decoders)
     transcoder.activation = metadata.configuration.activation

@@ -78,7 +78,11 @@ public struct CLTFileMetadata: Sendable, Equatable {
     try file.setAttribute("created_by", createdBy)
   }
 
+  /// Reads the root attributes, checking the format version and that the sizes are positive and
+  /// fit the file. A shard is recognised first, since its own format_version would otherwise read
+  /// as a version of this format.
   init(file: HDF5File) throws {
+    if ShardMetadata.describes(file) { throw TrainingError.shardGiven(path: file.filePath) }
     let version = try file.int64Attribute("format_version")
     guard version == Self.formatVersion else {
       throw TrainingError.unsupportedTranscoder(
@@ -115,5 +119,35 @@ public struct CLTFileMetadata: Sendable, Equatable {
     inputTap = try file.stringAttribute("input_tap")
     outputTap = try file.stringAttribute("output_tap")
     createdBy = try file.stringAttribute("created_by")
+    try checkSizes(file)
+  }
+
+  /// The sizes come from the file and size every buffer a reader allocates: they must be positive,
+  /// and the float32 encoders and decoders they describe ((L + L(L+1)/2) matrices of F × d) must be
+  /// in the file, or a damaged attribute would ask for terabytes.
+  private func checkSizes(_ file: HDF5File) throws {
+    guard nLayers > 0, dModel > 0, features > 0 else {
+      throw TrainingError.unsupportedTranscoder(
+        path: file.filePath,
+        reason: "n_layers \(nLayers), d_model \(dModel) and features \(features) must all be positive")
+    }
+    if configuration.activation == .topK && configuration.k < 1 {
+      throw TrainingError.unsupportedTranscoder(
+        path: file.filePath, reason: "a topk transcoder has k \(configuration.k); k must be at least 1")
+    }
+    // L(L+3)/2 matrices (L encoders, L(L+1)/2 decoders); an L beyond 2^31 is damage on its own.
+    let matrices = nLayers < 1 << 31 ? nLayers * (nLayers + 3) / 2 : Int.max
+    let bytes = [matrices, features, dModel, MemoryLayout<Float>.size].reduce(Int?(1)) { total, factor in
+      total.flatMap { total in
+        let (product, overflow) = total.multipliedReportingOverflow(by: factor)
+        return overflow ? nil : product
+      }
+    }
+    if let fileBytes = file.sizeOnDisk, bytes.map({ $0 > fileBytes }) ?? true {
+      throw TrainingError.unsupportedTranscoder(
+        path: file.filePath,
+        reason: "its attributes describe \(nLayers) layers of \(features) features of width \(dModel), "
+          + "more weights than the file's \(fileBytes) bytes hold; the file is truncated or damaged")
+    }
   }
 }

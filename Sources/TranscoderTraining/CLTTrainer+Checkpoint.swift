@@ -159,11 +159,11 @@ extension CLTTrainer {
   private static func readCounts(_ file: HDF5File, _ name: String, count: Int, path: String) throws -> [Int] {
     let set = try file.openDataset(name)
     defer { try? set.close() }
-    let values = try set.readAll(as: Int32.self)
-    guard values.count == count else {
+    let found = try set.elementCount
+    guard found == count else {
       throw TrainingError.unsupportedTranscoder(
-        path: path, reason: "'\(name)' holds \(values.count) values, expected \(count)")
+        path: path, reason: "'\(name)' holds \(found) values, expected \(count)")
     }
-    return values.map(Int.init)
+    return try set.readAll(as: Int32.self).map(Int.init)
   }
 }

@@ -10,12 +10,16 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   /// A held-out shard (`--eval`) of another model than the training shards: each described by its
   /// model (or the field that differs), the first training shard named.
   case heldOutMismatch(path: String, heldOut: String, training: String, trainingPath: String)
+  /// Shards were given but every one was skipped as unreadable; `firstReason` names the first.
+  case unreadableShards(count: Int, firstReason: String)
   /// A path given as a shard is neither a file nor a folder.
   case missingShard(path: String)
   /// The output cannot be written.
   case outputNotWritable(path: String, reason: String)
   /// A file is not a clt.h5 this code can read.
   case unsupportedTranscoder(path: String, reason: String)
+  /// An activation shard was given where a clt.h5 belongs.
+  case shardGiven(path: String)
   /// Options that cannot describe a run.
   case invalidConfiguration(String)
   /// A checkpoint that does not belong to this run (another model, shape or activation).
@@ -42,12 +46,17 @@ public enum TrainingError: Error, LocalizedError, Equatable {
       return
         "\(path) (--eval) holds activations of \(heldOut), the training shards (\(trainingPath), ...) of "
         + "\(training); give --eval shards of the model the CLT is trained on"
+    case .unreadableShards(let count, let firstReason):
+      let which = count == 1 ? "the shard given could not" : "none of the \(count) shards given could"
+      return "no activation shards: \(which) be read (\(firstReason))"
     case .missingShard(let path):
       return "\(path): no such shard file or folder"
     case .outputNotWritable(let path, let reason):
       return "\(path): cannot write the transcoder (\(reason)); choose a writable path"
     case .unsupportedTranscoder(let path, let reason):
       return "\(path): not a readable clt.h5: \(reason)"
+    case .shardGiven(let path):
+      return "\(path) is an activation shard, not a CLT (clt.h5); give the clt.h5 clt-fit wrote"
     case .invalidConfiguration(let message):
       return message
     case .checkpointMismatch(let path, let reason):

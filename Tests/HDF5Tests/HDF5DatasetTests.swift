@@ -126,6 +126,48 @@ import Testing
     #expect(description.contains(path), "the message names the file")
   }
 
+  @Test("a truncated file is reported as truncated, with its size and the size its superblock records")
+  func truncatedFile() throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path("whole.h5")
+    let file = try HDF5File.create(path: path)
+    let dataset = try file.createDataset("x", elementType: .float32, shape: [256])
+    try dataset.writeRows([Float](repeating: 1, count: 256), start: 0)
+    try dataset.close()
+    try file.close()
+    let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+    let cut = dir.path("cut.h5")
+    try whole.prefix(whole.count - 100).write(to: URL(fileURLWithPath: cut))
+    let truncated = HDF5Error.truncatedFile(path: cut, size: whole.count - 100, expectedSize: whole.count)
+    #expect(throws: truncated, "libhdf5 refuses it, and the superblock says why") {
+      _ = try HDF5File(path: cut)
+    }
+    #expect(
+      truncated.localizedDescription
+        == "\(cut): truncated HDF5 file: it has \(whole.count - 100) bytes but its superblock says "
+        + "\(whole.count); the write or copy did not finish, so copy it again or rerun the tool that wrote it"
+    )
+    try whole.prefix(20).write(to: URL(fileURLWithPath: cut))
+    #expect(
+      throws: HDF5Error.truncatedFile(path: cut, size: 20, expectedSize: nil), "cut inside the superblock"
+    ) {
+      _ = try HDF5File(path: cut)
+    }
+  }
+
+  @Test(
+    "a file the system will not open is reported with the system's reason",
+    .enabled(if: getuid() != 0, "root opens any file"))
+  func unreadableFile() throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path("locked.h5")
+    try HDF5File.create(path: path).close()
+    try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: path)
+    #expect(throws: HDF5Error.cannotOpenFile(path: path, detail: "Permission denied")) {
+      _ = try HDF5File(path: path)
+    }
+  }
+
   @Test("creating a file in a folder that cannot exist throws a named error")
   func createInImpossibleFolder() throws {
     let dir = try TemporaryDirectory()

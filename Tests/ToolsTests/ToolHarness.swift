@@ -127,14 +127,15 @@ enum ToolHarness {
   }
 
   /// Writes a random GPT-2 checkpoint folder with the real vocabulary (50257) and a tiny width, so
-  /// the real tokenizer's ids fit it.
+  /// the real tokenizer's ids fit it; a smaller `vocabulary` suits a made-up tokenizer.
   static func makeCheckpoint(
-    in directory: URL, layers: Int = 2, width: Int = 16, heads: Int = 2, positions: Int = 64
+    in directory: URL, layers: Int = 2, width: Int = 16, heads: Int = 2, positions: Int = 64,
+    vocabulary: Int = 50257
   )
     throws
   {
     let config: [String: Any] = [
-      "vocab_size": 50257, "n_positions": positions, "n_embd": width, "n_layer": layers, "n_head": heads,
+      "vocab_size": vocabulary, "n_positions": positions, "n_embd": width, "n_layer": layers, "n_head": heads,
       "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "model_type": "gpt2",
     ]
     try JSONSerialization.data(withJSONObject: config, options: .prettyPrinted)
@@ -145,7 +146,7 @@ enum ToolHarness {
     }
     var writer = SafetensorsWriter()
     let c = width
-    writer.add("wte.weight", shape: [50257, c], values: random(50257 * c))
+    writer.add("wte.weight", shape: [vocabulary, c], values: random(vocabulary * c))
     writer.add("wpe.weight", shape: [positions, c], values: random(positions * c))
     for l in 0..<layers {
       let h = "h.\(l)."
