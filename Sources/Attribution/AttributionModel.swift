@@ -3,33 +3,24 @@ import Kernels
 import LanguageModels
 
 /// A pre-norm decoder-only transformer described by the pieces attribution needs, the same for
-/// both families: norms that can be frozen, one packed q|k|v projection, the value and output
-/// projections as blocks of the model's own matrices, and the MLP as an opaque function (the
-/// local replacement model swaps it for the transcoder, so attribution never differentiates it).
-///
-/// `GPT2Model.attributionModel` and `LlamaModel.attributionModel` build one from the public
-/// weights without copying them; `record(tokens:)` runs the original forward pass once and keeps
-/// what the local replacement model freezes.
+/// both families: norms that can be frozen, the value and output projections as blocks of the
+/// model's own matrices, and the unembedding (the model's `linearSkeleton`). The MLPs stay opaque
+/// (the local replacement model swaps them for the transcoder, so attribution never
+/// differentiates them), and `record(tokens:)` does not run a forward pass of its own: it watches
+/// the model's one forward pass (see `ForwardObserver`).
 public struct AttributionModel {
   /// One transformer block.
   public struct Layer {
     let attentionNorm: FrozenNorm
-    /// x_norm ↦ q|k|v (C → qDim + 2·kvDim), with rotary positions applied afterwards when the
-    /// family has them.
-    let qkv: DenseMap
-    /// x_norm ↦ v (C → kvDim): the value block of `qkv`.
+    /// x_norm ↦ v (C → kvDim): the value block of the packed q|k|v projection.
     let values: DenseMap
     /// Concatenated heads ↦ residual (qDim → C).
     let output: DenseMap
     let mlpNorm: FrozenNorm
-    /// The original MLP: input (rows, C) ↦ output (rows, C).
-    let mlp: (_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ rows: Int) -> Void
-    /// Multiplies q·k before the softmax.
-    let attentionScale: Float
   }
 
-  /// The model's sizes and names.
-  public let description: ModelDescription
+  /// The model whose forward pass is recorded.
+  public let model: any LanguageModel
   let layers: [Layer]
   let heads: Int
   let kvHeads: Int
@@ -37,11 +28,25 @@ public struct AttributionModel {
   let finalNorm: FrozenNorm
   /// The unembedding (V, C), output-major.
   let unembedding: DenseMap
-  /// x0 for a prompt: token (and, for GPT-2, position) embeddings. tokens (n) → out (n, C).
-  let embed: (_ tokens: [Int32], _ out: UnsafeMutablePointer<Float>) -> Void
-  /// Applies rotary positions to the query and key heads of packed q|k|v rows, if the family has them.
-  let rotate: ((_ qkv: UnsafeMutablePointer<Float>, _ rows: Int) -> Void)?
 
+  /// `model` as attribution sees it, sharing its weight buffers.
+  public init(model: any LanguageModel) {
+    let skeleton = model.linearSkeleton
+    self.model = model
+    layers = skeleton.layers.map {
+      Layer(
+        attentionNorm: FrozenNorm($0.attentionNorm), values: DenseMap($0.values), output: DenseMap($0.output),
+        mlpNorm: FrozenNorm($0.mlpNorm))
+    }
+    heads = skeleton.heads
+    kvHeads = skeleton.kvHeads
+    headDim = skeleton.headDim
+    finalNorm = FrozenNorm(skeleton.finalNorm)
+    unembedding = DenseMap(skeleton.unembedding)
+  }
+
+  /// The model's sizes and names.
+  public var description: ModelDescription { model.description }
   var nLayers: Int { layers.count }
   var dModel: Int { description.dModel }
   var qDim: Int { heads * headDim }
@@ -59,51 +64,24 @@ public struct AttributionModel {
     }
   }
 
-  // MARK: - The recording forward pass
+  // MARK: - Recording the forward pass
 
-  /// Runs the original model on one prompt and records what the local replacement model freezes:
-  /// every attention pattern, every norm's 1/σ, each MLP's input and output, and the last
-  /// position's logits.
+  /// Runs the original model on one prompt (one prefill of a KV cache, so that only the last
+  /// position is unembedded) and records what the local replacement model freezes: every
+  /// attention pattern, every norm's 1/σ, each MLP's input and output, and the last position's
+  /// logits.
   public func record(tokens: [Int32]) throws -> ForwardRecord {
     try check(tokens: tokens)
-    let n = tokens.count
-    let c = dModel
-    let width = qDim + 2 * kvDim
-    let record = ForwardRecord(tokens: tokens, nLayers: nLayers, dModel: c, heads: heads)
-    embed(tokens, record.embeddings.pointer)
-    let x = FloatBuffer(count: n * c)
-    x.pointer.update(from: record.embeddings.pointer, count: n * c)
-    let normed = FloatBuffer(count: n * c)
-    let qkvRows = FloatBuffer(count: n * width)
-    let attended = FloatBuffer(count: n * qDim)
-    let projected = FloatBuffer(count: n * c)
-    let scores = FloatBuffer(count: n * n)
-    let probabilities = FloatBuffer(count: heads * n * n)
-    for (l, layer) in layers.enumerated() {
-      layer.attentionNorm.forward(
-        out: normed.pointer, inp: x.pointer, rows: n, rstd: record.attentionRstd[l].pointer)
-      layer.qkv.forward(out: qkvRows.pointer, inp: normed.pointer, rows: n)
-      rotate?(qkvRows.pointer, n)
-      causalAttentionForward(
-        out: attended.pointer, ldo: qDim, q: qkvRows.pointer, ldq: width, k: qkvRows.pointer + qDim,
-        v: qkvRows.pointer + qDim + kvDim, ldkv: width, newTokens: n, pastTokens: 0, heads: heads,
-        kvHeads: kvHeads, headDim: headDim, scale: layer.attentionScale, scores: scores.pointer,
-        probabilities: probabilities.pointer)
-      record.pack(layer: l, patterns: probabilities.pointer)
-      layer.output.forward(out: projected.pointer, inp: attended.pointer, rows: n)
-      residualAdd(out: x.pointer, inp: projected.pointer, count: n * c)
-      layer.mlpNorm.forward(
-        out: record.mlpIn[l].pointer, inp: x.pointer, rows: n, rstd: record.mlpRstd[l].pointer)
-      layer.mlp(record.mlpOut[l].pointer, record.mlpIn[l].pointer, n)
-      residualAdd(out: x.pointer, inp: record.mlpOut[l].pointer, count: n * c)
-    }
-    finalNorm.forward(out: normed.pointer, inp: x.pointer, rows: n, rstd: record.finalRstd.pointer)
-    record.lastLogits = [Float](repeating: 0, count: vocabularySize)
-    record.lastLogits.withUnsafeMutableBufferPointer {
-      unembedding.forward(out: $0.baseAddress!, inp: normed.pointer + (n - 1) * c, rows: 1)
-    }
+    let record = ForwardRecord(tokens: tokens, nLayers: nLayers, dModel: dModel, heads: heads)
+    record.lastLogits = try model.decode(
+      tokens: tokens, cache: model.makeCache(capacity: tokens.count), replacement: nil, observer: record)
     return record
   }
+}
+
+extension LanguageModel {
+  /// The model as attribution sees it (see `AttributionModel`).
+  public var attributionModel: AttributionModel { AttributionModel(model: self) }
 }
 
 /// What the original forward pass on one prompt leaves for attribution (n positions, C = dModel,
@@ -118,10 +96,11 @@ public final class ForwardRecord {
   /// row i (its i + 1 entries over key positions 0...i) starts at i(i+1)/2. Causal patterns are
   /// zero above the diagonal, and at 1024 positions the square ones were 1.1 GB for SmolLM2.
   public let patterns: [FloatBuffer]
-  /// Per layer: 1/σ of the attention norm and the MLP norm (n each); and of the final norm (n).
+  /// Per layer: 1/σ of the attention norm and the MLP norm (n each).
   public let attentionRstd: [FloatBuffer]
   public let mlpRstd: [FloatBuffer]
-  public let finalRstd: FloatBuffer
+  /// 1/σ of the final norm at the last position (the only one unembedded).
+  public internal(set) var finalRstd: Float = 0
   /// Per layer: the MLP input (the norm's output) and the MLP output, (n, C) each; empty once the
   /// local replacement model has its activations and errors from them (`releaseMLPTaps`).
   public private(set) var mlpIn: [FloatBuffer]
@@ -134,10 +113,10 @@ public final class ForwardRecord {
     self.tokens = tokens
     embeddings = FloatBuffer(count: n * dModel)
     self.heads = heads
+    self.dModel = dModel
     patterns = (0..<nLayers).map { _ in FloatBuffer(count: heads * n * (n + 1) / 2) }
     attentionRstd = (0..<nLayers).map { _ in FloatBuffer(count: n) }
     mlpRstd = (0..<nLayers).map { _ in FloatBuffer(count: n) }
-    finalRstd = FloatBuffer(count: n)
     mlpIn = (0..<nLayers).map { _ in FloatBuffer(count: n * dModel) }
     mlpOut = (0..<nLayers).map { _ in FloatBuffer(count: n * dModel) }
   }
@@ -154,6 +133,8 @@ public final class ForwardRecord {
 
   /// Attention heads per layer.
   public let heads: Int
+  /// Width of the residual stream.
+  public let dModel: Int
 
   /// Keeps layer l's patterns (H, n, n), square and zero above the diagonal, in packed form.
   func pack(layer l: Int, patterns square: UnsafePointer<Float>) {
@@ -180,10 +161,31 @@ public final class ForwardRecord {
   }
 }
 
-/// A model that attribution can linearise: both families conform, so tools take any of them.
-public protocol AttributableModel: LanguageModel {
-  var attributionModel: AttributionModel { get }
-}
+// MARK: - Recording as an observer of the forward pass
 
-extension GPT2Model: AttributableModel {}
-extension LlamaModel: AttributableModel {}
+extension ForwardRecord: ForwardObserver {
+  public func embedded(_ x: UnsafePointer<Float>, rows: Int) {
+    embeddings.pointer.update(from: x, count: rows * dModel)
+  }
+
+  public func normalized(_ site: NormSite, rstd: UnsafePointer<Float>, rows: Int) {
+    switch site {
+    case .attention(let l): attentionRstd[l].pointer.update(from: rstd, count: rows)
+    case .mlp(let l): mlpRstd[l].pointer.update(from: rstd, count: rows)
+    case .final: finalRstd = rstd[rows - 1]
+    }
+  }
+
+  public var observesAttention: Bool { true }
+
+  public func attended(layer: Int, window: Int, probabilities: UnsafePointer<Float>, queries: Int, keys: Int)
+  {
+    precondition(window == 0 && queries == count && keys == count, "one window of the whole prompt")
+    pack(layer: layer, patterns: probabilities)
+  }
+
+  public func mlpComputed(layer: Int, input: UnsafePointer<Float>, output: UnsafePointer<Float>, rows: Int) {
+    mlpIn[layer].pointer.update(from: input, count: rows * dModel)
+    mlpOut[layer].pointer.update(from: output, count: rows * dModel)
+  }
+}

@@ -1,10 +1,11 @@
 import CBLAS
 import Kernels
+import LanguageModels
 
 /// An affine map y = x · M + b between row vectors, over a matrix held in a model's own buffer in
 /// either layout, possibly as a block of a wider stacked matrix (GPT-2's c_attn columns, Llama's
-/// stacked attn_q/k/v rows). Both families' projections go through this one type, so the recorded
-/// forward pass and the frozen backward pass are written once.
+/// stacked attn_q/k/v rows). Both families' projections go through this one type, so the frozen
+/// forward and backward passes are written once.
 public struct DenseMap {
   /// Keeps the weight (and bias) storage alive.
   let owner: [FloatBuffer]
@@ -18,18 +19,15 @@ public struct DenseMap {
   /// true: stored (inDim, outDim) as GPT-2's Conv1D; false: stored (outDim, inDim) as nn.Linear and GGUF.
   let inputMajor: Bool
 
-  /// A block of `buffer`: `offset` floats in, rows `leadingDimension` apart; `biasOffset` into `bias`.
-  init(
-    _ buffer: FloatBuffer, offset: Int = 0, inDim: Int, outDim: Int, leadingDimension: Int? = nil,
-    inputMajor: Bool, bias: FloatBuffer? = nil, biasOffset: Int = 0
-  ) {
-    owner = [buffer] + (bias.map { [$0] } ?? [])
-    weight = UnsafePointer(buffer.pointer + offset)
-    self.bias = bias.map { UnsafePointer($0.pointer + biasOffset) }
-    self.inDim = inDim
-    self.outDim = outDim
-    self.leadingDimension = leadingDimension ?? (inputMajor ? outDim : inDim)
-    self.inputMajor = inputMajor
+  /// The map of a model's matrix block, sharing its buffers.
+  init(_ block: MatrixBlock) {
+    owner = [block.buffer] + (block.bias.map { [$0] } ?? [])
+    weight = UnsafePointer(block.buffer.pointer + block.offset)
+    bias = block.bias.map { UnsafePointer($0.pointer + block.biasOffset) }
+    inDim = block.inDim
+    outDim = block.outDim
+    leadingDimension = block.leadingDimension
+    inputMajor = block.inputMajor
   }
 
   /// out = inp · M + b. inp (rows, inDim), out (rows, outDim).

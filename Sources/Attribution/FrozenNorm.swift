@@ -1,4 +1,5 @@
 import Kernels
+import LanguageModels
 
 /// A LayerNorm (GPT-2) or RMSNorm (Llama) whose denominator can be frozen.
 ///
@@ -12,29 +13,14 @@ public struct FrozenNorm {
   let bias: FloatBuffer?
   /// Whether the norm subtracts the mean (LayerNorm) or not (RMSNorm).
   let centred: Bool
-  let epsilon: Float
   let dim: Int
 
-  static func layerNorm(weight: FloatBuffer, bias: FloatBuffer, epsilon: Float) -> FrozenNorm {
-    FrozenNorm(weight: weight, bias: bias, centred: true, epsilon: epsilon, dim: weight.count)
-  }
-
-  static func rmsNorm(weight: FloatBuffer, epsilon: Float) -> FrozenNorm {
-    FrozenNorm(weight: weight, bias: nil, centred: false, epsilon: epsilon, dim: weight.count)
-  }
-
-  /// The original norm, recording each row's 1/σ. inp, out (rows, dim); rstd (rows).
-  func forward(
-    out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int, rstd: UnsafeMutablePointer<Float>
-  ) {
-    if let bias {
-      layerNormForward(
-        out: out, inp: inp, weight: weight.pointer, bias: bias.pointer, rows: rows, dim: dim, eps: epsilon,
-        rstd: rstd)
-    } else {
-      rmsNormForward(
-        out: out, inp: inp, weight: weight.pointer, rows: rows, dim: dim, eps: epsilon, rstd: rstd)
-    }
+  /// The model's norm, its 1/σ to be supplied from the recorded forward pass.
+  init(_ norm: NormParameters) {
+    weight = norm.weight
+    bias = norm.bias
+    centred = norm.centres
+    dim = norm.dim
   }
 
   /// The frozen norm's linear part applied to one row: out = centre?(x) · rstd ⊙ w (no bias).

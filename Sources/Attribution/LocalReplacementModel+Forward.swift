@@ -46,7 +46,7 @@ extension LocalReplacementModel {
     }
     let normed = [Float](unsafeUninitializedCapacity: c) { row, count in
       model.finalNorm.frozenLinear(
-        out: row.baseAddress!, x: x.pointer + (n - 1) * c, rstd: record.finalRstd[n - 1])
+        out: row.baseAddress!, x: x.pointer + (n - 1) * c, rstd: record.finalRstd)
       let b = model.finalNorm.constant
       for j in 0..<c { row[j] += b[j] }
       count = c

@@ -201,7 +201,7 @@ public final class LocalReplacementModel {
     let row = model.unembedding.column(token)
     let u = (0..<model.dModel).map { row[$0] - meanUnembedding[$0] }
     let last = positions - 1
-    let (r, c) = model.finalNorm.readout(u, rstd: record.finalRstd[last])
+    let (r, c) = model.finalNorm.readout(u, rstd: record.finalRstd)
     return AttributionTarget(layer: nLayers, position: last, readout: r, constant: c)
   }
 }

@@ -4,14 +4,12 @@ import ModelFormats
 
 /// GPT-2 exactly as `transformers.GPT2LMHeadModel` computes it: learned positions, pre-LayerNorm
 /// blocks, causal multi-head attention, tanh-GELU MLP, final LayerNorm, LM head tied to `wte`.
-public final class GPT2Model: LanguageModel {
+public final class GPT2Model: LanguageModel, TransformerFamily {
   public let config: GPT2Config
   public let weights: GPT2Weights
   public let description: ModelDescription
-  private var workspace = Workspace(rows: 0, length: 0, config: GPT2Config())
-  private var attention: PackedAttention {
-    PackedAttention(heads: config.nHead, kvHeads: config.nHead, headDim: config.headDim)
-  }
+  let blockShape: BlockShape
+  var workspace: BlockWorkspace
 
   public init(config: GPT2Config, weights: GPT2Weights, name: String = "gpt2", sha256: String = "") {
     self.config = config
@@ -20,6 +18,10 @@ public final class GPT2Model: LanguageModel {
       architecture: "gpt2", name: name, sha256: sha256, nLayers: config.nLayer, dModel: config.nEmbd,
       vocabularySize: config.vocabSize, contextLength: config.nPositions,
       inputTap: "ln_2 output (MLP input)", outputTap: "MLP output (c_proj, before the residual add)")
+    blockShape = BlockShape(
+      nLayers: config.nLayer, dModel: config.nEmbd, heads: config.nHead, kvHeads: config.nHead,
+      headDim: config.headDim, mlpScratchWidth: config.mlpWidth)
+    workspace = BlockWorkspace(shape: blockShape)
   }
 
   /// Loads a Hugging Face GPT-2 checkpoint folder: `config.json` and `model.safetensors`.
@@ -46,157 +48,123 @@ public final class GPT2Model: LanguageModel {
 
   public func forward(
     tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
-    replacement: (any MLPReplacement)?
+    replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
   ) throws -> [Float] {
-    try checkWindows(tokens: tokens, batch: batch, length: length)
-    let rows = batch * length
-    let ws = workspace(rows: rows, length: length)
-    embed(tokens: tokens, firstPosition: 0, length: length, into: ws.x.pointer)
-    for l in 0..<config.nLayer {
-      blockForward(
-        layer: l, rows: rows, ws: ws, taps: taps, replacement: replacement,
-        positions: RowPositions(firstPosition: 0, period: length)
-      ) { qkv, out in
-        attention.attendWindows(
-          qkv: qkv, out: out, batch: batch, length: length, scale: attentionScale(layer: l),
-          scores: ws.scores.pointer)
-      }
-    }
-    guard computeLogits else { return [] }
-    return unembed(ws.x.pointer, rows: rows, ws: ws)
+    try windowsForward(
+      tokens: tokens, batch: batch, length: length, taps: taps, computeLogits: computeLogits,
+      replacement: replacement, observer: observer)
   }
 
   public func makeCache(capacity: Int) -> KVCache {
     KVCache(nLayers: config.nLayer, capacity: min(capacity, config.nPositions), kvWidth: config.nEmbd)
   }
 
-  public func decode(tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?) throws -> [Float] {
-    let past = cache.count
-    let n = tokens.count
-    guard n > 0 else { return [] }
-    try checkDecode(tokens: tokens, cache: cache)
-    let c = config.nEmbd
-    let ws = workspace(rows: n, length: past + n)
-    embed(tokens: tokens, firstPosition: past, length: n, into: ws.x.pointer)
-    for l in 0..<config.nLayer {
-      blockForward(
-        layer: l, rows: n, ws: ws, taps: nil, replacement: replacement,
-        positions: RowPositions(firstPosition: past, period: n)
-      ) { qkv, out in
-        attention.attendCached(
-          qkv: qkv, out: out, rows: n, cache: cache, layer: l, scale: attentionScale(layer: l),
-          scores: ws.scores.pointer)
-      }
-    }
-    cache.count = past + n
-    return unembed(ws.x.pointer + (n - 1) * c, rows: 1, ws: ws)
+  public func decode(
+    tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
+  ) throws -> [Float] {
+    try cachedForward(tokens: tokens, cache: cache, replacement: replacement, observer: observer)
   }
 
-  // MARK: - Pieces
+  // MARK: - The pieces of the block
 
-  /// x = wte[token] + wpe[position]. x (length · batch, C); positions restart at each window.
-  private func embed(tokens: [Int32], firstPosition: Int, length: Int, into x: UnsafeMutablePointer<Float>) {
+  /// x = wte[token] + wpe[position]. x (rows, C).
+  func embed(tokens: [Int32], positions: RowPositions, into x: UnsafeMutablePointer<Float>) {
     let c = config.nEmbd
     let wte = weights.tokenEmbedding.pointer
     let wpe = weights.positionEmbedding.pointer
     for (i, token) in tokens.enumerated() {
       let row = x + i * c
       let t = wte + Int(token) * c
-      let p = wpe + (firstPosition + i % length) * c
+      let p = wpe + positions.position(ofRow: i) * c
       for j in 0..<c { row[j] = t[j] + p[j] }
     }
   }
 
-  /// One pre-LayerNorm block on the residual stream ws.x (rows, C); `attend` maps the packed
-  /// q|k|v projections (rows, 3C) to the per-head attention output (rows, C); `replacement` may
-  /// overwrite the MLP output before it joins the residual stream.
-  private func blockForward(
-    layer l: Int, rows: Int, ws: Workspace, taps: MLPTaps?, replacement: (any MLPReplacement)?,
-    positions: RowPositions,
-    attend: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
-  ) {
-    let c = config.nEmbd
-    let m = config.mlpWidth
-    let w = weights.blocks[l]
+  /// ln_1, ln_2 or ln_f.
+  func norm(_ site: NormSite) -> NormParameters {
     let eps = config.layerNormEpsilon
-    let x = ws.x.pointer
-    layerNormForward(
-      out: ws.normed.pointer, inp: x, weight: w.ln1Weight.pointer, bias: w.ln1Bias.pointer, rows: rows,
-      dim: c, eps: eps)
-    linearForward(
-      out: ws.qkv.pointer, inp: ws.normed.pointer, weight: w.attnWeight.pointer, bias: w.attnBias.pointer,
-      rows: rows, inDim: c, outDim: 3 * c)
-    attend(ws.qkv.pointer, ws.attention.pointer)
-    linearForward(
-      out: ws.projected.pointer, inp: ws.attention.pointer, weight: w.attnProjWeight.pointer,
-      bias: w.attnProjBias.pointer, rows: rows, inDim: c, outDim: c)
-    residualAdd(out: x, inp: ws.projected.pointer, count: rows * c)
-
-    let mlpIn = taps.map { $0.pointer($0.mlpIn, layer: l) } ?? ws.normed.pointer
-    let mlpOut = taps.map { $0.pointer($0.mlpOut, layer: l) } ?? ws.projected.pointer
-    layerNormForward(
-      out: mlpIn, inp: x, weight: w.ln2Weight.pointer, bias: w.ln2Bias.pointer, rows: rows, dim: c, eps: eps)
-    if replacement?.needsMLPOutput(positions: positions) ?? true {
-      linearForward(
-        out: ws.hidden.pointer, inp: mlpIn, weight: w.fcWeight.pointer, bias: nil, rows: rows, inDim: c,
-        outDim: m)
-      biasGeluTanhForward(ws.hidden.pointer, bias: w.fcBias.pointer, rows: rows, dim: m)
-      linearForward(
-        out: mlpOut, inp: ws.hidden.pointer, weight: w.fcProjWeight.pointer, bias: w.fcProjBias.pointer,
-        rows: rows, inDim: m, outDim: c)
+    switch site {
+    case .attention(let l):
+      return NormParameters(
+        weight: weights.blocks[l].ln1Weight, bias: weights.blocks[l].ln1Bias, epsilon: eps)
+    case .mlp(let l):
+      return NormParameters(
+        weight: weights.blocks[l].ln2Weight, bias: weights.blocks[l].ln2Bias, epsilon: eps)
+    case .final:
+      return NormParameters(weight: weights.lnFWeight, bias: weights.lnFBias, epsilon: eps)
     }
-    replacement?.replace(layer: l, input: mlpIn, output: mlpOut, rows: rows, positions: positions)
-    residualAdd(out: x, inp: mlpOut, count: rows * c)
   }
 
-  /// Final LayerNorm, then logits = ln_f(x) · wteᵀ. x (rows, C) -> (rows, V).
-  private func unembed(_ x: UnsafeMutablePointer<Float>, rows: Int, ws: Workspace) -> [Float] {
+  /// c_attn. inp (rows, C), out (rows, 3C).
+  func qkvForward(
+    layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int,
+    positions: RowPositions
+  ) {
+    let w = weights.blocks[layer]
     let c = config.nEmbd
-    layerNormForward(
-      out: ws.normed.pointer, inp: x, weight: weights.lnFWeight.pointer, bias: weights.lnFBias.pointer,
-      rows: rows, dim: c, eps: config.layerNormEpsilon)
-    let v = config.vocabSize
-    return [Float](unsafeUninitializedCapacity: rows * v) { out, count in
-      linearTransposedForward(
-        out: out.baseAddress!, inp: ws.normed.pointer, weight: weights.tokenEmbedding.pointer, bias: nil,
-        rows: rows, inDim: c, outDim: v)
-      count = rows * v
-    }
+    linearForward(
+      out: out, inp: inp, weight: w.attnWeight.pointer, bias: w.attnBias.pointer, rows: rows, inDim: c,
+      outDim: 3 * c)
   }
 
-  private func attentionScale(layer: Int) -> Float {
+  /// 1/√headDim (when scale_attn_weights), divided by layer + 1 (when scale_attn_by_inverse_layer_idx).
+  func attentionScale(layer: Int) -> Float {
     var scale: Float = config.scaleAttnWeights ? 1 / Float(config.headDim).squareRoot() : 1
     if config.scaleAttnByInverseLayerIdx { scale /= Float(layer + 1) }
     return scale
   }
 
-  // MARK: - Scratch
-
-  /// Activations of one forward call, reused while the call sizes fit.
-  private final class Workspace {
-    let rows: Int
-    let length: Int
-    let x, normed, qkv, attention, projected, hidden, scores: FloatBuffer
-    init(rows: Int, length: Int, config: GPT2Config) {
-      self.rows = rows
-      self.length = length
-      let c = config.nEmbd
-      x = FloatBuffer(count: rows * c)
-      normed = FloatBuffer(count: rows * c)
-      qkv = FloatBuffer(count: rows * 3 * c)
-      attention = FloatBuffer(count: rows * c)
-      projected = FloatBuffer(count: rows * c)
-      hidden = FloatBuffer(count: rows * config.mlpWidth)
-      scores = FloatBuffer(count: rows * length)
-    }
+  /// attn.c_proj. inp (rows, C), out (rows, C).
+  func attentionOutputForward(
+    layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int
+  ) {
+    let w = weights.blocks[layer]
+    let c = config.nEmbd
+    linearForward(
+      out: out, inp: inp, weight: w.attnProjWeight.pointer, bias: w.attnProjBias.pointer, rows: rows,
+      inDim: c,
+      outDim: c)
   }
 
-  private func workspace(rows: Int, length: Int) -> Workspace {
-    if workspace.rows < rows || workspace.length < length || workspace.rows * workspace.length < rows * length
-    {
-      workspace = Workspace(
-        rows: max(rows, workspace.rows), length: max(length, workspace.length), config: config)
+  /// c_proj(gelu_tanh(c_fc(x))). inp (rows, C), out (rows, C), hidden (rows, M).
+  func mlpForward(
+    layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int,
+    scratch hidden: UnsafeMutablePointer<Float>
+  ) {
+    let w = weights.blocks[layer]
+    let c = config.nEmbd
+    let m = config.mlpWidth
+    linearForward(
+      out: hidden, inp: inp, weight: w.fcWeight.pointer, bias: nil, rows: rows, inDim: c, outDim: m)
+    biasGeluTanhForward(hidden, bias: w.fcBias.pointer, rows: rows, dim: m)
+    linearForward(
+      out: out, inp: hidden, weight: w.fcProjWeight.pointer, bias: w.fcProjBias.pointer, rows: rows, inDim: m,
+      outDim: c)
+  }
+
+  /// logits = ln_f(x) · wteᵀ. inp (rows, C), out (rows, V).
+  func unembedForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
+    linearTransposedForward(
+      out: out, inp: inp, weight: weights.tokenEmbedding.pointer, bias: nil, rows: rows, inDim: config.nEmbd,
+      outDim: config.vocabSize)
+  }
+
+  /// LayerNorms, c_attn's value columns, attn.c_proj, ln_f and the unembedding tied to wte.
+  public var linearSkeleton: LinearSkeleton {
+    let c = config.nEmbd
+    let layers = weights.blocks.indices.map { l -> LinearSkeleton.Layer in
+      let w = weights.blocks[l]
+      return LinearSkeleton.Layer(
+        attentionNorm: norm(.attention(layer: l)),
+        values: MatrixBlock(
+          w.attnWeight, offset: 2 * c, inDim: c, outDim: c, leadingDimension: 3 * c, inputMajor: true,
+          bias: w.attnBias, biasOffset: 2 * c),
+        output: MatrixBlock(w.attnProjWeight, inDim: c, outDim: c, inputMajor: true, bias: w.attnProjBias),
+        mlpNorm: norm(.mlp(layer: l)))
     }
-    return workspace
+    return LinearSkeleton(
+      layers: layers, heads: config.nHead, kvHeads: config.nHead, headDim: config.headDim,
+      finalNorm: norm(.final),
+      unembedding: MatrixBlock(weights.tokenEmbedding, inDim: c, outDim: config.vocabSize, inputMajor: false))
   }
 }

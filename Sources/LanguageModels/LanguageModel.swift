@@ -70,10 +70,11 @@ public protocol LanguageModel: AnyObject {
   /// position 0. Fills `taps` when given; returns logits (batch · length, vocabularySize) when
   /// `computeLogits`, else an empty array (the activation dump never needs the unembedding).
   /// `replacement`, when given, sees every layer's MLP input and output and may overwrite the
-  /// output (see `MLPReplacement`); `taps` then record the output it left.
+  /// output (see `MLPReplacement`); `taps` then record the output it left. `observer`, when given,
+  /// watches the pass (see `ForwardObserver`).
   func forward(
     tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
-    replacement: (any MLPReplacement)?
+    replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
   ) throws -> [Float]
 
   /// A cache able to hold `capacity` positions of one sequence.
@@ -81,8 +82,15 @@ public protocol LanguageModel: AnyObject {
 
   /// Appends `tokens` to the sequence held in `cache` and returns the logits of the last of them
   /// (vocabularySize). Prefill and single-token steps are the same call. `replacement` as in
-  /// `forward`; the keys and values cached are those of the model it makes.
-  func decode(tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?) throws -> [Float]
+  /// `forward`; the keys and values cached are those of the model it makes. `observer` as in
+  /// `forward` (attribution records its prompt with one prefill call).
+  func decode(
+    tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
+  ) throws -> [Float]
+
+  /// The parameters attribution differentiates through once norms, attention patterns and MLPs
+  /// are frozen; they share the model's weight buffers.
+  var linearSkeleton: LinearSkeleton { get }
 }
 
 extension LanguageModel {
@@ -91,13 +99,29 @@ extension LanguageModel {
     -> [Float]
   {
     try forward(
-      tokens: tokens, batch: batch, length: length, taps: taps, computeLogits: computeLogits, replacement: nil
-    )
+      tokens: tokens, batch: batch, length: length, taps: taps, computeLogits: computeLogits,
+      replacement: nil,
+      observer: nil)
+  }
+
+  /// A pass with `replacement` and no observer.
+  public func forward(
+    tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
+    replacement: (any MLPReplacement)?
+  ) throws -> [Float] {
+    try forward(
+      tokens: tokens, batch: batch, length: length, taps: taps, computeLogits: computeLogits,
+      replacement: replacement, observer: nil)
   }
 
   /// The model itself, its MLPs untouched.
   public func decode(tokens: [Int32], cache: KVCache) throws -> [Float] {
-    try decode(tokens: tokens, cache: cache, replacement: nil)
+    try decode(tokens: tokens, cache: cache, replacement: nil, observer: nil)
+  }
+
+  /// A cached step with `replacement` and no observer.
+  public func decode(tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?) throws -> [Float] {
+    try decode(tokens: tokens, cache: cache, replacement: replacement, observer: nil)
   }
 }
 

@@ -11,13 +11,14 @@ import ModelFormats
 /// attn_q/attn_k rows of each head so that the elements HF's `rotate_half` pairs (i, i + headDim/2)
 /// become adjacent (2i, 2i+1), and ggml's "normal" RoPE mode rotates adjacent pairs. Running the
 /// permuted weights with adjacent-pair RoPE gives exactly HF's attention scores.
-public final class LlamaModel: LanguageModel {
+public final class LlamaModel: LanguageModel, TransformerFamily {
   public let config: LlamaConfig
   public let weights: LlamaWeights
   public let description: ModelDescription
   /// cos/sin of every rotary angle up to the context length, (contextLength, ropeDim/2, 2).
   private let rope: FloatBuffer
-  private var workspace: Workspace
+  let blockShape: BlockShape
+  var workspace: BlockWorkspace
 
   public init(config: LlamaConfig, weights: LlamaWeights, name: String = "llama", sha256: String = "") {
     self.config = config
@@ -29,7 +30,10 @@ public final class LlamaModel: LanguageModel {
       outputTap: "ffn_down output (MLP output, before the residual add)")
     rope = FloatBuffer(
       ropeTable(base: config.ropeBase, ropeDim: config.ropeDim, positions: config.contextLength))
-    workspace = Workspace(rows: 0, length: 0, config: config)
+    blockShape = BlockShape(
+      nLayers: config.nLayers, dModel: config.dModel, heads: config.nHeads, kvHeads: config.nKVHeads,
+      headDim: config.headDim, mlpScratchWidth: 3 * config.mlpWidth)
+    workspace = BlockWorkspace(shape: blockShape)
   }
 
   /// Loads a Llama-architecture GGUF file, dequantising every tensor to float32 once.
@@ -51,55 +55,28 @@ public final class LlamaModel: LanguageModel {
 
   public func forward(
     tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
-    replacement: (any MLPReplacement)?
+    replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
   ) throws -> [Float] {
-    try checkWindows(tokens: tokens, batch: batch, length: length)
-    let rows = batch * length
-    let ws = workspace(rows: rows, length: length)
-    embed(tokens: tokens, into: ws.x.pointer)
-    for l in 0..<config.nLayers {
-      blockForward(
-        layer: l, rows: rows, positions: RowPositions(firstPosition: 0, period: length), ws: ws, taps: taps,
-        replacement: replacement
-      ) { qkv, out in
-        attention.attendWindows(
-          qkv: qkv, out: out, batch: batch, length: length, scale: attentionScale, scores: ws.scores.pointer)
-      }
-    }
-    guard computeLogits else { return [] }
-    return unembed(ws.x.pointer, rows: rows, ws: ws)
+    try windowsForward(
+      tokens: tokens, batch: batch, length: length, taps: taps, computeLogits: computeLogits,
+      replacement: replacement, observer: observer)
   }
 
   public func makeCache(capacity: Int) -> KVCache {
     KVCache(nLayers: config.nLayers, capacity: min(capacity, config.contextLength), kvWidth: config.kvDim)
   }
 
-  public func decode(tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?) throws -> [Float] {
-    let past = cache.count
-    let n = tokens.count
-    guard n > 0 else { return [] }
-    try checkDecode(tokens: tokens, cache: cache)
-    let ws = workspace(rows: n, length: past + n)
-    embed(tokens: tokens, into: ws.x.pointer)
-    for l in 0..<config.nLayers {
-      blockForward(
-        layer: l, rows: n, positions: RowPositions(firstPosition: past, period: n), ws: ws, taps: nil,
-        replacement: replacement
-      ) { qkv, out in
-        attention.attendCached(
-          qkv: qkv, out: out, rows: n, cache: cache, layer: l, scale: attentionScale,
-          scores: ws.scores.pointer)
-      }
-    }
-    cache.count = past + n
-    return unembed(ws.x.pointer + (n - 1) * config.dModel, rows: 1, ws: ws)
+  public func decode(
+    tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
+  ) throws -> [Float] {
+    try cachedForward(tokens: tokens, cache: cache, replacement: replacement, observer: observer)
   }
 
-  // MARK: - Pieces
+  // MARK: - The pieces of the block
 
   /// x = token_embd[token]: Llama has no learned positions (RoPE adds them inside attention).
   /// x (rows, C).
-  private func embed(tokens: [Int32], into x: UnsafeMutablePointer<Float>) {
+  func embed(tokens: [Int32], positions: RowPositions, into x: UnsafeMutablePointer<Float>) {
     let c = config.dModel
     let table = weights.tokenEmbedding.pointer
     for (i, token) in tokens.enumerated() {
@@ -107,101 +84,86 @@ public final class LlamaModel: LanguageModel {
     }
   }
 
-  /// One pre-RMSNorm block on the residual stream ws.x (rows, C), rows at `positions`; `attend`
-  /// maps the rotated q|k|v projections (rows, qDim + 2·kvDim) to the per-head attention output
-  /// (rows, qDim); `replacement` may overwrite the MLP output before it joins the residual stream.
-  private func blockForward(
-    layer l: Int, rows: Int, positions: RowPositions, ws: Workspace, taps: MLPTaps?,
-    replacement: (any MLPReplacement)?,
-    attend: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+  /// attn_norm, ffn_norm or output_norm.
+  func norm(_ site: NormSite) -> NormParameters {
+    let weight: FloatBuffer
+    switch site {
+    case .attention(let l): weight = weights.blocks[l].attnNorm
+    case .mlp(let l): weight = weights.blocks[l].ffnNorm
+    case .final: weight = weights.outputNorm
+    }
+    return NormParameters(weight: weight, bias: nil, epsilon: config.rmsNormEpsilon)
+  }
+
+  /// The stacked attn_q/k/v, then RoPE on the query and key heads, which sit side by side at the
+  /// start of each row: one pass rotates them all. inp (rows, C), out (rows, qDim + 2·kvDim).
+  func qkvForward(
+    layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int,
+    positions: RowPositions
   ) {
+    let width = config.qDim + 2 * config.kvDim
+    linearTransposedForward(
+      out: out, inp: inp, weight: weights.blocks[layer].qkv.pointer, bias: nil, rows: rows,
+      inDim: config.dModel,
+      outDim: width)
+    ropeForward(
+      out, ld: width, rows: rows, heads: config.nHeads + config.nKVHeads, headDim: config.headDim,
+      ropeDim: config.ropeDim, firstPosition: positions.firstPosition, period: positions.period,
+      table: rope.pointer)
+  }
+
+  /// 1/√headDim.
+  func attentionScale(layer: Int) -> Float { 1 / Float(config.headDim).squareRoot() }
+
+  /// attn_output. inp (rows, qDim), out (rows, C).
+  func attentionOutputForward(
+    layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int
+  ) {
+    linearTransposedForward(
+      out: out, inp: inp, weight: weights.blocks[layer].attnOutput.pointer, bias: nil, rows: rows,
+      inDim: config.qDim, outDim: config.dModel)
+  }
+
+  /// down(silu(gate(x)) · up(x)). inp (rows, C), out (rows, C), scratch (rows, 3M): gate|up
+  /// (rows, 2M) then the hidden layer (rows, M).
+  func mlpForward(
+    layer: Int, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int,
+    scratch: UnsafeMutablePointer<Float>
+  ) {
+    let w = weights.blocks[layer]
     let c = config.dModel
     let m = config.mlpWidth
-    let (q, kv) = (config.qDim, config.kvDim)
-    let w = weights.blocks[l]
-    let eps = config.rmsNormEpsilon
-    let x = ws.x.pointer
-    rmsNormForward(out: ws.normed.pointer, inp: x, weight: w.attnNorm.pointer, rows: rows, dim: c, eps: eps)
+    let hidden = scratch + rows * 2 * m
     linearTransposedForward(
-      out: ws.qkv.pointer, inp: ws.normed.pointer, weight: w.qkv.pointer, bias: nil, rows: rows, inDim: c,
-      outDim: q + 2 * kv)
-    // Query and key heads sit side by side at the start of each row: rotate them in one pass.
-    ropeForward(
-      ws.qkv.pointer, ld: q + 2 * kv, rows: rows, heads: config.nHeads + config.nKVHeads,
-      headDim: config.headDim, ropeDim: config.ropeDim, firstPosition: positions.firstPosition,
-      period: positions.period,
-      table: rope.pointer)
-    attend(ws.qkv.pointer, ws.attention.pointer)
+      out: scratch, inp: inp, weight: w.gateUp.pointer, bias: nil, rows: rows, inDim: c, outDim: 2 * m)
+    swigluForward(out: hidden, gateUp: scratch, rows: rows, dim: m)
     linearTransposedForward(
-      out: ws.projected.pointer, inp: ws.attention.pointer, weight: w.attnOutput.pointer, bias: nil,
-      rows: rows, inDim: q, outDim: c)
-    residualAdd(out: x, inp: ws.projected.pointer, count: rows * c)
-
-    let mlpIn = taps.map { $0.pointer($0.mlpIn, layer: l) } ?? ws.normed.pointer
-    let mlpOut = taps.map { $0.pointer($0.mlpOut, layer: l) } ?? ws.projected.pointer
-    rmsNormForward(out: mlpIn, inp: x, weight: w.ffnNorm.pointer, rows: rows, dim: c, eps: eps)
-    if replacement?.needsMLPOutput(positions: positions) ?? true {
-      linearTransposedForward(
-        out: ws.gateUp.pointer, inp: mlpIn, weight: w.gateUp.pointer, bias: nil, rows: rows, inDim: c,
-        outDim: 2 * m)
-      swigluForward(out: ws.hidden.pointer, gateUp: ws.gateUp.pointer, rows: rows, dim: m)
-      linearTransposedForward(
-        out: mlpOut, inp: ws.hidden.pointer, weight: w.down.pointer, bias: nil, rows: rows, inDim: m,
-        outDim: c)
-    }
-    replacement?.replace(layer: l, input: mlpIn, output: mlpOut, rows: rows, positions: positions)
-    residualAdd(out: x, inp: mlpOut, count: rows * c)
+      out: out, inp: hidden, weight: w.down.pointer, bias: nil, rows: rows, inDim: m, outDim: c)
   }
 
-  /// Final RMSNorm, then logits = norm(x) · Wᵀ with W the LM head or the tied embedding.
-  /// x (rows, C) -> (rows, V).
-  private func unembed(_ x: UnsafeMutablePointer<Float>, rows: Int, ws: Workspace) -> [Float] {
+  /// logits = norm(x) · Wᵀ with W the LM head or the tied embedding. inp (rows, C), out (rows, V).
+  func unembedForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
+    linearTransposedForward(
+      out: out, inp: inp, weight: weights.unembedding.pointer, bias: nil, rows: rows, inDim: config.dModel,
+      outDim: config.vocabSize)
+  }
+
+  /// RMSNorms, the value rows of the stacked attn_q/k/v, attn_output, output_norm and the LM head
+  /// (or the tied embedding).
+  public var linearSkeleton: LinearSkeleton {
     let c = config.dModel
-    rmsNormForward(
-      out: ws.normed.pointer, inp: x, weight: weights.outputNorm.pointer, rows: rows, dim: c,
-      eps: config.rmsNormEpsilon)
-    let v = config.vocabSize
-    return [Float](unsafeUninitializedCapacity: rows * v) { out, count in
-      linearTransposedForward(
-        out: out.baseAddress!, inp: ws.normed.pointer, weight: weights.unembedding.pointer, bias: nil,
-        rows: rows, inDim: c, outDim: v)
-      count = rows * v
+    let (q, kv) = (config.qDim, config.kvDim)
+    let layers = weights.blocks.indices.map { l -> LinearSkeleton.Layer in
+      let w = weights.blocks[l]
+      return LinearSkeleton.Layer(
+        attentionNorm: norm(.attention(layer: l)),
+        values: MatrixBlock(w.qkv, offset: (q + kv) * c, inDim: c, outDim: kv, inputMajor: false),
+        output: MatrixBlock(w.attnOutput, inDim: q, outDim: c, inputMajor: false),
+        mlpNorm: norm(.mlp(layer: l)))
     }
-  }
-
-  private var attentionScale: Float { 1 / Float(config.headDim).squareRoot() }
-  private var attention: PackedAttention {
-    PackedAttention(heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.headDim)
-  }
-
-  // MARK: - Scratch
-
-  /// Activations of one forward call, reused while the call sizes fit.
-  private final class Workspace {
-    let rows: Int
-    let length: Int
-    let x, normed, qkv, attention, projected, gateUp, hidden, scores: FloatBuffer
-    init(rows: Int, length: Int, config: LlamaConfig) {
-      self.rows = rows
-      self.length = length
-      let c = config.dModel
-      x = FloatBuffer(count: rows * c)
-      normed = FloatBuffer(count: rows * c)
-      qkv = FloatBuffer(count: rows * (config.qDim + 2 * config.kvDim))
-      attention = FloatBuffer(count: rows * config.qDim)
-      projected = FloatBuffer(count: rows * c)
-      gateUp = FloatBuffer(count: rows * 2 * config.mlpWidth)
-      hidden = FloatBuffer(count: rows * config.mlpWidth)
-      scores = FloatBuffer(count: rows * length)
-    }
-  }
-
-  private func workspace(rows: Int, length: Int) -> Workspace {
-    if workspace.rows < rows || workspace.length < length || workspace.rows * workspace.length < rows * length
-    {
-      workspace = Workspace(
-        rows: max(rows, workspace.rows), length: max(length, workspace.length), config: config)
-    }
-    return workspace
+    return LinearSkeleton(
+      layers: layers, heads: config.nHeads, kvHeads: config.nKVHeads, headDim: config.headDim,
+      finalNorm: norm(.final),
+      unembedding: MatrixBlock(weights.unembedding, inDim: c, outDim: config.vocabSize, inputMajor: false))
   }
 }

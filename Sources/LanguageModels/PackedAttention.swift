@@ -14,10 +14,11 @@ struct PackedAttention {
 
   /// `batch` independent windows of `length` rows from position 0, in parallel across windows
   /// (many small products: BLAS on one thread each).
-  /// qkv (batch · length, width), out (batch · length, qDim), scores (batch, length, length).
+  /// qkv (batch · length, width), out (batch · length, qDim), scores (batch, length, length),
+  /// probabilities (batch, heads, length, length) or nil.
   func attendWindows(
     qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, batch: Int, length: Int, scale: Float,
-    scores: UnsafeMutablePointer<Float>
+    scores: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>? = nil
   ) {
     BLASThreads.singleThreaded {
       ParallelLoop.forEachChunk(count: batch, grain: 1) { windows in
@@ -26,7 +27,8 @@ struct PackedAttention {
           causalAttentionForward(
             out: out + b * length * qDim, ldo: qDim, q: window, ldq: width, k: window + qDim,
             v: window + qDim + kvDim, ldkv: width, newTokens: length, pastTokens: 0, heads: heads,
-            kvHeads: kvHeads, headDim: headDim, scale: scale, scores: scores + b * length * length)
+            kvHeads: kvHeads, headDim: headDim, scale: scale, scores: scores + b * length * length,
+            probabilities: probabilities.map { $0 + b * heads * length * length })
         }
       }
     }
@@ -34,10 +36,11 @@ struct PackedAttention {
 
   /// Appends `rows` new positions' keys and values to layer `layer` of `cache` (after
   /// `cache.count` earlier ones) and attends from them over the whole sequence.
-  /// qkv (rows, width), out (rows, qDim), scores (rows, cache.count + rows).
+  /// qkv (rows, width), out (rows, qDim), scores (rows, cache.count + rows),
+  /// probabilities (heads, rows, cache.count + rows) or nil.
   func attendCached(
     qkv: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, cache: KVCache, layer: Int,
-    scale: Float, scores: UnsafeMutablePointer<Float>
+    scale: Float, scores: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>? = nil
   ) {
     let past = cache.count
     let keys = cache.keys[layer].pointer
@@ -48,6 +51,7 @@ struct PackedAttention {
     }
     causalAttentionForward(
       out: out, ldo: qDim, q: qkv, ldq: width, k: keys, v: values, ldkv: kvDim, newTokens: rows,
-      pastTokens: past, heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale, scores: scores)
+      pastTokens: past, heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale, scores: scores,
+      probabilities: probabilities)
   }
 }

@@ -115,12 +115,7 @@ struct CLTAttrib: ParsableCommand {
       let text = tokenizer.encode(prompt)
       guard !text.isEmpty else { throw AttributionError.emptyPrompt }
       let tokens = noBos ? text : [tokenizer.endOfTextID] + text
-      guard
-        let model = try modelOptions.loadModel(trainedOn: trained, tool: common.quiet ? nil : "clt-attrib")
-          as? any AttributableModel
-      else {
-        throw ToolError.mismatch("this model family has no attribution support")
-      }
+      let model = try modelOptions.loadModel(trainedOn: trained, tool: common.quiet ? nil : "clt-attrib")
       let (file, decoders) = try HalfDecoders.loadTranscoder(url: URL(fileURLWithPath: clt))
       try checkTranscoder(file.metadata, fits: model.description)
       var options = AttributionOptions()
