@@ -103,14 +103,8 @@ public final class CLTTrainer {
     let localFeatures = shardFeatures ? configuration.features / ranks : configuration.features
     featureOffset = shardFeatures ? communicator.rank * localFeatures : 0
     // The first shard fixes the shapes; the buffer then loads it like any other.
-    guard let first = try stream.next() else {
-      if let skipped = stream.skipped.first {
-        throw TrainingError.unreadableShards(count: stream.skipped.count, firstReason: skipped.reason)
-      }
-      throw TrainingError.noShards("none were given")
-    }
+    let first = try stream.first()
     metadata = first.metadata
-    stream.rewind()
     let tokenShares = shardFeatures ? 1 : ranks
     if configuration.shuffleRows == 0 { configuration.shuffleRows = shuffleRows(metadata) * tokenShares }
     try configuration.validate()

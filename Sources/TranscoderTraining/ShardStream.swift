@@ -32,6 +32,10 @@ public final class ShardStream {
   private var consumerLocks: [String: FolderLock] = [:]
   /// A line read ahead from stdin by `plannedRows`, handed out first by `nextPath`.
   private var peekedLine: String?
+  /// Every argument shard (this process's share), for `plannedRows`.
+  private let argumentPaths: [String]
+  /// The `planned_rows` of the first shard read from stdin, once one has been opened.
+  private var standardInputPlan: Int??
   /// Shards that could not be read, with the reason, in the order they were met.
   public private(set) var skipped: [(path: String, reason: String)] = []
   /// Called for each skipped shard (to report it as it happens).
@@ -72,6 +76,7 @@ public final class ShardStream {
       }
     }
     pendingPaths = paths
+    argumentPaths = paths
     readsStandardInput = readStandardInput
     readLine = lines
   }
@@ -90,10 +95,28 @@ public final class ShardStream {
       if consumes(url) { holdConsumerLock(in: url.deletingLastPathComponent()) }
       guard let reader = open(url) else { continue }
       try check(reader.metadata, path: path)
+      if standardInputPlan == nil && fromStandardInput.contains(url) {
+        standardInputPlan = .some(reader.metadata.plannedRows)
+      }
       seen.append(url)
       return reader
     }
     return nil
+  }
+
+  /// The first shard, opened to learn the shapes, then put back so that the next pass starts
+  /// with it.
+  /// - Throws: `TrainingError.unreadableShards` when every shard given was skipped as unreadable,
+  ///   `.noShards` when none was given.
+  public func first() throws -> ShardReader {
+    guard let first = try next() else {
+      if let reason = skipped.first?.reason {
+        throw TrainingError.unreadableShards(count: skipped.count, firstReason: reason)
+      }
+      throw TrainingError.noShards("none were given")
+    }
+    rewind()
+    return first
   }
 
   private func open(_ url: URL) -> ShardReader? {
@@ -160,21 +183,26 @@ public final class ShardStream {
   /// - Throws: `TrainingError.unknownLength` when stdin's shards do not record it.
   public func plannedRows() throws -> Int {
     var rows = 0
-    for path in pendingPaths {
+    for path in argumentPaths {
       if let reader = try? ShardReader(url: URL(fileURLWithPath: path)) { rows += reader.rowCount }
     }
     guard readsStandardInput else { return rows }
-    while peekedLine == nil, !standardInputDone {
-      guard let line = readLine() else {
-        standardInputDone = true
-        break
+    if standardInputPlan == nil {
+      while peekedLine == nil, !standardInputDone {
+        guard let line = readLine() else {
+          standardInputDone = true
+          break
+        }
+        let path = line.trimmingCharacters(in: .whitespaces)
+        if !path.isEmpty { peekedLine = path }
       }
-      let path = line.trimmingCharacters(in: .whitespaces)
-      if !path.isEmpty { peekedLine = path }
+      guard let path = peekedLine else { return rows }
+      standardInputPlan = .some(try ShardReader(url: URL(fileURLWithPath: path)).metadata.plannedRows)
     }
-    guard let path = peekedLine else { return rows }
-    let planned = try ShardReader(url: URL(fileURLWithPath: path)).metadata.plannedRows
-    guard let planned else { throw TrainingError.unknownLength(path: path) }
+    guard let planned = standardInputPlan ?? nil else {
+      throw TrainingError.unknownLength(
+        path: seen.first { fromStandardInput.contains($0) }?.path ?? peekedLine ?? "-")
+    }
     return rows + planned
   }
 

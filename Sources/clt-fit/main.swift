@@ -262,6 +262,7 @@ struct CLTFit: ParsableCommand {
     stream.consumeStandardInput = !keepShards
     stream.onSkip = { path, reason in StandardError.line("clt-fit: skipping \(path): \(reason)") }
     let quiet = common.quiet || !root
+    let first = try stream.first()  // an unreadable or missing first shard fails here, named
     let totalSteps = try steps ?? tokens.map { ($0 + batch - 1) / batch } ?? onePass(stream, group)
     if steps != nil || tokens != nil, root, !quiet, let rows = try? stream.plannedRows(),
       rows > 0, rows < totalSteps * batch
@@ -271,8 +272,6 @@ struct CLTFit: ParsableCommand {
           format: "clt-fit: %d steps of %d tokens from %d rows: about %.1f passes over the shards",
           totalSteps, batch, rows, Double(totalSteps * batch) / Double(rows)))
     }
-    guard let first = try stream.next() else { throw TrainingError.noShards("none were given") }
-    stream.rewind()
     // Held-out shards of another model are refused now, not after the training they would be wasted on.
     let evalStream = try eval.isEmpty ? nil : ShardStream(arguments: eval, readStandardInput: false)
     try evalStream?.requireModel(of: first.metadata, at: first.url.path)
@@ -398,7 +397,6 @@ struct CLTFit: ParsableCommand {
   func onePass(_ stream: ShardStream, _ group: Communicator) throws -> Int {
     var rows = [Double(try stream.plannedRows())]
     if group.isDistributed && !shardFeatures { try group.sum(&rows) }
-    guard rows[0] > 0 else { throw TrainingError.noShards("none were given") }
     let steps = max(1, Int(rows[0]) / batch)
     if group.isRoot && !common.quiet {
       StandardError.line(
