@@ -14,7 +14,7 @@ ASSETS := $(CLTKIT_HOME)/assets
 GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 
-.PHONY: all deps assets models links corpus build test bench bench-mpi demo format clean gpt2-download
+.PHONY: all deps assets models links corpus build test bench bench-mpi demo format lint clean gpt2-download
 
 all: build
 
@@ -76,6 +76,10 @@ gpt2-download: | links
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+## Fails on any formatting or lint finding (.swift-format; CI runs it before the tests).
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 
 clean:
 	rm -rf .build

@@ -55,7 +55,7 @@ public final class CLTGradients {
     }
   }
 
-  deinit { decoderRowsActive.forEach { $0.deallocate() } }
+  deinit { for mask in decoderRowsActive { mask.deallocate() } }
 
   /// g[l'] = ∂loss/∂ŷ[l'], (N, d) per layer: scratch for the backward pass.
   func outputGradients(tokens: Int) -> [FloatBuffer] {

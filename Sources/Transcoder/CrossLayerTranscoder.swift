@@ -88,11 +88,11 @@ public final class CrossLayerTranscoder {
       }
     }
     let decoderBound = 1 / Float(nLayers * total).squareRoot()
-    encoderWeights.forEach { fillUniform($0, bound: 1 / Float(dModel).squareRoot()) }
-    logThresholds.forEach {
-      $0.pointer.update(repeating: Foundation.log(initialThreshold), count: slice.count)
+    for weights in encoderWeights { fillUniform(weights, bound: 1 / Float(dModel).squareRoot()) }
+    for thresholds in logThresholds {
+      thresholds.pointer.update(repeating: Foundation.log(initialThreshold), count: slice.count)
     }
-    decoderWeights.forEach { $0.forEach { fillUniform($0, bound: decoderBound) } }
+    for row in decoderWeights { for weights in row { fillUniform(weights, bound: decoderBound) } }
   }
 
   /// Every parameter buffer in one fixed order (per layer W_enc, b_enc, logθ; then W_dec[l→l'] for

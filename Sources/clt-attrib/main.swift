@@ -3,8 +3,8 @@ import Attribution
 import CKernels
 import Foundation
 import LanguageModels
-import Tokenizers
 import ModelLoading
+import Tokenizers
 import ToolSupport
 import TranscoderTraining
 

@@ -2,9 +2,9 @@ import ActivationShards
 import ArgumentParser
 import Foundation
 import LanguageModels
+import ModelLoading
 import ReplacementModel
 import Tokenizers
-import ModelLoading
 import ToolSupport
 import TranscoderTraining
 

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import LanguageModels
+import ModelLoading
 import Plots
 import ReplacementModel
-import ModelLoading
 import ToolSupport
 import TranscoderTraining
 

@@ -90,7 +90,8 @@ import Testing
     #expect(try String(contentsOfFile: path, encoding: .utf8) == "<svg viewBox=\"0 0 1 1\"/>")
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["graph.json", "out.svg"])
-    #expect(throws: OutputError.missingFolder(path: "/nonexistent-folder/x.svg", folder: "/nonexistent-folder")) {
+    let missing = OutputError.missingFolder(path: "/nonexistent-folder/x.svg", folder: "/nonexistent-folder")
+    #expect(throws: missing) {
       try PlotOutput.write("x", to: "/nonexistent-folder/x.svg")
     }
   }

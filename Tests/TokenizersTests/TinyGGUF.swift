@@ -39,7 +39,7 @@ enum TinyGGUF {
         append(UInt32(9))
         append(UInt32(5))
         append(UInt64(values.count))
-        values.forEach { append($0) }
+        for value in values { append(value) }
       case .uint32(let value):
         append(UInt32(4))
         append(value)
