@@ -55,8 +55,18 @@ struct CLTReplace: ParsableCommand {
   @Option(name: .long, parsing: .unconditional, help: "Seed for sampling.")
   var seed: UInt64 = 0
 
-  @Option(name: .long, help: ArgumentHelp("Run the CLT replacement model of this clt.h5.", valueName: "path"))
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Run the CLT replacement model of this clt.h5 (default with --keep-error, --compare, --eval or "
+        + "--steer: ./clt.h5); without --model, the model it was trained on is loaded.",
+      valueName: "path"))
   var clt: String?
+
+  /// The transcoder to run: --clt, or ./clt.h5 when an option that needs one is given.
+  var transcoder: String? {
+    clt ?? (keepError || compare || eval != nil || !steer.isEmpty ? "clt.h5" : nil)
+  }
 
   @Flag(name: .long, help: "Add each layer's reconstruction error back (gives the original model).")
   var keepError = false
@@ -104,14 +114,6 @@ struct CLTReplace: ParsableCommand {
     try require(maxNewTokens, atLeast: 0, "--max-new-tokens")
     try requireFinite(temperature, "--temperature", atLeast: 0)
     try require(topK, atLeast: 1, "--top-k")
-    if clt == nil {
-      for (flag, given) in [
-        ("--keep-error", keepError), ("--compare", compare), ("--eval", eval != nil),
-        ("--steer", !steer.isEmpty),
-      ] where given {
-        throw ValidationError("\(flag) needs a transcoder: pass --clt clt.h5")
-      }
-    }
     if compare && eval != nil { throw ValidationError("--compare generates and --eval does not; pick one") }
     for spec in steer {
       do { _ = try FeatureSteering(parsing: spec) } catch {
@@ -127,16 +129,17 @@ struct CLTReplace: ParsableCommand {
     try runReportingErrors(tool: "clt-replace") {
       common.applyThreads()
       // The prompt first: a mistyped path should not wait for the model and the transcoder.
-      let evaluating = eval != nil && clt != nil
+      let evaluating = eval != nil
       let prompt = evaluating ? "" : try readPrompt()
-      let trained = try clt.map { path in
+      let trained = try transcoder.map { path in
         try TrainedModel.requireTranscoder(at: path)
         let summary = try CLTFile.summary(url: URL(fileURLWithPath: path)).metadata
         return TrainedModel(name: summary.model, sha256: summary.modelSHA256, file: path)
       }
       let tokenizer = try modelOptions.loadTokenizer(trainedOn: trained)
-      let model = try modelOptions.loadModel(hashWeights: clt != nil, trainedOn: trained, tool: "clt-replace")
-      let replacement = try clt.map { path in
+      let model = try modelOptions.loadModel(
+        hashWeights: transcoder != nil, trainedOn: trained, tool: "clt-replace")
+      let replacement = try transcoder.map { path in
         let file = try CLTFile.load(url: URL(fileURLWithPath: path), for: model.description)
         return try CLTReplacement(
           file: file, keepsError: keepError || !steer.isEmpty, steerings: try steer.map(FeatureSteering.init))
