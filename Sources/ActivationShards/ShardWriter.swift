@@ -146,6 +146,7 @@ public final class ShardWriter {
     windows: UnsafeBufferPointer<Int32>, mlpIn: UnsafePointer<Float>, mlpOut: UnsafePointer<Float>
   ) throws -> [URL] {
     guard !closed else { throw ShardError.writerClosed(directory: directory.path) }
+    lookForConsumer()
     let rows = tokens.count
     guard positions.count == rows, windows.count == rows else {
       throw ShardError.invalidArgument(
@@ -268,10 +269,15 @@ public final class ShardWriter {
     }
     current = nil
     completedShards.append(shard.finalURL)
-    if !sawConsumer {
-      sawConsumer = FolderLock.isHeld(directory.appendingPathComponent(ShardLayout.consumerLock))
-    }
+    lookForConsumer()
     return shard.finalURL
+  }
+
+  /// Notes whether a consumer holds its lock in the folder (checked at every append: a consumer
+  /// takes it only once it has read the first path, and may have ended before any wait).
+  private func lookForConsumer() {
+    guard !sawConsumer else { return }
+    sawConsumer = FolderLock.isHeld(directory.appendingPathComponent(ShardLayout.consumerLock))
   }
 
   /// Waits while `maxPending` or more completed shards are in the folder, as long as a consumer

@@ -167,9 +167,13 @@ public final class ShardStream {
     }
   }
 
-  /// Ends the stream: releases the consumer locks and removes the folders whose shards were all
-  /// consumed and that are now empty, so that a pipeline leaves nothing behind.
+  /// Ends the stream: removes the shards from stdin it began but did not finish (they exist for
+  /// this run only, and no one else will read them), releases the consumer locks and removes the
+  /// folders that are now empty, so that a pipeline leaves nothing behind.
   public func close() {
+    let transient = { (url: URL) in self.consumeStandardInput && self.fromStandardInput.contains(url) }
+    for url in seen where transient(url) { try? FileManager.default.removeItem(at: url) }
+    seen.removeAll(where: transient)
     for (folder, lock) in consumerLocks {
       lock.release()
       rmdir(folder)  // fails, harmlessly, unless the folder is empty

@@ -190,6 +190,9 @@ struct GPT2Acts: ParsableCommand {
     }
   }
 
+  /// "1 shard", "2 shards".
+  static func shards(_ count: Int) -> String { count == 1 ? "1 shard" : "\(count) shards" }
+
   /// Shards allowed to wait on disk when stdout is a pipe and --max-pending is not given.
   static let pendingOnPipe = 2
 
@@ -205,10 +208,10 @@ struct GPT2Acts: ParsableCommand {
     var note = ""
     if !unread.isEmpty && writer.sawConsumer {
       for url in unread { try? FileManager.default.removeItem(at: url) }
-      note = "; removed the \(unread.count) shards it had not read"
+      note = "; removed the \(Self.shards(unread.count)) it had not read"
       rmdir(outDir)  // only if nothing else is in it
     } else if !unread.isEmpty {
-      note = "; \(unread.count) shards it had not read are in \(outDir)"
+      note = "; \(Self.shards(unread.count)) it had not read \(unread.count == 1 ? "is" : "are") in \(outDir)"
     }
     if !common.quiet {
       StandardError.line(
