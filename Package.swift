@@ -16,7 +16,8 @@ let package = Package(
     .executable(name: "clt-plot", targets: ["clt-plot"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     // MARK: - System libraries
@@ -42,7 +43,8 @@ let package = Package(
     /// A small, typed Swift wrapper over the HDF5 C API.
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     /// Checkpoint readers: safetensors (and later GGUF).
-    .target(name: "ModelFormats", dependencies: ["Kernels"]),
+    .target(
+      name: "ModelFormats", dependencies: ["Kernels", .product(name: "Crypto", package: "swift-crypto")]),
     /// Byte-level BPE tokenizers (GPT-2 rank files, Hugging Face vocab.json + merges.txt).
     .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
     /// Model families behind one protocol: forward passes with MLP taps, KV-cached generation.

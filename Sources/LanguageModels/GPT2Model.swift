@@ -41,7 +41,7 @@ public final class GPT2Model: LanguageModel, TransformerFamily {
     let weights = try GPT2Weights(safetensors: file, config: config)
     self.init(
       config: config, weights: weights, name: directory.lastPathComponent,
-      sha256: hashWeights ? try SHA256.hex(fileAt: weightsURL) : "")
+      sha256: hashWeights ? try FileHash.sha256Hex(fileAt: weightsURL) : "")
   }
 
   // MARK: - Forward passes

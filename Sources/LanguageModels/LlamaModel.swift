@@ -48,7 +48,7 @@ public final class LlamaModel: LanguageModel, TransformerFamily {
     let weights = try LlamaWeights(gguf: file, config: config)
     self.init(
       config: config, weights: weights, name: url.lastPathComponent,
-      sha256: hashWeights ? try SHA256.hex(fileAt: url) : "")
+      sha256: hashWeights ? try FileHash.sha256Hex(fileAt: url) : "")
   }
 
   // MARK: - Forward passes

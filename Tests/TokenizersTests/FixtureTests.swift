@@ -12,7 +12,7 @@ struct FixtureTests {
     let fixture = try TestAssets.fixture()
     let data = [UInt8](try Data(contentsOf: try TestAssets.rankFileURL()))
     #expect(
-      data.withUnsafeBytes { SHA256.hex($0) } == fixture.metadata.rankFileSHA256,
+      data.withUnsafeBytes { FileHash.sha256Hex($0) } == fixture.metadata.rankFileSHA256,
       "assets/gpt2.tiktoken differs from the file the fixture was made from; fetch it again with `make assets`"
     )
     #expect(fixture.metadata.encoding == "gpt2")

@@ -16,7 +16,7 @@ struct SmolLMTokenizerTests {
   func fixtureMatchesModel() throws {
     let fixture = try TestAssets.smolLMFixture()
     #expect(
-      try SHA256.hex(fileAt: TestAssets.smolLMModelURL) == fixture.metadata.ggufSHA256,
+      try FileHash.sha256Hex(fileAt: TestAssets.smolLMModelURL) == fixture.metadata.ggufSHA256,
       "models/SmolLM2-135M-Instruct.Q4_1.gguf differs from the file the fixture was made from; `make models`")
     #expect(fixture.metadata.encoding == "smollm2")
     #expect(fixture.textBytes.count == fixture.metadata.textBytes, "smollm-tokenizer-text.txt is truncated")
