@@ -18,6 +18,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
   ],
   targets: [
     // MARK: - System libraries
@@ -76,6 +77,7 @@ let package = Package(
       name: "Attribution",
       dependencies: [
         "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CKernels", "CBLAS", "HDF5",
+        .product(name: "HeapModule", package: "swift-collections"),
       ]),
     /// circuit-tracer's CLT layout (a folder of safetensors files and config.yaml): export of a clt.h5
     /// with its normalisation folded in, and import for a given model.

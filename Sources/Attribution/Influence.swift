@@ -1,3 +1,5 @@
+import HeapModule
+
 /// Indirect influence through an attribution graph, as the paper prunes by it (Ameisen et al.
 /// 2025, §2.4 and appendix on pruning): with Â the adjacency's absolute values, each target row
 /// normalised to sum to one, the influence of the logits on every node is w·(Â + Â² + Â³ + …),
@@ -119,40 +121,30 @@ enum Influence {
   }
 
   /// Indices of the `count` largest values among those `include` accepts, largest first, with a
-  /// bounded heap: O(n log count), no full sort.
+  /// bounded min-heap (swift-collections' `Heap`): O(n log count), no full sort. Ties go to the
+  /// smaller index.
   static func largest(_ values: [Float], count: Int, include: (Int) -> Bool = { _ in true }) -> [Int] {
     guard count > 0 else { return [] }
-    var heap: [(value: Float, index: Int)] = []  // min-heap on value, then larger index first out
-    func less(_ a: (value: Float, index: Int), _ b: (value: Float, index: Int)) -> Bool {
+    var heap = Heap<Ranked>()
+    for (i, v) in values.enumerated() where include(i) {
+      let item = Ranked(value: v, index: i)
+      if heap.count < count {
+        heap.insert(item)
+      } else if let weakest = heap.min, weakest < item {
+        heap.replaceMin(with: item)
+      }
+    }
+    return heap.unordered.sorted(by: >).map(\.index)
+  }
+
+  /// A value and its index, ordered by value, then the larger index first (so that of equal
+  /// values the smaller index ranks higher).
+  struct Ranked: Comparable {
+    let value: Float
+    let index: Int
+
+    static func < (a: Ranked, b: Ranked) -> Bool {
       a.value < b.value || (a.value == b.value && a.index > b.index)
     }
-    func siftDown(_ start: Int) {
-      var i = start
-      while true {
-        let l = 2 * i + 1
-        let r = l + 1
-        var m = i
-        if l < heap.count && less(heap[l], heap[m]) { m = l }
-        if r < heap.count && less(heap[r], heap[m]) { m = r }
-        if m == i { return }
-        heap.swapAt(i, m)
-        i = m
-      }
-    }
-    for (i, v) in values.enumerated() where include(i) {
-      let item = (value: v, index: i)
-      if heap.count < count {
-        heap.append(item)
-        var c = heap.count - 1
-        while c > 0 && less(heap[c], heap[(c - 1) / 2]) {
-          heap.swapAt(c, (c - 1) / 2)
-          c = (c - 1) / 2
-        }
-      } else if less(heap[0], item) {
-        heap[0] = item
-        siftDown(0)
-      }
-    }
-    return heap.sorted { less($1, $0) }.map(\.index)
   }
 }
