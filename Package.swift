@@ -19,6 +19,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     // MARK: - System libraries
@@ -85,6 +86,7 @@ let package = Package(
       name: "CircuitTracerFormat",
       dependencies: [
         "TranscoderTraining", "Transcoder", "ActivationShards", "ModelFormats", "LanguageModels", "Kernels",
+        .product(name: "Yams", package: "Yams"),
       ]),
     /// An experiment's report (REPORT.md and REPORT.html) from the files its pipeline wrote.
     .target(name: "ExperimentReport", dependencies: ["TranscoderTraining"]),

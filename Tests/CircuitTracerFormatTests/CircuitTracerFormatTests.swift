@@ -288,8 +288,8 @@ import TranscoderTraining
   }
 
   @Test("config.yaml's scalars parse whether plain, quoted or commented, and what is written reads back")
-  func configParsing() {
-    let config = CircuitTracerConfig(
+  func configParsing() throws {
+    let config = try CircuitTracerConfig(
       yaml: """
         # a comment
         model_kind: cross_layer_transcoder  # trailing comment
@@ -307,6 +307,11 @@ import TranscoderTraining
     let written = CircuitTracerConfig(values: [
       ("model_kind", "cross_layer_transcoder"), ("model_name", "a \"b\" #c"),
     ])
-    #expect(CircuitTracerConfig(yaml: written.yaml(comment: "test")) == written)
+    #expect(try CircuitTracerConfig(yaml: written.yaml(comment: "test")) == written)
+    #expect(
+      written.yaml(comment: "c")
+        == "# c\nmodel_kind: cross_layer_transcoder\nmodel_name: \"a \\\"b\\\" #c\"\n")
+    #expect(throws: ConversionError.self) { try CircuitTracerConfig(yaml: "model_kind: [unclosed") }
+    #expect(throws: ConversionError.self) { try CircuitTracerConfig(yaml: "- a list, not a mapping") }
   }
 }
