@@ -12,7 +12,7 @@ public struct ModelOptions: ParsableArguments {
     name: .long,
     help: ArgumentHelp(
       "GPT-2 checkpoint folder (config.json + model.safetensors), or a Llama-family .gguf file "
-        + "(default: $CLTKIT_MODEL, else the model a given CLT was trained on, else gpt2 or "
+        + "(default: the model a given CLT was trained on, else $CLTKIT_MODEL, else gpt2 or "
         + "SmolLM2-135M-Instruct.Q4_1.gguf from $CLTKIT_HOME/models, ~/.cache/cltkit/models by default).",
       valueName: "path"))
   public var model: String?
