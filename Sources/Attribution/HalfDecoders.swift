@@ -50,7 +50,7 @@ public final class HalfDecoders {
     let scratch = FloatBuffer(count: metadata.features * metadata.dModel)
     for s in 0..<decoders.nLayers {
       for l in s..<decoders.nLayers {
-        try CLTFile.read(file, "W_dec_\(s)_\(l)", into: scratch, path: path)
+        try CLTFile.read(file, CLTFile.decoderWeights(from: s, to: l), into: scratch, path: path)
         decoders.store(scratch, from: s, to: l)
       }
     }

@@ -57,17 +57,18 @@ public struct CLTFile {
         let t = transcoder
         let (f, d) = (t.features, t.dModel)
         for l in 0..<t.nLayers {
-          try Self.write(file, "W_enc_\(l)", [f, d], t.encoderWeights[l])
-          try Self.write(file, "b_enc_\(l)", [f], t.encoderBiases[l])
-          try Self.write(file, "log_threshold_\(l)", [f], t.logThresholds[l])
+          try Self.write(file, Self.encoderWeights(l), [f, d], t.encoderWeights[l])
+          try Self.write(file, Self.encoderBiases(l), [f], t.encoderBiases[l])
+          try Self.write(file, Self.logThresholds(l), [f], t.logThresholds[l])
           for target in l..<t.nLayers {
-            try Self.write(file, "W_dec_\(l)_\(target)", [f, d], t.decoder(from: l, to: target))
+            try Self.write(
+              file, Self.decoderWeights(from: l, to: target), [f, d], t.decoder(from: l, to: target))
           }
-          try Self.write(file, "b_dec_\(l)", [d], t.decoderBiases[l])
-          try Self.write(file, "frequency_\(l)", [f], FloatBuffer(frequencies[l]))
+          try Self.write(file, Self.decoderBiases(l), [d], t.decoderBiases[l])
+          try Self.write(file, Self.frequencies(l), [f], FloatBuffer(frequencies[l]))
         }
-        try Self.write(file, "input_scale", [t.nLayers], FloatBuffer(normalizer.inputScales))
-        try Self.write(file, "output_scale", [t.nLayers], FloatBuffer(normalizer.outputScales))
+        try Self.write(file, Self.inputScales, [t.nLayers], FloatBuffer(normalizer.inputScales))
+        try Self.write(file, Self.outputScales, [t.nLayers], FloatBuffer(normalizer.outputScales))
         try evaluation?.write(to: file)
         try extra?(file)
         try file.close()
@@ -76,6 +77,24 @@ public struct CLTFile {
       throw TrainingError.outputNotWritable(path: url.path, reason: error.localizedDescription)
     }
   }
+
+  // MARK: - Dataset names (docs/FORMATS.md, "Cross-layer transcoder"), spelled here only
+
+  /// W_enc[l], (F, d).
+  public static func encoderWeights(_ l: Int) -> String { "W_enc_\(l)" }
+  /// b_enc[l], (F).
+  public static func encoderBiases(_ l: Int) -> String { "b_enc_\(l)" }
+  /// log θ[l], (F).
+  public static func logThresholds(_ l: Int) -> String { "log_threshold_\(l)" }
+  /// W_dec[s→l], (F, d): layer s's features writing into layer l ≥ s.
+  public static func decoderWeights(from s: Int, to l: Int) -> String { "W_dec_\(s)_\(l)" }
+  /// b_dec[l], (d).
+  public static func decoderBiases(_ l: Int) -> String { "b_dec_\(l)" }
+  /// Firing frequency per feature of layer l, (F).
+  public static func frequencies(_ l: Int) -> String { "frequency_\(l)" }
+  /// Per-layer normalisation scales, (L).
+  public static let inputScales = "input_scale"
+  public static let outputScales = "output_scale"
 
   /// One float32 dataset of `shape` holding `buffer`.
   static func write(_ file: HDF5File, _ name: String, _ shape: [Int], _ buffer: FloatBuffer) throws {
@@ -132,17 +151,17 @@ public struct CLTFile {
     transcoder.k = metadata.configuration.k
     var frequencies: [[Float]] = []
     for layer in 0..<l {
-      try fill(transcoder.encoderWeights[layer], "W_enc_\(layer)")
-      try fill(transcoder.encoderBiases[layer], "b_enc_\(layer)")
-      try fill(transcoder.logThresholds[layer], "log_threshold_\(layer)")
+      try fill(transcoder.encoderWeights[layer], Self.encoderWeights(layer))
+      try fill(transcoder.encoderBiases[layer], Self.encoderBiases(layer))
+      try fill(transcoder.logThresholds[layer], Self.logThresholds(layer))
       for target in layer..<l where decoders {
-        try fill(transcoder.decoder(from: layer, to: target), "W_dec_\(layer)_\(target)")
+        try fill(transcoder.decoder(from: layer, to: target), Self.decoderWeights(from: layer, to: target))
       }
-      try fill(transcoder.decoderBiases[layer], "b_dec_\(layer)")
-      frequencies.append(try read("frequency_\(layer)", count: f))
+      try fill(transcoder.decoderBiases[layer], Self.decoderBiases(layer))
+      frequencies.append(try read(Self.frequencies(layer), count: f))
     }
     let normalizer = ActivationNormalizer(
-      inputScales: try read("input_scale", count: l), outputScales: try read("output_scale", count: l))
+      inputScales: try read(Self.inputScales, count: l), outputScales: try read(Self.outputScales, count: l))
     var loaded = CLTFile(
       transcoder: transcoder, normalizer: normalizer, frequencies: frequencies, metadata: metadata)
     loaded.evaluation = try CLTEvaluation(file: file, nLayers: l)
