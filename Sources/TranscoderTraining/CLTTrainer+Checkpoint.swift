@@ -53,8 +53,9 @@ extension CLTTrainer {
     guard low == high else { throw TrainingError.replicasDiverged(step: step, rank: communicator.rank) }
   }
 
-  /// Saves the run so far to `url` (this process's slice to `sliceURL(url)`).
-  public func writeCheckpoint(to url: URL, createdBy: String) throws {
+  /// Saves the run so far to `url` (this process's slice to `sliceURL(url)`), without the replica
+  /// check: only through `checkpoint(to:createdBy:)`, which every process calls.
+  func writeCheckpoint(to url: URL, createdBy: String) throws {
     var saved = file(createdBy: createdBy)
     saved.metadata.features = transcoder.features
     try saved.write(to: sliceURL(url)) { file in

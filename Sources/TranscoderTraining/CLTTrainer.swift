@@ -12,7 +12,7 @@ import Transcoder
 /// (see `CrossLayerTranscoder.loss`), clips their global norm and applies Adam with the
 /// learning rate of `TrainingConfiguration.learningRate(step:)`. When the shards run out before
 /// the last step, the run goes over them again (another epoch), unless they are consumed.
-/// `writeCheckpoint` saves everything a run needs to continue (`init(resumingFrom:)`).
+/// `checkpoint(to:createdBy:)` saves everything a run needs to continue (`init(resumingFrom:)`).
 ///
 /// Data parallel: with a `communicator` of several processes, each holds the same parameters and
 /// trains on its own shards; every step each takes batch/size rows, and the gradients, the loss
@@ -72,7 +72,7 @@ public final class CLTTrainer {
   /// Opens the first shard (to learn the shapes), fills the shuffle buffer and estimates the
   /// normalisation; throws `TrainingError.noShards` when there is no data at all.
   /// - Parameters:
-  ///   - resumingFrom: a checkpoint written by `writeCheckpoint`; the run continues from its
+  ///   - resumingFrom: a checkpoint written by `checkpoint(to:createdBy:)`; the run continues from its
   ///     parameters, optimizer state, normalisation, step and counters (the data order after the
   ///     resume is a fresh draw from the shards given now).
   ///   - shuffleRows: when `configuration.shuffleRows` is 0, picks the buffer size from the

@@ -62,7 +62,7 @@ import TranscoderTraining
     let (first, _) = try trainer(urls, Self.small)
     for _ in 0..<3 { _ = try first.trainStep() }
     let checkpoint = dir.appendingPathComponent("run.ckpt")
-    try first.writeCheckpoint(to: checkpoint, createdBy: "test")
+    try first.checkpoint(to: checkpoint, createdBy: "test")
     let (resumed, _) = try trainer(urls, Self.small, resume: checkpoint)
     #expect(resumed.step == 3 && resumed.tokensSeen == 3 * 64)
     #expect(resumed.normalizer == first.normalizer)
@@ -71,7 +71,7 @@ import TranscoderTraining
       resumed.transcoder.parameterBuffers.map(\.array) == first.transcoder.parameterBuffers.map(\.array))
     // Saving the resumed run again gives the same state, Adam's moments included.
     let again = dir.appendingPathComponent("again.ckpt")
-    try resumed.writeCheckpoint(to: again, createdBy: "test")
+    try resumed.checkpoint(to: again, createdBy: "test")
     for name in ["adam_m_0", "adam_v_0", "adam_m_\(3 * 2)", "fire_count_1"] {
       let a = try HDF5File(url: checkpoint).openDataset(name).readAll(as: Float.self, orInt: true)
       let b = try HDF5File(url: again).openDataset(name).readAll(as: Float.self, orInt: true)
@@ -93,7 +93,7 @@ import TranscoderTraining
     let finished = dir.appendingPathComponent("clt.h5")
     try run.file(createdBy: "test").write(to: finished)
     let checkpoint = dir.appendingPathComponent("run.ckpt")
-    try run.writeCheckpoint(to: checkpoint, createdBy: "test")
+    try run.checkpoint(to: checkpoint, createdBy: "test")
     var other = Self.small
     other.features = 32
     for (url, configuration, needle) in [
