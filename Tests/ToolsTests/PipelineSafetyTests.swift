@@ -65,18 +65,6 @@ import Testing
     #expect(names("s").filter { $0.hasPrefix("shard-") }.count > 1, "--keep-shards keeps them")
   }
 
-  @Test("A consumer that stops inside the first shard leaves no shard behind (it never made gpt2-acts wait)")
-  func consumerStoppingInFirstShard() throws {
-    defer { try? FileManager.default.removeItem(at: dir) }
-    try writeCorpus(documents: 400)
-    let r = try bash(
-      "\(acts) --shard-tokens 4096 --out-dir s corpus.txt "
-        + "| clt-fit -q -o clt.h5 --steps 1 --batch 32 --shuffle-tokens 64 --features 8; "
-        + "echo \"status ${PIPESTATUS[*]}\" >&2", seconds: 60)
-    #expect(r.stderr.contains("status 0 0"), "both exit 0: \(r.stderr)")
-    #expect(names("s").isEmpty, "the half-read shard and the unread ones are removed: \(names("s"))")
-  }
-
   @Test("clt-fit given shard arguments does not read stdin (an open, silent stdin does not hang it)")
   func argumentsDoNotReadStdin() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
