@@ -71,6 +71,14 @@ let package = Package(
     .target(
       name: "ReplacementModel",
       dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
+    /// What each feature of a CLT is about, computed once beside it (NAME.index.json): top tokens
+    /// and contexts on a corpus, frequency, logit effects; and the short labels graphs show.
+    .target(
+      name: "FeatureIndex",
+      dependencies: [
+        "ReplacementModel", "LanguageModels", "Transcoder", "TranscoderTraining",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     /// Attribution graphs (Ameisen et al. 2025): the recorded forward pass, the local replacement
     /// model (frozen attention and norms, the CLT plus its error), edges by batched vector-Jacobian
     /// products, pruning by influence, and the DOT and JSON writers.
@@ -78,7 +86,7 @@ let package = Package(
       name: "Attribution",
       dependencies: [
         "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CKernels", "CBLAS", "HDF5",
-        .product(name: "HeapModule", package: "swift-collections"),
+        "FeatureIndex", .product(name: "HeapModule", package: "swift-collections"),
       ]),
     /// circuit-tracer's CLT layout (a folder of safetensors files and config.yaml): export of a clt.h5
     /// with its normalisation folded in, and import for a given model.
@@ -128,6 +136,7 @@ let package = Package(
       name: "clt-encode",
       dependencies: [
         "ToolSupport", "ModelLoading", "ReplacementModel", "TranscoderTraining", "ActivationShards",
+        "FeatureIndex", "OutputFiles",
         "LanguageModels",
         "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -151,7 +160,7 @@ let package = Package(
       name: "clt-attrib",
       dependencies: [
         "ToolSupport", "ModelLoading", "Attribution", "CKernels", "LanguageModels", "TranscoderTraining",
-        "Tokenizers",
+        "Tokenizers", "ReplacementModel", "FeatureIndex",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -192,9 +201,15 @@ let package = Package(
         "ActivationShards", "Kernels",
       ]),
     .testTarget(
+      name: "FeatureIndexTests",
+      dependencies: [
+        "FeatureIndex", "ReplacementModel", "LanguageModels", "Transcoder", "TranscoderTraining",
+      ]),
+    .testTarget(
       name: "AttributionTests",
       dependencies: [
-        "Attribution", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CKernels",
+        "Attribution", "FeatureIndex", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels",
+        "CKernels",
         "ActivationShards",
       ]),
     .testTarget(

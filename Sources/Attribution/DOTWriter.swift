@@ -1,10 +1,130 @@
+import FeatureIndex
 import Foundation
 
 /// Writes an attribution graph as Graphviz DOT: embeddings at the bottom, one rank per layer,
 /// logits at the top; features as rounded boxes, errors as grey diamonds, embeddings and logits in
 /// their own colours; edge width by |weight|, blue for positive and red for negative.
 public enum DOTWriter {
-  /// The pruned graph of `report` as a DOT document, drawing at most `maxEdges` of its edges (the
+  /// The legible picture (`GraphView`): layers as ranks from the prompt's tokens at the bottom to
+  /// the logits at the top, positions as columns in prompt order, a column of layer names at the
+  /// left, and only the view's edges, drawn without moving the nodes (constraint=false) so that a
+  /// merged node's edge pointing down a layer cannot reorder the ranks.
+  public static func write(_ report: AttributionReport, view: GraphView) -> String {
+    let g = report.graph
+    let name = { (v: Int) in "n\(v)" }
+    let layers = Set(view.nodes.lazy.filter { $0.kind != .embedding && $0.kind != .logit }.map(\.layer))
+      .sorted()
+    let rankKeys = [-1] + layers + [g.nLayers]
+    func rankName(_ layer: Int) -> String {
+      layer < 0 ? "tokens" : layer == g.nLayers ? "logits" : "L\(layer)"
+    }
+    let shown = view.shownCount
+    let header =
+      "\(report.modelName): \(quotedPrompt(report.prompt))\ncompleteness "
+      + "\(String(format: "%.2f", report.scores.completeness)), replacement "
+      + "\(String(format: "%.2f", report.scores.replacement)); the \(shown) most influential of "
+      + "\(view.keptCount) kept features and errors, \(view.edges.count) strongest edges"
+    var lines = [
+      "digraph attribution {",
+      "  graph [rankdir=BT, newrank=true, ranksep=0.3, nodesep=0.18, fontname=\"Helvetica\", fontsize=13, "
+        + "labelloc=t, label=\(quote(header))];",
+      "  node [fontname=\"Helvetica\", fontsize=10, style=\"filled\", penwidth=0.6, margin=\"0.06,0.03\"];",
+      "  edge [arrowsize=0.5];",
+    ]
+    var members: [Int: [Int]] = [:]
+    for (v, node) in view.nodes.enumerated() {
+      lines.append("  \(name(v)) [\(attributes(node, report: report))];")
+      members[node.layer, default: []].append(v)
+    }
+    // The layer names down the left, chained bottom to top; they fix the ranks.
+    lines.append("  node [shape=plaintext, style=\"\", fontsize=10, fontcolor=\"#777777\"];")
+    for key in rankKeys { lines.append("  r\(key + 1) [label=\(quote(rankName(key)))];") }
+    lines.append("  " + rankKeys.map { "r\($0 + 1)" }.joined(separator: " -> ") + " [style=invis];")
+    for key in rankKeys {
+      let row = (members[key] ?? []).sorted {
+        let (a, b) = (view.nodes[$0], view.nodes[$1])
+        return (a.position, -a.influence) < (b.position, -b.influence)
+      }
+      let chain = ["r\(key + 1)"] + row.map(name)
+      lines.append("  { rank=same; \(chain.joined(separator: "; ")); }")
+      // Left to right in prompt order: flat invisible edges order a rank.
+      if chain.count > 1 { lines.append("  \(chain.joined(separator: " -> ")) [style=invis];") }
+    }
+    // Each node above its token: a heavy invisible edge from the token's column.
+    let token = Dictionary(
+      view.nodes.indices.filter { view.nodes[$0].kind == .embedding }.map { (view.nodes[$0].position, $0) }
+    ) { a, _ in a }
+    for (v, node) in view.nodes.enumerated() where node.kind != .embedding {
+      if let t = token[node.position] { lines.append("  \(name(t)) -> \(name(v)) [style=invis, weight=4];") }
+    }
+    let largest = view.edges.map { abs($0.weight) }.max() ?? 1
+    for e in view.edges {
+      let width = 0.8 + 4.2 * Double(abs(e.weight) / max(largest, 1e-30))
+      let colour = e.weight > 0 ? "#1f66c2" : "#d23b2f"
+      lines.append(
+        "  \(name(e.source)) -> \(name(e.target)) [constraint=false, penwidth=\(String(format: "%.2f", width)), "
+          + "color=\"\(colour)\", tooltip=\(quote(String(format: "%.4g", e.weight)))];")
+    }
+    lines.append("}")
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// A view node's DOT attributes: its shape, colour and label.
+  static func attributes(_ node: GraphView.Node, report: AttributionReport) -> String {
+    let g = report.graph
+    func feature(_ n: Int) -> (layer: Int, index: Int, activation: Float) {
+      guard case .feature(let layer, _, let index, let activation) = g.nodes[n] else { return (0, 0, 0) }
+      return (layer, index, activation)
+    }
+    func labelLine(_ label: FeatureLabel?) -> String { label.map { "\n" + shortened($0.text, to: 28) } ?? "" }
+    switch node.kind {
+    case .feature:
+      let f = feature(node.members[0])
+      let text = "L\(f.layer)/F\(f.index)" + labelLine(node.label)
+      return "shape=box, style=\"rounded,filled\", fillcolor=\"#dbe8f7\", label=\(quote(text)), "
+        + "tooltip=\(quote("activation \(String(format: "%.3g", f.activation))"))"
+    case .supernode:
+      let fs = node.members.map(feature)
+      let ids = fs.map { "\($0.layer)/\($0.index)" }
+      var rows: [String] = []
+      for start in stride(from: 0, to: ids.count, by: 3) {
+        rows.append(ids[start..<min(start + 3, ids.count)].joined(separator: " "))
+      }
+      let layers = fs.map(\.layer)
+      let span = layers.min() == layers.max() ? "L\(layers[0])" : "L\(layers.min()!)–\(layers.max()!)"
+      let text = "\(span) ×\(fs.count)" + labelLine(node.label) + "\n" + rows.joined(separator: "\n")
+      return "shape=box, style=\"rounded,filled,bold\", fillcolor=\"#c4d9f2\", label=\(quote(text))"
+    case .error:
+      let layers = node.members.compactMap { n -> Int? in
+        if case .error(let layer, _) = g.nodes[n] { return layer }
+        return nil
+      }
+      let text = "error\n" + layers.sorted().map { "L\($0)" }.joined(separator: " ")
+      return "shape=box, fillcolor=\"#e6e6e6\", fontsize=8, fontcolor=\"#555555\", label=\(quote(text))"
+    case .embedding:
+      let text = visible(report.tokenText(g.tokens[node.position]))
+      return
+        "shape=box, fillcolor=\"#e3f2d9\", label=\(quote(text)), tooltip=\(quote("position \(node.position)"))"
+    case .logit:
+      guard case .logit(let t, let probability) = g.nodes[node.members[0]] else { return "" }
+      let text = "\(visible(report.tokenText(Int32(t))))\np=\(String(format: "%.3f", probability))"
+      return "shape=box, fillcolor=\"#fbe6b8\", label=\(quote(text))"
+    }
+  }
+
+  /// The prompt for a title: quoted, on one line, its middle elided past 60 characters.
+  static func quotedPrompt(_ prompt: String) -> String {
+    let flat = prompt.split(whereSeparator: \.isNewline).joined(separator: " ")
+    guard flat.count > 60 else { return "“\(flat)”" }
+    return "“\(flat.prefix(40))…\(flat.suffix(17))”"
+  }
+
+  /// `text` cut to `count` characters, with an ellipsis where it was cut.
+  static func shortened(_ text: String, to count: Int) -> String {
+    text.count <= count ? text : String(text.prefix(count - 1)) + "…"
+  }
+
+  /// The whole pruned graph of `report` (`clt-attrib --dot-all`) as a DOT document, drawing at most `maxEdges` of its edges (the
   /// largest by |weight|; 0 draws all).
   ///
   /// Pruning at the paper's thresholds can keep a hundred thousand edges on a long prompt, which
@@ -100,19 +220,9 @@ public enum DOTWriter {
     }
   }
 
-  /// A token as a label shows it: quoted, with spaces and control characters made visible.
-  static func visible(_ text: String) -> String {
-    var out = "'"
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\n": out += "⏎"
-      case "\t": out += "⇥"
-      case _ where scalar.value < 0x20 || scalar.value == 0x7F: out += "␀"
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "'"
-  }
+  /// A token as a label shows it: quoted, so that its spaces show, with control characters made
+  /// visible.
+  static func visible(_ text: String) -> String { "'" + FeatureLabel.visible(text) + "'" }
 
   /// A DOT double-quoted string: backslashes and quotes escaped, newlines as \n (a centred line break).
   static func quote(_ text: String) -> String {

@@ -14,7 +14,7 @@ import TranscoderTraining
 /// because its error terms are taken against this same reconstruction: errors, edges and the
 /// forward pass all use the rounded decoders. Reading half the bytes also halves the memory
 /// traffic of gathering decoder rows in every backward pass.
-public final class HalfDecoders {
+public final class HalfDecoders: DecoderRows {
   public let nLayers: Int
   public let dModel: Int
   public let features: Int
@@ -93,6 +93,12 @@ public final class HalfDecoders {
       half_rows_scaled(out.baseAddress!, matrix(from: s, to: l), dModel, &index, &one, 1, dModel)
       n = dModel
     }
+  }
+
+  public func addDecoderRow(
+    from source: Int, to target: Int, feature: Int, scale: Float, into out: UnsafeMutablePointer<Float>
+  ) {
+    for (j, value) in row(from: source, to: target, feature: feature).enumerated() { out[j] += scale * value }
   }
 
   /// dst (k, d), row r = scales[r] · W_dec[s→l][indices[r]].

@@ -27,41 +27,63 @@ public struct FeatureLogitEffects: Sendable, Equatable {
   public var suppressed: [Effect]
 
   /// d for feature `feature` of layer `layer`: its decoder rows into every target layer, each
-  /// divided by that layer's output scale, summed (C).
-  public static func residualDirection(file: CLTFile, layer: Int, feature: Int) -> [Float] {
-    let t = file.transcoder
-    let c = t.dModel
-    var direction = [Float](repeating: 0, count: c)
-    for target in layer..<t.nLayers {
-      let row = t.decoder(from: layer, to: target).pointer + feature * c
-      let inverse = 1 / file.normalizer.outputScales[target]
-      for j in 0..<c { direction[j] += row[j] * inverse }
+  /// divided by that layer's output scale (`outputScales`, one per layer), summed (C).
+  public static func residualDirection(
+    decoders: some DecoderRows, outputScales: [Float], layer: Int, feature: Int
+  ) -> [Float] {
+    var direction = [Float](repeating: 0, count: decoders.dModel)
+    direction.withUnsafeMutableBufferPointer { out in
+      for target in layer..<decoders.nLayers {
+        decoders.addDecoderRow(
+          from: layer, to: target, feature: feature, scale: 1 / outputScales[target], into: out.baseAddress!)
+      }
     }
     return direction
   }
 
-  /// The `top` promoted and suppressed tokens of each feature in `features` (layer, index).
-  /// - Complexity: one (n, C) × (C, V) product for n features, then O(V · top) per feature.
+  /// `residualDirection` of a loaded clt.h5's transcoder.
+  public static func residualDirection(file: CLTFile, layer: Int, feature: Int) -> [Float] {
+    residualDirection(
+      decoders: file.transcoder, outputScales: file.normalizer.outputScales, layer: layer, feature: feature)
+  }
+
+  /// The `top` promoted and suppressed tokens of each feature in `features` (layer, index), from a
+  /// loaded clt.h5.
   public static func compute(
     file: CLTFile, readout: LogitReadout, features: [(layer: Int, feature: Int)], top: Int
   ) throws -> [FeatureLogitEffects] {
-    let t = file.transcoder
-    guard t.dModel == readout.dModel else {
+    try compute(
+      decoders: file.transcoder, outputScales: file.normalizer.outputScales, readout: readout,
+      features: features, top: top)
+  }
+
+  /// The `top` promoted and suppressed tokens of each feature in `features` (layer, index), from
+  /// decoders held in any precision and the clt.h5's output scales.
+  /// - Complexity: one (n, C) × (C, V) product for n features, then O(V · top) per feature.
+  public static func compute(
+    decoders: some DecoderRows, outputScales: [Float], readout: LogitReadout,
+    features: [(layer: Int, feature: Int)], top: Int
+  ) throws -> [FeatureLogitEffects] {
+    guard decoders.dModel == readout.dModel else {
       throw ReplacementError.unknownFeature(
         spec: "logit effects",
-        reason: "the transcoder's d_model \(t.dModel) is not the model's \(readout.dModel)")
+        reason: "the transcoder's d_model \(decoders.dModel) is not the model's \(readout.dModel)")
     }
     for (layer, feature) in features {
-      guard layer >= 0, layer < t.nLayers, feature >= 0, feature < t.features else {
+      guard layer >= 0, layer < decoders.nLayers, feature >= 0, feature < decoders.features else {
         throw ReplacementError.unknownFeature(
           spec: "feature \(layer):\(feature)",
-          reason: "the transcoder has layers 0..\(t.nLayers - 1) and features 0..\(t.features - 1)")
+          reason:
+            "the transcoder has layers 0..\(decoders.nLayers - 1) and features 0..\(decoders.features - 1)")
       }
     }
     guard !features.isEmpty else { return [] }
     let v = readout.vocabularySize
     let directions = FloatBuffer(
-      features.flatMap { residualDirection(file: file, layer: $0.layer, feature: $0.feature) })
+      features.flatMap {
+        residualDirection(
+          decoders: decoders, outputScales: outputScales, layer: $0.layer, feature: $0.feature)
+      })
     let logits = FloatBuffer(count: features.count * v)
     readout.directEffects(of: directions.pointer, rows: features.count, out: logits.pointer)
     return features.enumerated().map { r, f in

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Attribution
 import CKernels
+import FeatureIndex
 import Foundation
 import LanguageModels
 import ModelLoading
+import ReplacementModel
 import Tokenizers
 import ToolSupport
 import TranscoderTraining
@@ -81,7 +83,19 @@ struct CLTAttrib: ParsableCommand {
   @Option(
     name: .long, parsing: .unconditional,
     help: ArgumentHelp(
-      "DOT output: draw only this many edges, the largest by |weight| (0: all).",
+      "DOT output: the feature and error nodes drawn, the most influential on the logits.",
+      discussion: "Features at one position with the same label are drawn as one supernode and a "
+        + "position's errors as one node; each node shows its strongest inputs (docs/FORMATS.md). "
+        + "--dot-all draws the whole pruned graph instead."))
+  var dotMaxNodes: Int = 40
+
+  @Flag(name: .long, help: "DOT output: draw the whole pruned graph (at most --dot-max-edges edges).")
+  var dotAll = false
+
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp(
+      "DOT output with --dot-all: draw only this many edges, the largest by |weight| (0: all).",
       discussion: "Nodes left without a drawn edge are left out too, logits excepted. Graphviz needs hours "
         + "for the 100,000 edges a pruned graph of a long prompt can keep; --format json keeps them all."))
   var dotMaxEdges: Int = 1000
@@ -96,6 +110,7 @@ struct CLTAttrib: ParsableCommand {
     try requireFinite(edgeThreshold, "--edge-threshold", above: 0, atMost: 1)
     try require(maxFeatureNodes, atLeast: 0, "--max-feature-nodes")
     try require(dotMaxEdges, atLeast: 0, "--dot-max-edges")
+    try require(dotMaxNodes, atLeast: 1, "--dot-max-nodes")
     try require(batchSize, atLeast: 1, "--batch-size")
     try require(rowFeatureBudget, atLeast: 1, "--row-feature-budget")
   }
@@ -145,7 +160,13 @@ struct CLTAttrib: ParsableCommand {
         tokenText: { String(decoding: tokenizer.tokenBytes($0), as: UTF8.self) })
       let built = Date()
       switch format {
-      case .dot: try StandardOutput.write(DOTWriter.write(report, maxEdges: dotMaxEdges))
+      case .dot where dotAll: try StandardOutput.write(DOTWriter.write(report, maxEdges: dotMaxEdges))
+      case .dot:
+        let labels = try featureLabels(
+          GraphView.chosenFeatures(report, maxNodes: dotMaxNodes), file: file, decoders: decoders,
+          readout: model.logitReadout, tokenText: report.tokenText)
+        let view = GraphView(report: report, maxNodes: dotMaxNodes) { labels[[$0, $1]] }
+        try StandardOutput.write(DOTWriter.write(report, view: view))
       case .json:
         try GraphJSONWriter.write(report) { try StandardOutput.write($0) }
         try StandardOutput.write("\n")
@@ -165,6 +186,41 @@ struct CLTAttrib: ParsableCommand {
         line.print()
       }
     }
+  }
+
+  /// The labels of `features` (layer, index): from the feature index beside the clt.h5
+  /// (`clt-encode --index`) when there is one for this CLT, else from their logit effects, which need
+  /// no corpus.
+  func featureLabels(
+    _ features: [(layer: Int, feature: Int)], file: CLTFile, decoders: HalfDecoders, readout: LogitReadout,
+    tokenText: (Int32) -> String
+  ) throws -> [[Int]: FeatureLabel] {
+    // A feature can be a node at several positions.
+    var seen = Set<[Int]>()
+    let features = features.filter { seen.insert([$0.layer, $0.feature]).inserted }
+    let indexPath = FeatureIndex.path(forTranscoder: clt)
+    if let index = try FeatureIndex.read(path: indexPath) {
+      if let reason = index.mismatch(with: file.transcoder, metadata: file.metadata) {
+        StandardError.line(
+          "clt-attrib: \(indexPath) is left aside: \(reason); labels come from logit effects "
+            + "(rebuild it: clt-encode --clt \(clt) --index TEXT)")
+      } else {
+        return Dictionary(
+          uniqueKeysWithValues: features.map {
+            ([$0.layer, $0.feature], index.layers[$0.layer][$0.feature].label)
+          })
+      }
+    }
+    let effects = try FeatureLogitEffects.compute(
+      decoders: decoders, outputScales: file.normalizer.outputScales, readout: readout, features: features,
+      top: 2)
+    return Dictionary(
+      uniqueKeysWithValues: effects.map {
+        (
+          [$0.layer, $0.feature],
+          FeatureLabel(firing: [], promoting: $0.promoted.map { tokenText(Int32($0.tokenID)) })
+        )
+      })
   }
 
   /// A --target's text as one token id.

@@ -1,8 +1,10 @@
 import ActivationShards
 import ArgumentParser
+import FeatureIndex
 import Foundation
 import LanguageModels
 import ModelLoading
+import OutputFiles
 import ReplacementModel
 import Tokenizers
 import ToolSupport
@@ -59,6 +61,16 @@ struct CLTEncode: ParsableCommand {
     help: "Encode at most this many tokens: the document that reaches it is cut short, the rest not read.")
   var maxTokens: Int?
 
+  @Flag(
+    name: .long,
+    help: ArgumentHelp(
+      "Build the feature index beside the clt.h5 (clt.h5 → clt.index.json) instead of printing lines.",
+      discussion: "For every feature: the tokens and contexts it fires on most in the text, how often "
+        + "it fires, and the tokens it promotes and suppresses. clt-attrib labels graph features with it "
+        + "(docs/FORMATS.md). Held-out text of 20,000 tokens or more gives most features examples."
+    ))
+  var index = false
+
   @OptionGroup var common: CommonOptions
 
   @Argument(help: "Text or .jsonl files, or - for stdin.")
@@ -73,6 +85,10 @@ struct CLTEncode: ParsableCommand {
     try require(context, atLeast: 2, "--context", because: "BOS and one token")
     try require(batch, atLeast: 1, "--batch")
     try require(maxTokens, atLeast: 1, "--max-tokens")
+    if index && (top != nil || layers != nil || minActivation != 0) {
+      throw ValidationError(
+        "--index summarises every feature of every layer: leave out --top, --layers and --min-activation")
+    }
   }
 
   func run() throws {
@@ -83,6 +99,8 @@ struct CLTEncode: ParsableCommand {
       let trained = TrainedModel(name: summary.model, sha256: summary.modelSHA256, file: clt)
       let tokenizer = try modelOptions.loadTokenizer(trainedOn: trained)
       let model = try modelOptions.loadModel(trainedOn: trained, tool: "clt-encode")
+      // The index's file is checked before any work, and written only when all of it is done.
+      let indexTarget = index ? try OutputTarget(path: FeatureIndex.path(forTranscoder: clt)) : nil
       let file = try CLTFile.load(url: URL(fileURLWithPath: clt), for: model.description)
       let encoder = try FeatureEncoder(
         model: model, file: file, context: context, bos: tokenizer.endOfTextID, batch: batch,
@@ -92,6 +110,22 @@ struct CLTEncode: ParsableCommand {
       var doc = 0
       // The first line names the transcoder, for the tools that read the lines with a clt.h5.
       var identity: TranscoderIdentity? = TranscoderIdentity(file.metadata)
+      let builder = FeatureIndexBuilder(nLayers: file.metadata.nLayers, features: file.metadata.features)
+      func tokenText(_ id: Int32) -> String { String(decoding: tokenizer.tokenBytes(id), as: UTF8.self) }
+      /// One JSON line per token of a document.
+      func printLines(ids: [Int32], features: [[FeatureActivation]]) throws {
+        var lines = ""
+        for (pos, (id, active)) in zip(ids, features).enumerated() {
+          lines +=
+            TokenFeatures(
+              doc: doc, pos: pos, tokenID: Int(id), token: tokenText(id), features: active,
+              transcoder: identity
+            ).jsonLine
+          lines += "\n"
+          identity = nil
+        }
+        try StandardOutput.write(lines)
+      }
       /// Thrown to stop reading once --max-tokens are encoded.
       struct BudgetSpent: Error {}
       do {
@@ -99,17 +133,11 @@ struct CLTEncode: ParsableCommand {
           var ids = tokenizer.encode(text)
           if let maxTokens { ids = Array(ids.prefix(maxTokens - tokens)) }
           let features = try encoder.encode(document: ids)
-          var lines = ""
-          for (pos, (id, active)) in zip(ids, features).enumerated() {
-            let token = String(decoding: tokenizer.tokenBytes(id), as: UTF8.self)
-            lines +=
-              TokenFeatures(
-                doc: doc, pos: pos, tokenID: Int(id), token: token, features: active, transcoder: identity
-              ).jsonLine
-            lines += "\n"
-            identity = nil
+          if index {
+            builder.add(tokens: ids.map(tokenText), active: features)
+          } else {
+            try printLines(ids: ids, features: features)
           }
-          try StandardOutput.write(lines)
           doc += 1
           tokens += ids.count
           meter.update(done: tokens)
@@ -118,10 +146,24 @@ struct CLTEncode: ParsableCommand {
       } catch is BudgetSpent {}
       meter.finish(done: tokens)
       if tokens == 0 { throw ToolError.emptyInput("the input") }
+      if let indexTarget {
+        let summary = try builder.index(
+          transcoder: file.transcoder, metadata: file.metadata, outputScales: file.normalizer.outputScales,
+          readout: model.logitReadout, corpus: inputs, tokenText: tokenText)
+        let data = try summary.encoded()
+        try indexTarget.write(data)
+        let fired = summary.layers.joined().count(where: { $0.frequency > 0 })
+        if !common.quiet {
+          StandardError.line(
+            "clt-encode: \(indexTarget.path): \(fired) of \(summary.layers.joined().count) features fired "
+              + "on \(tokens) tokens (\(data.count / 1_000_000) MB)")
+        }
+      }
       if common.timing {
         TimingLine(label: common.timingLabel(default: "encode"), tokens: tokens, seconds: meter.elapsed)
           .print()
       }
+
     }
   }
 }

@@ -20,7 +20,8 @@ import TranscoderTraining
 
   /// A random transcoder for the workspace checkpoint, with thresholds low enough that features fire.
   static func writeTranscoder(
-    to url: URL, model: URL, dModel: Int? = nil, architecture: String = "gpt2", features: Int = 32
+    to url: URL, model: URL, dModel: Int? = nil, architecture: String = "gpt2", features: Int = 32,
+    seed: UInt64 = 3
   ) throws {
     let gpt2 = try GPT2Model(directory: model)
     let info = gpt2.description
@@ -30,7 +31,7 @@ import TranscoderTraining
       dModel: d,
       context: 16, inputTap: info.inputTap, outputTap: info.outputTap, createdBy: "test")
     let transcoder = CrossLayerTranscoder(
-      nLayers: info.nLayers, dModel: d, features: features, seed: 3, initialThreshold: 0.2)
+      nLayers: info.nLayers, dModel: d, features: features, seed: seed, initialThreshold: 0.2)
     let file = CLTFile(
       transcoder: transcoder,
       normalizer: ActivationNormalizer(
@@ -74,7 +75,7 @@ import TranscoderTraining
   @Test("--dot-max-edges draws the strongest edges only, and only the nodes they join (logits kept)")
   func dotEdgeCap() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
-    let args = base + ["--node-threshold", "1", "--edge-threshold", "1"]
+    let args = base + ["--node-threshold", "1", "--edge-threshold", "1", "--dot-all"]
     let prompt = "Once upon a time in"
     let full = try ToolHarness.run("clt-attrib", args + ["--dot-max-edges", "0", "-"], stdin: prompt)
     let capped = try ToolHarness.run("clt-attrib", args + ["--dot-max-edges", "3", "-"], stdin: prompt)
@@ -108,6 +109,50 @@ import TranscoderTraining
       })
     #expect(capped.stdout.contains("strongest 3 of \(all.count) edges"))
     #expect(!full.stdout.contains("strongest"))
+  }
+
+  @Test(
+    "the default DOT draws --dot-max-nodes nodes labelled by logit effects, or by clt-encode --index's index")
+  func labelledView() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let prompt = "Once upon a time in a land far away"
+    let args = base + ["--node-threshold", "1", "--edge-threshold", "1", "--dot-max-nodes", "6", "-"]
+    func featureLabels(_ dot: String) -> [String] {
+      dot.split(separator: "\n").filter { $0.contains("style=\"rounded,filled") }.map {
+        // The label and what follows it (a quoted token's quotes are escaped in DOT).
+        $0.components(separatedBy: "label=\"")[1]
+      }
+    }
+    let plain = try ToolHarness.run("clt-attrib", args, stdin: prompt)
+    #expect(plain.status == 0, "\(plain.stderr)")
+    let drawn = plain.stdout.split(separator: "\n").filter { $0.hasPrefix("  n") && $0.contains(" [shape=") }
+    let inner = drawn.filter { !$0.contains("#e3f2d9") && !$0.contains("#fbe6b8") }
+    #expect(!inner.isEmpty && inner.count <= 6, "at most 6 feature or error nodes: \(inner)")
+    #expect(plain.stdout.contains("the 6 most influential of"))
+    #expect(featureLabels(plain.stdout).allSatisfy { $0.contains("\\n→ ") }, "logit-effect labels")
+
+    let text = dir.appendingPathComponent("text.txt")
+    try String(repeating: "Once upon a time in a land far away there lived a king. ", count: 20)
+      .write(to: text, atomically: true, encoding: .utf8)
+    let encode = try ToolHarness.run(
+      "clt-encode",
+      ["--model", model.path, "--tokenizer", rankFile.path, "--clt", clt.path, "--index", text.path])
+    #expect(encode.status == 0 && encode.stdout.isEmpty, "\(encode.stderr)")
+    let indexURL = dir.appendingPathComponent("clt.index.json")
+    let index = try JSONSerialization.jsonObject(with: Data(contentsOf: indexURL)) as! [String: Any]
+    #expect(index["tokens"] as? Int ?? 0 > 200 && (index["layers"] as? [Any])?.count == 2)
+    let labelled = try ToolHarness.run("clt-attrib", args, stdin: prompt)
+    #expect(labelled.status == 0 && !labelled.stderr.contains("left aside"), "\(labelled.stderr)")
+    // A feature that fired on the text is labelled with the tokens it fired on, quoted.
+    #expect(
+      featureLabels(labelled.stdout).contains { $0.contains("\\n\\\"") }, "\(featureLabels(labelled.stdout))")
+
+    // Another CLT of the same shape at the same path: the index no longer applies.
+    try Self.writeTranscoder(to: clt, model: model, seed: 4)
+    let stale = try ToolHarness.run("clt-attrib", args, stdin: prompt)
+    #expect(stale.status == 0)
+    #expect(stale.stderr.contains("clt.index.json is left aside: it was built for another clt.h5"))
+    #expect(featureLabels(stale.stdout).allSatisfy { $0.contains("\\n→ ") })
   }
 
   @Test("--timing prints one JSON line: the prompt's tokens, seconds without loading, peak memory")
