@@ -28,6 +28,8 @@ public struct AttributionModel {
   let finalNorm: FrozenNorm
   /// The unembedding (V, C), output-major.
   let unembedding: DenseMap
+  /// The position embedding (context, C), for a family that adds one to the token embedding.
+  let positionEmbedding: FloatBuffer?
 
   /// `model` as attribution sees it, sharing its weight buffers.
   public init(model: any LanguageModel) {
@@ -43,6 +45,7 @@ public struct AttributionModel {
     headDim = skeleton.headDim
     finalNorm = FrozenNorm(skeleton.finalNorm)
     unembedding = DenseMap(skeleton.unembedding)
+    positionEmbedding = skeleton.positionEmbedding
   }
 
   /// The model's sizes and names.

@@ -70,9 +70,13 @@ extension LocalReplacementModel {
     }
     batch.eachPosition { q, scratch in
       let live = batch.live(position: q, fromLayer: 0)
-      let dots = scratch.dots(gradient, position: q, live: live, with: record.embeddings.pointer + q * c)
+      let dots = scratch.dots(gradient, position: q, live: live, with: embeddingVectors.pointer + q * c)
       let column = embeddingSource(position: q)
       for (k, b) in live.enumerated() { weights[b * sources + column] = dots[k] }
+      if let held = heldEmbeddings {
+        let constant = scratch.dots(gradient, position: q, live: live, with: held.pointer + q * c)
+        for (k, b) in live.enumerated() { scratch.constants[b] += constant[k] }
+      }
     }
     var constants = targets.map(\.constant)
     for scratch in batch.scratch {

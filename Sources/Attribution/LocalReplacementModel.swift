@@ -35,6 +35,11 @@ public final class LocalReplacementModel {
   /// and would take a large share of every graph's influence. circuit-tracer does the same with
   /// its default `zero_bos`.
   public let constantFirstPosition: Bool
+  /// What an embedding node stands for, and each position's vector for it (n, C); `heldEmbeddings`
+  /// is the rest of the input, held constant (n, C), or nil where there is none.
+  public let embeddingNodes: EmbeddingNodes
+  let embeddingVectors: FloatBuffer
+  let heldEmbeddings: FloatBuffer?
   /// What each layer's frozen attention adds for a zero input (biases through the frozen
   /// pattern, whose rows sum to 1): (C), the same at every position.
   let attentionConstants: [[Float]]
@@ -47,17 +52,19 @@ public final class LocalReplacementModel {
   /// `constantFirstPosition`: tokens[0] is a beginning-of-sequence token (see the property).
   public convenience init(
     model: AttributionModel, tokens: [Int32], transcoder: CrossLayerTranscoder,
-    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil, constantFirstPosition: Bool = false
+    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil, constantFirstPosition: Bool = false,
+    embeddingNodes: EmbeddingNodes = .token
   ) throws {
     try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer, decoders: decoders)
     try self.init(
       model: model, record: model.record(tokens: tokens), transcoder: transcoder, normalizer: normalizer,
-      decoders: decoders, constantFirstPosition: constantFirstPosition)
+      decoders: decoders, constantFirstPosition: constantFirstPosition, embeddingNodes: embeddingNodes)
   }
 
   init(
     model: AttributionModel, record: ForwardRecord, transcoder: CrossLayerTranscoder,
-    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil, constantFirstPosition: Bool = false
+    normalizer: ActivationNormalizer, decoders: HalfDecoders? = nil, constantFirstPosition: Bool = false,
+    embeddingNodes: EmbeddingNodes = .token
   ) throws {
     try Self.checkFit(model: model, transcoder: transcoder, normalizer: normalizer, decoders: decoders)
     self.model = model
@@ -86,6 +93,16 @@ public final class LocalReplacementModel {
     }
     self.activations = activations
     record.releaseMLPTaps()
+    self.embeddingNodes = embeddingNodes
+    if embeddingNodes == .token, let wpe = model.positionEmbedding {
+      let held = FloatBuffer(count: n * c)
+      held.pointer.update(from: wpe.pointer, count: n * c)
+      let vectors = FloatBuffer(count: n * c)
+      for k in 0..<n * c { vectors[k] = record.embeddings[k] - held[k] }
+      (embeddingVectors, heldEmbeddings) = (vectors, held)
+    } else {
+      (embeddingVectors, heldEmbeddings) = (record.embeddings, nil)
+    }
     var offsets = [0]
     for a in activations { offsets.append(offsets.last! + a.indices.count) }
     featureOffsets = offsets

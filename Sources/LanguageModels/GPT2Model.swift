@@ -165,6 +165,7 @@ public final class GPT2Model: LanguageModel, TransformerFamily {
     return LinearSkeleton(
       layers: layers, heads: config.nHead, kvHeads: config.nHead, headDim: config.headDim,
       finalNorm: norm(.final),
-      unembedding: MatrixBlock(weights.tokenEmbedding, inDim: c, outDim: config.vocabSize, inputMajor: false))
+      unembedding: MatrixBlock(weights.tokenEmbedding, inDim: c, outDim: config.vocabSize, inputMajor: false),
+      positionEmbedding: weights.positionEmbedding)
   }
 }

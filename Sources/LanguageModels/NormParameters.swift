@@ -97,4 +97,8 @@ public struct LinearSkeleton {
   public let finalNorm: NormParameters
   /// The unembedding (C → V).
   public let unembedding: MatrixBlock
+  /// The learned position embedding (context, C) added to the token embedding at the input, if the
+  /// family has one (GPT-2's wpe; Llama's positions enter through RoPE instead). Attribution holds
+  /// it constant, as circuit-tracer does, so that an embedding node is the token alone.
+  public var positionEmbedding: FloatBuffer? = nil
 }

@@ -77,6 +77,15 @@ struct CLTAttrib: ParsableCommand {
     help: "Do not put <|endoftext|> before the prompt (position 0 then has feature and error nodes).")
   var noBos = false
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "What an embedding node stands for: token (W_E[t], circuit-tracer's) or token+position.",
+      discussion: "With token, GPT-2's position embedding W_pos[p] is held constant like a bias; with "
+        + "token+position it is part of the node. Models without a position embedding (Llama) give "
+        + "the same graph either way."))
+  var embeddingNodes: EmbeddingNodes = .token
+
   @Option(name: .long, help: "Output format: dot or json.")
   var format: Format = .dot
 
@@ -147,7 +156,8 @@ struct CLTAttrib: ParsableCommand {
       let graph = try {
         let local = try LocalReplacementModel(
           model: model.attributionModel, tokens: tokens, transcoder: file.transcoder,
-          normalizer: file.normalizer, decoders: decoders, constantFirstPosition: !noBos)
+          normalizer: file.normalizer, decoders: decoders, constantFirstPosition: !noBos,
+          embeddingNodes: embeddingNodes)
         return try local.attributionGraph(options: options) { done, total in
           progress.update(done: done, fraction: Double(done) / Double(max(total, 1)))
         }
@@ -248,5 +258,7 @@ struct CLTAttrib: ParsableCommand {
     }
   }
 }
+
+extension EmbeddingNodes: ExpressibleByArgument {}
 
 CLTAttrib.main()

@@ -9,20 +9,22 @@ import TranscoderTraining
 
 /// Building, pruning and scoring attribution graphs on the tiny GPT-2 and Llama.
 @Suite struct AttributionGraphTests {
-  func local(llama: Bool = false, length: Int = 8) throws -> LocalReplacementModel {
+  func local(
+    llama: Bool = false, length: Int = 8, embeddingNodes: EmbeddingNodes = .token
+  ) throws -> LocalReplacementModel {
     let model: any LanguageModel = llama ? try TinyModels.llama() : try TinyModels.gpt2()
     let attribution = llama ? (model as! LlamaModel).attributionModel : (model as! GPT2Model).attributionModel
     let (clt, normalizer) = TinyModels.transcoder(for: model)
     return try LocalReplacementModel(
       model: attribution, tokens: TinyModels.prompt(length, vocabulary: model.description.vocabularySize),
-      transcoder: clt, normalizer: normalizer)
+      transcoder: clt, normalizer: normalizer, embeddingNodes: embeddingNodes)
   }
 
   @Test(
     "with every feature a node, each target's row sum plus its constant is its pre-activation or logit",
-    arguments: [false, true])
-  func graphRowsAreLinear(llama: Bool) throws {
-    let local = try local(llama: llama)
+    arguments: [false, true], EmbeddingNodes.allCases)
+  func graphRowsAreLinear(llama: Bool, embeddingNodes: EmbeddingNodes) throws {
+    let local = try local(llama: llama, embeddingNodes: embeddingNodes)
     var options = AttributionOptions()
     options.batchSize = 16
     let graph = try local.attributionGraph(options: options)
@@ -45,6 +47,39 @@ import TranscoderTraining
       #expect(abs(Float(sum) - expected) < 2e-4 * max(1, abs(expected)), "row \(r): \(sum) vs \(expected)")
     }
     _ = run
+  }
+
+  @Test(
+    "embedding nodes: on GPT-2, W_E[t] alone moves W_pos[p]'s share of each edge into the constant; on Llama both are one",
+    arguments: [false, true])
+  func embeddingConventions(llama: Bool) throws {
+    var options = AttributionOptions()
+    options.batchSize = 16
+    let token = try local(llama: llama, embeddingNodes: .token).attributionGraph(options: options)
+    let whole = try local(llama: llama, embeddingNodes: .tokenAndPosition).attributionGraph(options: options)
+    #expect(token.nodes == whole.nodes)
+    var largestChange: Float = 0
+    for r in 0..<token.targetCount {
+      var moved: Float = 0
+      for s in token.embeddingNodes {
+        let change = whole.weight(row: r, source: s) - token.weight(row: r, source: s)
+        moved += change
+        largestChange = max(largestChange, abs(change))
+      }
+      // Only embedding edges move (the rest to float noise: BLAS may sum in another order).
+      let rowScale = (0..<token.sourceCount).map { abs(token.weight(row: r, source: $0)) }.max() ?? 0
+      for s in 0..<token.featureCount + token.errorCount {
+        #expect(abs(token.weight(row: r, source: s) - whole.weight(row: r, source: s)) <= 1e-5 * rowScale)
+      }
+      // What leaves the embedding edges arrives in the constant.
+      let scale = max(1, abs(token.constants[r]))
+      #expect(abs(token.constants[r] - (whole.constants[r] + moved)) < 1e-4 * scale)
+    }
+    if llama {
+      #expect(largestChange == 0, "no position embedding: the same graph")
+    } else {
+      #expect(largestChange > 1e-3, "GPT-2's W_pos[p] is part of the embedding edges")
+    }
   }
 
   @Test(
