@@ -52,7 +52,8 @@ import Testing
     let out = results.appendingPathComponent("smoke")
     for file in [
       "clt/clt.h5", "clt/eval.json", "clt/encode.jsonl", "clt/generation.json", "clt/graphs/graph-1.json",
-      "clt/graphs/graph-1.svg", "clt/graphs/graph-3.html", "clt/pictures/curves.svg", "clt/pictures/pca.svg",
+      "clt/graphs/graph-1.svg", "clt/graphs/graph-1.png", "clt/clt.index.json", "clt/graphs/graph-3.html",
+      "clt/pictures/curves.svg", "clt/pictures/pca.svg",
       "clt/dashboard-encode.jsonl", "clt/pictures/dashboards.html",
       "provenance.json", "REPORT.md", "REPORT.html",
     ] {
@@ -68,9 +69,13 @@ import Testing
       dashboards.contains("<section class=\"feature\"")
         && dashboards.contains("table class=\"logits promoted\""))
     #expect(dashboards.contains("graph-1.json @"), "the dashboards are of the graphs' features")
+    // The graphs' features are labelled from the index the pipeline built (quoted firing tokens).
+    let dot = try String(contentsOf: out.appendingPathComponent("clt/graphs/graph-1.dot"), encoding: .utf8)
+    #expect(dot.contains("\\n\\\""), "\(dot.prefix(2000))")
     let commands = try String(contentsOf: out.appendingPathComponent("commands.sh"), encoding: .utf8)
     #expect(
-      commands.contains("clt-fit -o") && commands.contains("clt-attrib") && commands.contains("gpt2-acts"))
+      commands.contains("clt-fit -o") && commands.contains("clt-attrib") && commands.contains("gpt2-acts")
+        && commands.contains("clt-encode") && commands.contains("--index"))
     let provenance =
       try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("provenance.json")))
       as? [String: Any]
