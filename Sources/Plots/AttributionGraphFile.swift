@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// An attribution graph as `clt-attrib --format json` writes it (docs/FORMATS.md, "Attribution graph
 /// JSON"): the nodes and links the page and the importance chart draw. Read from the JSON alone, so

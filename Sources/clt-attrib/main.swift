@@ -1,12 +1,12 @@
 import ArgumentParser
 import Attribution
 import CKernels
+import CLTFormat
 import Foundation
 import LanguageModels
 import ModelLoading
 import Tokenizers
 import ToolSupport
-import TranscoderTraining
 
 /// Attribution graphs of a prompt through a cross-layer transcoder, as Graphviz DOT or JSON.
 struct CLTAttrib: ParsableCommand {

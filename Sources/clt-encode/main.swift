@@ -1,12 +1,12 @@
 import ActivationShards
 import ArgumentParser
+import CLTFormat
 import Foundation
 import LanguageModels
 import ModelLoading
 import ReplacementModel
 import Tokenizers
 import ToolSupport
-import TranscoderTraining
 
 /// Prints the cross-layer transcoder's features on every token of a text, one JSON object a line.
 struct CLTEncode: ParsableCommand {
