@@ -77,13 +77,16 @@ let package = Package(
     .target(
       name: "ReplacementModel",
       dependencies: ["LanguageModels", "Transcoder", "CLTFormat", "Kernels"]),
+    /// The attribution-graph JSON (circuit-tracer's layout): one `Codable` document that Attribution
+    /// writes and Plots reads.
+    .target(name: "GraphFormat"),
     /// Attribution graphs (Ameisen et al. 2025): the recorded forward pass, the local replacement
     /// model (frozen attention and norms, the CLT plus its error), edges by batched vector-Jacobian
     /// products, pruning by influence, and the DOT and JSON writers.
     .target(
       name: "Attribution",
       dependencies: [
-        "LanguageModels", "Transcoder", "CLTFormat", "Kernels", "CKernels", "CBLAS", "HDF5",
+        "LanguageModels", "Transcoder", "CLTFormat", "GraphFormat", "Kernels", "CKernels", "CBLAS", "HDF5",
         .product(name: "HeapModule", package: "swift-collections"),
       ]),
     /// circuit-tracer's CLT layout (a folder of safetensors files and config.yaml): export of a clt.h5
@@ -98,7 +101,7 @@ let package = Package(
     .target(name: "ExperimentReport", dependencies: ["CLTFormat"]),
     /// Pictures of the other tools' outputs: a small SVG builder, axes and colour scales, the
     /// charts (heatmaps, bars, curves, PCA) and the self-contained attribution-graph page.
-    .target(name: "Plots", dependencies: ["Transcoder", "CLTFormat", "OutputFiles"]),
+    .target(name: "Plots", dependencies: ["Transcoder", "CLTFormat", "GraphFormat", "OutputFiles"]),
     /// Command-line plumbing every tool shares: progress on stderr, stdout that fails cleanly,
     /// atomic files, signals, the common options; no model code, so clt-report links none.
     .target(
@@ -199,6 +202,7 @@ let package = Package(
         "ReplacementModel", "LanguageModels", "Transcoder", "CLTFormat", "ModelFormats",
         "ActivationShards", "Kernels",
       ]),
+    .testTarget(name: "GraphFormatTests", dependencies: ["GraphFormat"]),
     .testTarget(
       name: "AttributionTests",
       dependencies: [
