@@ -61,31 +61,40 @@ let package = Package(
     .target(name: "Collectives"),
     /// Those collectives over Open MPI (MPI_Allreduce and friends), joined only under mpirun.
     .target(name: "MPICollectives", dependencies: ["Collectives", "CMPI"]),
+    /// clt.h5, the trained transcoder's file: its dataset and attribute names, version and checks, and
+    /// what it stores (the parameters, normalisation scales, hyper-parameters, held-out metrics),
+    /// read by every tool after clt-fit without linking the trainer.
+    .target(
+      name: "CLTFormat",
+      dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels", "OutputFiles"]),
     /// Training a CLT from activation shards: shard stream, shuffle buffer, normalisation, the
-    /// training loop and the clt.h5 file.
+    /// training loop and its checkpoints.
     .target(
       name: "TranscoderTraining",
-      dependencies: ["Transcoder", "ActivationShards", "HDF5", "Kernels", "Collectives", "OutputFiles"]),
+      dependencies: ["CLTFormat", "Transcoder", "ActivationShards", "HDF5", "Kernels", "Collectives"]),
     /// The CLT replacement model: a transcoder run inside a model in place of its MLPs, steering,
     /// feature encoding of text, and faithfulness metrics.
     .target(
       name: "ReplacementModel",
-      dependencies: ["LanguageModels", "Transcoder", "TranscoderTraining", "Kernels"]),
+      dependencies: ["LanguageModels", "Transcoder", "CLTFormat", "Kernels"]),
     /// What each feature of a CLT is about, computed once beside it (NAME.index.json): top tokens
     /// and contexts on a corpus, frequency, logit effects; and the short labels graphs show.
     .target(
       name: "FeatureIndex",
       dependencies: [
-        "ReplacementModel", "LanguageModels", "Transcoder", "TranscoderTraining",
+        "ReplacementModel", "LanguageModels", "Transcoder", "CLTFormat",
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
+    /// The attribution-graph JSON (circuit-tracer's layout): one `Codable` document that Attribution
+    /// writes and Plots reads.
+    .target(name: "GraphFormat"),
     /// Attribution graphs (Ameisen et al. 2025): the recorded forward pass, the local replacement
     /// model (frozen attention and norms, the CLT plus its error), edges by batched vector-Jacobian
     /// products, pruning by influence, and the DOT and JSON writers.
     .target(
       name: "Attribution",
       dependencies: [
-        "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels", "CKernels", "CBLAS", "HDF5",
+        "LanguageModels", "Transcoder", "CLTFormat", "GraphFormat", "Kernels", "CKernels", "CBLAS", "HDF5",
         "FeatureIndex", .product(name: "HeapModule", package: "swift-collections"),
       ]),
     /// circuit-tracer's CLT layout (a folder of safetensors files and config.yaml): export of a clt.h5
@@ -93,14 +102,14 @@ let package = Package(
     .target(
       name: "CircuitTracerFormat",
       dependencies: [
-        "TranscoderTraining", "Transcoder", "ActivationShards", "ModelFormats", "LanguageModels", "Kernels",
+        "CLTFormat", "Transcoder", "ActivationShards", "ModelFormats", "LanguageModels", "Kernels",
         .product(name: "Yams", package: "Yams"),
       ]),
     /// An experiment's report (REPORT.md and REPORT.html) from the files its pipeline wrote.
-    .target(name: "ExperimentReport", dependencies: ["TranscoderTraining"]),
+    .target(name: "ExperimentReport", dependencies: ["CLTFormat"]),
     /// Pictures of the other tools' outputs: a small SVG builder, axes and colour scales, the
     /// charts (heatmaps, bars, curves, PCA) and the self-contained attribution-graph page.
-    .target(name: "Plots", dependencies: ["Transcoder", "TranscoderTraining", "OutputFiles"]),
+    .target(name: "Plots", dependencies: ["Transcoder", "CLTFormat", "GraphFormat", "OutputFiles"]),
     /// Command-line plumbing every tool shares: progress on stderr, stdout that fails cleanly,
     /// atomic files, signals, the common options; no model code, so clt-report links none.
     .target(
@@ -128,14 +137,15 @@ let package = Package(
     .executableTarget(
       name: "clt-fit",
       dependencies: [
-        "ToolSupport", "TranscoderTraining", "Transcoder", "Kernels", "Collectives", "MPICollectives",
+        "ToolSupport", "TranscoderTraining", "CLTFormat", "Transcoder", "Kernels", "Collectives",
+        "MPICollectives",
         "OutputFiles", "ActivationShards",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "clt-encode",
       dependencies: [
-        "ToolSupport", "ModelLoading", "ReplacementModel", "TranscoderTraining", "ActivationShards",
+        "ToolSupport", "ModelLoading", "ReplacementModel", "CLTFormat", "ActivationShards",
         "FeatureIndex", "OutputFiles",
         "LanguageModels",
         "Tokenizers",
@@ -144,7 +154,7 @@ let package = Package(
     .executableTarget(
       name: "clt-replace",
       dependencies: [
-        "ToolSupport", "ModelLoading", "ReplacementModel", "TranscoderTraining", "ActivationShards",
+        "ToolSupport", "ModelLoading", "ReplacementModel", "CLTFormat", "ActivationShards",
         "LanguageModels",
         "Tokenizers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -159,21 +169,21 @@ let package = Package(
     .executableTarget(
       name: "clt-attrib",
       dependencies: [
-        "ToolSupport", "ModelLoading", "Attribution", "CKernels", "LanguageModels", "TranscoderTraining",
+        "ToolSupport", "ModelLoading", "Attribution", "CKernels", "LanguageModels", "CLTFormat",
         "Tokenizers", "ReplacementModel", "FeatureIndex",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "clt-plot",
       dependencies: [
-        "ToolSupport", "ModelLoading", "Plots", "TranscoderTraining", "ReplacementModel", "LanguageModels",
+        "ToolSupport", "ModelLoading", "Plots", "CLTFormat", "ReplacementModel", "LanguageModels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
     .executableTarget(
       name: "clt-convert",
       dependencies: [
-        "ToolSupport", "ModelLoading", "CircuitTracerFormat", "LanguageModels", "TranscoderTraining",
+        "ToolSupport", "ModelLoading", "CircuitTracerFormat", "LanguageModels", "CLTFormat",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -191,47 +201,49 @@ let package = Package(
     .testTarget(
       name: "CLTFitTests",
       dependencies: [
-        "TranscoderTraining", "Transcoder", "ActivationShards", "HDF5", "Kernels", "ModelFormats",
+        "TranscoderTraining", "CLTFormat", "Transcoder", "ActivationShards", "HDF5", "Kernels",
+        "ModelFormats",
         "Collectives",
       ]),
     .testTarget(
       name: "ReplacementModelTests",
       dependencies: [
-        "ReplacementModel", "LanguageModels", "Transcoder", "TranscoderTraining", "ModelFormats",
+        "ReplacementModel", "LanguageModels", "Transcoder", "CLTFormat", "ModelFormats",
         "ActivationShards", "Kernels",
       ]),
+    .testTarget(name: "GraphFormatTests", dependencies: ["GraphFormat"]),
     .testTarget(
       name: "FeatureIndexTests",
       dependencies: [
-        "FeatureIndex", "ReplacementModel", "LanguageModels", "Transcoder", "TranscoderTraining",
+        "FeatureIndex", "ReplacementModel", "LanguageModels", "Transcoder", "CLTFormat", "ActivationShards",
+        "Kernels",
       ]),
     .testTarget(
       name: "AttributionTests",
       dependencies: [
-        "Attribution", "FeatureIndex", "LanguageModels", "Transcoder", "TranscoderTraining", "Kernels",
-        "CKernels",
+        "Attribution", "FeatureIndex", "LanguageModels", "Transcoder", "CLTFormat", "Kernels", "CKernels",
         "ActivationShards",
       ]),
     .testTarget(
       name: "CircuitTracerFormatTests",
       dependencies: [
-        "CircuitTracerFormat", "TranscoderTraining", "Transcoder", "ActivationShards", "ModelFormats",
+        "CircuitTracerFormat", "CLTFormat", "Transcoder", "ActivationShards", "ModelFormats",
         "LanguageModels", "Kernels",
       ]),
     .testTarget(
       name: "PlotsTests",
-      dependencies: ["Plots", "Transcoder", "TranscoderTraining", "ActivationShards", "OutputFiles"]),
+      dependencies: ["Plots", "Transcoder", "CLTFormat", "ActivationShards", "OutputFiles"]),
     .testTarget(name: "ActivationShardsTests", dependencies: ["ActivationShards", "HDF5"]),
     .testTarget(
       name: "ExperimentReportTests",
-      dependencies: ["ExperimentReport", "TranscoderTraining", "Transcoder", "ActivationShards"]),
+      dependencies: ["ExperimentReport", "CLTFormat", "Transcoder", "ActivationShards"]),
     .testTarget(
       name: "ToolsTests",
       dependencies: [
         "HDF5", "OutputFiles", "ActivationDump", "ModelFormats", "LanguageModels", "Tokenizers",
         "ActivationShards",
         "Transcoder",
-        "TranscoderTraining", "ToolSupport", "Plots",
+        "CLTFormat", "ToolSupport", "Plots",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       // The pinned --help texts, read and rewritten in place through #filePath, not as resources.

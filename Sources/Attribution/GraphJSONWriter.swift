@@ -1,12 +1,10 @@
 import Foundation
+import GraphFormat
 
-/// Writes an attribution graph as JSON modelled on circuit-tracer's graph files (the format
-/// Neuronpedia's graph viewer reads): `metadata`, `qParams`, `nodes`, `links`. The layout is
-/// documented in docs/FORMATS.md ("Attribution graph JSON").
+/// Writes an attribution graph as an `AttributionGraphDocument` (circuit-tracer's graph-file
+/// layout, documented in docs/FORMATS.md, "Attribution graph JSON"): fills in its metadata and
+/// nodes and streams its links.
 public enum GraphJSONWriter {
-  /// The schema's version, `metadata.schema_version`.
-  public static let schemaVersion = 1
-
   /// The pruned graph of `report` as one JSON object (UTF-8).
   public static func write(_ report: AttributionReport) throws -> Data {
     var data = Data()
@@ -15,109 +13,111 @@ public enum GraphJSONWriter {
   }
 
   /// The same object streamed to `sink` in consecutive UTF-8 chunks of about a megabyte: the links
-  /// are formatted one by one, since a long prompt's graph keeps millions and a dictionary per link
-  /// for `JSONSerialization` would take gigabytes. Keys are in sorted order, as `.sortedKeys` writes them.
+  /// are formatted one by one as pruning yields them, since a long prompt's graph keeps millions and
+  /// a value per link would take gigabytes.
   public static func write(_ report: AttributionReport, to sink: (Data) throws -> Void) throws {
     let g = report.graph
     let last = report.lastPosition
+    // Node ids are digits, letters, '_' and '-'; made once, shared by the nodes and the links.
+    let ids = g.nodes.map { $0.id(nLayers: g.nLayers, lastPosition: last) }
+    try AttributionGraphDocument.stream(
+      metadata: metadata(report), nodes: nodes(report, ids: ids),
+      qParams: AttributionGraphDocument.QueryParameters(), to: sink
+    ) { emit in
+      try report.forEachKeptEdge { source, target, weight in
+        try emit(.init(source: ids[source], target: ids[target], weight: Double(weight)))
+      }
+    }
+  }
+
+  /// The document's `metadata`: the prompt, the model and transcoder, the options and the scores.
+  static func metadata(_ report: AttributionReport) -> AttributionGraphDocument.Metadata {
+    let g = report.graph
     let options = report.options
+    var m = AttributionGraphDocument.Metadata()
+    m.schemaVersion = AttributionGraphDocument.schemaVersion
+    m.slug = slug(report.prompt)
+    m.scan = report.modelName
+    m.modelSHA256 = report.modelSHA256
+    m.transcoder = report.transcoderName
+    m.transcoderFeatures = report.transcoderFeatures
+    m.transcoderList = []
+    m.generator = "clt-attrib"
+    m.prompt = report.prompt
+    m.promptTokens = g.tokens.map { report.tokenText($0) }
+    m.promptTokenIDs = g.tokens.map(Int.init)
+    m.nLayers = g.nLayers
+    m.nodeThreshold = options.nodeThreshold
+    m.edgeThreshold = options.edgeThreshold
+    m.maxFeatureNodes = options.maxFeatureNodes
+    m.activeFeatures = g.activeFeatureCount
+    m.attributedFeatures = g.featureCount
+    m.truncatedRows = g.truncatedRows
+    m.rowFeatureBudget = options.rowFeatureBudget
+    m.completenessScore = report.scores.completeness
+    m.replacementScore = report.scores.replacement
+    m.prunedCompletenessScore = report.prunedScores.completeness
+    m.prunedReplacementScore = report.prunedScores.replacement
+    m.prunedErrorInfluence = report.pruning.prunedErrorInfluence
+    m.logitTargets = options.targets == nil ? "top" : "given"
+    return m
+  }
+
+  /// The kept nodes, each with the fields circuit-tracer's node of its kind has and ours.
+  static func nodes(_ report: AttributionReport, ids: [String]) -> [AttributionGraphDocument.Node] {
+    let g = report.graph
+    let last = report.lastPosition
     // circuit-tracer marks the first logit node (the most likely target) as the target logit.
     let logitTokens = g.nodes.compactMap { node -> Int? in
       if case .logit(let t, _) = node { return t }
       return nil
     }
-    let metadata: [String: Any] = [
-      "schema_version": schemaVersion,
-      "slug": slug(report.prompt),
-      "scan": report.modelName,
-      "model_sha256": report.modelSHA256,
-      "transcoder": report.transcoderName,
-      "transcoder_features": report.transcoderFeatures,
-      "transcoder_list": [String](),
-      "generator": "clt-attrib",
-      "prompt": report.prompt,
-      "prompt_tokens": g.tokens.map { report.tokenText($0) },
-      "prompt_token_ids": g.tokens.map(Int.init),
-      "n_layers": g.nLayers,
-      "node_threshold": options.nodeThreshold,
-      "edge_threshold": options.edgeThreshold,
-      "max_feature_nodes": options.maxFeatureNodes,
-      "active_features": g.activeFeatureCount,
-      "attributed_features": g.featureCount,
-      "truncated_rows": g.truncatedRows,
-      "row_feature_budget": options.rowFeatureBudget,
-      "completeness_score": report.scores.completeness,
-      "replacement_score": report.scores.replacement,
-      "pruned_completeness_score": report.prunedScores.completeness,
-      "pruned_replacement_score": report.prunedScores.replacement,
-      "pruned_error_influence": report.pruning.prunedErrorInfluence,
-      "logit_targets": options.targets == nil ? "top" : "given",
-    ]
     let cumulative = cumulativeInfluence(report.influence)
-    let nodes = report.keptNodes.map { node -> [String: Any] in
+    return report.keptNodes.map { node in
       let n = g.nodes[node]
-      var object: [String: Any] = [
-        "node_id": n.id(nLayers: g.nLayers, lastPosition: last),
-        "jsNodeId": n.jsNodeID(lastPosition: last),
-        "influence": node < g.sourceCount ? cumulative[node] as Any : NSNull() as Any,
-        "logit_influence": node < g.sourceCount ? Double(report.influence[node]) : 0,
-        "run_idx": 0, "reverse_ctx_idx": 0, "token_prob": 0, "is_target_logit": false,
-        "activation": NSNull(),
-      ]
+      var object = AttributionGraphDocument.Node()
+      object.nodeID = ids[node]
+      object.jsNodeID = n.jsNodeID(lastPosition: last)
+      object.influence = node < g.sourceCount ? cumulative[node] : nil
+      object.logitInfluence = node < g.sourceCount ? Double(report.influence[node]) : 0
+      object.runIdx = 0
+      object.reverseCtxIdx = 0
+      object.tokenProb = 0
+      object.isTargetLogit = false
       switch n {
       case .feature(let layer, let position, let index, let activation):
-        object.merge([
-          "feature_type": "cross layer transcoder", "layer": String(layer),
-          "feature": cantorPairing(layer, index), "feature_index": index, "ctx_idx": position,
-          "activation": Double(activation), "clerp": "L\(layer) #\(index)",
-        ]) { $1 }
+        object.featureType = AttributionGraphDocument.Node.FeatureType.feature.rawValue
+        object.layer = String(layer)
+        object.feature = cantorPairing(layer, index)
+        object.featureIndex = index
+        object.ctxIdx = position
+        object.activation = Double(activation)
+        object.clerp = "L\(layer) #\(index)"
       case .error(let layer, let position):
-        object.merge([
-          "feature_type": "mlp reconstruction error", "layer": String(layer), "feature": -1,
-          "ctx_idx": position, "clerp": "error L\(layer) @\(position)",
-        ]) { $1 }
+        object.featureType = AttributionGraphDocument.Node.FeatureType.error.rawValue
+        object.layer = String(layer)
+        object.feature = -1
+        object.ctxIdx = position
+        object.clerp = "error L\(layer) @\(position)"
       case .embedding(let position, let token):
-        object.merge([
-          "feature_type": "embedding", "layer": "E", "feature": position, "token_id": Int(token),
-          "ctx_idx": position, "clerp": "Emb: \(report.tokenText(token))",
-        ]) { $1 }
+        object.featureType = AttributionGraphDocument.Node.FeatureType.embedding.rawValue
+        object.layer = "E"
+        object.feature = position
+        object.tokenID = Int(token)
+        object.ctxIdx = position
+        object.clerp = "Emb: \(report.tokenText(token))"
       case .logit(let token, let probability):
-        object.merge([
-          "feature_type": "logit", "layer": String(g.nLayers + 1), "feature": token, "ctx_idx": last,
-          "token_prob": Double(probability), "is_target_logit": logitTokens.first == token,
-          "clerp": "Output \"\(report.tokenText(Int32(token)))\" (p=\(String(format: "%.3f", probability)))",
-        ]) { $1 }
+        object.featureType = AttributionGraphDocument.Node.FeatureType.logit.rawValue
+        object.layer = String(g.nLayers + 1)
+        object.feature = token
+        object.ctxIdx = last
+        object.tokenProb = Double(probability)
+        object.isTargetLogit = logitTokens.first == token
+        object.clerp =
+          "Output \"\(report.tokenText(Int32(token)))\" (p=\(String(format: "%.3f", probability)))"
       }
       return object
     }
-    let qParams: [String: Any] = [
-      "pinnedIds": [String](), "supernodes": [[String]](), "linkType": "both", "clickedId": "", "sg_pos": "",
-    ]
-    func encoded(_ object: Any) throws -> Data {
-      try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    }
-    // Node ids are digits, letters, '_' and '-': nothing in them needs escaping.
-    let ids = g.nodes.map { $0.id(nLayers: g.nLayers, lastPosition: last) }
-    try sink(Data("{\"links\":[".utf8))
-    var chunk = ""
-    var first = true
-    try report.forEachKeptEdge { source, target, weight in
-      chunk +=
-        (first ? "" : ",") + "{\"source\":\"\(ids[source])\",\"target\":\"\(ids[target])\",\"weight\":"
-        + "\(Double(weight))}"
-      first = false
-      if chunk.utf8.count >= 1 << 20 {
-        try sink(Data(chunk.utf8))
-        chunk = ""
-      }
-    }
-    try sink(Data((chunk + "],\"metadata\":").utf8))
-    try sink(try encoded(metadata))
-    try sink(Data(",\"nodes\":".utf8))
-    try sink(try encoded(nodes))
-    try sink(Data(",\"qParams\":".utf8))
-    try sink(try encoded(qParams))
-    try sink(Data("}".utf8))
   }
 
   /// circuit-tracer's node influence as its graph files carry it (`prune_graph`'s

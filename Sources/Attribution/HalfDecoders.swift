@@ -1,9 +1,9 @@
 import CKernels
+import CLTFormat
 import Foundation
 import HDF5
 import Kernels
 import Transcoder
-import TranscoderTraining
 
 /// A cross-layer transcoder's decoder weights W_dec[s→l] held as IEEE binary16, which is how the
 /// local replacement model reads them.
@@ -42,7 +42,7 @@ public final class HalfDecoders: DecoderRows {
 
   /// Reads `W_dec_s_l` from an open clt.h5 one matrix at a time, so that no more than one float32
   /// matrix (F × d) is ever held.
-  /// - Throws: `TrainingError.unsupportedTranscoder` for a missing or mis-sized matrix.
+  /// - Throws: `CLTFileError.unsupportedTranscoder` for a missing or mis-sized matrix.
   public static func read(from file: HDF5File, metadata: CLTFileMetadata, path: String) throws -> HalfDecoders
   {
     let decoders = HalfDecoders(

@@ -1,9 +1,9 @@
 import CBLAS
+import CLTFormat
 import Foundation
 import Kernels
 import LanguageModels
 import Transcoder
-import TranscoderTraining
 
 /// The local replacement model of one prompt (Ameisen et al. 2025, §2.2): the original model with
 /// every MLP replaced by the cross-layer transcoder's reconstruction plus a constant error term

@@ -1,8 +1,8 @@
+import CLTFormat
 import Foundation
 import Kernels
 import ModelFormats
 import Transcoder
-import TranscoderTraining
 
 /// Writes a clt.h5 as a circuit-tracer CLT folder (`CircuitTracerLayout`) that works on raw
 /// activations.

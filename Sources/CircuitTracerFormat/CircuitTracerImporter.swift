@@ -1,10 +1,10 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import Kernels
 import LanguageModels
 import ModelFormats
 import Transcoder
-import TranscoderTraining
 
 /// Reads a circuit-tracer CLT folder (`CircuitTracerLayout`) into a `CLTFile`, so that a CLT
 /// trained elsewhere runs in CLTKit's tools.

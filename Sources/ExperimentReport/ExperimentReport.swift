@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// Turns an experiment's results into its report (results/NAME/REPORT.md and REPORT.html): the
 /// metrics the issues ask for (per-layer NMSE, L0 and dead fraction on held-out text, CE

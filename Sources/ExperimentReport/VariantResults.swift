@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// One trained CLT of an experiment (results/NAME/VARIANT/) and what the pipeline measured on it.
 public struct VariantResults {

@@ -1,7 +1,7 @@
+import CLTFormat
 import Crypto
 import Foundation
 import Transcoder
-import TranscoderTraining
 
 /// A compact summary of every feature of one CLT, computed once (`clt-encode --index TEXT`) and
 /// kept beside it as `NAME.index.json` (docs/FORMATS.md): the tokens and contexts it fires on most

@@ -1,8 +1,8 @@
+import CLTFormat
 import Foundation
 import LanguageModels
 import ReplacementModel
 import Transcoder
-import TranscoderTraining
 
 /// Builds a `FeatureIndex` from encoded text in one streaming pass: memory is a few examples per
 /// feature, whatever the text's length, and each document is forgotten once it is added.

@@ -1,5 +1,6 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
+import GraphFormat
 
 /// An attribution graph as `clt-attrib --format json` writes it (docs/FORMATS.md, "Attribution graph
 /// JSON"): the nodes and links the page and the importance chart draw. Read from the JSON alone, so
@@ -47,141 +48,127 @@ public struct AttributionGraphFile: Sendable {
   /// elsewhere, leave them nil.
   public var transcoder: TranscoderIdentity
 
+  /// The most layers a graph may have: far beyond any model's, yet small enough that a damaged
+  /// number cannot overflow or size the drawing.
+  static let maximumLayers = 100_000
+}
+
+extension AttributionGraphFile {
   /// Reads the graph; errors name the file and the node or link that is wrong.
   public static func read(_ path: String) throws -> AttributionGraphFile {
     let data = try JSONLines.data(path)
     guard !data.isEmpty else { throw PlotError.emptyInput(file: path, what: "graph") }
-    let root: [String: Any]
+    let document: AttributionGraphDocument
     do {
-      guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-        throw PlotError.badDocument(
-          file: path, reason: "not a JSON object; expected clt-attrib --format json")
-      }
-      root = object
-    } catch let error as PlotError {
-      throw error
-    } catch {
-      throw PlotError.badDocument(file: path, reason: "not valid JSON; expected clt-attrib --format json")
+      document = try AttributionGraphDocument.decode(data)
+    } catch let error as AttributionGraphDocumentError {
+      throw PlotError.badDocument(file: path, reason: error.reason)
     }
-    guard let rawNodes = root["nodes"] as? [[String: Any]] else {
-      throw PlotError.badDocument(file: path, reason: "missing list \"nodes\"")
-    }
-    guard let rawLinks = root["links"] as? [[String: Any]] else {
-      throw PlotError.badDocument(file: path, reason: "missing list \"links\"")
-    }
-    guard !rawNodes.isEmpty else { throw PlotError.emptyInput(file: path, what: "nodes") }
-    let metadata = root["metadata"] as? [String: Any] ?? [:]
-    let promptTokens = metadata["prompt_tokens"] as? [String] ?? []
+    return try AttributionGraphFile(document, path: path)
+  }
+
+  /// The graph `document` holds, checked: every node of a known kind with a position and a layer,
+  /// feature nodes with an index, ids unique, links between nodes.
+  init(_ document: AttributionGraphDocument, path: String) throws {
+    guard !document.nodes.isEmpty else { throw PlotError.emptyInput(file: path, what: "nodes") }
+    let metadata = document.metadata
+    let promptTokens = metadata.promptTokens ?? []
     let transcoder = TranscoderIdentity(
-      model: metadata["scan"] as? String, modelSHA256: metadata["model_sha256"] as? String,
-      nLayers: integer(metadata["n_layers"]), features: integer(metadata["transcoder_features"]))
-    var layers = integer(metadata["n_layers"]) ?? 0
-    guard (0...maximumLayers).contains(layers) else {
+      model: metadata.scan, modelSHA256: metadata.modelSHA256, nLayers: metadata.nLayers,
+      features: metadata.transcoderFeatures)
+    var layers = metadata.nLayers ?? 0
+    guard (0...Self.maximumLayers).contains(layers) else {
       throw PlotError.badDocument(
-        file: path, reason: "metadata n_layers is \(layers), not between 0 and \(maximumLayers)")
+        file: path, reason: "metadata n_layers is \(layers), not between 0 and \(Self.maximumLayers)")
     }
     if layers == 0 {
-      layers = (rawNodes.compactMap { Int($0["layer"] as? String ?? "") }.max() ?? -1) + 1
+      layers = (document.nodes.compactMap { $0.layer.flatMap { Int($0) } }.max() ?? -1) + 1
     }
     var nodes: [Node] = []
     var index: [String: Int] = [:]
-    for (i, raw) in rawNodes.enumerated() {
-      guard let id = raw["node_id"] as? String else {
-        throw PlotError.badDocument(file: path, reason: "nodes[\(i)] has no string \"node_id\"")
+    for (i, raw) in document.nodes.enumerated() {
+      let node = try Self.node(raw, at: i, layers: layers, path: path)
+      if node.kind != .logit && node.kind != .embedding { layers = max(layers, node.layer + 1) }
+      guard index[node.id] == nil else {
+        throw PlotError.badDocument(file: path, reason: "node id \(node.id) appears twice")
       }
-      guard let type = raw["feature_type"] as? String else {
-        throw PlotError.badDocument(file: path, reason: "node \(id) has no string \"feature_type\"")
-      }
-      let kind: Kind
-      switch type {
-      case "cross layer transcoder": kind = .feature
-      case "mlp reconstruction error": kind = .error
-      case "embedding": kind = .embedding
-      case "logit": kind = .logit
-      default:
-        throw PlotError.badDocument(file: path, reason: "node \(id) has an unknown feature_type \"\(type)\"")
-      }
-      guard let position = integer(raw["ctx_idx"]), position >= 0 else {
-        throw PlotError.badDocument(
-          file: path, reason: "node \(id) has no non-negative whole number \"ctx_idx\"")
-      }
-      let layerText = raw["layer"] as? String ?? (raw["layer"] as? NSNumber)?.stringValue ?? ""
-      var layer: Int
-      switch kind {
-      case .embedding: layer = -1
-      case .logit: layer = layers
-      default:
-        guard let l = Int(layerText), (0..<maximumLayers).contains(l) else {
-          throw PlotError.badDocument(
-            file: path,
-            reason: "node \(id) has no layer number between 0 and \(maximumLayers - 1) (\"\(layerText)\")")
-        }
-        layer = l
-      }
-      if kind != .logit && kind != .embedding { layers = max(layers, layer + 1) }
-      var featureIndex: Int?
-      if kind == .feature {
-        let parts = id.split(separator: "_")
-        featureIndex = integer(raw["feature_index"]) ?? (parts.count == 3 ? Int(parts[1]) : nil)
-        guard let featureIndex, featureIndex >= 0 else {
-          throw PlotError.badDocument(
-            file: path,
-            reason: "feature node \(id) has no non-negative \"feature_index\" and no id {layer}_{index}_{pos}"
-          )
-        }
-      }
-      guard index[id] == nil else {
-        throw PlotError.badDocument(file: path, reason: "node id \(id) appears twice")
-      }
-      index[id] = i
-      nodes.append(
-        Node(
-          id: id, kind: kind, layer: layer, feature: integer(raw["feature"]),
-          featureIndex: featureIndex,
-          position: position,
-          activation: (raw["activation"] as? NSNumber)?.doubleValue,
-          influence: (raw["influence"] as? NSNumber)?.doubleValue ?? 0,
-          probability: (raw["token_prob"] as? NSNumber)?.doubleValue ?? 0,
-          label: raw["clerp"] as? String ?? id))
+      index[node.id] = i
+      nodes.append(node)
     }
     for i in nodes.indices where nodes[i].kind == .logit { nodes[i].layer = layers }
-    let links = try rawLinks.enumerated().map { i, raw -> Link in
-      guard let source = raw["source"] as? String, let target = raw["target"] as? String,
-        let weight = (raw["weight"] as? NSNumber)?.doubleValue
-      else {
+    let links = try document.links.enumerated().map { i, raw -> Link in
+      guard let s = index[raw.source], let t = index[raw.target] else {
         throw PlotError.badDocument(
-          file: path, reason: "links[\(i)] needs \"source\", \"target\" and \"weight\"")
+          file: path, reason: "links[\(i)] joins \(raw.source) → \(raw.target), which is not among the nodes")
       }
-      guard let s = index[source], let t = index[target] else {
-        throw PlotError.badDocument(
-          file: path, reason: "links[\(i)] joins \(source) → \(target), which is not among the nodes")
-      }
-      return Link(source: s, target: t, weight: weight)
+      return Link(source: s, target: t, weight: raw.weight)
     }
-    var facts: [(String, String)] = []
-    for key in [
-      "scan", "transcoder", "completeness_score", "replacement_score", "pruned_completeness_score",
-      "pruned_replacement_score", "node_threshold", "edge_threshold", "active_features",
-      "attributed_features",
-    ] {
-      if let value = metadata[key] as? NSNumber {
-        facts.append((key, Axis.trimmed(value.doubleValue)))
-      } else if let value = metadata[key] as? String {
-        facts.append((key, value))
-      }
-    }
-    return AttributionGraphFile(
+    let facts: [(String, String?)] = [
+      ("scan", metadata.scan), ("transcoder", metadata.transcoder),
+      ("completeness_score", metadata.completenessScore.map(Axis.trimmed)),
+      ("replacement_score", metadata.replacementScore.map(Axis.trimmed)),
+      ("pruned_completeness_score", metadata.prunedCompletenessScore.map(Axis.trimmed)),
+      ("pruned_replacement_score", metadata.prunedReplacementScore.map(Axis.trimmed)),
+      ("node_threshold", metadata.nodeThreshold.map(Axis.trimmed)),
+      ("edge_threshold", metadata.edgeThreshold.map(Axis.trimmed)),
+      ("active_features", metadata.activeFeatures.map { Axis.trimmed(Double($0)) }),
+      ("attributed_features", metadata.attributedFeatures.map { Axis.trimmed(Double($0)) }),
+    ]
+    self.init(
       nodes: nodes, links: links, promptTokens: promptTokens, layers: layers,
-      prompt: metadata["prompt"] as? String ?? promptTokens.joined(), facts: facts, transcoder: transcoder)
+      prompt: metadata.prompt ?? promptTokens.joined(),
+      facts: facts.compactMap { key, value in value.map { (key, $0) } }, transcoder: transcoder)
   }
 
-  /// The most layers a graph may have: far beyond any model's, yet small enough that a damaged
-  /// number cannot overflow or size the drawing.
-  static let maximumLayers = 100_000
-
-  /// A JSON number that is a whole number within `Int`, or nil (a fraction, a string, 1e300).
-  private static func integer(_ value: Any?) -> Int? {
-    guard let number = value as? NSNumber else { return nil }
-    return Int(exactly: number.doubleValue)
+  /// Node `i` of the file, checked; a logit's layer is set once the graph's layers are known.
+  private static func node(
+    _ raw: AttributionGraphDocument.Node, at i: Int, layers: Int, path: String
+  ) throws -> Node {
+    guard let id = raw.nodeID else {
+      throw PlotError.badDocument(file: path, reason: "nodes[\(i)] has no string \"node_id\"")
+    }
+    guard let type = raw.featureType else {
+      throw PlotError.badDocument(file: path, reason: "node \(id) has no string \"feature_type\"")
+    }
+    let kind: Kind
+    switch AttributionGraphDocument.Node.FeatureType(rawValue: type) {
+    case .feature: kind = .feature
+    case .error: kind = .error
+    case .embedding: kind = .embedding
+    case .logit: kind = .logit
+    case nil:
+      throw PlotError.badDocument(file: path, reason: "node \(id) has an unknown feature_type \"\(type)\"")
+    }
+    guard let position = raw.ctxIdx, position >= 0 else {
+      throw PlotError.badDocument(
+        file: path, reason: "node \(id) has no non-negative whole number \"ctx_idx\"")
+    }
+    let layerText = raw.layer ?? ""
+    var layer: Int
+    switch kind {
+    case .embedding: layer = -1
+    case .logit: layer = layers
+    default:
+      guard let l = Int(layerText), (0..<maximumLayers).contains(l) else {
+        throw PlotError.badDocument(
+          file: path,
+          reason: "node \(id) has no layer number between 0 and \(maximumLayers - 1) (\"\(layerText)\")")
+      }
+      layer = l
+    }
+    var featureIndex: Int?
+    if kind == .feature {
+      let parts = id.split(separator: "_")
+      featureIndex = raw.featureIndex ?? (parts.count == 3 ? Int(parts[1]) : nil)
+      guard let featureIndex, featureIndex >= 0 else {
+        throw PlotError.badDocument(
+          file: path,
+          reason: "feature node \(id) has no non-negative \"feature_index\" and no id {layer}_{index}_{pos}")
+      }
+    }
+    return Node(
+      id: id, kind: kind, layer: layer, feature: raw.feature, featureIndex: featureIndex, position: position,
+      activation: raw.activation, influence: raw.influence ?? 0, probability: raw.tokenProb ?? 0,
+      label: raw.clerp ?? id)
   }
 }

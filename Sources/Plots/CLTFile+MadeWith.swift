@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// The checks that a file read together with a clt.h5 (clt-encode lines, an attribution graph) was
 /// made with that transcoder: features of another model's CLT index decoders that mean nothing, so

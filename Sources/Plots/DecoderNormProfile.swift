@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// How strongly a feature writes to each layer: the norm ‖W_dec[l→l′]_i‖ of its decoder row into
 /// every target layer l′ ≥ l of a cross-layer transcoder (clt.h5). A feature whose profile peaks at

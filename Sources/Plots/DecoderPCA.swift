@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// A 2-D principal-component projection of one layer's decoder directions (clt.h5): each feature
 /// is a point — its decoder row into its own layer, W_dec[l→l]_i (d values), or with `.concatenated`

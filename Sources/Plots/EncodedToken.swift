@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// One line of `clt-encode`'s output: a token and the transcoder features active on it
 /// (docs/FORMATS.md, "clt-encode output").

@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// Features ranked by importance as horizontal bars. A feature's importance on a token is its
 /// activation times its decoder norm ‖W_dec,i‖ (its rows into every target layer, concatenated):

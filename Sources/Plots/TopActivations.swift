@@ -1,5 +1,5 @@
+import CLTFormat
 import Foundation
-import TranscoderTraining
 
 /// The strongest activations of chosen features over a clt-encode stream, each with a window of
 /// its document: what a feature dashboard shows as its top-activating contexts.

@@ -1,7 +1,7 @@
+import CLTFormat
 import Kernels
 import LanguageModels
 import Transcoder
-import TranscoderTraining
 
 /// The replacement model of Ameisen et al. 2025 ("Circuit Tracing", §2): each MLP's output is
 /// replaced by the cross-layer transcoder's reconstruction. At layer l the transcoder reads the

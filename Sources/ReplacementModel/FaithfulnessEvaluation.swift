@@ -1,6 +1,6 @@
+import CLTFormat
 import LanguageModels
 import Transcoder
-import TranscoderTraining
 
 /// What `clt-replace --eval` reports: how closely the replacement model follows the original on a
 /// text (Ameisen et al. 2025 judge replacement models by these).

@@ -1,6 +1,6 @@
+import CLTFormat
 import LanguageModels
 import Transcoder
-import TranscoderTraining
 
 /// One feature's activation on one token.
 public struct FeatureActivation: Codable, Sendable, Equatable {

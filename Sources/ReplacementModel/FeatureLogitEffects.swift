@@ -1,7 +1,7 @@
+import CLTFormat
 import Kernels
 import LanguageModels
 import Transcoder
-import TranscoderTraining
 
 /// A feature's direct effect on the logits: the tokens its decoders promote and suppress through
 /// the final norm and the unembedding, with nothing in between (what a dashboard lists).

@@ -1,6 +1,6 @@
+import CLTFormat
 import Foundation
 import LanguageModels
-import TranscoderTraining
 
 /// A trained transcoder with the model it belongs to: clt.h5 loaded and checked against the model
 /// it will run inside.

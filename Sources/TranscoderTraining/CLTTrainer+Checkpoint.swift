@@ -1,3 +1,4 @@
+import CLTFormat
 import Foundation
 import HDF5
 import Kernels

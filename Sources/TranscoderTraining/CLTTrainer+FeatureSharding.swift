@@ -1,4 +1,5 @@
 import CKernels
+import CLTFormat
 import Collectives
 import Kernels
 import Transcoder

@@ -1,4 +1,5 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import Transcoder
 

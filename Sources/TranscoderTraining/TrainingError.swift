@@ -1,3 +1,4 @@
+import CLTFormat
 import Foundation
 
 /// Why training could not start or go on; each message names the file or option involved and
@@ -14,12 +15,9 @@ public enum TrainingError: Error, LocalizedError, Equatable {
   case unreadableShards(count: Int, firstReason: String)
   /// A path given as a shard is neither a file nor a folder.
   case missingShard(path: String)
-  /// The output cannot be written.
-  case outputNotWritable(path: String, reason: String)
-  /// A file is not a clt.h5 this code can read.
+  /// A checkpoint whose own datasets (the optimizer's counts) do not fit it; told as
+  /// `CLTFileError.unsupportedTranscoder` tells a clt.h5's.
   case unsupportedTranscoder(path: String, reason: String)
-  /// An activation shard was given where a clt.h5 belongs.
-  case shardGiven(path: String)
   /// Options that cannot describe a run.
   case invalidConfiguration(String)
   /// A checkpoint that does not belong to this run (another model, shape or activation).
@@ -51,12 +49,8 @@ public enum TrainingError: Error, LocalizedError, Equatable {
       return "no activation shards: \(which) be read (\(firstReason))"
     case .missingShard(let path):
       return "\(path): no such shard file or folder"
-    case .outputNotWritable(let path, let reason):
-      return "\(path): cannot write the transcoder (\(reason)); choose a writable path"
     case .unsupportedTranscoder(let path, let reason):
-      return "\(path): not a readable clt.h5: \(reason)"
-    case .shardGiven(let path):
-      return "\(path) is an activation shard, not a CLT (clt.h5); give the clt.h5 clt-fit wrote"
+      return CLTFileError.unsupportedTranscoder(path: path, reason: reason).errorDescription
     case .invalidConfiguration(let message):
       return message
     case .checkpointMismatch(let path, let reason):

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Attribution
 import CKernels
+import CLTFormat
 import FeatureIndex
 import Foundation
 import LanguageModels
@@ -8,7 +9,6 @@ import ModelLoading
 import ReplacementModel
 import Tokenizers
 import ToolSupport
-import TranscoderTraining
 
 /// Attribution graphs of a prompt through a cross-layer transcoder, as Graphviz DOT or JSON.
 struct CLTAttrib: ParsableCommand {

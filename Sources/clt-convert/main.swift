@@ -1,10 +1,10 @@
 import ArgumentParser
+import CLTFormat
 import CircuitTracerFormat
 import Foundation
 import LanguageModels
 import ModelLoading
 import ToolSupport
-import TranscoderTraining
 
 /// Converts cross-layer transcoders between clt.h5 and circuit-tracer's folder of safetensors files.
 struct CLTConvert: ParsableCommand {

@@ -1,5 +1,6 @@
 import ActivationShards
 import ArgumentParser
+import CLTFormat
 import FeatureIndex
 import Foundation
 import LanguageModels
@@ -8,7 +9,6 @@ import OutputFiles
 import ReplacementModel
 import Tokenizers
 import ToolSupport
-import TranscoderTraining
 
 /// Prints the cross-layer transcoder's features on every token of a text, one JSON object a line.
 struct CLTEncode: ParsableCommand {

@@ -1,5 +1,6 @@
 import ActivationShards
 import ArgumentParser
+import CLTFormat
 import Collectives
 import Foundation
 import Kernels

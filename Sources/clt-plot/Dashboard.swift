@@ -1,11 +1,11 @@
 import ArgumentParser
+import CLTFormat
 import Foundation
 import LanguageModels
 import ModelLoading
 import Plots
 import ReplacementModel
 import ToolSupport
-import TranscoderTraining
 
 /// `clt-plot dashboard`: feature dashboards (top-activating contexts and logit effects) as one
 /// static HTML page.

@@ -1,8 +1,8 @@
 import ArgumentParser
+import CLTFormat
 import Foundation
 import Plots
 import ToolSupport
-import TranscoderTraining
 
 /// `clt-plot decoder-norms`: per feature, its decoder norm into each target layer.
 struct DecoderNorms: ParsableCommand {

@@ -1,8 +1,8 @@
 import ArgumentParser
+import CLTFormat
 import Foundation
 import Plots
 import ToolSupport
-import TranscoderTraining
 
 /// `clt-plot importance`: features ranked by activation × decoder norm.
 struct Importance: ParsableCommand {

@@ -1,6 +1,6 @@
+import CLTFormat
 import Foundation
 import Plots
-import TranscoderTraining
 
 /// Reads a clt.h5, naming it in the error when it cannot.
 func loadTranscoder(_ path: String) throws -> CLTFile {

@@ -1,8 +1,8 @@
 import ArgumentParser
+import CLTFormat
 import Foundation
 import Plots
 import ToolSupport
-import TranscoderTraining
 
 extension DecoderPCA.Rows: ExpressibleByArgument {}
 

@@ -1,12 +1,12 @@
 import ActivationShards
 import ArgumentParser
+import CLTFormat
 import Foundation
 import LanguageModels
 import ModelLoading
 import ReplacementModel
 import Tokenizers
 import ToolSupport
-import TranscoderTraining
 
 /// Generates text with a model or with its CLT replacement model, compares the two, steers
 /// features, and measures how faithful the replacement is.

@@ -1,9 +1,9 @@
+import CLTFormat
 import Foundation
 import Kernels
 import LanguageModels
 import Testing
 import Transcoder
-import TranscoderTraining
 
 @testable import Attribution
 

@@ -1,10 +1,10 @@
 import ActivationShards
 import CKernels
+import CLTFormat
 import Foundation
 import Kernels
 import Testing
 import Transcoder
-import TranscoderTraining
 
 @testable import Attribution
 

@@ -1,7 +1,7 @@
+import CLTFormat
 import Foundation
 import LanguageModels
 import Transcoder
-import TranscoderTraining
 
 @testable import Attribution
 

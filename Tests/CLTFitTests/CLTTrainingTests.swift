@@ -1,4 +1,5 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import HDF5
 import Kernels
@@ -182,7 +183,7 @@ import TranscoderTraining
     #expect(throws: TrainingError.self) {
       _ = try CLTTrainer(configuration: TrainingConfiguration(features: 8, steps: 1), stream: stream)
     }
-    #expect(throws: TrainingError.self) {
+    #expect(throws: CLTFileError.self) {
       try CLTFile.checkWritable(URL(fileURLWithPath: "/nonexistent-folder/clt.h5"))
     }
     #expect(throws: TrainingError.self) {

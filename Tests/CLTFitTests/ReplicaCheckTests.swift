@@ -1,3 +1,4 @@
+import CLTFormat
 import Collectives
 import Foundation
 import Testing

@@ -1,10 +1,10 @@
+import CLTFormat
 import CircuitTracerFormat
 import Foundation
 import LanguageModels
 import ModelFormats
 import Testing
 import Transcoder
-import TranscoderTraining
 
 /// Export to circuit-tracer's layout and import back: the same transcoder on raw activations, in
 /// exactly the files circuit-tracer's loader reads (`circuit_tracer/transcoder/cross_layer_transcoder.py`).

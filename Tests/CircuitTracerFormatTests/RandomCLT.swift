@@ -1,9 +1,9 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import Kernels
 import LanguageModels
 import Transcoder
-import TranscoderTraining
 
 /// A small random clt.h5 with scales far from 1, random biases and thresholds, and the model it
 /// claims to come from: what the conversion tests export and import.

@@ -1,9 +1,9 @@
 import ActivationShards
+import CLTFormat
 import ExperimentReport
 import Foundation
 import Testing
 import Transcoder
-import TranscoderTraining
 
 #if canImport(FoundationXML)
   import FoundationXML

@@ -1,4 +1,5 @@
 import ActivationShards
+import CLTFormat
 import FeatureIndex
 import Foundation
 import Kernels
@@ -6,7 +7,6 @@ import LanguageModels
 import ReplacementModel
 import Testing
 import Transcoder
-import TranscoderTraining
 
 /// The feature index: streaming top examples, frequencies, logit effects, labels, its file's name,
 /// round trip and the check that it belongs to the CLT at hand.

@@ -1,9 +1,9 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import Plots
 import Testing
 import Transcoder
-import TranscoderTraining
 
 /// The pictures read from a clt.h5: decoder-norm profiles, the decoder PCA, feature importance.
 @Suite struct TranscoderChartsTests {

@@ -1,8 +1,8 @@
+import CLTFormat
 import Foundation
 import LanguageModels
 import ReplacementModel
 import Testing
-import TranscoderTraining
 
 /// What `clt-encode` prints: per-token features, their filters, windows, and the JSON line.
 @Suite struct EncodingTests {

@@ -1,11 +1,11 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import Kernels
 import LanguageModels
 import ReplacementModel
 import Testing
 import Transcoder
-import TranscoderTraining
 
 /// Feature logit effects: a hand computation on a 2-layer, 3-wide transcoder and a 4-token
 /// vocabulary, and the tiny models' own final norms and unembeddings read through `logitReadout`.

@@ -1,8 +1,8 @@
+import CLTFormat
 import Foundation
 import LanguageModels
 import ReplacementModel
 import Testing
-import TranscoderTraining
 
 /// The faithfulness metrics on distributions whose values can be worked out by hand.
 @Suite struct MetricsTests {

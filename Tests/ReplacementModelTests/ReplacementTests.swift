@@ -1,9 +1,9 @@
+import CLTFormat
 import Foundation
 import LanguageModels
 import ReplacementModel
 import Testing
 import Transcoder
-import TranscoderTraining
 
 /// The replacement model run through the MLP hook of both families, in window forwards and in
 /// cached decoding.

@@ -1,10 +1,10 @@
+import CLTFormat
 import Foundation
 import Kernels
 import LanguageModels
 import ReplacementModel
 import Testing
 import Transcoder
-import TranscoderTraining
 
 /// `--steer`: parsing, the two conventions, and what a steered feature does to the model.
 @Suite struct SteeringTests {

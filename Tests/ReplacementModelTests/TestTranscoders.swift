@@ -1,10 +1,10 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import Kernels
 import LanguageModels
 import ReplacementModel
 import Transcoder
-import TranscoderTraining
 
 /// The tiny random-weight models of the LanguageModels golden tests, and random transcoders made
 /// to fit them.

@@ -1,9 +1,9 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import LanguageModels
 import Testing
 import Transcoder
-import TranscoderTraining
 
 /// `clt-attrib` run as a user runs it, on a random checkpoint and a random transcoder.
 @Suite struct CLTAttribToolTests {

@@ -1,8 +1,8 @@
+import CLTFormat
 import Foundation
 import LanguageModels
 import ModelFormats
 import Testing
-import TranscoderTraining
 
 /// `clt-convert` run as a user runs it: a clt.h5 out to circuit-tracer's layout and back.
 @Suite struct CLTConvertToolTests {

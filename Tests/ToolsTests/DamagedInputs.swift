@@ -1,10 +1,10 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import LanguageModels
 import Testing
 import Tokenizers
 import Transcoder
-import TranscoderTraining
 
 /// Damaged copies of valid input files, the same on every run: cut at many lengths, with a few bits
 /// flipped at seeded places, or with one field set to a huge value — what a failed download, a bad

@@ -1,11 +1,11 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import LanguageModels
 import ModelFormats
 import Plots
 import Testing
 import Tokenizers
-import TranscoderTraining
 
 /// Every reader of an input file, in this process, given a few hundred damaged copies of a small
 /// valid file of its format (`DamagedInputCases`): each copy loads, or is rejected with an error that
@@ -84,13 +84,13 @@ import TranscoderTraining
     let shard = try DamagedInputs.writeShard(in: dir)
     let clt = try DamagedInputs.writeCLT(in: dir)
     #expect(throws: ShardError.transcoderGiven(path: clt.path)) { try ShardReader(url: clt) }
-    #expect(throws: TrainingError.shardGiven(path: shard.path)) { try CLTFile.load(url: shard) }
-    #expect(throws: TrainingError.shardGiven(path: shard.path)) { try CLTFile.summary(url: shard) }
+    #expect(throws: CLTFileError.shardGiven(path: shard.path)) { try CLTFile.load(url: shard) }
+    #expect(throws: CLTFileError.shardGiven(path: shard.path)) { try CLTFile.summary(url: shard) }
     #expect(
       ShardError.transcoderGiven(path: clt.path).localizedDescription
         == "\(clt.path) is a CLT (clt.h5), not an activation shard; give the shards gpt2-acts wrote")
     #expect(
-      TrainingError.shardGiven(path: shard.path).localizedDescription
+      CLTFileError.shardGiven(path: shard.path).localizedDescription
         == "\(shard.path) is an activation shard, not a CLT (clt.h5); give the clt.h5 clt-fit wrote")
   }
 

@@ -1,8 +1,8 @@
 import ActivationShards
+import CLTFormat
 import Foundation
 import Testing
 import Transcoder
-import TranscoderTraining
 
 /// `mpirun -np 2 clt-fit`: data-parallel training on loopback, against one process on the same
 /// rows. Skipped where Open MPI's mpirun is not installed (scripts/install-deps.sh installs it).

@@ -1,60 +1,9 @@
-import Transcoder
+import CLTFormat
+import Foundation
 
-/// Every hyper-parameter of a run; all of them are stored as attributes of clt.h5.
-public struct TrainingConfiguration: Sendable, Equatable {
-  /// F, features per layer.
-  public var features: Int
-  /// Tokens per step, N.
-  public var batch: Int
-  /// Optimizer steps to take; the run stops at `steps`.
-  public var steps: Int
-  /// The peak learning rate of Adam.
-  public var learningRate: Float
-  /// Steps of linear learning-rate warm-up from 0 to `learningRate`.
-  public var warmupSteps: Int
-  /// The fraction of steps at the end over which the learning rate decays linearly to 0.
-  public var decayFraction: Double
-  /// λ (its final value), c, λ_p and ε; λ is warmed up linearly from 0 over the whole run.
-  public var coefficients: CLTLossCoefficients
-  /// The largest global L2 norm of the gradients; larger ones are scaled down to it.
-  public var gradientClip: Float
-  /// A feature that has not fired in this many tokens counts as dead.
-  public var deadWindow: Int
-  /// Rows held by the shuffle buffer.
-  public var shuffleRows: Int
-  /// JumpReLU, TopK or BatchTopK.
-  public var activation: CLTActivationFunction
-  /// Active features per token for TopK and BatchTopK.
-  public var k: Int
-  /// The JumpReLU thresholds start where each feature fires on initialL0 / F of the first batch,
-  /// so that training starts at this mean L0 (`CrossLayerTranscoder.calibrateThresholds`); at
-  /// most half the features are made to fire, whatever this asks.
-  public var initialL0: Double
-  /// Seeds the parameters and the sampling order.
-  public var seed: UInt64
-
-  public init(
-    features: Int, batch: Int = 1024, steps: Int, learningRate: Float = 2e-4, warmupSteps: Int? = nil,
-    decayFraction: Double = 0.2, coefficients: CLTLossCoefficients = CLTLossCoefficients(),
-    gradientClip: Float = 1, deadWindow: Int = 1_000_000, shuffleRows: Int = 65_536,
-    activation: CLTActivationFunction = .jumpReLU, k: Int = 64, initialL0: Double = 128, seed: UInt64 = 0
-  ) {
-    self.features = features
-    self.batch = batch
-    self.steps = steps
-    self.learningRate = learningRate
-    self.warmupSteps = warmupSteps ?? min(1000, max(1, steps / 20))
-    self.decayFraction = decayFraction
-    self.coefficients = coefficients
-    self.gradientClip = gradientClip
-    self.deadWindow = deadWindow
-    self.shuffleRows = shuffleRows
-    self.activation = activation
-    self.k = k
-    self.initialL0 = initialL0
-    self.seed = seed
-  }
-
+/// What a training run derives from its hyper-parameters: the learning-rate and sparsity
+/// schedules, the memory a run needs, each process's share, and the checks of the options.
+extension TrainingConfiguration {
   /// The learning rate at step t (0-based): linear warm-up, constant, then linear decay to 0 over
   /// the last `decayFraction` of the run.
   public func learningRate(step t: Int) -> Float {

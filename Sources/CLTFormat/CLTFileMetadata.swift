@@ -82,10 +82,10 @@ public struct CLTFileMetadata: Sendable, Equatable {
   /// fit the file. A shard is recognised first, since its own format_version would otherwise read
   /// as a version of this format.
   init(file: HDF5File) throws {
-    if ShardMetadata.describes(file) { throw TrainingError.shardGiven(path: file.filePath) }
+    if ShardMetadata.describes(file) { throw CLTFileError.shardGiven(path: file.filePath) }
     let version = try file.int64Attribute("format_version")
     guard version == Self.formatVersion else {
-      throw TrainingError.unsupportedTranscoder(
+      throw CLTFileError.unsupportedTranscoder(
         path: file.filePath, reason: "format_version is \(version); this build reads \(Self.formatVersion)")
     }
     func int(_ name: String) throws -> Int { Int(try file.int64Attribute(name)) }
@@ -106,7 +106,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
     features = c.features
     activation = try file.stringAttribute("activation")
     guard let kind = CLTActivationFunction(rawValue: activation) else {
-      throw TrainingError.unsupportedTranscoder(
+      throw CLTFileError.unsupportedTranscoder(
         path: file.filePath, reason: "activation '\(activation)' is not one of jumprelu, topk, batchtopk")
     }
     c.activation = kind
@@ -127,12 +127,12 @@ public struct CLTFileMetadata: Sendable, Equatable {
   /// in the file, or a damaged attribute would ask for terabytes.
   private func checkSizes(_ file: HDF5File) throws {
     guard nLayers > 0, dModel > 0, features > 0 else {
-      throw TrainingError.unsupportedTranscoder(
+      throw CLTFileError.unsupportedTranscoder(
         path: file.filePath,
         reason: "n_layers \(nLayers), d_model \(dModel) and features \(features) must all be positive")
     }
     if configuration.activation == .topK && configuration.k < 1 {
-      throw TrainingError.unsupportedTranscoder(
+      throw CLTFileError.unsupportedTranscoder(
         path: file.filePath, reason: "a topk transcoder has k \(configuration.k); k must be at least 1")
     }
     // L(L+3)/2 matrices (L encoders, L(L+1)/2 decoders); an L beyond 2^31 is damage on its own.
@@ -144,7 +144,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
       }
     }
     if let fileBytes = file.sizeOnDisk, bytes.map({ $0 > fileBytes }) ?? true {
-      throw TrainingError.unsupportedTranscoder(
+      throw CLTFileError.unsupportedTranscoder(
         path: file.filePath,
         reason: "its attributes describe \(nLayers) layers of \(features) features of width \(dModel), "
           + "more weights than the file's \(fileBytes) bytes hold; the file is truncated or damaged")

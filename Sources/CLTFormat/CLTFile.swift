@@ -37,7 +37,7 @@ public struct CLTFile {
     do {
       return try OutputTarget(path: url.path).removedLeftovers
     } catch let error as OutputError {
-      throw TrainingError.outputNotWritable(path: url.path, reason: error.localizedDescription)
+      throw CLTFileError.outputNotWritable(path: url.path, reason: error.localizedDescription)
     }
   }
 
@@ -74,7 +74,7 @@ public struct CLTFile {
         try file.close()
       }
     } catch let error as OutputError {
-      throw TrainingError.outputNotWritable(path: url.path, reason: error.localizedDescription)
+      throw CLTFileError.outputNotWritable(path: url.path, reason: error.localizedDescription)
     }
   }
 
@@ -97,7 +97,7 @@ public struct CLTFile {
   public static let outputScales = "output_scale"
 
   /// One float32 dataset of `shape` holding `buffer`.
-  static func write(_ file: HDF5File, _ name: String, _ shape: [Int], _ buffer: FloatBuffer) throws {
+  public static func write(_ file: HDF5File, _ name: String, _ shape: [Int], _ buffer: FloatBuffer) throws {
     let set = try file.createDataset(name, elementType: .float32, shape: shape)
     try set.writeRows(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count), start: 0)
     try set.close()
@@ -111,7 +111,7 @@ public struct CLTFile {
     let rows = try set.rowCount
     let count = try set.elementCount
     guard count == buffer.count, set.elementType == .float32 else {
-      throw TrainingError.unsupportedTranscoder(
+      throw CLTFileError.unsupportedTranscoder(
         path: path,
         reason: "'\(name)' holds \(count) \(set.elementType) values, expected \(buffer.count) float32")
     }

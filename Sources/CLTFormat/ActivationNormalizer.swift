@@ -24,11 +24,4 @@ public struct ActivationNormalizer: Sendable, Equatable {
     self.init(
       inputScales: meanSquaredInputNorms.map(scale), outputScales: meanSquaredOutputNorms.map(scale))
   }
-
-  /// Estimated from the rows a shuffle buffer holds now.
-  public init(buffer: ShuffleBuffer) {
-    let norms = buffer.meanSquaredNorms()
-    self.init(
-      meanSquaredInputNorms: norms.inputs, meanSquaredOutputNorms: norms.outputs, dModel: buffer.dModel)
-  }
 }
