@@ -20,6 +20,8 @@ public struct AttributionOptions: Sendable {
   public var nodeThreshold: Double = 0.8
   /// Fraction of the remaining influence the kept edges must hold.
   public var edgeThreshold: Double = 0.98
+  /// What an embedding node stands for (`LocalReplacementModel` takes it; the JSON records it).
+  public var embeddingNodes: EmbeddingNodes = .token
 
   /// The defaults.
   public init() {}

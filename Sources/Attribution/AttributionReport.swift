@@ -48,6 +48,17 @@ public struct AttributionReport {
   /// The kept nodes' indices, in graph order.
   var keptNodes: [Int] { graph.nodes.indices.filter { pruning.keptNodes[$0] } }
 
+  /// The (layer, index) of every kept feature node, in graph order.
+  public var keptFeatures: [(layer: Int, feature: Int)] { features(among: keptNodes) }
+
+  /// The (layer, index) of the feature nodes among `nodes`, in their order.
+  public func features(among nodes: [Int]) -> [(layer: Int, feature: Int)] {
+    nodes.compactMap {
+      if case .feature(let layer, _, let index, _) = graph.nodes[$0] { return (layer, index) }
+      return nil
+    }
+  }
+
   /// The kept edges as (source node, target node, weight).
   var keptEdges: [(source: Int, target: Int, weight: Float)] {
     var edges: [(Int, Int, Float)] = []

@@ -1,3 +1,4 @@
+import FeatureIndex
 import Foundation
 import GraphFormat
 
@@ -6,22 +7,28 @@ import GraphFormat
 /// nodes and streams its links.
 public enum GraphJSONWriter {
   /// The pruned graph of `report` as one JSON object (UTF-8).
-  public static func write(_ report: AttributionReport) throws -> Data {
+  public static func write(
+    _ report: AttributionReport, labels: FeatureLabels = .none
+  ) throws -> Data {
     var data = Data()
-    try write(report) { data.append($0) }
+    try write(report, labels: labels) { data.append($0) }
     return data
   }
 
   /// The same object streamed to `sink` in consecutive UTF-8 chunks of about a megabyte: the links
   /// are formatted one by one as pruning yields them, since a long prompt's graph keeps millions and
-  /// a value per link would take gigabytes.
-  public static func write(_ report: AttributionReport, to sink: (Data) throws -> Void) throws {
+  /// a value per link would take gigabytes. A feature's `clerp` is its label from `labels`, where
+  /// there is one.
+  public static func write(
+    _ report: AttributionReport, labels: FeatureLabels = .none,
+    to sink: (Data) throws -> Void
+  ) throws {
     let g = report.graph
     let last = report.lastPosition
     // Node ids are digits, letters, '_' and '-'; made once, shared by the nodes and the links.
     let ids = g.nodes.map { $0.id(nLayers: g.nLayers, lastPosition: last) }
     try AttributionGraphDocument.stream(
-      metadata: metadata(report), nodes: nodes(report, ids: ids),
+      metadata: metadata(report, labels: labels), nodes: nodes(report, ids: ids, labels: labels),
       qParams: AttributionGraphDocument.QueryParameters(), to: sink
     ) { emit in
       try report.forEachKeptEdge { source, target, weight in
@@ -31,7 +38,9 @@ public enum GraphJSONWriter {
   }
 
   /// The document's `metadata`: the prompt, the model and transcoder, the options and the scores.
-  static func metadata(_ report: AttributionReport) -> AttributionGraphDocument.Metadata {
+  static func metadata(_ report: AttributionReport, labels: FeatureLabels)
+    -> AttributionGraphDocument.Metadata
+  {
     let g = report.graph
     let options = report.options
     var m = AttributionGraphDocument.Metadata()
@@ -60,11 +69,15 @@ public enum GraphJSONWriter {
     m.prunedReplacementScore = report.prunedScores.replacement
     m.prunedErrorInfluence = report.pruning.prunedErrorInfluence
     m.logitTargets = options.targets == nil ? "top" : "given"
+    m.embeddingNodes = options.embeddingNodes.rawValue
+    m.featureLabels = labels.source?.rawValue
     return m
   }
 
   /// The kept nodes, each with the fields circuit-tracer's node of its kind has and ours.
-  static func nodes(_ report: AttributionReport, ids: [String]) -> [AttributionGraphDocument.Node] {
+  static func nodes(
+    _ report: AttributionReport, ids: [String], labels: FeatureLabels
+  ) -> [AttributionGraphDocument.Node] {
     let g = report.graph
     let last = report.lastPosition
     // circuit-tracer marks the first logit node (the most likely target) as the target logit.
@@ -92,7 +105,7 @@ public enum GraphJSONWriter {
         object.featureIndex = index
         object.ctxIdx = position
         object.activation = Double(activation)
-        object.clerp = "L\(layer) #\(index)"
+        object.clerp = labels[layer, index]?.text ?? "L\(layer) #\(index)"
       case .error(let layer, let position):
         object.featureType = AttributionGraphDocument.Node.FeatureType.error.rawValue
         object.layer = String(layer)

@@ -162,10 +162,7 @@ public struct GraphView: Sendable {
   public static func chosenFeatures(_ report: AttributionReport, maxNodes: Int) -> [(
     layer: Int, feature: Int
   )] {
-    chosenNodes(report, maxNodes: maxNodes).compactMap {
-      if case .feature(let layer, _, let index, _) = report.graph.nodes[$0] { return (layer, index) }
-      return nil
-    }
+    report.features(among: chosenNodes(report, maxNodes: maxNodes))
   }
 
   /// How many of the graph's feature and error nodes the view shows (members of merged nodes

@@ -30,6 +30,10 @@ extension AttributionGraphDocument {
     public var prunedErrorInfluence: Double?
     /// "top" or "given".
     public var logitTargets: String?
+    /// What an embedding node stands for: "token" or "token+position".
+    public var embeddingNodes: String?
+    /// Where the features' `clerp` labels come from: "index" or "logit effects" (nil: none).
+    public var featureLabels: String?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
       case schemaVersion = "schema_version"
@@ -55,6 +59,8 @@ extension AttributionGraphDocument {
       case prunedReplacementScore = "pruned_replacement_score"
       case prunedErrorInfluence = "pruned_error_influence"
       case logitTargets = "logit_targets"
+      case embeddingNodes = "embedding_nodes"
+      case featureLabels = "feature_labels"
     }
 
     /// No field known; the writer fills in what it has.

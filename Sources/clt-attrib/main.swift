@@ -148,6 +148,7 @@ struct CLTAttrib: ParsableCommand {
       options.edgeThreshold = edgeThreshold
       options.batchSize = batchSize
       options.rowFeatureBudget = rowFeatureBudget
+      options.embeddingNodes = embeddingNodes
       if !target.isEmpty { options.targets = try target.map { try targetID($0, tokenizer: tokenizer) } }
       let loaded = Date()
       let progress = ProgressLine(label: "clt-attrib", unit: "features attributed", quiet: common.quiet)
@@ -157,7 +158,7 @@ struct CLTAttrib: ParsableCommand {
         let local = try LocalReplacementModel(
           model: model.attributionModel, tokens: tokens, transcoder: file.transcoder,
           normalizer: file.normalizer, decoders: decoders, constantFirstPosition: !noBos,
-          embeddingNodes: embeddingNodes)
+          embeddingNodes: options.embeddingNodes)
         return try local.attributionGraph(options: options) { done, total in
           progress.update(done: done, fraction: Double(done) / Double(max(total, 1)))
         }
@@ -169,16 +170,23 @@ struct CLTAttrib: ParsableCommand {
         transcoderFeatures: file.metadata.features,
         tokenText: { String(decoding: tokenizer.tokenBytes($0), as: UTF8.self) })
       let built = Date()
+      // Labels for the features the output shows: the view's, or every kept one in the JSON.
+      let shown: [(layer: Int, feature: Int)]
+      switch format {
+      case .dot where dotAll: shown = []
+      case .dot: shown = GraphView.chosenFeatures(report, maxNodes: dotMaxNodes)
+      case .json: shown = report.keptFeatures
+      }
+      let labels = try FeatureLabels(
+        for: shown, index: featureIndex(for: file), decoders: decoders,
+        outputScales: file.normalizer.outputScales, readout: model.logitReadout, tokenText: report.tokenText)
       switch format {
       case .dot where dotAll: try StandardOutput.write(DOTWriter.write(report, maxEdges: dotMaxEdges))
       case .dot:
-        let labels = try featureLabels(
-          GraphView.chosenFeatures(report, maxNodes: dotMaxNodes), file: file, decoders: decoders,
-          readout: model.logitReadout, tokenText: report.tokenText)
-        let view = GraphView(report: report, maxNodes: dotMaxNodes) { labels[[$0, $1]] }
+        let view = GraphView(report: report, maxNodes: dotMaxNodes) { labels[$0, $1] }
         try StandardOutput.write(DOTWriter.write(report, view: view))
       case .json:
-        try GraphJSONWriter.write(report) { try StandardOutput.write($0) }
+        try GraphJSONWriter.write(report, labels: labels) { try StandardOutput.write($0) }
         try StandardOutput.write("\n")
       }
       if !common.quiet {
@@ -198,39 +206,18 @@ struct CLTAttrib: ParsableCommand {
     }
   }
 
-  /// The labels of `features` (layer, index): from the feature index beside the clt.h5
-  /// (`clt-encode --index`) when there is one for this CLT, else from their logit effects, which need
-  /// no corpus.
-  func featureLabels(
-    _ features: [(layer: Int, feature: Int)], file: CLTFile, decoders: HalfDecoders, readout: LogitReadout,
-    tokenText: (Int32) -> String
-  ) throws -> [[Int]: FeatureLabel] {
-    // A feature can be a node at several positions.
-    var seen = Set<[Int]>()
-    let features = features.filter { seen.insert([$0.layer, $0.feature]).inserted }
-    let indexPath = FeatureIndex.path(forTranscoder: clt)
-    if let index = try FeatureIndex.read(path: indexPath) {
-      if let reason = index.mismatch(with: file.transcoder, metadata: file.metadata) {
-        StandardError.line(
-          "clt-attrib: \(indexPath) is left aside: \(reason); labels come from logit effects "
-            + "(rebuild it: clt-encode --clt \(clt) --index TEXT)")
-      } else {
-        return Dictionary(
-          uniqueKeysWithValues: features.map {
-            ([$0.layer, $0.feature], index.layers[$0.layer][$0.feature].label)
-          })
-      }
+  /// The feature index beside the clt.h5 (`clt-encode --index`), when there is one for this CLT;
+  /// one that is not (a retrained clt.h5) is left aside with a warning.
+  func featureIndex(for file: CLTFile) throws -> FeatureIndex? {
+    let path = FeatureIndex.path(forTranscoder: clt)
+    guard let index = try FeatureIndex.read(path: path) else { return nil }
+    if let reason = index.mismatch(with: file.transcoder, metadata: file.metadata) {
+      StandardError.line(
+        "clt-attrib: \(path) is left aside: \(reason); labels come from logit effects "
+          + "(rebuild it: clt-encode --clt \(clt) --index TEXT)")
+      return nil
     }
-    let effects = try FeatureLogitEffects.compute(
-      decoders: decoders, outputScales: file.normalizer.outputScales, readout: readout, features: features,
-      top: 2)
-    return Dictionary(
-      uniqueKeysWithValues: effects.map {
-        (
-          [$0.layer, $0.feature],
-          FeatureLabel(firing: [], promoting: $0.promoted.map { tokenText(Int32($0.tokenID)) })
-        )
-      })
+    return index
   }
 
   /// A --target's text as one token id.

@@ -130,6 +130,20 @@ import Transcoder
     #expect(!inner.isEmpty && inner.count <= 6, "at most 6 feature or error nodes: \(inner)")
     #expect(plain.stdout.contains("the 6 most influential of"))
     #expect(featureLabels(plain.stdout).allSatisfy { $0.contains("\\n→ ") }, "logit-effect labels")
+    /// The JSON's feature labels (`clerp`) and where it says they come from.
+    func jsonLabels() throws -> (source: String?, clerps: [String]) {
+      let r = try ToolHarness.run("clt-attrib", base + ["--format", "json", "-"], stdin: prompt)
+      let graph = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+      let nodes = (graph["nodes"] as! [[String: Any]]).filter {
+        $0["feature_type"] as? String == "cross layer transcoder"
+      }
+      let metadata = graph["metadata"] as! [String: Any]
+      #expect(metadata["embedding_nodes"] as? String == "token")
+      return (metadata["feature_labels"] as? String, nodes.map { $0["clerp"] as! String })
+    }
+    let unlabelled = try jsonLabels()
+    #expect(unlabelled.source == "logit effects" && !unlabelled.clerps.isEmpty)
+    #expect(unlabelled.clerps.allSatisfy { $0.hasPrefix("→ ") })
 
     let text = dir.appendingPathComponent("text.txt")
     try String(repeating: "Once upon a time in a land far away there lived a king. ", count: 20)
@@ -146,6 +160,8 @@ import Transcoder
     // A feature that fired on the text is labelled with the tokens it fired on, quoted.
     #expect(
       featureLabels(labelled.stdout).contains { $0.contains("\\n\\\"") }, "\(featureLabels(labelled.stdout))")
+    let indexed = try jsonLabels()
+    #expect(indexed.source == "index" && indexed.clerps.contains { $0.hasPrefix("\"") })
 
     // Another CLT of the same shape at the same path: the index no longer applies.
     try Self.writeTranscoder(to: clt, model: model, seed: 4)
