@@ -15,7 +15,7 @@ navigation started:
 and prints the median of each. Usage:
 
   scripts/bench/graph-page.py [--nodes 2000] [--edges 150000] [--runs 3] [--clt-plot PATH]
-      [--graph JSON] [--keep DIR] [--screenshot PNG]
+      [--graph JSON] [--hash VIEW] [--keep DIR] [--screenshot PNG]
 """
 
 import argparse
@@ -169,9 +169,13 @@ def measure(tools, url, screenshot=None):
     tools.wait_for("document.readyState == 'complete' && document.getElementById('status')"
                    " && document.getElementById('status').hasAttribute('data-ready-ms')")
     point = tools.evaluate(
-        "(function () { var el = document.querySelector('#graph .node.feature, #graph .node.supernode');"
-        " var r = el.querySelector('.mark').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        "(function () { var v = document.getElementById('viewport').getBoundingClientRect();"
+        " for (var el of document.querySelectorAll('#graph .node.feature, #graph .node.supernode')) {"
+        " var r = el.querySelector('.mark').getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;"
+        " if (x > v.left && x < v.right && y > v.top && y < v.bottom) return [x, y]; } })()")
     tools.page("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": point[0], "y": point[1]})
+    if point is None:
+        raise RuntimeError("no feature node is on screen to hover")
     marks = tools.wait_for(
         "(function () { var s = document.getElementById('status'); if (!s.hasAttribute('data-hover-ms') ||"
         " !s.hasAttribute('data-paint-ms')) return null; var o = {}; for (var a of s.attributes) o[a.name] = a.value;"
@@ -191,6 +195,7 @@ def main():
     parser.add_argument("--clt-plot", default=".build/debug/clt-plot")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
     parser.add_argument("--graph", help="time this graph JSON (clt-attrib --format json) instead of a synthetic one")
+    parser.add_argument("--hash", default="", help="the view to open, e.g. budget=all&edges=all&groups=off")
     parser.add_argument("--keep", help="write graph.json and graph.html into this folder and keep them")
     parser.add_argument("--screenshot", help="also save a screenshot of the page, the node hovered (PNG)")
     args = parser.parse_args()
@@ -210,7 +215,7 @@ def main():
 
     tools = DevTools(args.chromium, os.path.join(folder, "profile"))
     try:
-        url = "file://" + os.path.abspath(page)
+        url = "file://" + os.path.abspath(page) + ("#" + args.hash if args.hash else "")
         runs = [measure(tools, url, args.screenshot if k == args.runs - 1 else None) for k in range(args.runs)]
     finally:
         tools.close()
