@@ -246,6 +246,9 @@ extension GraphPage {
         graphBox.style.transform = "translate(" + view.x + "px," + view.y + "px) scale(" + view.k + ")";
         draw();
       }
+      // Wheel and drag events come faster than frames; with all edges drawn, one redraw per frame.
+      var viewFrame = 0;
+      function scheduleView() { if (!viewFrame) viewFrame = requestAnimationFrame(function () { viewFrame = 0; applyView(); }); }
       function fit() {
         var w = viewport.clientWidth, h = viewport.clientHeight;
         view.k = Math.max(0.75, Math.min(1.25, w / width, h / height));
@@ -262,9 +265,9 @@ extension GraphPage {
         var box = viewport.getBoundingClientRect(), mx = event.clientX - box.left, my = event.clientY - box.top;
         var k = Math.max(0.1, Math.min(8, view.k * Math.exp(-event.deltaY * 0.0015)));
         view.x = mx - (mx - view.x) * k / view.k; view.y = my - (my - view.y) * k / view.k; view.k = k;
-        applyView();
+        scheduleView();
       }, { passive: false });
-      var drag = null, frame = 0;
+      var drag = null;
       viewport.addEventListener("mousedown", function (event) {
         if (event.button != 0 || event.target.closest(".node")) return;
         drag = { x: event.clientX, y: event.clientY, vx: view.x, vy: view.y, moved: false };
@@ -275,7 +278,7 @@ extension GraphPage {
         var dx = event.clientX - drag.x, dy = event.clientY - drag.y;
         if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
         view.x = drag.vx + dx; view.y = drag.vy + dy;
-        if (!frame) frame = requestAnimationFrame(function () { frame = 0; applyView(); });
+        scheduleView();
       });
       window.addEventListener("mouseup", function () {
         if (!drag) return;
@@ -499,9 +502,10 @@ extension GraphPage {
       // MARK: - Controls and the first view.
       var slider = document.getElementById("budget");
       slider.max = String(ranked.length); slider.value = String(budget);
+      var sliderFrame = 0;
       slider.addEventListener("input", function () {
         budget = +slider.value;
-        if (!frame) frame = requestAnimationFrame(function () { frame = 0; rebuild(); fit(); });
+        if (!sliderFrame) sliderFrame = requestAnimationFrame(function () { sliderFrame = 0; rebuild(); fit(); });
       });
       var box = document.getElementById("search"), typing = 0;
       box.addEventListener("input", function () { clearTimeout(typing); typing = setTimeout(function () { search(box.value); fit(); }, 200); });
