@@ -9,9 +9,12 @@ struct GraphHTML: ParsableCommand {
     commandName: "graph-html",
     abstract: "An interactive attribution-graph page (one offline HTML file) from clt-attrib --format json.",
     discussion: """
-      Nodes are laid out by layer (embeddings at the bottom, logits at the top) and prompt position; \
-      edges are blue when positive, red when negative, wider when stronger. Hover a node for its \
-      details and strongest edges; click to pin it.
+      Nodes are laid out by layer (embeddings at the bottom, logits at the top) and prompt position, \
+      each with its label: the 40 most influential feature and error nodes (a slider shows more), \
+      features of one position and label group merged into a supernode that a click expands. Only \
+      the hovered or pinned node's edges are drawn (blue positive, red negative, wider when \
+      stronger), or all on request; search finds a feature by id (12_301, L12/F301) or label; the \
+      wheel zooms and a drag pans. The URL's hash sets the view, e.g. #budget=100&search=Paris.
       """)
 
   @OptionGroup var page: PageOutputOptions
