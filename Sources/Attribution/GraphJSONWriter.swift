@@ -106,6 +106,7 @@ public enum GraphJSONWriter {
         object.ctxIdx = position
         object.activation = Double(activation)
         object.clerp = labels[layer, index]?.text ?? "L\(layer) #\(index)"
+        object.labelGroup = labels[layer, index]?.group
       case .error(let layer, let position):
         object.featureType = AttributionGraphDocument.Node.FeatureType.error.rawValue
         object.layer = String(layer)

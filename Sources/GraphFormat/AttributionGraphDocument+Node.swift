@@ -36,6 +36,8 @@ extension AttributionGraphDocument {
     public var activation: Double?
     /// A label.
     public var clerp: String?
+    /// Ours: a feature's label group; features of one position with one group form a supernode.
+    public var labelGroup: String?
 
     public enum CodingKeys: String, CodingKey {
       case nodeID = "node_id"
@@ -52,6 +54,7 @@ extension AttributionGraphDocument {
       case tokenProb = "token_prob"
       case isTargetLogit = "is_target_logit"
       case activation, clerp
+      case labelGroup = "label_group"
     }
 
     /// No field known; the writer fills in what it has.
@@ -80,6 +83,7 @@ extension AttributionGraphDocument {
       isTargetLogit = try c.decodeIfPresent(Bool.self, forKey: .isTargetLogit)
       activation = try c.decodeIfPresent(Double.self, forKey: .activation)
       clerp = try c.decodeIfPresent(String.self, forKey: .clerp)
+      labelGroup = try c.decodeIfPresent(String.self, forKey: .labelGroup)
     }
 
     /// Every field it has; `influence` and `activation` also when they are nil (as null), since
@@ -102,6 +106,7 @@ extension AttributionGraphDocument {
       try c.encodeIfPresent(isTargetLogit, forKey: .isTargetLogit)
       try c.encode(activation, forKey: .activation)
       try c.encodeIfPresent(clerp, forKey: .clerp)
+      try c.encodeIfPresent(labelGroup, forKey: .labelGroup)
     }
   }
 }

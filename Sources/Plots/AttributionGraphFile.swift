@@ -28,6 +28,8 @@ public struct AttributionGraphFile: Sendable {
     public var influence: Double
     public var probability: Double
     public var label: String
+    /// A feature's supernode group (`label_group`), or nil where the graph has none.
+    public var group: String?
   }
 
   public struct Link: Sendable {
@@ -169,6 +171,6 @@ extension AttributionGraphFile {
     return Node(
       id: id, kind: kind, layer: layer, feature: raw.feature, featureIndex: featureIndex, position: position,
       activation: raw.activation, influence: raw.influence ?? 0, probability: raw.tokenProb ?? 0,
-      label: raw.clerp ?? id)
+      label: raw.clerp ?? id, group: raw.labelGroup)
   }
 }

@@ -7,8 +7,9 @@ import Foundation
 /// What it shows (the script is in `GraphPage+Script.swift`, the rules in docs/FORMATS.md):
 /// - **A node budget.** The `defaultBudget` most influential feature and error nodes (smallest
 ///   cumulative `influence`), plus every embedding and logit; a slider shows more or fewer.
-/// - **Supernodes.** Shown features at one position whose labels share a group (`labelGroup`) are
-///   one node; a click expands it into its members.
+/// - **Supernodes.** Shown features at one position with the same `label_group` (clt-attrib writes
+///   the group of each feature's label, the rule its DOT view merges by) are one node; a click
+///   expands it into its members.
 /// - **Edges on demand.** Only the hovered or pinned node's edges are drawn, on a canvas, from
 ///   per-node edge lists built once; a checkbox draws every edge between shown nodes.
 /// - **Labels.** Each node carries its `clerp`, shortened; the side panel shows it whole.
@@ -32,33 +33,6 @@ public struct GraphPage {
     self.source = source
   }
 
-  /// The supernode group of a feature's label, or nil where the label has none (the placeholder
-  /// `L3 #12`). It reads back the group `FeatureIndex.FeatureLabel` chose when it wrote the label:
-  /// the first quoted token (`"Paris" " France" → Paris`), or else the first promoted token after
-  /// "→" (`→ Paris · London`), without surrounding spaces, lower-cased.
-  public static func labelGroup(_ label: String) -> String? {
-    if label.hasPrefix("\"") {
-      // A token may hold a quote; the token ends at the quote followed by a space or the end.
-      var rest = label.dropFirst()
-      var token = ""
-      while let quote = rest.firstIndex(of: "\"") {
-        token += rest[..<quote]
-        let after = rest.index(after: quote)
-        if after == rest.endIndex || rest[after] == " " {
-          let bare = token.trimmingCharacters(in: .whitespacesAndNewlines)
-          return (bare.isEmpty ? token : bare).lowercased()
-        }
-        token += "\""
-        rest = rest[after...]
-      }
-      return nil
-    }
-    guard label.hasPrefix("→") else { return nil }
-    let first = label.dropFirst().components(separatedBy: " · ")[0]
-    let bare = first.trimmingCharacters(in: .whitespacesAndNewlines)
-    return bare.isEmpty ? nil : bare.lowercased()
-  }
-
   /// The graph as the compact JSON the page's script reads: nodes as objects, links as three
   /// columns (sources, targets, weights), which parse several times faster than one array per link.
   func data() throws -> String {
@@ -68,7 +42,7 @@ public struct GraphPage {
         "feature": (n.featureIndex ?? n.feature).map { $0 as Any } ?? NSNull(),
         "act": n.activation.map { $0 as Any } ?? NSNull(),
         "influence": n.influence, "prob": n.probability, "label": n.label,
-        "group": (n.kind == .feature ? Self.labelGroup(n.label) : nil).map { $0 as Any } ?? NSNull(),
+        "group": (n.kind == .feature ? n.group : nil).map { $0 as Any } ?? NSNull(),
       ]
     }
     let object: [String: Any] = [

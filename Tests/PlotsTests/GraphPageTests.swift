@@ -60,20 +60,6 @@ extension Trait where Self == ConditionTrait {
     #expect(html.contains("&lt;there&gt;"), "the prompt is escaped in the heading")
   }
 
-  @Test(
-    "a label's supernode group is its first quoted token, or else its first promoted token, bare and lower-cased"
-  )
-  func labelGroups() {
-    #expect(GraphPage.labelGroup("\"Paris\" \" France\" → Paris") == "paris")
-    #expect(
-      GraphPage.labelGroup("\" Paris\" → capital") == "paris", "spaces around a token do not split a group")
-    #expect(GraphPage.labelGroup("→ London · Paris") == "london")
-    #expect(GraphPage.labelGroup("\"say \"hi\"\" → hi") == "say \"hi\"", "a token may hold quotes")
-    #expect(GraphPage.labelGroup("\" \" → x") == " ", "a token of spaces alone is its own group")
-    #expect(GraphPage.labelGroup("L3 #12") == nil, "a placeholder label groups nothing")
-    #expect(GraphPage.labelGroup("\"unclosed") == nil)
-  }
-
   /// The page's status attributes after headless Chromium loaded it with `hash` in its URL.
   static func status(page: String, hash: String = "", in dir: URL) throws -> [String: String] {
     let url = URL(fileURLWithPath: page).absoluteString + (hash.isEmpty ? "" : "#" + hash)
@@ -146,9 +132,11 @@ extension Trait where Self == ConditionTrait {
     defer { try? FileManager.default.removeItem(at: dir) }
     let labelled = try PlotFixtures.write(
       PlotFixtures.graphJSON.replacingOccurrences(
-        of: "\"L0 #5\"", with: "\"\\\"Paris\\\" \\\" France\\\" → Paris\""
+        of: "\"L0 #5\"", with: "\"\\\"Paris\\\" \\\" France\\\" → Paris\", \"label_group\": \"paris\""
       )
-      .replacingOccurrences(of: "\"L1 #7\"", with: "\"\\\" paris\\\" → capital\""), "labelled.json", in: dir)
+      .replacingOccurrences(
+        of: "\"L1 #7\"", with: "\"\\\" paris\\\" → capital\", \"label_group\": \"paris\""),
+      "labelled.json", in: dir)
     let graph = try AttributionGraphFile.read(labelled)
     #expect(graph.nodes[2].label == "\"Paris\" \" France\" → Paris")
     let page = dir.appendingPathComponent("graph.html").path
@@ -197,12 +185,13 @@ extension Trait where Self == ConditionTrait {
     while nodes.count < count - logits {
       let l = next(layers)
       let p = next(positions)
+      let word = words[next(10)]
       index += 1
       nodes.append(
         (
           "\(l)_\(index)_\(p)", l, p,
           "\"feature_type\": \"cross layer transcoder\", \"layer\": \"\(l)\", \"feature\": \(index), "
-            + "\"activation\": 1.5, \"clerp\": \"\\\"\(words[next(10)])\\\" → \(words[next(10)])\""
+            + "\"activation\": 1.5, \"clerp\": \"\\\"\(word)\\\" → \(words[next(10)])\", \"label_group\": \"\(word)\""
         ))
     }
     for t in 0..<logits {

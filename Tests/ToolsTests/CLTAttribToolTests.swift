@@ -139,6 +139,8 @@ import Transcoder
       }
       let metadata = graph["metadata"] as! [String: Any]
       #expect(metadata["embedding_nodes"] as? String == "token")
+      #expect(
+        nodes.allSatisfy { ($0["label_group"] as? String) != nil }, "every labelled feature has its group")
       return (metadata["feature_labels"] as? String, nodes.map { $0["clerp"] as! String })
     }
     let unlabelled = try jsonLabels()
