@@ -48,7 +48,7 @@ extension LocalReplacementModel {
       (0..<width).map { q in activations.reduce(0) { $0 + $1.offsets[q + 1] - $1.offsets[q] } }.max() ?? 0
     let batch = Batch(
       targets: targets, width: width, widest: widest, dModel: c,
-      rowWidth: max(c, model.qDim, model.kvDim), threads: threads)
+      rowWidth: max(c, model.qDim, model.kvDim), attentionWidth: model.qDim, threads: threads)
     let sources = sourceCount
     let weights = FloatBuffer(count: batch.count * sources)
     let gradient = FloatBuffer(count: width * batch.count * c)
@@ -85,22 +85,32 @@ extension LocalReplacementModel {
     return EdgeRows(weights: weights, constants: constants)
   }
 
-  /// One backward pass's targets, and a scratch per thread.
+  /// One backward pass's targets, a scratch per thread, and the head-major gradient every layer's
+  /// attention reuses.
   private final class Batch {
     let count: Int
     let width: Int
     let positions: [Int]
     let layers: [Int]
     let scratch: [Scratch]
+    /// The gradient through the attention's output projection, head-major (H, width, count · hd),
+    /// so that each head's transposed pattern is one product. A target's rows are written from the
+    /// first layer it is live at; until then they hold the zeros they were made with, which the
+    /// products keep (a live set only grows as the pass goes down), so one buffer serves every layer.
+    let byHead: FloatBuffer
 
-    init(targets: [AttributionTarget], width: Int, widest: Int, dModel: Int, rowWidth: Int, threads: Int) {
+    init(
+      targets: [AttributionTarget], width: Int, widest: Int, dModel: Int, rowWidth: Int, attentionWidth: Int,
+      threads: Int
+    ) {
       count = targets.count
       self.width = width
       positions = targets.map(\.position)
       layers = targets.map(\.layer)
       scratch = (0..<max(1, threads)).map { _ in
-        Scratch(count: targets.count, widest: widest, dModel: dModel, rowWidth: rowWidth)
+        Scratch(count: targets.count, width: width, widest: widest, dModel: dModel, rowWidth: rowWidth)
       }
+      byHead = FloatBuffer(count: width * targets.count * attentionWidth)
     }
 
     /// The targets whose gradient at position q, at or below layer `fromLayer`'s attention, can be non-zero.
@@ -135,16 +145,19 @@ extension LocalReplacementModel {
     /// Live rows gathered into a compact matrix (count, rowWidth), and a product's result.
     let compact: FloatBuffer
     let compactOut: FloatBuffer
+    /// One head's attention pattern block, (width, width).
+    let pattern: FloatBuffer
     /// This thread's share of each target's constant term.
     var constants: [Float]
 
-    init(count: Int, widest: Int, dModel: Int, rowWidth: Int) {
+    init(count: Int, width: Int, widest: Int, dModel: Int, rowWidth: Int) {
       self.count = count
       self.dModel = dModel
       decoders = FloatBuffer(count: widest * dModel)
       products = FloatBuffer(count: widest * count)
       compact = FloatBuffer(count: count * rowWidth)
       compactOut = FloatBuffer(count: count * rowWidth)
+      pattern = FloatBuffer(count: width * width)
       constants = [Float](repeating: 0, count: count)
     }
 
@@ -241,10 +254,9 @@ extension LocalReplacementModel {
     let live = (0..<width).map { batch.live(position: $0, fromLayer: l) }
     let attentionConstant = attentionConstants[l]
     let hasConstant = attentionConstant.contains { $0 != 0 }
-    // Through the output projection, then into a head-major copy (H, width, count · hd) so that
-    // each head's transposed pattern is one product.
+    // Through the output projection, then into the head-major copy.
     let stride = count * hd
-    let byHead = FloatBuffer(count: model.heads * width * stride)
+    let byHead = batch.byHead
     batch.eachPosition { q, scratch in
       guard !live[q].isEmpty else { return }
       if hasConstant {
@@ -265,8 +277,8 @@ extension LocalReplacementModel {
     }
     // Each head's Aᵀ · g in place, A the (width × width) pattern block: lower triangular (causal),
     // so a triangular product does half a square one's work.
-    batch.each(model.heads) { h, _ in
-      let pattern = FloatBuffer(count: width * width)
+    batch.each(model.heads) { h, scratch in
+      let pattern = scratch.pattern
       record.unpackPattern(layer: l, head: h, width: width, into: pattern.pointer)
       cblas_strmm(
         CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(width), Int32(stride), 1,

@@ -44,27 +44,6 @@ public final class GPT2Model: LanguageModel, TransformerFamily {
       sha256: hashWeights ? try FileHash.sha256Hex(fileAt: weightsURL) : "")
   }
 
-  // MARK: - Forward passes
-
-  public func forward(
-    tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
-    replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
-  ) throws -> [Float] {
-    try windowsForward(
-      tokens: tokens, batch: batch, length: length, taps: taps, computeLogits: computeLogits,
-      replacement: replacement, observer: observer)
-  }
-
-  public func makeCache(capacity: Int) -> KVCache {
-    KVCache(nLayers: config.nLayer, capacity: min(capacity, config.nPositions), kvWidth: config.nEmbd)
-  }
-
-  public func decode(
-    tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
-  ) throws -> [Float] {
-    try cachedForward(tokens: tokens, cache: cache, replacement: replacement, observer: observer)
-  }
-
   // MARK: - The pieces of the block
 
   /// x = wte[token] + wpe[position]. x (rows, C).

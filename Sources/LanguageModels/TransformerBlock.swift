@@ -46,8 +46,9 @@ protocol TransformerFamily: LanguageModel {
 // MARK: - The block
 
 extension TransformerFamily {
-  /// Runs `batch` windows of `length` tokens from position 0 (see `LanguageModel.forward`).
-  func windowsForward(
+  /// Runs `batch` windows of `length` tokens from position 0 (see `LanguageModel.forward`): both
+  /// families' `forward`, written once.
+  public func forward(
     tokens: [Int32], batch: Int, length: Int, taps: MLPTaps?, computeLogits: Bool,
     replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
   ) throws -> [Float] {
@@ -80,8 +81,17 @@ extension TransformerFamily {
     return unembed(ws.x.pointer, rows: rows, ws: ws, observer: observer)
   }
 
-  /// Appends `tokens` to the sequence in `cache` (see `LanguageModel.decode`).
-  func cachedForward(
+  /// A cache of every layer's keys and values for up to `capacity` positions, never more than the
+  /// model's context (see `LanguageModel.makeCache`).
+  public func makeCache(capacity: Int) -> KVCache {
+    KVCache(
+      nLayers: blockShape.nLayers, capacity: min(capacity, description.contextLength),
+      kvWidth: blockShape.kvHeads * blockShape.headDim)
+  }
+
+  /// Appends `tokens` to the sequence in `cache` (see `LanguageModel.decode`): both families'
+  /// `decode`, written once.
+  public func decode(
     tokens: [Int32], cache: KVCache, replacement: (any MLPReplacement)?, observer: (any ForwardObserver)?
   ) throws -> [Float] {
     let past = cache.count

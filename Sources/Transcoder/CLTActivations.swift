@@ -70,6 +70,8 @@ public final class CLTActivations {
 
   /// h of one layer at a time, (N, F).
   let preActivationScratch: FloatBuffer
+  /// What choosing one layer's features needs besides h.
+  let selectionScratch = SelectionScratch()
 
   /// Empty activations for `tokens` tokens of a transcoder of this shape.
   public init(tokens: Int, nLayers: Int, dModel: Int, features: Int) {

@@ -21,6 +21,10 @@ public final class CLTGradients {
   let features: Int
   let dModel: Int
   private var outputGradientBuffers: [FloatBuffer] = []
+  /// ∂sparsity/∂‖W_dec,i‖ / ‖W_dec,i‖ of one layer, (F): scratch for the backward pass.
+  let normScales: FloatBuffer
+  private var entryGradientBuffer = FloatBuffer(count: 0)
+  private var deadPullBuffer = FloatBuffer(count: 0)
 
   /// Every gradient buffer in the order of `CrossLayerTranscoder.parameterBuffers`.
   public var buffers: [FloatBuffer] {
@@ -48,6 +52,7 @@ public final class CLTGradients {
       (l..<nLayers).map { _ in FloatBuffer(count: features * dModel) }
     }
     decoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: dModel) }
+    normScales = FloatBuffer(count: features)
     decoderRowsActive = (0..<nLayers).map { _ in
       let mask = UnsafeMutablePointer<UInt8>.allocate(capacity: features)
       mask.initialize(repeating: 1, count: features)
@@ -63,6 +68,22 @@ public final class CLTGradients {
       outputGradientBuffers = decoderBiases.map { _ in FloatBuffer(count: tokens * dModel) }
     }
     return outputGradientBuffers
+  }
+
+  /// ∂loss/∂a of each entry (active feature or near miss) of one layer, `count` of them: scratch
+  /// for the backward pass, grown to the largest layer seen and then reused. Not cleared.
+  func entryGradients(count: Int) -> UnsafeMutablePointer<Float> {
+    Self.scratch(&entryGradientBuffer, count: count)
+  }
+
+  /// The column sum of one layer's inputs and the dead features' pulls (d each): scratch for the
+  /// backward pass, `count` floats, grown like `entryGradients`. Not cleared.
+  func deadPulls(count: Int) -> UnsafeMutablePointer<Float> { Self.scratch(&deadPullBuffer, count: count) }
+
+  /// `buffer`, replaced by a larger one when it holds fewer than `count` floats.
+  private static func scratch(_ buffer: inout FloatBuffer, count: Int) -> UnsafeMutablePointer<Float> {
+    if buffer.count < count { buffer = FloatBuffer(count: count) }
+    return buffer.pointer
   }
 
   /// ‖g‖² over every valid gradient entry, for clipping by the global norm.

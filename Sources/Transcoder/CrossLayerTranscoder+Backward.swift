@@ -78,7 +78,7 @@ extension CrossLayerTranscoder {
       let values = act.entryValues[l]
       let norm = norms[l]
       // ∂sparsity/∂‖W_dec,i‖ / ‖W_dec,i‖, and whether the feature fired (its decoder rows move).
-      var normScale = [Float](repeating: 0, count: features)
+      let normScale = grads.normScales.pointer
       let rowsActive = grads.decoderRowsActive[l]
       for i in 0..<features {
         var s: Float = 0
@@ -91,39 +91,38 @@ extension CrossLayerTranscoder {
         normScale[i] = norm[i] > 0 ? s / norm[i] : 0
         rowsActive[i] = fired ? 1 : 0
       }
-      var gradA = [Float](repeating: 0, count: tokens.count)
-      gradA.withUnsafeMutableBufferPointer { gradA in
-        let gradA = gradA.baseAddress!
-        for target in l..<nLayers {
-          let w = decoder(from: l, to: target).pointer
-          let gw = grads.decoderWeights[l][target - l].pointer
-          let gt = g[target].pointer
-          ParallelLoop.forEachChunk(count: features, grain: 256) { range in
-            for i in range where offsets[i] < offsets[i + 1] {
-              let row = w + i * d
-              let gradRow = gw + i * d
-              if rowsActive[i] != 0 {
-                let s = normScale[i]
-                for j in 0..<d { gradRow[j] = s * row[j] }
-              }
-              for e in offsets[i]..<offsets[i + 1] {
-                let gRow = gt + Int(tokens[e]) * d
-                gradA[e] +=
-                  values[e] != 0 ? row_dot_axpy(row, gRow, gradRow, values[e], d) : row_dot(row, gRow, d)
-              }
+      // ∂loss/∂a of every entry.
+      let gradA = grads.entryGradients(count: tokens.count)
+      gradA.update(repeating: 0, count: tokens.count)
+      for target in l..<nLayers {
+        let w = decoder(from: l, to: target).pointer
+        let gw = grads.decoderWeights[l][target - l].pointer
+        let gt = g[target].pointer
+        ParallelLoop.forEachChunk(count: features, grain: 256) { range in
+          for i in range where offsets[i] < offsets[i + 1] {
+            let row = w + i * d
+            let gradRow = gw + i * d
+            if rowsActive[i] != 0 {
+              let s = normScale[i]
+              for j in 0..<d { gradRow[j] = s * row[j] }
+            }
+            for e in offsets[i]..<offsets[i + 1] {
+              let gRow = gt + Int(tokens[e]) * d
+              gradA[e] +=
+                values[e] != 0 ? row_dot_axpy(row, gRow, gradRow, values[e], d) : row_dot(row, gRow, d)
             }
           }
         }
-        // The sparsity term's own derivative in a.
-        for i in 0..<features {
-          for e in offsets[i]..<offsets[i + 1] {
-            let u = Foundation.tanh(c * norm[i] * values[e])
-            gradA[e] += lambda * c * norm[i] * (1 - u * u)
-          }
-        }
-        thresholdGradient(act, layer: l, gradA: gradA, lambdaP: lambdaP, bandwidth: eps, into: grads)
-        encoderGradient(act, layer: l, gradA: gradA, input: inputs[l], lambdaP: lambdaP, into: grads)
       }
+      // The sparsity term's own derivative in a.
+      for i in 0..<features {
+        for e in offsets[i]..<offsets[i + 1] {
+          let u = Foundation.tanh(c * norm[i] * values[e])
+          gradA[e] += lambda * c * norm[i] * (1 - u * u)
+        }
+      }
+      thresholdGradient(act, layer: l, gradA: gradA, lambdaP: lambdaP, bandwidth: eps, into: grads)
+      encoderGradient(act, layer: l, gradA: gradA, input: inputs[l], lambdaP: lambdaP, into: grads)
     }
     return loss
   }
@@ -231,15 +230,19 @@ extension CrossLayerTranscoder {
     }
     let dead = act.dead[l]
     guard !dead.isEmpty else { return }
-    // −(λ_p/N) Σ_{n: h ≤ θref} x_n = −(λ_p/N) (Σ_n x_n − Σ_{n: h > θref} x_n)
-    var columnSum = [Float](repeating: 0, count: d)
-    for t in 0..<n { row_axpy(&columnSum, x + t * d, 1, d) }
-    var pull = [[Float]](repeating: columnSum, count: dead.count)
+    // −(λ_p/N) Σ_{n: h ≤ θref} x_n = −(λ_p/N) (Σ_n x_n − Σ_{n: h > θref} x_n): per dead feature a
+    // row (d) of the scratch, after the column sum in the first d.
+    let scratch = grads.deadPulls(count: (dead.count + 1) * d)
+    let columnSum = scratch
+    columnSum.update(repeating: 0, count: d)
+    for t in 0..<n { row_axpy(columnSum, x + t * d, 1, d) }
+    let pull = scratch + d
+    for slot in dead.indices { (pull + slot * d).update(from: columnSum, count: d) }
     for (slot, token) in act.deadAbove[l] {
-      row_axpy(&pull[Int(slot)], x + Int(token) * d, -1, d)
+      row_axpy(pull + Int(slot) * d, x + Int(token) * d, -1, d)
     }
     for (slot, i) in dead.enumerated() {
-      row_axpy(gw + Int(i) * d, pull[slot], -lambdaP, d)
+      row_axpy(gw + Int(i) * d, pull + slot * d, -lambdaP, d)
       gb[Int(i)] -= lambdaP * Float(act.deadBelowCounts[l][slot])
     }
   }

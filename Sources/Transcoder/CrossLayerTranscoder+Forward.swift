@@ -24,17 +24,17 @@ extension CrossLayerTranscoder {
   ) -> CLTActivations {
     forwardPass(
       inputs: inputs, tokens: n, into: activations, dead: dead, bandwidth: bandwidth,
-      referenceThresholds: referenceThresholds, batchThreshold: { _, _, _ in nil },
+      referenceThresholds: referenceThresholds, batchThreshold: { _, _, _, _ in nil },
       tokenThresholds: { _, _ in nil })
   }
 
-  /// The forward pass with BatchTopK's threshold chosen by `batchThreshold` (h, N, hint) and
-  /// TopK's k-th value of each token by `tokenThresholds` (h, N) when they return values, else
+  /// The forward pass with BatchTopK's threshold chosen by `batchThreshold` (h, N, hint, scratch)
+  /// and TopK's k-th value of each token by `tokenThresholds` (h, N) when they return values, else
   /// over this batch and these features alone (see `CrossLayerTranscoder+SharedBatch`).
   func forwardPass(
     inputs: [FloatBuffer], tokens n: Int, into activations: CLTActivations?, dead: [[Int32]]?,
     bandwidth: Float, referenceThresholds: [Float]?,
-    batchThreshold search: (UnsafePointer<Float>, Int, Float?) throws -> Float?,
+    batchThreshold search: (UnsafePointer<Float>, Int, Float?, SelectionScratch) throws -> Float?,
     tokenThresholds: (UnsafePointer<Float>, Int) throws -> [Float]?
   ) rethrows -> CLTActivations {
     precondition(inputs.count == nLayers, "one input per layer")
@@ -47,13 +47,16 @@ extension CrossLayerTranscoder {
       linearTransposedForward(
         out: h, inp: inputs[l].pointer, weight: encoderWeights[l].pointer, bias: encoderBiases[l].pointer,
         rows: n, inDim: dModel, outDim: features)
-      let shared = activation == .batchTopK ? try search(h, n, referenceThresholds?[l]) : nil
+      let scratch = act.selectionScratch
+      let shared = activation == .batchTopK ? try search(h, n, referenceThresholds?[l], scratch) : nil
       var selection = layerSelection(
         layer: l, preActivations: h, rows: n, bandwidth: bandwidth, reference: referenceThresholds?[l],
-        batchThreshold: shared)
+        batchThreshold: shared, scratch: scratch)
       if activation == .topK { selection.tokenThresholds = try tokenThresholds(h, n) }
-      let scan = scanLayer(
-        preActivations: h, rows: n, selection: selection, dead: dead?[l] ?? [], keepNearMisses: true)
+      scanLayer(
+        preActivations: h, rows: n, selection: selection, dead: dead?[l] ?? [], keepNearMisses: true,
+        into: scratch)
+      let scan = scratch.merged
       act.thresholds[l] = selection.referenceThresholds
       act.selectedMinimum[l] = selection.selectedMinimum(scan: scan, rows: n)
       act.dead[l] = dead?[l] ?? []
@@ -92,7 +95,7 @@ extension CrossLayerTranscoder {
 
   func layerSelection(
     layer l: Int, preActivations h: UnsafePointer<Float>, rows n: Int, bandwidth: Float, reference: Float?,
-    batchThreshold shared: Float? = nil
+    batchThreshold shared: Float? = nil, scratch: SelectionScratch = SelectionScratch()
   ) -> LayerSelection {
     switch activation {
     case .jumpReLU:
@@ -109,7 +112,8 @@ extension CrossLayerTranscoder {
       let tau =
         shared
         ?? batchThreshold(
-          preActivations: h, count: n * features, select: min(k, features) * n, hint: reference)
+          preActivations: h, count: n * features, select: min(k, features) * n, hint: reference,
+          scratch: scratch)
       let bound = max(tau.nextDown, 0)
       let fire = [Float](repeating: bound, count: features)
       return LayerSelection(
@@ -121,16 +125,18 @@ extension CrossLayerTranscoder {
   /// The `select`-th largest positive pre-activation of the batch (0 when fewer are positive), found
   /// among the values above half the hint first, so that the selection runs on a few candidates
   /// per token rather than on all N·F values.
-  func batchThreshold(preActivations h: UnsafePointer<Float>, count: Int, select: Int, hint: Float?) -> Float
-  {
+  func batchThreshold(
+    preActivations h: UnsafePointer<Float>, count: Int, select: Int, hint: Float?,
+    scratch: SelectionScratch = SelectionScratch()
+  ) -> Float {
     guard select > 0 else { return .infinity }
     var bound = max(0, (hint ?? 0) / 2)
     while true {
-      let candidates = values(h, count: count, above: bound, expected: 2 * select)
+      values(h, count: count, above: bound, expected: 2 * select, into: scratch)
+      let candidates = scratch.candidates
       if candidates.count >= select {
-        var scratch = [Float](repeating: 0, count: candidates.count)
-        return scratch.withUnsafeMutableBufferPointer { s in
-          kth_largest(candidates, candidates.count, select, s.baseAddress!)
+        return scratch.withKth(count: candidates.count) {
+          kth_largest(candidates, candidates.count, select, $0)
         }
       }
       if bound == 0 { return 0 }
@@ -138,22 +144,22 @@ extension CrossLayerTranscoder {
     }
   }
 
-  /// The values of h[0 ..< count] above `bound`, in order.
-  func values(_ h: UnsafePointer<Float>, count: Int, above bound: Float, expected: Int) -> [Float] {
-    var candidates: [Float] = []
+  /// scratch.candidates ← the values of h[0 ..< count] above `bound`, in order.
+  func values(
+    _ h: UnsafePointer<Float>, count: Int, above bound: Float, expected: Int, into scratch: SelectionScratch
+  ) {
+    var candidates = scratch.takeCandidates()
     candidates.reserveCapacity(expected)
-    let chunk = 1 << 16
-    var index = [Int32](repeating: 0, count: chunk)
+    let chunk = SelectionScratch.chunk
+    let index = scratch.chunkIndex
     var start = 0
     while start < count {
       let m = min(chunk, count - start)
-      let c = index.withUnsafeMutableBufferPointer {
-        select_above_scalar(h + start, bound, m, $0.baseAddress!)
-      }
+      let c = select_above_scalar(h + start, bound, m, index)
       for q in 0..<c { candidates.append(h[start + Int(index[q])]) }
       start += m
     }
-    return candidates
+    scratch.candidates = candidates
   }
 
   // MARK: - Scan
@@ -168,29 +174,44 @@ extension CrossLayerTranscoder {
     var deadBelow: [Int32] = []
     var deadAbove: [(slot: Int32, token: Int32)] = []
     var kthSum: Double = 0
+
+    /// Empties the scan for `deadCount` dead features, keeping its arrays' storage.
+    mutating func reset(deadCount: Int) {
+      rowCounts.removeAll(keepingCapacity: true)
+      features.removeAll(keepingCapacity: true)
+      values.removeAll(keepingCapacity: true)
+      pre.removeAll(keepingCapacity: true)
+      deadSum = 0
+      deadBelow.refill(count: deadCount, with: 0)
+      deadAbove.removeAll(keepingCapacity: true)
+      kthSum = 0
+    }
   }
 
   /// Walks h (rows, F) once, in parallel over blocks of tokens, keeping each token's selected
-  /// features (and, with `keepNearMisses`, those kept but not fired, with a = 0).
+  /// features (and, with `keepNearMisses`, those kept but not fired, with a = 0), into
+  /// `scratch.merged`.
   func scanLayer(
     preActivations h: UnsafePointer<Float>, rows n: Int, selection: LayerSelection, dead: [Int32],
-    keepNearMisses: Bool
-  ) -> LayerScan {
+    keepNearMisses: Bool, into scratch: SelectionScratch
+  ) {
     let f = features
     let blocks = max(1, min(BLASThreads.current, n / 32))
     let blockSize = (n + blocks - 1) / blocks
-    var results = [LayerScan](repeating: LayerScan(), count: blocks)
+    var results = scratch.takeBlocks(blocks)
     results.withUnsafeMutableBufferPointer { out in
       let out = out.baseAddress!
       ParallelLoop.forEachIndex(count: blocks) { b in
         let range = (b * blockSize)..<min(n, (b + 1) * blockSize)
-        out[b] = self.scanRows(
+        self.scanRows(
           range, preActivations: h, selection: selection, dead: dead, keepNearMisses: keepNearMisses,
-          features: f)
+          features: f, into: &out[b])
       }
     }
-    var merged = results[0]
-    for block in results.dropFirst() {
+    var merged = scratch.merged
+    scratch.merged = LayerScan()
+    merged.reset(deadCount: dead.count)
+    for block in results {
       merged.rowCounts += block.rowCounts
       merged.features += block.features
       merged.values += block.values
@@ -200,16 +221,16 @@ extension CrossLayerTranscoder {
       merged.deadAbove += block.deadAbove
       merged.kthSum += block.kthSum
     }
-    return merged
+    scratch.merged = merged
+    scratch.blocks = results
   }
 
   private func scanRows(
     _ range: Range<Int>, preActivations h: UnsafePointer<Float>, selection: LayerSelection, dead: [Int32],
-    keepNearMisses: Bool, features f: Int
-  ) -> LayerScan {
-    var scan = LayerScan()
+    keepNearMisses: Bool, features f: Int, into scan: inout LayerScan
+  ) {
+    scan.reset(deadCount: dead.count)
     scan.rowCounts.reserveCapacity(range.count)
-    scan.deadBelow = [Int32](repeating: 0, count: dead.count)
     var index = [Int32](repeating: 0, count: f)
     var scratch = [Float](repeating: 0, count: f)
     let theta = selection.referenceThresholds
@@ -254,58 +275,66 @@ extension CrossLayerTranscoder {
         }
       }
     }
-    return scan
   }
 
   // MARK: - Layout
 
-  /// Fills the layer's CSR (active only) and CSC (active and near misses) from a scan.
+  /// Fills the layer's CSR (active only) and CSC (active and near misses) from a scan, in the
+  /// arrays the activations held from the last step (taken out so that refilling them does not
+  /// copy).
   private func store(_ scan: LayerScan, layer l: Int, into act: CLTActivations) {
     let n = scan.rowCounts.count
-    var rowOffsets = [Int](repeating: 0, count: n + 1)
-    var activeOffsets = [Int](repeating: 0, count: n + 1)
-    var activeIndices: [Int32] = []
-    var activeValues: [Float] = []
-    activeIndices.reserveCapacity(scan.features.count)
-    activeValues.reserveCapacity(scan.features.count)
-    var counts = [Int](repeating: 0, count: features + 1)
-    var fired = [Int32](repeating: 0, count: features)
+    var active = act.active[l]
+    act.active[l] = SparseActivations.empty
+    active.offsets.refill(count: n + 1, with: 0)
+    active.indices.removeAll(keepingCapacity: true)
+    active.values.removeAll(keepingCapacity: true)
+    active.indices.reserveCapacity(scan.features.count)
+    active.values.reserveCapacity(scan.features.count)
+    // counts[i + 1]: feature i's entries, then (summed) its first slot.
+    var counts = Array.takeRefilled(&act.featureOffsets[l], count: features + 1, with: 0)
+    var fired = Array.takeRefilled(&act.firingCounts[l], count: features, with: Int32(0))
+    var e = 0
     for t in 0..<n {
-      rowOffsets[t + 1] = rowOffsets[t] + scan.rowCounts[t]
-      for e in rowOffsets[t]..<rowOffsets[t + 1] {
+      for _ in 0..<scan.rowCounts[t] {
         let i = Int(scan.features[e])
         counts[i + 1] += 1
         if scan.values[e] != 0 {
-          activeIndices.append(scan.features[e])
-          activeValues.append(scan.values[e])
+          active.indices.append(scan.features[e])
+          active.values.append(scan.values[e])
           fired[i] += 1
         }
+        e += 1
       }
-      activeOffsets[t + 1] = activeIndices.count
+      active.offsets[t + 1] = active.indices.count
     }
     for i in 0..<features { counts[i + 1] += counts[i] }
-    var next = counts
     let total = scan.features.count
-    var tokens = [Int32](repeating: 0, count: total)
-    var values = [Float](repeating: 0, count: total)
-    var pre = [Float](repeating: 0, count: total)
+    var tokens = Array.takeRefilled(&act.entryTokens[l], count: total, with: Int32(0))
+    var values = Array.takeRefilled(&act.entryValues[l], count: total, with: Float(0))
+    var pre = Array.takeRefilled(&act.entryPre[l], count: total, with: Float(0))
+    // counts[i] serves as feature i's next free slot and ends as its end, feature i + 1's start.
+    e = 0
     for t in 0..<n {
-      for e in rowOffsets[t]..<rowOffsets[t + 1] {
+      for _ in 0..<scan.rowCounts[t] {
         let i = Int(scan.features[e])
-        let slot = next[i]
-        next[i] += 1
+        let slot = counts[i]
+        counts[i] += 1
         tokens[slot] = Int32(t)
         values[slot] = scan.values[e]
         pre[slot] = scan.pre[e]
+        e += 1
       }
     }
+    for i in stride(from: features, to: 0, by: -1) { counts[i] = counts[i - 1] }
+    counts[0] = 0
     act.featureOffsets[l] = counts
     act.entryTokens[l] = tokens
     act.entryValues[l] = values
     act.entryPre[l] = pre
     act.firingCounts[l] = fired
-    act.activeCounts[l] = activeIndices.count
-    act.active[l] = SparseActivations(offsets: activeOffsets, indices: activeIndices, values: activeValues)
+    act.activeCounts[l] = active.indices.count
+    act.active[l] = active
   }
 
   // MARK: - Decoder

@@ -21,8 +21,11 @@ extension CrossLayerTranscoder {
       activation == .topK
       ? layerSelection(layer: layer, preActivations: h.pointer, rows: rows, bandwidth: 0, reference: nil)
       : inferenceThresholds(layer: layer)
-    let scan = scanLayer(
-      preActivations: h.pointer, rows: rows, selection: selection, dead: [], keepNearMisses: false)
+    let scratch = SelectionScratch()
+    scanLayer(
+      preActivations: h.pointer, rows: rows, selection: selection, dead: [], keepNearMisses: false,
+      into: scratch)
+    let scan = scratch.merged
     var offsets = [Int](repeating: 0, count: rows + 1)
     for t in 0..<rows { offsets[t + 1] = offsets[t] + scan.rowCounts[t] }
     return SparseActivations(offsets: offsets, indices: scan.features, values: scan.values)

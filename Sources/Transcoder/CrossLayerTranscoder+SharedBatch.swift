@@ -32,11 +32,11 @@ extension CrossLayerTranscoder {
       return try forwardPass(
         inputs: inputs, tokens: n, into: activations, dead: dead, bandwidth: bandwidth,
         referenceThresholds: referenceThresholds,
-        batchThreshold: { h, n, hint in
+        batchThreshold: { h, n, hint, scratch in
           group.isDistributed
             ? try self.sharedBatchThreshold(
               h, count: n * self.features, select: min(self.k, self.features) * n * group.size, hint: hint,
-              group: group)
+              group: group, scratch: scratch)
             : nil
         }, tokenThresholds: { _, _ in nil })
     case .features(let group, let total):
@@ -44,8 +44,9 @@ extension CrossLayerTranscoder {
       let act = try forwardPass(
         inputs: inputs, tokens: n, into: activations, dead: dead, bandwidth: bandwidth,
         referenceThresholds: referenceThresholds,
-        batchThreshold: { h, n, hint in
-          try self.sharedBatchThreshold(h, count: n * self.features, select: k * n, hint: hint, group: group)
+        batchThreshold: { h, n, hint, scratch in
+          try self.sharedBatchThreshold(
+            h, count: n * self.features, select: k * n, hint: hint, group: group, scratch: scratch)
         }, tokenThresholds: { h, n in try self.sharedTokenThresholds(h, rows: n, k: k, group: group) })
       // Each process's ŷ holds b_dec once and its own features' contributions.
       let extra = Float(group.size - 1)
@@ -119,12 +120,14 @@ extension CrossLayerTranscoder {
   /// are dropped as it narrows, so a process does O(candidates) work in all, and what crosses the
   /// network is independent of N and F.
   func sharedBatchThreshold(
-    _ h: UnsafePointer<Float>, count: Int, select: Int, hint: Float?, group: Communicator
+    _ h: UnsafePointer<Float>, count: Int, select: Int, hint: Float?, group: Communicator,
+    scratch: SelectionScratch = SelectionScratch()
   ) throws -> Float {
     guard select > 0 else { return .infinity }
     var bound = max(0, (hint ?? 0) / 2)
     while true {
-      let candidates = values(h, count: count, above: bound, expected: 2 * select / group.size)
+      values(h, count: count, above: bound, expected: 2 * select / group.size, into: scratch)
+      let candidates = scratch.candidates
       let total = try group.sum(Double(candidates.count))
       if Int(total) >= select {
         return try narrow(candidates.map { Int64($0.bitPattern) }, select: Int64(select), group: group)

@@ -10,48 +10,24 @@ import Transcoder
 /// firing, and the running thresholds of rank-selected activations (layout in docs/FORMATS.md).
 /// Written atomically like clt.h5, so a crash while writing keeps the previous checkpoint.
 ///
-/// With sharded features every rank writes its own slice (`sliceURL`): a clt.h5 of its
-/// features alone plus `feature_offset` and `feature_ranks`, so that no process ever holds more
-/// than its slice; the run resumes on as many ranks, each reading its own file.
+/// With sharded features every rank writes its own slice (`FeatureShardedTraining.sliceURL`): a
+/// clt.h5 of its features alone plus `feature_offset` and `feature_ranks`, so that no process
+/// ever holds more than its slice; the run resumes on as many ranks, each reading its own file.
 extension CLTTrainer {
   /// Whether this process writes checkpoints: rank 0, or every rank when the features are
   /// sharded.
-  public var writesCheckpoints: Bool { communicator.isRoot || shardsFeatures }
+  public var writesCheckpoints: Bool { mode.writesCheckpoints }
 
   /// Where this process's part of the checkpoint `url` goes: `url` itself, or for rank r > 0 of
   /// a feature-sharded run `url` + ".rank" + r.
-  public func sliceURL(_ url: URL) -> URL {
-    shardsFeatures && communicator.rank > 0
-      ? URL(fileURLWithPath: url.path + ".rank\(communicator.rank)") : url
-  }
+  public func sliceURL(_ url: URL) -> URL { mode.sliceURL(url) }
 
   /// Saves the run so far, collectively: every process calls it at the same step. Data-parallel
   /// processes first check that they still hold the same parameters (the checkpoint, written by
   /// rank 0, stands for all of them), then the processes that write checkpoints write.
   public func checkpoint(to url: URL, createdBy: String) throws {
-    if communicator.isDistributed && !shardsFeatures { try checkReplicas() }
+    try mode.checkReplicas(of: self)
     if writesCheckpoints { try writeCheckpoint(to: url, createdBy: createdBy) }
-  }
-
-  /// Throws `TrainingError.replicasDiverged` unless every process's parameters sum (and sum of
-  /// squares) to the same bits. They should: each takes the same step from the same summed
-  /// gradients, so this catches a reduction that rounds differently on different ranks, or a
-  /// rank that trained on something else, before a checkpoint makes one rank's view the run's.
-  func checkReplicas() throws {
-    var sums: (Double, Double) = (0, 0)
-    for buffer in transcoder.parameterBuffers {
-      for k in 0..<buffer.count {
-        let v = Double(buffer[k])
-        sums.0 += v
-        sums.1 += v * v
-      }
-    }
-    let bits = [Int64(bitPattern: sums.0.bitPattern), Int64(bitPattern: sums.1.bitPattern)]
-    var low = bits
-    var high = bits
-    try low.withUnsafeMutableBufferPointer { try communicator.minimum($0.baseAddress!, count: 2) }
-    try high.withUnsafeMutableBufferPointer { try communicator.maximum($0.baseAddress!, count: 2) }
-    guard low == high else { throw TrainingError.replicasDiverged(step: step, rank: communicator.rank) }
   }
 
   /// Saves the run so far to `url` (this process's slice to `sliceURL(url)`), without the replica
@@ -61,8 +37,8 @@ extension CLTTrainer {
     saved.metadata.features = transcoder.features
     try saved.write(to: sliceURL(url)) { file in
       try file.setAttribute("checkpoint", Int64(1))
-      if self.shardsFeatures {
-        try file.setAttribute("feature_offset", Int64(self.featureOffset))
+      if let slice = self.mode.featureSlice {
+        try file.setAttribute("feature_offset", Int64(slice.lowerBound))
         try file.setAttribute("feature_ranks", Int64(self.communicator.size))
       }
       try file.setAttribute("adam_step", Int64(self.optimizer.step))
@@ -99,12 +75,15 @@ extension CLTTrainer {
             + TranscoderIdentity.modelLabel(name: self.metadata.model, sha256: self.metadata.modelSHA256))
       }
       // A feature-sharded checkpoint resumes only as one, on as many ranks (--shard-features).
-      let sharding = self.shardsFeatures ? "\(self.communicator.size)" : "none"
+      let slice = self.mode.featureSlice
       let checks: [(String, String, String)] = [
-        ("feature_ranks (--shard-features ranks)", try Self.attribute(file, "feature_ranks"), sharding),
+        (
+          "feature_ranks (--shard-features ranks)", try Self.attribute(file, "feature_ranks"),
+          slice.map { _ in "\(self.communicator.size)" } ?? "none"
+        ),
         (
           "feature_offset", try Self.attribute(file, "feature_offset"),
-          self.shardsFeatures ? "\(self.featureOffset)" : "none"
+          slice.map { "\($0.lowerBound)" } ?? "none"
         ),
         ("n_layers", "\(m.nLayers)", "\(self.metadata.nLayers)"),
         ("d_model", "\(m.dModel)", "\(self.metadata.dModel)"),
@@ -132,12 +111,7 @@ extension CLTTrainer {
     for (to, from) in zip(transcoder.parameterBuffers, saved.transcoder.parameterBuffers) {
       to.pointer.update(from: from.pointer, count: to.count)
     }
-    // A rank killed while the others wrote leaves slices of different steps.
-    let steps = Int64(saved.metadata.steps)
-    if shardsFeatures, try communicator.minimum(steps) != communicator.maximum(steps) {
-      throw TrainingError.checkpointMismatch(
-        path: path, reason: "the ranks' slices were saved at different steps (a rank died while writing)")
-    }
+    try mode.checkSavedSteps(saved.metadata.steps, path: path)
     normalizer = saved.normalizer
     step = saved.metadata.steps
     tokensSeen = saved.metadata.tokensSeen

@@ -15,19 +15,10 @@ import Transcoder
 /// the last step, the run goes over them again (another epoch), unless they are consumed.
 /// `checkpoint(to:createdBy:)` saves everything a run needs to continue (`init(resumingFrom:)`).
 ///
-/// Data parallel: with a `communicator` of several processes, each holds the same parameters and
-/// trains on its own shards; every step each takes batch/size rows, and the gradients, the loss
-/// terms, the firing counts and the metrics are summed over the processes, so that every process
-/// takes the same step one process would take on the union of their rows (BatchTopK selects
-/// across the global batch, clipping uses the global norm). The parameters then stay identical
-/// without ever being sent.
-///
-/// Feature sharding (`shardFeatures`): each process holds a contiguous slice of every layer's
-/// features (their encoder and decoder rows, thresholds and Adam moments) and trains on the same
-/// rows as the others; the forward pass selects across the slices and sums the partial
-/// reconstructions (`BatchSharing.features`), after which each process's gradients are already
-/// those of its own slice. The memory of the parameters and optimizer state divides by the
-/// number of processes; `assembledFile` gathers one ordinary clt.h5 at rank 0.
+/// The code here is that of one process. With a `communicator` of several, the processes divide
+/// each step by the run's `TrainingMode`, which the trainer asks wherever the processes must
+/// share or reduce something: by the batch's rows (`DataParallelTraining`, the default under
+/// mpirun) or by the features (`FeatureShardedTraining`, `shardFeatures`).
 public final class CLTTrainer {
   /// Fixed at the start, except that `limit(toSteps:)` may bring the last step forward.
   public private(set) var configuration: TrainingConfiguration
@@ -45,22 +36,18 @@ public final class CLTTrainer {
   private let firstPlannedSteps: Int
   let stream: ShardStream
   private let buffer: ShuffleBuffer
+  /// How the processes divide each step (one process: `SingleProcessTraining`).
+  let mode: any TrainingMode
   /// The processes training together (one when launched without mpirun).
-  public let communicator: Communicator
-  /// Rows of the global batch this process takes each step: batch / communicator.size, or the
-  /// whole batch when the features are sharded.
+  public var communicator: Communicator { mode.communicator }
+  /// Rows of the global batch this process takes each step: batch / communicator.size when data
+  /// parallel, else the whole batch.
   public let localBatch: Int
   /// Whether each process holds a slice of the features (and all of the batch) rather than all of
   /// the features (and a share of the batch).
-  public let shardsFeatures: Bool
+  public var shardsFeatures: Bool { mode.featureSlice != nil }
   /// The first of this process's features in each layer (0 unless the features are sharded).
-  public let featureOffset: Int
-  /// Processes the batch's tokens are divided among: 1 when the features are sharded.
-  var tokenShares: Int { shardsFeatures ? 1 : communicator.size }
-  /// How the forward pass divides the step.
-  var sharing: BatchSharing {
-    shardsFeatures ? .features(communicator, total: configuration.features) : .tokens(communicator)
-  }
+  public var featureOffset: Int { mode.featureSlice?.lowerBound ?? 0 }
   let optimizer: AdamOptimizer
   private let batchInputs: [FloatBuffer]
   let batchOutputs: [FloatBuffer]
@@ -91,28 +78,19 @@ public final class CLTTrainer {
   ) throws {
     var configuration = configuration
     self.stream = stream
-    self.communicator = communicator
-    shardsFeatures = shardFeatures
-    let ranks = communicator.size
-    let (divided, option) =
-      shardFeatures ? (configuration.features, "--features") : (configuration.batch, "--batch")
-    guard divided % ranks == 0 else {
-      throw TrainingError.invalidConfiguration(
-        "\(option) \(divided) does not divide among \(ranks) processes; give a multiple of \(ranks)")
-    }
-    localBatch = shardFeatures ? configuration.batch : configuration.batch / ranks
-    let localFeatures = shardFeatures ? configuration.features / ranks : configuration.features
-    featureOffset = shardFeatures ? communicator.rank * localFeatures : 0
+    let mode = try trainingMode(communicator, shardFeatures: shardFeatures, configuration: configuration)
+    self.mode = mode
     // The first shard fixes the shapes; the buffer then loads it like any other.
     let first = try stream.first()
     metadata = first.metadata
-    let tokenShares = shardFeatures ? 1 : ranks
-    if configuration.shuffleRows == 0 { configuration.shuffleRows = shuffleRows(metadata) * tokenShares }
+    if configuration.shuffleRows == 0 { configuration.shuffleRows = shuffleRows(metadata) * mode.tokenShares }
     try configuration.validate()
-    let local = configuration.perProcess(ranks, shardingFeatures: shardFeatures)
+    let local = mode.perProcess(configuration)
     self.configuration = configuration
     firstPlannedSteps = configuration.steps
-    let (l, d, f) = (metadata.nLayers, metadata.dModel, localFeatures)
+    localBatch = local.batch
+    let slice = mode.featureSlice ?? 0..<configuration.features
+    let (l, d, f) = (metadata.nLayers, metadata.dModel, slice.count)
     if let memoryLimit {
       let estimate = local.memoryEstimate(nLayers: l, dModel: d)
       guard estimate.bytes <= memoryLimit else {
@@ -120,15 +98,10 @@ public final class CLTTrainer {
           neededBytes: estimate.bytes, availableBytes: memoryLimit, detail: estimate.detail)
       }
     }
-    // Each process samples its own rows (the same ones when it holds a slice of the features);
-    // rank 0 draws as a single process does.
-    let draw = UInt64(tokenShares > 1 ? communicator.rank : 0)
     buffer = ShuffleBuffer(
-      capacity: local.shuffleRows, nLayers: l, dModel: d,
-      seed: configuration.seed &+ draw &* 0x9E37_79B9_7F4A_7C15)
+      capacity: local.shuffleRows, nLayers: l, dModel: d, seed: mode.samplingSeed(configuration.seed))
     transcoder = CrossLayerTranscoder(
-      nLayers: l, dModel: d, features: configuration.features, seed: configuration.seed,
-      slice: featureOffset..<(featureOffset + f))
+      nLayers: l, dModel: d, features: configuration.features, seed: configuration.seed, slice: slice)
     transcoder.activation = configuration.activation
     transcoder.k = configuration.k
     optimizer = AdamOptimizer(
@@ -144,10 +117,9 @@ public final class CLTTrainer {
     guard buffer.count > 0 else {
       throw TrainingError.noShards(
         "the shards hold no usable rows (\(buffer.skippedRows) had NaN or Inf)"
-          + (ranks > 1 ? " on rank \(communicator.rank)" : ""))
+          + (communicator.isDistributed ? " on rank \(communicator.rank)" : ""))
     }
-    normalizer =
-      shardFeatures ? ActivationNormalizer(buffer: buffer) : try Self.sharedNormalizer(buffer, communicator)
+    normalizer = try mode.normalizer(buffer)
     if let checkpoint {
       try restore(from: checkpoint)
     } else {
@@ -155,43 +127,21 @@ public final class CLTTrainer {
     }
   }
 
-  /// Scales from every process's rows together (the same rows one process would have held).
-  private static func sharedNormalizer(_ buffer: ShuffleBuffer, _ group: Communicator) throws
-    -> ActivationNormalizer
-  {
-    guard group.isDistributed else { return ActivationNormalizer(buffer: buffer) }
-    let sums = buffer.squaredNormSums()
-    var totals = sums.inputs + sums.outputs + [Double(buffer.count)]
-    try group.sum(&totals)
-    let (l, rows) = (buffer.nLayers, max(totals[2 * buffer.nLayers], 1))
-    return ActivationNormalizer(
-      meanSquaredInputNorms: totals[0..<l].map { $0 / rows },
-      meanSquaredOutputNorms: totals[l..<(2 * l)].map { $0 / rows }, dModel: buffer.dModel)
-  }
-
   /// b_dec and (JumpReLU) the thresholds, from the first batch: up to 4096 rows spread over the
   /// shuffle buffer, an equal share from each process, gathered so that every process starts
   /// from the same parameters.
   private func initializeFromFirstBatch() throws {
-    let ranks = tokenShares
-    let share = Int(try communicator.minimum(Int64(min(localBatch, buffer.count, 4096 / ranks))))
+    let ranks = mode.tokenShares
+    let share = try mode.commonRows(min(localBatch, buffer.count, 4096 / ranks))
     buffer.peek(
       share, inputs: batchInputs, outputs: batchOutputs, inputScales: normalizer.inputScales,
       outputScales: normalizer.outputScales)
     let d = transcoder.dModel
     let n = share * ranks
-    func gathered(_ local: [FloatBuffer]) throws -> [FloatBuffer] {
-      guard ranks > 1 else { return local }
-      return try local.map { buffer in
-        let all = FloatBuffer(count: n * d)
-        try communicator.gather(buffer.pointer, count: share * d, into: all.pointer)
-        return all
-      }
-    }
-    initializeDecoderBiases(targets: try gathered(batchOutputs), tokens: n)
+    initializeDecoderBiases(targets: try mode.gathered(batchOutputs, rows: share, width: d), tokens: n)
     if configuration.activation == .jumpReLU {
       transcoder.calibrateThresholds(
-        inputs: try gathered(batchInputs), tokens: n,
+        inputs: try mode.gathered(batchInputs, rows: share, width: d), tokens: n,
         fraction: min(0.5, configuration.initialL0 / Double(configuration.features)))
     }
   }
@@ -211,7 +161,7 @@ public final class CLTTrainer {
     }
   }
 
-  /// The trained transcoder as a clt.h5, with the run's attributes.
+  /// The trained transcoder as a clt.h5, with the run's attributes (this process's features).
   public func file(createdBy: String) -> CLTFile {
     file(transcoder, frequencies: frequencies, createdBy: createdBy)
   }
@@ -223,6 +173,12 @@ public final class CLTTrainer {
       metadata: CLTFileMetadata(
         shards: metadata, features: configuration.features, configuration: configuration,
         tokensSeen: tokensSeen, steps: step, createdBy: createdBy))
+  }
+
+  /// The trained transcoder as one ordinary clt.h5, at rank 0 (nil elsewhere): with sharded
+  /// features the slices are gathered there first (`FeatureShardedTraining.assembledFile`).
+  public func assembledFile(createdBy: String) throws -> CLTFile? {
+    try mode.assembledFile(of: self, createdBy: createdBy)
   }
 
   /// Ends the run after `steps` steps instead of the planned number (never before the steps
@@ -286,20 +242,15 @@ public final class CLTTrainer {
     try transcoder.forward(
       inputs: batchInputs, tokens: n, into: activations, dead: deadFeatures(),
       bandwidth: coefficients.bandwidth,
-      referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil, sharing: sharing)
+      referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil,
+      sharing: mode.sharing(features: configuration.features))
     let t1 = clock.now
-    var loss = transcoder.backward(
+    let localLoss = transcoder.backward(
       activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients, into: gradients)
     let t2 = clock.now
+    let (loss, squaredNorm) = try mode.reduce(localLoss, of: self)
     // Each process's gradient is a mean over its n rows: the global batch's is their sum / size.
-    let ranks = Float(tokenShares)
-    var squaredNorm: Double
-    if shardsFeatures {
-      (loss, squaredNorm) = try shardedLossAndNorm(loss)
-    } else {
-      if communicator.isDistributed { loss = try sumGradients(loss) }
-      squaredNorm = gradients.squaredNorm()
-    }
+    let ranks = Float(mode.tokenShares)
     let norm = Float(squaredNorm.squareRoot()) / ranks
     let clip = norm > configuration.gradientClip && norm.isFinite ? configuration.gradientClip / norm : 1
     optimizer.learningRate = learningRate
@@ -341,12 +292,9 @@ public final class CLTTrainer {
   private func updateRunningThresholds() throws {
     let weight = max(0.05, 1 / Double(step + 1))
     // BatchTopK's threshold is already the global batch's; TopK's is a mean over each process's
-    // tokens, and the processes hold equally many.
+    // tokens.
     var selected = activations.selectedMinimum.map(Double.init)
-    if configuration.activation == .topK && tokenShares > 1 {
-      try communicator.sum(&selected)
-      selected = selected.map { $0 / Double(communicator.size) }
-    }
+    if configuration.activation == .topK { try mode.averageOverTokenShares(&selected) }
     for l in 0..<transcoder.nLayers {
       let measured = selected[l]
       runningThresholds[l] = Float((1 - weight) * Double(runningThresholds[l]) + weight * Double(measured))
@@ -363,10 +311,11 @@ public final class CLTTrainer {
   private func measure(_ act: CLTActivations) throws -> (
     nmse: [Double], explainedVariance: [Double], l0: [Double], dead: [Double]
   ) {
-    let n = act.tokens * tokenShares
+    let n = act.tokens * mode.tokenShares
     let (d, f) = (transcoder.dModel, transcoder.features)
     var deadCounts: [Int64] = []
-    let sums = try batchSums(act)
+    var sums = BatchSums(act, targets: batchOutputs, dModel: d)
+    try mode.combine(&sums)
     var nmse: [Double] = []
     var explained: [Double] = []
     var l0: [Double] = []
@@ -380,7 +329,7 @@ public final class CLTTrainer {
       let residualVariance = squaredErrors - residualSums.reduce(0) { $0 + $1 * $1 } / Double(n)
       nmse.append(variance > 0 ? squaredErrors / variance : 0)
       explained.append(variance > 0 ? 1 - residualVariance / variance : 0)
-      l0.append(layer[2 * d + 2] / Double(n))
+      l0.append(layer[sums.activePairsIndex] / Double(n))
       let counts = sums.firing[l]
       for i in 0..<f where counts[i] > 0 {
         fireCounts[l][i] += Int(counts[i])
@@ -390,7 +339,7 @@ public final class CLTTrainer {
       let window = configuration.deadWindow
       deadCounts.append(Int64(lastFired[l].filter { now - $0 >= window }.count))
     }
-    if shardsFeatures { try communicator.sum(&deadCounts) }
+    try mode.totalOverFeatureSlices(&deadCounts)
     dead = deadCounts.map { Double($0) / Double(configuration.features) }
     tokensSeen += n
     return (nmse, explained, l0, dead)
