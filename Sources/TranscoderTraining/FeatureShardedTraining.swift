@@ -1,5 +1,5 @@
-import CLTFormat
 import CKernels
+import CLTFormat
 import Collectives
 import Foundation
 import Kernels
