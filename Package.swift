@@ -249,5 +249,11 @@ let package = Package(
       // The pinned --help texts, read and rewritten in place through #filePath, not as resources.
       exclude: ["Fixtures/help"]),
   ],
-  swiftLanguageModes: [.v5]
+  // Swift 6 mode: data races are compile-time errors. What the checker cannot see is confined to
+  // `@unchecked Sendable` types, each saying why it is safe: buffers written by threads in disjoint
+  // slices (FloatBuffer, Kernels.UncheckedSendable for concurrentPerform's bodies, attribution's
+  // per-thread Scratch), read-only mapped files (MappedFile, GGUFFile, SafetensorsFile), a tokenizer
+  // whose cache is locked (BPETokenizer), signal-handler state under a lock (InterruptRequest,
+  // SignalCleanup) and a pipe reader's buffer ordered by a DispatchGroup (Plots' PlotOutput).
+  swiftLanguageModes: [.v6]
 )

@@ -99,7 +99,7 @@ public enum DOTWriter {
         if case .error(let layer, _) = g.nodes[n] { return layer }
         return nil
       }
-      let text = "error\n" + layers.sorted().map { "L\($0)" }.joined(separator: " ")
+      let text = "error" + (layers.count > 1 ? " ×\(layers.count)" : "")
       return "shape=box, fillcolor=\"#e6e6e6\", fontsize=8, fontcolor=\"#555555\", label=\(quote(text))"
     case .embedding:
       let text = visible(report.tokenText(g.tokens[node.position]))

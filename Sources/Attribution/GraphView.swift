@@ -7,10 +7,11 @@ import FeatureIndex
 /// The rules, which docs/FORMATS.md repeats:
 /// - **Node budget.** The `maxNodes` feature and error nodes pruning kept with the largest
 ///   influence on the logits (`AttributionGraph.nodeInfluence`).
-/// - **Supernodes.** Chosen features at one position with the same `FeatureLabel.group` become one
-///   node listing its members, placed at their lowest layer.
-/// - **Errors.** The chosen error nodes of one position become one node, at the lowest of their
-///   layers; it lists the layers.
+/// - **Supernodes.** Chosen features at one position with the same `FeatureLabel.group`, within
+///   `supernodeSpan` layers of the lowest of them, become one node listing its members, placed at
+///   that lowest layer (a wider span would pull a late feature far below its layer).
+/// - **Errors.** Each chosen error node stays one node, at its layer and position, drawn small: on
+///   a weak CLT they are most of the influence, and merging them across layers hid where it enters.
 /// - **Edges.** A merged node's edge is the sum of its members' direct effects (edges between
 ///   members of one node are left out). Each node gets its `inputsPerNode` strongest inputs and
 ///   each source its strongest output, but never an edge below `minimumFraction` of the strongest
@@ -52,7 +53,8 @@ public struct GraphView: Sendable {
   ///   - label: a feature's label from its layer and index, or nil where there is none.
   public init(
     report: AttributionReport, maxNodes: Int = 40, inputsPerNode: Int = 3, minimumFraction: Float = 0.05,
-    maxTokenColumns: Int = 40, label: (_ layer: Int, _ feature: Int) -> FeatureLabel? = { _, _ in nil }
+    maxTokenColumns: Int = 40, supernodeSpan: Int = 4,
+    label: (_ layer: Int, _ feature: Int) -> FeatureLabel? = { _, _ in nil }
   ) {
     let g = report.graph
     let kept = report.pruning.keptNodes
@@ -60,7 +62,7 @@ public struct GraphView: Sendable {
     keptCount = (0..<(g.featureCount + g.errorCount)).count(where: { kept[$0] })
     let chosen = Self.chosenNodes(report, maxNodes: maxNodes)
 
-    // Merge the chosen nodes: features by (position, group), errors by position.
+    // Merge the chosen features by (position, group), within the span; features come layer by layer.
     var nodes: [Node] = []
     var viewOf: [Int: Int] = [:]
     var groups: [String: Int] = [:]
@@ -73,15 +75,13 @@ public struct GraphView: Sendable {
         if let l { key = "f\(position)\u{1F}\(l.group)" }
         node = Node(kind: .feature, members: [n], position: position, layer: layer, influence: 0, label: l)
       case .error(let layer, let position):
-        key = "e\(position)"
         node = Node(kind: .error, members: [n], position: position, layer: layer, influence: 0, label: nil)
       default: continue
       }
       node.influence = influence[n]
-      if let key, let existing = groups[key] {
+      if let key, let existing = groups[key], node.layer - nodes[existing].layer <= supernodeSpan {
         nodes[existing].members.append(n)
         nodes[existing].influence += influence[n]
-        nodes[existing].layer = min(nodes[existing].layer, node.layer)
         if nodes[existing].kind == .feature { nodes[existing].kind = .supernode }
         viewOf[n] = existing
       } else {

@@ -126,7 +126,8 @@ extension LocalReplacementModel {
         for i in 0..<count { body(i, scratch[0]) }
         return
       }
-      DispatchQueue.concurrentPerform(iterations: threads) { t in
+      // Iteration i touches only its own rows and columns, and thread t only scratch[t].
+      ParallelLoop.forEachIndex(count: threads) { t in
         for i in stride(from: t, to: count, by: threads) { body(i, scratch[t]) }
       }
     }

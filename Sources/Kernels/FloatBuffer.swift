@@ -3,6 +3,9 @@
 ///
 /// Forward passes keep their activations in a handful of these, allocated once per call
 /// size and reused, so no allocation happens inside a layer loop.
+///
+/// `@unchecked Sendable`: threads share a buffer only through `ParallelLoop` and BLAS, each writing
+/// its own disjoint slice; nothing else writes one that another thread reads.
 public final class FloatBuffer: @unchecked Sendable {
   /// Number of `Float` elements.
   public let count: Int

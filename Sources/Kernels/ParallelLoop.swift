@@ -13,10 +13,14 @@ public enum ParallelLoop {
       return
     }
     let chunk = (count + threads - 1) / threads
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
-      let start = t * chunk
-      let end = min(count, start + chunk)
-      if start < end { body(start..<end) }
+    withoutActuallyEscaping(body) { body in
+      // Chunk t touches only its own range (see `UncheckedSendable` for why this is unchecked).
+      nonisolated(unsafe) let body = body
+      DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let start = t * chunk
+        let end = min(count, start + chunk)
+        if start < end { body(start..<end) }
+      }
     }
   }
 
@@ -28,6 +32,21 @@ public enum ParallelLoop {
       for i in 0..<count { body(i) }
       return
     }
-    DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    withoutActuallyEscaping(body) { body in
+      nonisolated(unsafe) let body = body
+      DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+    }
   }
+}
+
+/// A value handed to `concurrentPerform`'s threads without the compiler's proof that it is safe
+/// to share. Why: parallel loops write through raw pointers into disjoint slices of one buffer
+/// (chunk t touches only its range), a disjointness the type system cannot express; making every
+/// body `@Sendable` would forbid exactly those captures. The caller's contract, that concurrent
+/// iterations touch disjoint memory, stands in for the check. (`ParallelLoop` itself holds its
+/// non-escaping body as `nonisolated(unsafe)` instead: a closure from `withoutActuallyEscaping`
+/// must not be copied into a value, which crashed when a tuple held one.)
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+  public let value: Value
+  public init(_ value: Value) { self.value = value }
 }

@@ -71,9 +71,10 @@ public final class LlamaWeights {
     }
     var results = [Result<Block, Error>?](repeating: nil, count: config.nLayers)
     results.withUnsafeMutableBufferPointer { slots in
-      let slots = UncheckedSendable(slots)
+      // Each iteration reads the mapped file and writes only its own slot.
+      let (slots, block) = (UncheckedSendable(slots), UncheckedSendable(block))
       DispatchQueue.concurrentPerform(iterations: config.nLayers) { l in
-        slots.value[l] = Result { try block(l) }
+        slots.value[l] = Result { try block.value(l) }
       }
     }
     let blocks = try results.map { try $0!.get() }
@@ -82,10 +83,4 @@ public final class LlamaWeights {
       outputNorm: try load("output_norm.weight", [c]),
       output: file.tensors["output.weight"] != nil ? try load("output.weight", [config.vocabSize, c]) : nil)
   }
-}
-
-/// Lets concurrentPerform's iterations write disjoint slots of one buffer.
-private struct UncheckedSendable<T>: @unchecked Sendable {
-  let value: T
-  init(_ value: T) { self.value = value }
 }

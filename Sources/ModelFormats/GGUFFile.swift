@@ -4,6 +4,9 @@ import Foundation
 /// descriptions, then the aligned tensor data. Format: ggml's docs/gguf.md.
 ///
 /// Tensors are dequantised to float32 on request (`floats`), once, at model load.
+///
+/// `@unchecked Sendable`: everything is set in `init` and never changed; threads only read the map
+/// (the Llama loader dequantises its layers concurrently).
 public final class GGUFFile: @unchecked Sendable {
   /// One tensor's description.
   public struct TensorInfo: Sendable, Equatable {

@@ -6,6 +6,8 @@ import Foundation
 
 /// A read-only memory map of a whole file. Checkpoints are mapped rather than read so that
 /// opening a multi-gigabyte model costs nothing until its tensors are touched.
+///
+/// `@unchecked Sendable`: the map is read-only (PROT_READ) and unmapped only in `deinit`.
 public final class MappedFile: @unchecked Sendable {
   /// The file's path, for error messages.
   public let path: String

@@ -3,6 +3,8 @@ import Foundation
 /// A safetensors checkpoint, memory-mapped: an 8-byte little-endian header length, a JSON header
 /// mapping each tensor name to `{dtype, shape, data_offsets}`, then the raw little-endian data.
 /// Format: https://github.com/huggingface/safetensors (the "Format" section of its README).
+///
+/// `@unchecked Sendable`: its header and map are set in `init` and only read afterwards.
 public final class SafetensorsFile: @unchecked Sendable {
   /// Element types this reader converts to Float.
   public static let supportedDTypes = ["F32", "F16", "BF16"]

@@ -4,6 +4,9 @@ import Foundation
 /// A graceful stop for long runs: the first SIGINT or SIGTERM only raises a flag, which the run
 /// checks between steps to save its state and stop (clt-fit writes a final checkpoint); a second
 /// one exits at once, removing the file being written, like `SignalCleanup`.
+///
+/// `@unchecked Sendable`: its count and signal are read and written under its lock, from the
+/// signal source's queue and the run's thread.
 public final class InterruptRequest: @unchecked Sendable {
   private var sources: [DispatchSourceSignal] = []
   private let lock = NSLock()

@@ -4,6 +4,9 @@ import Foundation
 /// On SIGINT or SIGTERM, removes the file a tool is half-way through writing and exits with
 /// 128 + signal, so that an interrupted run never leaves a partial output behind; outputs that
 /// were completed (renamed into place) stay valid.
+///
+/// `@unchecked Sendable`: the function that names the path to remove is set and read under its
+/// lock, from the tool's thread and the signal source's queue.
 public final class SignalCleanup: @unchecked Sendable {
   private var sources: [DispatchSourceSignal] = []
   private let lock = NSLock()

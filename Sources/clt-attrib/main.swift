@@ -93,8 +93,8 @@ struct CLTAttrib: ParsableCommand {
     name: .long, parsing: .unconditional,
     help: ArgumentHelp(
       "DOT output: the feature and error nodes drawn, the most influential on the logits.",
-      discussion: "Features at one position with the same label are drawn as one supernode and a "
-        + "position's errors as one node; each node shows its strongest inputs (docs/FORMATS.md). "
+      discussion: "Features at one position with the same label, within 4 layers, are drawn as one "
+        + "supernode; each node shows its strongest inputs (docs/FORMATS.md). "
         + "--dot-all draws the whole pruned graph instead."))
   var dotMaxNodes: Int = 40
 

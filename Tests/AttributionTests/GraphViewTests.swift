@@ -66,8 +66,7 @@ import Testing
     }
     #expect(Set(keys).count == keys.count)
     #expect(
-      Set(view.nodes.filter { $0.kind == .error }.map(\.position)).count
-        == view.nodes.count { $0.kind == .error })
+      view.nodes.filter { $0.kind == .error }.allSatisfy { $0.members.count == 1 }, "errors are not merged")
     // With one group for all, features merge exactly by position.
     let one = GraphView(report: report, maxNodes: 12) { _, _ in FeatureLabel(text: "x", group: "x") }
     let featurePositions = chosen.compactMap { n -> Int? in

@@ -22,10 +22,12 @@ import Transcoder
 
   /// γ = 1, W_U = identity on a 3-token vocabulary, without centring: a feature's logit effects are
   /// its residual direction.
-  static let readout = LogitReadout(
-    normWeight: FloatBuffer([1, 1, 1]), centers: false,
-    unembedding: FloatBuffer([1, 0, 0, 0, 1, 0, 0, 0, 1]),
-    vocabularySize: 3, dModel: 3)
+  static var readout: LogitReadout {
+    LogitReadout(
+      normWeight: FloatBuffer([1, 1, 1]), centers: false,
+      unembedding: FloatBuffer([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      vocabularySize: 3, dModel: 3)
+  }
 
   @Test(
     "the builder keeps each feature's strongest examples in order, with the tokens before them, and counts")

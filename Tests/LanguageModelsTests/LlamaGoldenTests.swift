@@ -114,8 +114,9 @@ private let smolLM2 = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
   .deletingLastPathComponent().appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
 
 /// One load shared by the real-model tests (dequantising 135M parameters takes a moment); the suite
-/// is serialized because a model reuses its scratch buffers and so runs one call at a time.
-private let smolLM2Model = Result { try LlamaModel(gguf: smolLM2, hashWeights: false) }
+/// is serialized because a model reuses its scratch buffers and so runs one call at a time, which
+/// is also why sharing it unchecked is safe.
+nonisolated(unsafe) private let smolLM2Model = Result { try LlamaModel(gguf: smolLM2, hashWeights: false) }
 
 @Suite(
   .serialized,

@@ -125,7 +125,9 @@ import Transcoder
     }
     let plain = try ToolHarness.run("clt-attrib", args, stdin: prompt)
     #expect(plain.status == 0, "\(plain.stderr)")
-    let drawn = plain.stdout.split(separator: "\n").filter { $0.hasPrefix("  n") && $0.contains(" [shape=") }
+    let drawn = plain.stdout.split(separator: "\n").filter {
+      $0.hasPrefix("  n") && $0.dropFirst(3).first?.isNumber == true && !$0.contains(" -> ")
+    }
     let inner = drawn.filter { !$0.contains("#e3f2d9") && !$0.contains("#fbe6b8") }
     #expect(!inner.isEmpty && inner.count <= 6, "at most 6 feature or error nodes: \(inner)")
     #expect(plain.stdout.contains("the 6 most influential of"))
