@@ -7,8 +7,9 @@ import Foundation
 public enum DOTWriter {
   /// The legible picture (`GraphView`): layers as ranks from the prompt's tokens at the bottom to
   /// the logits at the top, positions as columns in prompt order, a column of layer names at the
-  /// left, and only the view's edges, drawn without moving the nodes (constraint=false) so that a
-  /// merged node's edge pointing down a layer cannot reorder the ranks.
+  /// left, and only the view's edges: those up the layers weightless (dot routes them between the
+  /// ranks without pulling nodes out of their columns), any other unconstrained, so that a merged
+  /// node's edge pointing level or down cannot reorder the ranks.
   public static func write(_ report: AttributionReport, view: GraphView) -> String {
     let g = report.graph
     let name = { (v: Int) in "n\(v)" }
@@ -23,7 +24,8 @@ public enum DOTWriter {
       "\(report.modelName): \(quotedPrompt(report.prompt))\ncompleteness "
       + "\(String(format: "%.2f", report.scores.completeness)), replacement "
       + "\(String(format: "%.2f", report.scores.replacement)); the \(shown) most influential of "
-      + "\(view.keptCount) kept features and errors, \(view.edges.count) strongest edges"
+      + "\(view.keptCount) kept features and errors in \(view.nodes.count(where: { [.feature, .supernode, .error].contains($0.kind) })) nodes, "
+      + "\(view.edges.count) strongest edges"
     var lines = [
       "digraph attribution {",
       "  graph [rankdir=BT, newrank=true, ranksep=0.3, nodesep=0.18, fontname=\"Helvetica\", fontsize=13, "
@@ -39,7 +41,6 @@ public enum DOTWriter {
     // The layer names down the left, chained bottom to top; they fix the ranks.
     lines.append("  node [shape=plaintext, style=\"\", fontsize=10, fontcolor=\"#777777\"];")
     for key in rankKeys { lines.append("  r\(key + 1) [label=\(quote(rankName(key)))];") }
-    lines.append("  " + rankKeys.map { "r\($0 + 1)" }.joined(separator: " -> ") + " [style=invis];")
     for key in rankKeys {
       let row = (members[key] ?? []).sorted {
         let (a, b) = (view.nodes[$0], view.nodes[$1])
@@ -50,19 +51,32 @@ public enum DOTWriter {
       // Left to right in prompt order: flat invisible edges order a rank.
       if chain.count > 1 { lines.append("  \(chain.joined(separator: " -> ")) [style=invis];") }
     }
-    // Each node above its token: a heavy invisible edge from the token's column.
-    let token = Dictionary(
-      view.nodes.indices.filter { view.nodes[$0].kind == .embedding }.map { (view.nodes[$0].position, $0) }
-    ) { a, _ in a }
-    for (v, node) in view.nodes.enumerated() where node.kind != .embedding {
-      if let t = token[node.position] { lines.append("  \(name(t)) -> \(name(v)) [style=invis, weight=4];") }
+    // Columns: each position's nodes chained upwards from its token by heavy invisible edges, rank
+    // to rank, which dot keeps straight; the layer names are one such column at the left.
+    var column: [Int: [Int: [Int]]] = [:]  // position → rank → nodes
+    for (v, node) in view.nodes.enumerated() {
+      column[node.position, default: [:]][node.layer, default: []].append(v)
     }
+    for ranks in column.values {
+      let keys = ranks.keys.sorted()
+      for (below, above) in zip(keys, keys.dropFirst()) {
+        for v in ranks[above]! {
+          lines.append("  \(name(ranks[below]![0])) -> \(name(v)) [style=invis, weight=100];")
+        }
+      }
+    }
+    lines.append(
+      "  " + rankKeys.map { "r\($0 + 1)" }.joined(separator: " -> ") + " [style=invis, weight=100];")
     let largest = view.edges.map { abs($0.weight) }.max() ?? 1
     for e in view.edges {
       let width = 0.8 + 4.2 * Double(abs(e.weight) / max(largest, 1e-30))
       let colour = e.weight > 0 ? "#1f66c2" : "#d23b2f"
+      // An edge up the layers is laid out like the column chains (dot routes it between the ranks);
+      // one that a merged node sends level or down must not reorder the ranks.
+      let upwards = view.nodes[e.source].layer < view.nodes[e.target].layer
       lines.append(
-        "  \(name(e.source)) -> \(name(e.target)) [constraint=false, penwidth=\(String(format: "%.2f", width)), "
+        "  \(name(e.source)) -> \(name(e.target)) [\(upwards ? "weight=0" : "constraint=false"), "
+          + "penwidth=\(String(format: "%.2f", width)), "
           + "color=\"\(colour)\", tooltip=\(quote(String(format: "%.4g", e.weight)))];")
     }
     lines.append("}")
@@ -85,21 +99,25 @@ public enum DOTWriter {
         + "tooltip=\(quote("activation \(String(format: "%.3g", f.activation))"))"
     case .supernode:
       let fs = node.members.map(feature)
+      // The first six members (the most influential), three to a line; the tooltip lists them all.
       let ids = fs.map { "\($0.layer)/\($0.index)" }
       var rows: [String] = []
-      for start in stride(from: 0, to: ids.count, by: 3) {
+      for start in stride(from: 0, to: min(ids.count, 6), by: 3) {
         rows.append(ids[start..<min(start + 3, ids.count)].joined(separator: " "))
       }
+      if ids.count > 6 { rows.append("+\(ids.count - 6) more") }
       let layers = fs.map(\.layer)
       let span = layers.min() == layers.max() ? "L\(layers[0])" : "L\(layers.min()!)–\(layers.max()!)"
       let text = "\(span) ×\(fs.count)" + labelLine(node.label) + "\n" + rows.joined(separator: "\n")
-      return "shape=box, style=\"rounded,filled,bold\", fillcolor=\"#c4d9f2\", label=\(quote(text))"
+      return "shape=box, style=\"rounded,filled,bold\", fillcolor=\"#c4d9f2\", label=\(quote(text)), "
+        + "tooltip=\(quote(ids.joined(separator: " ")))"
     case .error:
       let layers = node.members.compactMap { n -> Int? in
         if case .error(let layer, _) = g.nodes[n] { return layer }
         return nil
       }
-      let text = "error" + (layers.count > 1 ? " ×\(layers.count)" : "")
+      let span = layers.min() == layers.max() ? "L\(layers[0])" : "L\(layers.min()!)–\(layers.max()!)"
+      let text = layers.count > 1 ? "error ×\(layers.count)\n\(span)" : "error"
       return "shape=box, fillcolor=\"#e6e6e6\", fontsize=8, fontcolor=\"#555555\", label=\(quote(text))"
     case .embedding:
       let text = visible(report.tokenText(g.tokens[node.position]))

@@ -5,19 +5,21 @@ import FeatureIndex
 /// grouped into supernodes, the prompt's tokens and the logits, and each node's strongest inputs.
 ///
 /// The rules, which docs/FORMATS.md repeats:
-/// - **Node budget.** The `maxNodes` feature and error nodes pruning kept with the largest
-///   influence on the logits (`AttributionGraph.nodeInfluence`).
-/// - **Supernodes.** Chosen features at one position with the same `FeatureLabel.group`, within
-///   `supernodeSpan` layers of the lowest of them, become one node listing its members, placed at
-///   that lowest layer (a wider span would pull a late feature far below its layer).
-/// - **Errors.** Each chosen error node stays one node, at its layer and position, drawn small: on
-///   a weak CLT they are most of the influence, and merging them across layers hid where it enters.
-/// - **Edges.** A merged node's edge is the sum of its members' direct effects (edges between
-///   members of one node are left out). Each node gets its `inputsPerNode` strongest inputs and
-///   each source its strongest output, but never an edge below `minimumFraction` of the strongest
-///   one drawn, which would be too thin to see.
+/// - **Node budget.** Kept features and errors are taken in order of influence on the logits
+///   (`AttributionGraph.nodeInfluence`) until `maxNodes` nodes are drawn; a member joining a node
+///   already drawn costs nothing.
+/// - **Supernodes.** A feature joins a drawn feature node of its position with the same
+///   `FeatureLabel.group` whose layer (that of its first, most influential member) is within
+///   `supernodeSpan` layers of its own.
+/// - **Errors.** A position's error nodes are one node at the layer of the most influential of
+///   them: on a weak CLT errors carry much of the influence, and one per layer would crowd the
+///   features out.
+/// - **Edges.** A merged node's edge is the sum of its members' direct effects (edges inside a node
+///   are left out). Each node gets its `inputsPerNode` strongest inputs of at least a tenth of its
+///   strongest, and each source its strongest output; none below `minimumFraction` of the strongest
+///   edge, which would be too thin to see.
 /// - **Tokens.** Every position of the prompt at the bottom, in order (on a prompt longer than
-///   `maxTokenColumns`, only the positions a chosen node or drawn edge touches); logits at the top.
+///   `maxTokenColumns`, only the positions a drawn node or edge touches); logits at the top.
 public struct GraphView: Sendable {
   public enum Kind: Sendable, Equatable {
     case feature, supernode, error, embedding, logit
@@ -45,14 +47,14 @@ public struct GraphView: Sendable {
 
   public var nodes: [Node]
   public var edges: [Edge]
-  /// Feature and error nodes pruning kept, of which `maxNodes` were chosen.
+  /// Feature and error nodes pruning kept, of which `shownCount` are drawn.
   public var keptCount: Int
 
   /// The view of `report`'s pruned graph.
   /// - Parameters:
   ///   - label: a feature's label from its layer and index, or nil where there is none.
   public init(
-    report: AttributionReport, maxNodes: Int = 40, inputsPerNode: Int = 3, minimumFraction: Float = 0.05,
+    report: AttributionReport, maxNodes: Int = 40, inputsPerNode: Int = 3, minimumFraction: Float = 0.01,
     maxTokenColumns: Int = 40, supernodeSpan: Int = 4,
     label: (_ layer: Int, _ feature: Int) -> FeatureLabel? = { _, _ in nil }
   ) {
@@ -60,34 +62,47 @@ public struct GraphView: Sendable {
     let kept = report.pruning.keptNodes
     let influence = report.influence
     keptCount = (0..<(g.featureCount + g.errorCount)).count(where: { kept[$0] })
-    let chosen = Self.chosenNodes(report, maxNodes: maxNodes)
+    let labelled = Set(Self.labelCandidates(report, maxNodes: maxNodes).map { [$0.layer, $0.feature] })
 
-    // Merge the chosen features by (position, group), within the span; features come layer by layer.
     var nodes: [Node] = []
     var viewOf: [Int: Int] = [:]
-    var groups: [String: Int] = [:]
-    for n in chosen {
-      var key: String? = nil
-      var node: Node
+    var featureNodes: [String: [Int]] = [:]  // "position group" → view nodes
+    var errorNode: [Int: Int] = [:]  // position → view node
+    func join(_ n: Int, _ v: Int) {
+      nodes[v].members.append(n)
+      nodes[v].influence += influence[n]
+      if nodes[v].kind == .feature { nodes[v].kind = .supernode }
+      viewOf[n] = v
+    }
+    func add(_ node: Node, _ n: Int) -> Int {
+      viewOf[n] = nodes.count
+      nodes.append(node)
+      return nodes.count - 1
+    }
+    for n in Self.rankedCandidates(report) where nodes.count < maxNodes {
       switch g.nodes[n] {
       case .feature(let layer, let position, let index, _):
+        guard labelled.contains([layer, index]) else { continue }
         let l = label(layer, index)
-        if let l { key = "f\(position)\u{1F}\(l.group)" }
-        node = Node(kind: .feature, members: [n], position: position, layer: layer, influence: 0, label: l)
+        let key = l.map { "\(position) \($0.group)" }
+        if let key, let v = featureNodes[key]?.first(where: { abs(nodes[$0].layer - layer) <= supernodeSpan })
+        {
+          join(n, v)
+        } else {
+          let v = add(
+            Node(
+              kind: .feature, members: [n], position: position, layer: layer, influence: influence[n],
+              label: l), n)
+          if let key { featureNodes[key, default: []].append(v) }
+        }
       case .error(let layer, let position):
-        node = Node(kind: .error, members: [n], position: position, layer: layer, influence: 0, label: nil)
+        if let v = errorNode[position] {
+          join(n, v)
+        } else {
+          errorNode[position] = add(
+            Node(kind: .error, members: [n], position: position, layer: layer, influence: influence[n]), n)
+        }
       default: continue
-      }
-      node.influence = influence[n]
-      if let key, let existing = groups[key], node.layer - nodes[existing].layer <= supernodeSpan {
-        nodes[existing].members.append(n)
-        nodes[existing].influence += influence[n]
-        if nodes[existing].kind == .feature { nodes[existing].kind = .supernode }
-        viewOf[n] = existing
-      } else {
-        if let key { groups[key] = nodes.count }
-        viewOf[n] = nodes.count
-        nodes.append(node)
       }
     }
     let chosenCount = nodes.count
@@ -120,10 +135,13 @@ public struct GraphView: Sendable {
     }
     .sorted { (abs($0.weight), $1.source, $1.target) > (abs($1.weight), $0.source, $0.target) }
     let floor = (all.first.map { abs($0.weight) } ?? 0) * minimumFraction
+    var strongestInput = [Float](repeating: 0, count: nodes.count)
+    for e in all { strongestInput[e.target] = max(strongestInput[e.target], abs(e.weight)) }
     var drawn = Set<[Int]>()
     var inputs = [Int](repeating: 0, count: nodes.count)
     var hasOutput = [Bool](repeating: false, count: nodes.count)
-    for e in all where abs(e.weight) >= floor && inputs[e.target] < inputsPerNode {
+    for e in all
+    where abs(e.weight) >= max(floor, strongestInput[e.target] / 10) && inputs[e.target] < inputsPerNode {
       inputs[e.target] += 1
       hasOutput[e.source] = true
       drawn.insert([e.source, e.target])
@@ -149,20 +167,21 @@ public struct GraphView: Sendable {
     self.edges = edges.sorted { ($0.target, $0.source) < ($1.target, $1.source) }
   }
 
-  /// The `maxNodes` feature and error nodes pruning kept with the most influence on the logits
-  /// (ties to the lower index), in graph order.
-  public static func chosenNodes(_ report: AttributionReport, maxNodes: Int) -> [Int] {
-    let g = report.graph
+  /// The feature and error nodes pruning kept, most influential on the logits first (ties to the
+  /// lower index): the order the view takes them in.
+  static func rankedCandidates(_ report: AttributionReport) -> [Int] {
     let influence = report.influence
-    let candidates = (0..<(g.featureCount + g.errorCount)).filter { report.pruning.keptNodes[$0] }
-    return candidates.sorted { (influence[$0], $1) > (influence[$1], $0) }.prefix(maxNodes).sorted()
+    return (0..<(report.graph.featureCount + report.graph.errorCount)).filter { report.pruning.keptNodes[$0] }
+      .sorted { (influence[$0], $1) > (influence[$1], $0) }
   }
 
-  /// The (layer, index) of the features among `chosenNodes`, whose labels the view asks for.
-  public static func chosenFeatures(_ report: AttributionReport, maxNodes: Int) -> [(
+  /// The features a view of `maxNodes` nodes may draw, whose labels it asks for: the 4 × `maxNodes`
+  /// most influential kept ones (supernodes let more than `maxNodes` in; a view never reaches
+  /// further down).
+  public static func labelCandidates(_ report: AttributionReport, maxNodes: Int) -> [(
     layer: Int, feature: Int
   )] {
-    report.features(among: chosenNodes(report, maxNodes: maxNodes))
+    Array(report.features(among: rankedCandidates(report)).prefix(4 * maxNodes))
   }
 
   /// How many of the graph's feature and error nodes the view shows (members of merged nodes

@@ -102,6 +102,7 @@ public final class MPICommunicator: Communicator {
   private static func message(for code: Int32) -> String {
     var buffer = [CChar](repeating: 0, count: 512)
     cltk_mpi_error_string(code, &buffer, Int32(buffer.count))
-    return String(cString: buffer)
+    let text = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: text, as: UTF8.self)
   }
 }

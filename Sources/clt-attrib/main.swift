@@ -174,7 +174,7 @@ struct CLTAttrib: ParsableCommand {
       let shown: [(layer: Int, feature: Int)]
       switch format {
       case .dot where dotAll: shown = []
-      case .dot: shown = GraphView.chosenFeatures(report, maxNodes: dotMaxNodes)
+      case .dot: shown = GraphView.labelCandidates(report, maxNodes: dotMaxNodes)
       case .json: shown = report.keptFeatures
       }
       let labels = try FeatureLabels(

@@ -30,23 +30,27 @@ import Testing
     FeatureLabel(text: "→ \(feature % 2 == 0 ? "even" : "odd")", group: feature % 2 == 0 ? "even" : "odd")
   }
 
-  @Test("the view shows the most influential kept nodes, merged by position and label, within the budget")
+  @Test("the view takes kept nodes by influence until the budget is drawn, merged by position and label")
   func budgetAndMerging() throws {
     let report = try report()
     let g = report.graph
     let view = GraphView(report: report, maxNodes: 12, label: parity)
-    let chosen = GraphView.chosenNodes(report, maxNodes: 12)
-    #expect(chosen.count == min(12, view.keptCount) && view.shownCount == chosen.count)
-    // No kept node outside the view has more influence than one inside it.
-    let shown = Set(view.nodes.filter { $0.kind != .embedding && $0.kind != .logit }.flatMap(\.members))
-    #expect(shown == Set(chosen))
+    let inner = view.nodes.filter { $0.kind != .embedding && $0.kind != .logit }
+    #expect(inner.count == 12, "the tiny graph keeps more than 12 nodes' worth")
+    // The members are a prefix of the kept nodes ranked by influence: nothing stronger is left out.
+    let shown = Set(inner.flatMap(\.members))
+    #expect(view.shownCount == shown.count && view.shownCount > 12, "supernodes and errors merge members")
     let weakestShown = shown.map { report.influence[$0] }.min() ?? 0
     for n in 0..<(g.featureCount + g.errorCount) where report.pruning.keptNodes[n] && !shown.contains(n) {
       #expect(report.influence[n] <= weakestShown)
     }
-    for node in view.nodes where node.kind != .logit {
+    for node in inner {
       let positions = Set(node.members.map { g.nodes[$0].position })
       #expect(positions == [node.position], "a node's members share its position")
+      // A node sits at its first (most influential) member's layer.
+      let first = node.members[0]
+      #expect(node.members.allSatisfy { report.influence[$0] <= report.influence[first] })
+      #expect(node.layer == g.nodes[first].layer)
       switch node.kind {
       case .supernode, .feature:
         let groups = Set(
@@ -55,29 +59,21 @@ import Testing
             return parity(layer, index).group
           })
         #expect(groups.count == 1 && (node.kind == .supernode) == (node.members.count > 1))
+        #expect(node.members.allSatisfy { abs(g.nodes[$0].layer - node.layer) <= 4 })
       case .error:
         #expect(node.members.allSatisfy { if case .error = g.nodes[$0] { true } else { false } })
-      default: #expect(node.members.count == 1)
+      default: Issue.record("only features, supernodes and errors are inner nodes")
       }
     }
-    // Two chosen features of one position and group always end in one node.
-    let keys = view.nodes.filter { $0.kind == .feature || $0.kind == .supernode }.map {
-      "\($0.position) \($0.label?.group ?? "")"
-    }
-    #expect(Set(keys).count == keys.count)
-    #expect(
-      view.nodes.filter { $0.kind == .error }.allSatisfy { $0.members.count == 1 }, "errors are not merged")
-    // With one group for all, features merge exactly by position.
+    // One error node per position.
+    let errorPositions = inner.filter { $0.kind == .error }.map(\.position)
+    #expect(Set(errorPositions).count == errorPositions.count)
+    // With one group for all and layers within the span (the tiny model has 2), features merge
+    // exactly by position.
     let one = GraphView(report: report, maxNodes: 12) { _, _ in FeatureLabel(text: "x", group: "x") }
-    let featurePositions = chosen.compactMap { n -> Int? in
-      if case .feature(_, let p, _, _) = g.nodes[n] { return p }
-      return nil
-    }
-    #expect(
-      one.nodes.count(where: { $0.kind == .feature || $0.kind == .supernode }) == Set(featurePositions).count)
-    #expect(
-      one.nodes.count(where: { $0.kind == .supernode }) > 0
-        || Set(featurePositions).count == featurePositions.count)
+    let oneInner = one.nodes.filter { $0.kind != .embedding && $0.kind != .logit }
+    let featureNodes = oneInner.filter { $0.kind == .feature || $0.kind == .supernode }
+    #expect(Set(featureNodes.map(\.position)).count == featureNodes.count)
     // Every position's token at the bottom, in order.
     #expect(view.nodes.filter { $0.kind == .embedding }.map(\.position) == Array(0..<g.tokens.count))
   }
@@ -161,6 +157,14 @@ import Testing
 
 extension AttributionNode {
   /// The node's position (logits: -1; the tests compare views' members, which hold no logit).
+  /// The node's layer (embeddings and logits: -1).
+  fileprivate var layer: Int {
+    switch self {
+    case .feature(let l, _, _, _), .error(let l, _): return l
+    case .embedding, .logit: return -1
+    }
+  }
+
   fileprivate var position: Int {
     switch self {
     case .feature(_, let p, _, _), .error(_, let p), .embedding(let p, _): return p

@@ -130,7 +130,7 @@ import Transcoder
     }
     let inner = drawn.filter { !$0.contains("#e3f2d9") && !$0.contains("#fbe6b8") }
     #expect(!inner.isEmpty && inner.count <= 6, "at most 6 feature or error nodes: \(inner)")
-    #expect(plain.stdout.contains("the 6 most influential of"))
+    #expect(plain.stdout.contains("kept features and errors in \(inner.count) nodes"))
     #expect(featureLabels(plain.stdout).allSatisfy { $0.contains("\\n→ ") }, "logit-effect labels")
     /// The JSON's feature labels (`clerp`) and where it says they come from.
     func jsonLabels() throws -> (source: String?, clerps: [String]) {
