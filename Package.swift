@@ -177,6 +177,7 @@ let package = Package(
       name: "clt-plot",
       dependencies: [
         "ToolSupport", "ModelLoading", "Plots", "CLTFormat", "ReplacementModel", "LanguageModels",
+        "FeatureIndex",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

@@ -17,7 +17,8 @@ import FeatureIndex
 /// - **Edges.** A merged node's edge is the sum of its members' direct effects (edges inside a node
 ///   are left out). Each node gets its `inputsPerNode` strongest inputs of at least a tenth of its
 ///   strongest, and each source its strongest output; none below `minimumFraction` of the strongest
-///   edge, which would be too thin to see.
+///   edge. The floors are mostly per node: an embedding's edges into layer 0 can be a hundred times
+///   any edge higher up, and a floor relative to them alone left the upper layers without edges.
 /// - **Tokens.** Every position of the prompt at the bottom, in order (on a prompt longer than
 ///   `maxTokenColumns`, only the positions a drawn node or edge touches); logits at the top.
 public struct GraphView: Sendable {
@@ -54,7 +55,7 @@ public struct GraphView: Sendable {
   /// - Parameters:
   ///   - label: a feature's label from its layer and index, or nil where there is none.
   public init(
-    report: AttributionReport, maxNodes: Int = 40, inputsPerNode: Int = 3, minimumFraction: Float = 0.01,
+    report: AttributionReport, maxNodes: Int = 40, inputsPerNode: Int = 3, minimumFraction: Float = 0.001,
     maxTokenColumns: Int = 40, supernodeSpan: Int = 4,
     label: (_ layer: Int, _ feature: Int) -> FeatureLabel? = { _, _ in nil }
   ) {

@@ -28,6 +28,8 @@ public struct FeatureDashboard: Sendable {
   public var promoted: [LogitEffect]
   /// Most negative first; empty when no model was given.
   public var suppressed: [LogitEffect]
+  /// The feature's short label (the CLT's feature index, or its logit effects), when known.
+  public var label: String?
 
   public init(
     key: FeatureKey, contexts: [ActivationContext], firingTokens: Int, trainingFrequency: Double? = nil,

@@ -90,7 +90,7 @@ public struct FeatureDashboardPage {
     let training = d.trainingFrequency.map { String(format: "; in training %.2f%%", 100 * $0) } ?? ""
     var html = """
       <section class="feature" id="\(d.anchor)" data-layer="\(d.key.layer)" data-feature="\(d.key.feature)">
-      <h2>\(d.key.label)</h2>
+      <h2>\(d.key.label)\(d.label.map { " <span class=\"label\">" + Self.escape($0) + "</span>" } ?? "")</h2>
       <p class="stats">Active on \(d.firingTokens) of \(tokensSeen) tokens (\(share))\(training); strongest activation \(Axis.trimmed(peak)).</p>
 
       """
@@ -164,7 +164,7 @@ public struct FeatureDashboardPage {
 
   static let css = """
     body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
-    h1 { font-size: 1.4em; } h2 { margin-bottom: 0.2em; } h3 { font-size: 1em; margin: 0.4em 0; }
+    h1 { font-size: 1.4em; } h2 { margin-bottom: 0.2em; } h2 .label { font-weight: normal; color: #555; font-size: 0.8em; } h3 { font-size: 1em; margin: 0.4em 0; }
     table { border-collapse: collapse; } td, th { padding: 1px 8px; text-align: left; }
     table.index tr:nth-child(even) { background: #f4f4f4; }
     section.feature { border-top: 1px solid #ccc; margin-top: 1.2em; }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLTFormat
+import FeatureIndex
 import Foundation
 import LanguageModels
 import ModelLoading
@@ -130,6 +131,18 @@ struct Dashboard: ParsableCommand {
         logitNote =
           "direct effect on \(model.description.name)'s logits per unit of activation, "
           + "W_U · (γ ⊙ Σ W_dec / s_out) through the final norm with its denominator ignored."
+      }
+      // Labels as clt-attrib draws them: the feature index beside the clt.h5 when it is this CLT's.
+      if let index = try FeatureIndex.read(path: FeatureIndex.path(forTranscoder: clt)),
+        index.mismatch(with: file.transcoder, metadata: file.metadata) == nil
+      {
+        for i in dashboards.indices {
+          dashboards[i].label = index.layers[keys[i].layer][keys[i].feature].label.text
+        }
+      } else {
+        for i in dashboards.indices where !dashboards[i].promoted.isEmpty {
+          dashboards[i].label = FeatureLabel(firing: [], promoting: dashboards[i].promoted.map(\.token)).text
+        }
       }
       let page = FeatureDashboardPage(
         dashboards: dashboards, source: input, tokensSeen: top.tokensSeen, window: window,

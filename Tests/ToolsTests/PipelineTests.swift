@@ -69,6 +69,7 @@ import Testing
       dashboards.contains("<section class=\"feature\"")
         && dashboards.contains("table class=\"logits promoted\""))
     #expect(dashboards.contains("graph-1.json @"), "the dashboards are of the graphs' features")
+    #expect(dashboards.contains("<span class=\"label\">"), "features are labelled from the index")
     // The graphs' features are labelled from the index the pipeline built (quoted firing tokens).
     let dot = try String(contentsOf: out.appendingPathComponent("clt/graphs/graph-1.dot"), encoding: .utf8)
     #expect(dot.contains("\\n\\\""), "\(dot.prefix(2000))")
