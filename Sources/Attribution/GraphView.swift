@@ -55,7 +55,7 @@ public struct GraphView: Sendable {
   /// - Parameters:
   ///   - label: a feature's label from its layer and index, or nil where there is none.
   public init(
-    report: AttributionReport, maxNodes: Int = 40, inputsPerNode: Int = 3, minimumFraction: Float = 0.001,
+    report: AttributionReport, maxNodes: Int = 40, inputsPerNode: Int = 2, minimumFraction: Float = 0.001,
     maxTokenColumns: Int = 40, supernodeSpan: Int = 4,
     label: (_ layer: Int, _ feature: Int) -> FeatureLabel? = { _, _ in nil }
   ) {
