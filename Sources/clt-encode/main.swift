@@ -66,7 +66,7 @@ struct CLTEncode: ParsableCommand {
     help: ArgumentHelp(
       "Build the feature index beside the clt.h5 (clt.h5 → clt.index.json) instead of printing lines.",
       discussion: "For every feature: the tokens and contexts it fires on most in the text, how often "
-        + "it fires, and the tokens it promotes and suppresses. clt-attrib labels graph features with it "
+        + "it fires, and the tokens it promotes and suppresses. clt-attrib and clt-plot dashboard label features with it "
         + "(docs/FORMATS.md). Held-out text of 20,000 tokens or more gives most features examples."
     ))
   var index = false
