@@ -34,7 +34,8 @@ public func klDivergence(_ logP: [Double], _ logQ: [Double]) -> Double {
 /// nothing.
 public func fractionOfCERecovered(original: Double, replacement: Double, ablated: Double) -> Double {
   let gap = ablated - original
-  return gap != 0 ? (ablated - replacement) / gap : .nan
+  // Without a gap there is nothing to recover: a fraction of it would mean nothing.
+  return gap > 0 ? (ablated - replacement) / gap : .nan
 }
 
 /// Index of the largest value (the first among ties), as the greedy next token.

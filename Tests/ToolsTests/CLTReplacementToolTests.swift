@@ -64,18 +64,27 @@ import Testing
         ? try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any] : ["table": r.stdout]
     }
     let exact = try eval(["--keep-error", "--json"])
-    #expect(abs((exact["fraction_ce_recovered"] as! Double) - 1) < 1e-4, "\(exact)")
+    // The fraction of CE recovered exists only where ablating the MLPs raises CE; on a random tiny
+    // model it may not, and then it is null.
+    let raises = (exact["ce_ablated"] as! Double) > (exact["ce_original"] as! Double)
+    if raises {
+      #expect(abs((exact["fraction_ce_recovered"] as! Double) - 1) < 1e-4, "\(exact)")
+    } else {
+      #expect(exact["fraction_ce_recovered"] is NSNull, "\(exact)")
+    }
     #expect((exact["kl"] as! Double) < 1e-6 && exact["top1_agreement"] as? Double == 1)
     let pure = try eval(["--json"])
     #expect(
       (pure["predictions"] as! Int) == (exact["predictions"] as! Int) && (pure["predictions"] as! Int) > 100)
     #expect(pure["ce_original"] as? Double == exact["ce_original"] as? Double)
-    for key in ["ce_replacement", "ce_ablated", "fraction_ce_recovered", "kl", "top1_agreement"] {
+    for key in ["ce_replacement", "ce_ablated", "kl", "top1_agreement"]
+      + (raises ? ["fraction_ce_recovered"] : [])
+    {
       #expect((pure[key] as? Double)?.isFinite == true, "\(key)")
     }
     #expect((pure["nmse"] as! [Double]).count == 2 && (pure["l0"] as! [Double]).allSatisfy { $0 > 0 })
     let budget = try eval(["--json", "--max-tokens", "20"])
-    #expect(budget["predictions"] as? Int == 30, "two windows of 16 reach 20 tokens; each predicts 15")
+    #expect(budget["predictions"] as? Int == 28, "two windows of 16 reach 20 tokens; positions 1-14 predict")
     let table = try eval([])["table"] as! String
     #expect(table.contains("fraction of CE recovered") && table.contains("layer  NMSE"), "\(table)")
   }
