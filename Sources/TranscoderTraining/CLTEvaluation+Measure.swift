@@ -5,6 +5,11 @@ import Transcoder
 extension CLTEvaluation {
   /// Runs the transcoder, as inference runs it, over up to `maxTokens` rows of `stream`'s shards
   /// in batches of `batch` tokens, in shard order (no shuffling is needed to measure).
+  ///
+  /// As inference runs it means token by token (`encode`): a BatchTopK CLT as the JumpReLU its
+  /// training estimated, which every other tool uses. Re-running BatchTopK over each held-out
+  /// batch, as the training forward would, reports L0 = k whatever the CLT does on its own (it gave
+  /// 32 where the tools saw 28.4).
   public static func measure(
     _ transcoder: CrossLayerTranscoder, normalizer: ActivationNormalizer, stream: ShardStream, maxTokens: Int,
     batch: Int = 1024
@@ -19,6 +24,7 @@ extension CLTEvaluation {
     var targetSum = [[Double]](repeating: [Double](repeating: 0, count: d), count: nL)
     var active = [Int](repeating: 0, count: nL)
     var fired = [[Bool]](repeating: [Bool](repeating: false, count: f), count: nL)
+    let reconstruction = FloatBuffer(count: batch * d)
     var tokens = 0
     while tokens < maxTokens {
       try buffer.fill(to: min(batch, maxTokens - tokens), from: stream)
@@ -27,10 +33,11 @@ extension CLTEvaluation {
       buffer.takeInOrder(
         n, inputs: inputs, outputs: outputs, inputScales: normalizer.inputScales,
         outputScales: normalizer.outputScales)
-      let act = transcoder.forward(inputs: inputs, tokens: n)
+      let activations = (0..<nL).map { transcoder.encode(layer: $0, input: inputs[$0].pointer, rows: n) }
       for l in 0..<nL {
+        transcoder.reconstruct(target: l, from: activations, into: reconstruction.pointer)
         let y = outputs[l].pointer
-        let yHat = act.reconstructions[l].pointer
+        let yHat = reconstruction.pointer
         for t in 0..<n {
           for j in 0..<d {
             let target = Double(y[t * d + j])
@@ -41,8 +48,8 @@ extension CLTEvaluation {
             targetSum[l][j] += target
           }
         }
-        active[l] += act.activeCount(layer: l)
-        for (i, count) in act.firingCounts[l].enumerated() where count > 0 { fired[l][i] = true }
+        active[l] += activations[l].indices.count
+        for i in activations[l].indices { fired[l][Int(i)] = true }
       }
       tokens += n
     }

@@ -281,6 +281,13 @@ import TranscoderTraining
     let evaluation = try CLTEvaluation.measure(
       loaded.transcoder, normalizer: loaded.normalizer, stream: stream, maxTokens: 1024)
     #expect(evaluation.l0.allSatisfy { $0 > Double(k) / 2 && $0 < Double(k) * 2 }, "\(evaluation.l0)")
+    // The trainer's own transcoder (still BatchTopK) is scored the same way, not at L0 = k.
+    let live = try CLTEvaluation.measure(
+      run.transcoder, normalizer: run.normalizer,
+      stream: try ShardStream(arguments: urls.map(\.path), readStandardInput: false), maxTokens: 1024)
+    #expect(run.transcoder.activation == .batchTopK)
+    #expect(live.l0 == evaluation.l0 && live.nmse == evaluation.nmse, "\(live.l0) vs \(evaluation.l0)")
+    #expect(live.l0.contains { $0 != Double(k) }, "a per-token JumpReLU does not hit k exactly")
     // The running threshold follows the recent batches, so the hand-over keeps L0 close to k on
     // average (a slowly moving mean lagged and left L0 well below k).
     let meanL0 = evaluation.l0.reduce(0, +) / Double(evaluation.l0.count)
