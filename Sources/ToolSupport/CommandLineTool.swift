@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 
 /// Runs a tool's body so that every error reaches the user as one line naming the tool and what
 /// to do (`gpt2-acts: error: ...`) and a non-zero exit, never as a crash with a backtrace.
@@ -7,6 +8,8 @@ import Foundation
 /// SIGPIPE is ignored, so that a closed pipe on stdout is an error that `StandardOutput` reports
 /// (and a tool can clean up after) rather than a silent death.
 public func runReportingErrors(tool: String, _ body: () throws -> Void) throws {
+  // Before any input is read: this may start the tool again with faster sgemm kernels.
+  BLASKernels.chooseForThisCPU()
   signal(SIGPIPE, SIG_IGN)
   do {
     try body()

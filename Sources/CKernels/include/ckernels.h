@@ -77,3 +77,7 @@ void sparse_half_rows_axpy(float *out, const uint16_t *matrix, size_t ld, const 
 void return_large_buffers_to_system(size_t threshold);
 
 #endif
+
+/// The OpenBLAS core type this CPU's instruction set allows ("SkylakeX" with AVX-512F/BW/DQ/VL,
+/// "Haswell" with AVX2 and FMA), or NULL without either; for `BLASKernels.chooseForThisCPU`.
+const char *cltk_blas_core_for_cpu(void);
