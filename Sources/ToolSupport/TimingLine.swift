@@ -1,9 +1,11 @@
 import Foundation
+import Kernels
 
 /// The JSON line that `--timing` prints on stderr: what `make bench` (scripts/bench/run.sh) reads
 /// from each tool and sets beside the PyTorch reference's line of the same `bench` label. Every
-/// line has `side`, `bench`, `tokens`, `seconds` and `tokens_per_second`; a tool adds its own
-/// fields after those, in the order added.
+/// line has `side`, `bench`, `tokens`, `seconds`, `tokens_per_second` and `blas_core` (OpenBLAS's
+/// kernels, which set the pace of every sgemm: `BLASKernels`); a tool adds its own fields after
+/// those, in the order added.
 public struct TimingLine {
   private var fields: [(key: String, json: String)]
 
@@ -12,7 +14,7 @@ public struct TimingLine {
   public init(label: String, tokens: Int, seconds: Double) {
     fields = [
       ("side", "\"swift\""), ("bench", "\"\(label)\""), ("tokens", "\(tokens)"), ("seconds", "\(seconds)"),
-      ("tokens_per_second", "\(Double(tokens) / seconds)"),
+      ("tokens_per_second", "\(Double(tokens) / seconds)"), ("blas_core", "\"\(BLASKernels.coreName)\""),
     ]
   }
 

@@ -25,14 +25,40 @@ import Tokenizers
     return url
   }
 
-  func acts(_ extra: [String], corpus: URL) throws -> ToolHarness.Result {
+  func acts(_ extra: [String], corpus: URL, environment: [String: String] = [:]) throws -> ToolHarness.Result
+  {
     try ToolHarness.run(
       "gpt2-acts",
       [
         "--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir",
         dir.appendingPathComponent("out").path,
       ]
-        + extra + [corpus.path])
+        + extra + [corpus.path], environment: environment)
+  }
+
+  @Test(
+    "sgemm runs on the kernels the CPU allows: not Prescott's on a CPU with AVX2, unless the user says so")
+  func blasKernels() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    func core(_ environment: [String: String]) throws -> String {
+      try? FileManager.default.removeItem(at: dir.appendingPathComponent("out"))
+      let r = try acts(
+        ["--context", "8", "--batch", "3", "--max-tokens", "20", "--timing"], corpus: corpus,
+        environment: environment)
+      #expect(r.status == 0, "\(r.stderr)")
+      let line = r.stderr.split(separator: "\n").first { $0.hasPrefix("{") } ?? ""
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      return object?["blas_core"] as? String ?? "none"
+    }
+    let flags =
+      (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+      .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? []
+    let chosen = try core([:])
+    if flags.contains("avx2") && flags.contains("fma") {
+      #expect(chosen.lowercased() != "prescott", "a CPU with AVX2 and FMA got \(chosen)")
+    }
+    #expect(try core(["OPENBLAS_CORETYPE": "Prescott"]) == "Prescott", "the user's choice stands")
   }
 
   @Test("shards hold exactly the corpus' tokens, windowed with BOS, and the model's own MLP activations")
