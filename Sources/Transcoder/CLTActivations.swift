@@ -68,6 +68,11 @@ public final class CLTActivations {
   /// variance, for the explained variance.
   public internal(set) var residualSums: [[Double]]
 
+  /// ‖W_dec[l→l']_i‖² at `[l'][l]`, (F) each, for the features with entries (others are stale):
+  /// the decoder pass reads those rows anyway, and the sparsity penalty needs ‖W_dec,i‖, which
+  /// would otherwise cost another pass over the whole decoder.
+  let decoderRowSquares: [[FloatBuffer]]
+
   /// h of one layer at a time, (N, F).
   let preActivationScratch: FloatBuffer
   /// What choosing one layer's features needs besides h.
@@ -96,7 +101,20 @@ public final class CLTActivations {
     selectedMinimum = Array(repeating: 0, count: nLayers)
     squaredErrors = Array(repeating: 0, count: nLayers)
     residualSums = Array(repeating: [], count: nLayers)
+    decoderRowSquares = (0..<nLayers).map { target in (0...target).map { _ in FloatBuffer(count: features) } }
     preActivationScratch = FloatBuffer(count: tokens * features)
+  }
+
+  /// ‖W_dec,i^(l)‖ (over every target layer) of each feature i of layer l that has entries, as
+  /// the forward pass found them; 0 for the others.
+  func decoderNorms(layer l: Int) -> [Float] {
+    var norms = [Float](repeating: 0, count: features)
+    for i in 0..<features where featureOffsets[l][i] < featureOffsets[l][i + 1] {
+      var s: Float = 0
+      for target in l..<nLayers { s += decoderRowSquares[target][l][i] }
+      norms[i] = s.squareRoot()
+    }
+    return norms
   }
 
   /// Number of (token, feature) pairs active in layer `layer`.

@@ -23,6 +23,13 @@ public final class CLTGradients {
   private var outputGradientBuffers: [FloatBuffer] = []
   /// ∂sparsity/∂‖W_dec,i‖ / ‖W_dec,i‖ of one layer, (F): scratch for the backward pass.
   let normScales: FloatBuffer
+  /// Σ over target layers of ‖∂W_dec[l→·]_i‖² for each feature i of one layer, (F): scratch.
+  let rowSquares: UnsafeMutablePointer<Double>
+  /// Per source layer, the squared norm of its valid decoder gradient rows as the backward pass
+  /// wrote them, so that clipping need not read the decoder gradients again (a gigabyte a step at
+  /// the demo's shape). Trusted by `squaredNorm` only until `decoderGradientsChanged`.
+  var decoderSquaredNorms: [Double]
+  private var decoderSquaredNormsAreCurrent = false
   private var entryGradientBuffer = FloatBuffer(count: 0)
   private var deadPullBuffer = FloatBuffer(count: 0)
 
@@ -53,6 +60,8 @@ public final class CLTGradients {
     }
     decoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: dModel) }
     normScales = FloatBuffer(count: features)
+    rowSquares = .allocate(capacity: features)
+    decoderSquaredNorms = [Double](repeating: 0, count: nLayers)
     decoderRowsActive = (0..<nLayers).map { _ in
       let mask = UnsafeMutablePointer<UInt8>.allocate(capacity: features)
       mask.initialize(repeating: 1, count: features)
@@ -60,7 +69,17 @@ public final class CLTGradients {
     }
   }
 
-  deinit { for mask in decoderRowsActive { mask.deallocate() } }
+  deinit {
+    for mask in decoderRowsActive { mask.deallocate() }
+    rowSquares.deallocate()
+  }
+
+  /// Marks `decoderSquaredNorms` as those of the decoder gradients now held (the backward pass).
+  func decoderSquaredNormsWritten() { decoderSquaredNormsAreCurrent = true }
+
+  /// Says that the decoder gradients were changed after the backward pass (summed across
+  /// processes, say), so that `squaredNorm` reads them again.
+  public func decoderGradientsChanged() { decoderSquaredNormsAreCurrent = false }
 
   /// g[l'] = ∂loss/∂ŷ[l'], (N, d) per layer: scratch for the backward pass.
   func outputGradients(tokens: Int) -> [FloatBuffer] {
@@ -89,7 +108,9 @@ public final class CLTGradients {
   /// ‖g‖² over every valid gradient entry, for clipping by the global norm.
   public func squaredNorm() -> Double {
     var total: Double = 0
-    for (buffer, mask) in zip(buffers, rowMasks) {
+    let nLayers = encoderWeights.count
+    for (q, (buffer, mask)) in zip(buffers, rowMasks).enumerated() {
+      if decoderSquaredNormsAreCurrent && q >= 3 * nLayers && mask != nil { continue }
       guard let mask else {
         total += sum_squares(buffer.pointer, buffer.count)
         continue
@@ -110,6 +131,7 @@ public final class CLTGradients {
       }
       total += partial.reduce(0, +)
     }
+    if decoderSquaredNormsAreCurrent { total += decoderSquaredNorms.reduce(0, +) }
     return total
   }
 }

@@ -61,7 +61,7 @@ extension CrossLayerTranscoder {
     _ act: CLTActivations, inputs: [FloatBuffer], targets: [FloatBuffer], coefficients: CLTLossCoefficients,
     into grads: CLTGradients
   ) -> CLTLoss {
-    let norms = (0..<nLayers).map { decoderNorms(layer: $0) }
+    let norms = (0..<nLayers).map { act.decoderNorms(layer: $0) }
     let loss = lossTerms(act, targets: targets, coefficients: coefficients, norms: norms, gradients: grads)
     let n = act.tokens
     let d = dModel
@@ -91,28 +91,31 @@ extension CrossLayerTranscoder {
         normScale[i] = norm[i] > 0 ? s / norm[i] : 0
         rowsActive[i] = fired ? 1 : 0
       }
-      // ∂loss/∂a of every entry.
+      // ∂loss/∂a of every entry, and ∂W_dec rows with their squared norms (for clipping).
       let gradA = grads.entryGradients(count: tokens.count)
       gradA.update(repeating: 0, count: tokens.count)
-      for target in l..<nLayers {
-        let w = decoder(from: l, to: target).pointer
-        let gw = grads.decoderWeights[l][target - l].pointer
-        let gt = g[target].pointer
-        ParallelLoop.forEachChunk(count: features, grain: 256) { range in
-          for i in range where offsets[i] < offsets[i + 1] {
-            let row = w + i * d
-            let gradRow = gw + i * d
-            if rowsActive[i] != 0 {
-              let s = normScale[i]
-              for j in 0..<d { gradRow[j] = s * row[j] }
-            }
-            for e in offsets[i]..<offsets[i + 1] {
-              let gRow = gt + Int(tokens[e]) * d
-              gradA[e] +=
-                values[e] != 0 ? row_dot_axpy(row, gRow, gradRow, values[e], d) : row_dot(row, gRow, d)
+      let rowSquares = grads.rowSquares
+      rowSquares.update(repeating: 0, count: features)
+      tokens.withUnsafeBufferPointer { tokens in
+        values.withUnsafeBufferPointer { values in
+          let (tokens, values) = (tokens.baseAddress!, values.baseAddress!)
+          for target in l..<nLayers {
+            let w = decoder(from: l, to: target).pointer
+            let gw = grads.decoderWeights[l][target - l].pointer
+            let gt = g[target].pointer
+            ParallelLoop.forEachChunk(count: features, grain: 256) { range in
+              for i in range where offsets[i] < offsets[i + 1] {
+                let first = offsets[i]
+                rowSquares[i] += decoder_row_backward(
+                  w + i * d, gt, tokens + first, values + first, offsets[i + 1] - first, d, normScale[i],
+                  gw + i * d, gradA + first)
+              }
             }
           }
         }
+      }
+      grads.decoderSquaredNorms[l] = (0..<features).reduce(0) {
+        rowsActive[$1] != 0 ? $0 + rowSquares[$1] : $0
       }
       // The sparsity term's own derivative in a.
       for i in 0..<features {
@@ -124,6 +127,7 @@ extension CrossLayerTranscoder {
       thresholdGradient(act, layer: l, gradA: gradA, lambdaP: lambdaP, bandwidth: eps, into: grads)
       encoderGradient(act, layer: l, gradA: gradA, input: inputs[l], lambdaP: lambdaP, into: grads)
     }
+    grads.decoderSquaredNormsWritten()
     return loss
   }
 

@@ -340,8 +340,9 @@ extension CrossLayerTranscoder {
   // MARK: - Decoder
 
   /// ŷ[l'] = b_dec[l'] + Σ_{l ≤ l'} a[l] · W_dec[l→l'] for every target, feature by feature: each
-  /// active decoder row is read once and added to the rows of the tokens it fired on. Targets run
-  /// in parallel, largest (most source layers) first.
+  /// active decoder row is read once and added to the rows of the tokens it fired on, and its
+  /// squared norm kept (`decoderRowSquares`). Targets run in parallel, largest (most source
+  /// layers) first.
   func decodeAll(_ act: CLTActivations) {
     let (n, d) = (act.tokens, dModel)
     ParallelLoop.forEachIndex(count: nLayers) { q in
@@ -354,10 +355,16 @@ extension CrossLayerTranscoder {
         let offsets = act.featureOffsets[source]
         let tokens = act.entryTokens[source]
         let values = act.entryValues[source]
-        for i in 0..<self.features {
-          let row = w + i * d
-          for e in offsets[i]..<offsets[i + 1] where values[e] != 0 {
-            row_axpy(out + Int(tokens[e]) * d, row, values[e], d)
+        let squares = act.decoderRowSquares[target][source].pointer
+        // Near misses (a = 0) are added too: harmless, and cheaper than skipping them.
+        tokens.withUnsafeBufferPointer { tokens in
+          values.withUnsafeBufferPointer { values in
+            for i in 0..<self.features where offsets[i] < offsets[i + 1] {
+              let first = offsets[i]
+              squares[i] = decoder_row_scatter(
+                out, w + i * d, tokens.baseAddress! + first, values.baseAddress! + first,
+                offsets[i + 1] - first, d)
+            }
           }
         }
       }

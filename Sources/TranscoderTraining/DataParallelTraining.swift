@@ -72,6 +72,7 @@ struct DataParallelTraining: TrainingMode {
       try communicator.maximum(mask, count: f)
     }
     for buffer in gradients.buffers { try communicator.sum(buffer.pointer, count: buffer.count) }
+    gradients.decoderGradientsChanged()
     var terms = [loss.meanSquaredError, loss.sparsity, loss.preActivation]
     try communicator.sum(&terms)
     let ranks = Double(communicator.size)

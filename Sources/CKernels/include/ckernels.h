@@ -37,11 +37,26 @@ void row_axpy(float *out, const float *x, float a, size_t d);
 void sparse_rows_axpy(float *out, const float *matrix, size_t ld, const int *indices,
                       const float *values, size_t k, size_t d);
 
-/// Returns x . y. x, y (d).
-float row_dot(const float *x, const float *y, size_t d);
+/// The backward pass through one decoder row w (d) for the `count` entries (tokens) its feature
+/// fired or nearly fired on, with g (N, d) the gradient of the loss at the target layer's output:
+///   grad_a[e] += w . g[tokens[e]]                          (accumulated over target layers)
+///   grad_row   = scale * w + sum_e values[e] * g[tokens[e]]   (values[e] = 0 for a near miss)
+/// and returns |grad_row|^2. The row's columns are taken 32 at a time and held in registers while
+/// every entry passes over them, so the gradient row is written once rather than once an entry.
+/// tokens, values, grad_a (count). AVX2 with FMA when the CPU has it.
+double decoder_row_backward(const float *w, const float *g, const int *tokens, const float *values,
+                            size_t count, size_t d, float scale, float *grad_row, float *grad_a);
 
-/// Returns w . g and does acc += a * g in the same pass over g. w, g, acc (d).
-float row_dot_axpy(const float *w, const float *g, float *acc, float a, size_t d);
+/// The same in plain C, one entry at a time, for tests of the AVX2 path.
+double decoder_row_backward_reference(const float *w, const float *g, const int *tokens, const float *values,
+                                      size_t count, size_t d, float scale, float *grad_row, float *grad_a);
+
+/// out[tokens[e]] += values[e] * w for each of the `count` entries: one decoder row added to the
+/// reconstructions (N, d) of the tokens its feature fired on, the row held in registers 32 columns
+/// at a time. Returns |w|^2, which the sparsity penalty needs and costs nothing with w in
+/// registers. w (d); tokens, values (count); distinct tokens.
+float decoder_row_scatter(float *out, const float *w, const int *tokens, const float *values, size_t count,
+                          size_t d);
 
 /// Returns the sum of x[i]^2 in double. x (n).
 double sum_squares(const float *x, size_t n);
