@@ -36,8 +36,9 @@ import Kernels
 extension CrossLayerTranscoder {
   /// Keeps layer l's auxiliary activations from its pre-activations h (N, F), while they are in
   /// the forward's scratch; `act.dead[l]` must hold the layer's dead features.
-  func selectAuxiliary(layer l: Int, preActivations h: UnsafePointer<Float>, rows n: Int, into act: CLTActivations)
-  {
+  func selectAuxiliary(
+    layer l: Int, preActivations h: UnsafePointer<Float>, rows n: Int, into act: CLTActivations
+  ) {
     let aux = act.auxiliary
     if l == 0 {
       aux.firstLayer = nil
@@ -196,7 +197,9 @@ extension CrossLayerTranscoder {
     let aux = act.auxiliary
     guard alpha > 0, let first = aux.firstLayer else { return value }
     let d = dModel
-    let errorGradients = (first..<nLayers).map { aux.errorGradient(target: $0, count: act.tokens * d).pointer }
+    let errorGradients = (first..<nLayers).map {
+      aux.errorGradient(target: $0, count: act.tokens * d).pointer
+    }
     for l in first..<nLayers where !aux.tokens[l].isEmpty {
       let (dead, offsets) = (act.dead[l], aux.offsets[l])
       let (tokens, values) = (aux.tokens[l], aux.values[l])

@@ -24,7 +24,8 @@ extension CrossLayerTranscoder {
     _ activations: CLTActivations, targets: [FloatBuffer], coefficients: CLTLossCoefficients
   ) -> CLTLoss {
     let norms = (0..<nLayers).map { decoderNorms(layer: $0) }
-    var terms = lossTerms(activations, targets: targets, coefficients: coefficients, norms: norms, gradients: nil)
+    var terms = lossTerms(
+      activations, targets: targets, coefficients: coefficients, norms: norms, gradients: nil)
     terms.auxiliary = auxiliaryTerm(
       activations, targets: targets, coefficient: coefficients.auxiliary, gradients: false)
     return terms

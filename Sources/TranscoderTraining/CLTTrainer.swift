@@ -270,7 +270,8 @@ public final class CLTTrainer {
     step += 1
     return StepMetrics(
       step: step, tokensSeen: tokensSeen, meanSquaredError: loss.meanSquaredError, sparsity: loss.sparsity,
-      preActivation: loss.preActivation, auxiliary: loss.auxiliary, learningRate: learningRate, lambda: coefficients.sparsity,
+      preActivation: loss.preActivation, auxiliary: loss.auxiliary, learningRate: learningRate,
+      lambda: coefficients.sparsity,
       gradientNorm: norm, nmse: metrics.nmse, explainedVariance: metrics.explainedVariance, l0: metrics.l0,
       deadFraction: metrics.dead,
       phaseSeconds: [seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)])

@@ -38,7 +38,7 @@ import Testing
   /// ê from the k_aux largest positive dead pre-activations of p; and which entries were selected.
   static func referenceTerm(
     _ p: [Double], x: [[Double]], error e: [[Double]], dead: [[Int32]]
-  ) -> (value: Double, selected: [Bool]) {
+  ) -> (value: Double, selection: [Bool]) {
     let (nL, d, f, n) = (Reference.nLayers, Reference.dModel, Reference.features, Reference.tokens)
     let h = Reference.referencePre(p, x: x)
     var selected: [Bool] = []
@@ -78,14 +78,17 @@ import Testing
     let clt = Reference.makeTranscoder()
     let x = Reference.makeData(seed: 11, scale: 1)
     let y = Reference.makeData(seed: 12, scale: 0.5)
-    let k = CLTLossCoefficients(sparsity: 0, tanhScale: 2, preActivation: 0, bandwidth: 0.2, auxiliary: Self.alpha)
+    let k = CLTLossCoefficients(
+      sparsity: 0, tanhScale: 2, preActivation: 0, bandwidth: 0.2, auxiliary: Self.alpha)
     let act = Self.forward(clt, x, dead: Self.dead)
     let loss = clt.loss(act, targets: y, coefficients: k)
     let p = Reference.parameters(clt)
     let (xd, yd) = (Reference.doubles(x), Reference.doubles(y))
     let want = Self.referenceTerm(p, x: xd, error: Self.mainError(p, x: xd, y: yd), dead: Self.dead)
-    #expect(abs(loss.auxiliary - want.value) < 1e-5 * max(1, want.value), "got \(loss.auxiliary), want \(want.value)")
-    let selected = want.selected.filter { $0 }.count
+    #expect(
+      abs(loss.auxiliary - want.value) < 1e-5 * max(1, want.value),
+      "got \(loss.auxiliary), want \(want.value)")
+    let selected = want.selection.filter { $0 }.count
     #expect(selected == (0..<Reference.nLayers).map { act.auxiliaryCount(layer: $0) }.reduce(0, +))
     // The check needs tokens with more positive dead pre-activations than k_aux, and some with fewer.
     #expect(selected > 0 && selected < Reference.tokens * Self.auxK * 2, "selected \(selected)")
@@ -116,30 +119,14 @@ import Testing
     }
     groups.append(("W_dec", lay.decoderStart..<lay.decoderBiasStart))
     groups.append(("b_dec", lay.decoderBiasStart..<lay.count))
-    let delta = 1e-4
-    var (checked, skipped, nonzero) = (0, 0, 0)
-    for (name, range) in groups {
-      var worst: Double = 0
-      for index in range {
-        var plus = p
-        var minus = p
-        plus[index] += delta
-        minus[index] -= delta
-        let up = Self.referenceTerm(plus, x: x, error: e, dead: Self.dead)
-        let down = Self.referenceTerm(minus, x: x, error: e, dead: Self.dead)
-        guard up.selected == down.selected else {  // the step changed the selection: no derivative
-          skipped += 1
-          continue
-        }
-        let numeric = (up.value - down.value) / (2 * delta)
-        if numeric != 0 { nonzero += 1 }
-        worst = max(worst, abs(analytic[index] - numeric) / max(1, abs(numeric)))
-        checked += 1
-      }
-      #expect(worst < 1e-3, "\(name): worst relative error \(worst)")
+    let check = FiniteDifferences(parameters: p, analytic: analytic, groups: groups) {
+      Self.referenceTerm($0, x: x, error: e, dead: Self.dead)
     }
-    #expect(skipped * 20 < checked, "too few coordinates checked: \(checked), skipped \(skipped)")
-    #expect(nonzero > 100, "the term should move many parameters, moved \(nonzero)")
+    for (name, worst) in check.worst { #expect(worst < 1e-3, "\(name): worst relative error \(worst)") }
+    #expect(
+      check.skipped * 20 < check.checked,
+      "too few coordinates checked: \(check.checked), skipped \(check.skipped)")
+    #expect(check.nonzero > 100, "the term should move many parameters, moved \(check.nonzero)")
   }
 
   @Test("Without dead features the AuxK term is zero and leaves the gradients as they were")
