@@ -207,7 +207,9 @@ struct CLTFit: ParsableCommand {
     try requireFinite(auxkCoefficient, "--auxk-coefficient", atLeast: 0)
     try require(auxkK, atLeast: 1, "--auxk-k")
     if shardFeatures, let auxkCoefficient, auxkCoefficient > 0 {
-      throw ValidationError("--auxk-coefficient does not combine with --shard-features yet; drop one of them")
+      throw ValidationError(
+        "--auxk-coefficient \(auxkCoefficient) does not combine with --shard-features yet; "
+          + "give --auxk-coefficient 0 or drop --shard-features")
     }
     try require(tokens, atLeast: 1, "--tokens")
     try require(steps, atLeast: 1, "--steps")
