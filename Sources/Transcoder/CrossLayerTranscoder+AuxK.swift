@@ -161,7 +161,9 @@ extension CrossLayerTranscoder {
     guard alpha > 0, let first = aux.firstLayer else { return 0 }
     let (n, d) = (act.tokens, dModel)
     let squares = aux.errorSquares ?? act.squaredErrors
-    let errorGradients = (first..<nLayers).map { aux.errorGradient(target: $0, count: n * d).pointer }
+    let errorGradients = (first..<nLayers).map {
+      gradients ? aux.errorGradient(target: $0, count: n * d).pointer : nil
+    }
     let reconstructions = (first..<nLayers).map { aux.reconstruction(target: $0, count: n * d).pointer }
     var terms = [Double](repeating: 0, count: nLayers - first)
     terms.withUnsafeMutableBufferPointer { terms in
@@ -172,13 +174,12 @@ extension CrossLayerTranscoder {
         let eHat = reconstructions[q]
         let (y, yHat) = (targets[target].pointer, act.reconstructions[target].pointer)
         let scale = Double(alpha) * Double(d) / squares[target]
-        let g = errorGradients[q]
         let gScale = Float(-2 * scale)
         var s: Double = 0
         for m in 0..<(n * d) {
           let r = (y[m] - yHat[m]) - eHat[m]
           s += Double(r * r)
-          if gradients { g[m] = gScale * r }
+          errorGradients[q]?[m] = gScale * r
         }
         terms[q] = scale * s
       }
