@@ -77,6 +77,24 @@ void sparse_rows_axpy(float *restrict out, const float *restrict matrix, size_t 
 #define LANES 64
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
+float row_dot_axpy(const float *restrict w, const float *restrict g, float *restrict acc, float a, size_t d) {
+  float s[LANES] = {0};
+  size_t j = 0;
+  for (; j + LANES <= d; j += LANES)
+    for (int u = 0; u < LANES; u++) {
+      s[u] += w[j + u] * g[j + u];
+      acc[j + u] += a * g[j + u];
+    }
+  for (; j < d; j++) {
+    s[0] += w[j] * g[j];
+    acc[j] += a * g[j];
+  }
+  float total = 0;
+  for (int u = 0; u < LANES; u++) total += s[u];
+  return total;
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
 double sum_squares(const float *x, size_t n) {
   double total = 0;
   size_t i = 0;

@@ -57,6 +57,8 @@ public struct CLTFileMetadata: Sendable, Equatable {
     try file.setAttribute("tanh_scale", Double(c.coefficients.tanhScale))
     try file.setAttribute("preact_lambda", Double(c.coefficients.preActivation))
     try file.setAttribute("bandwidth", Double(c.coefficients.bandwidth))
+    try file.setAttribute("auxk_coefficient", Double(c.coefficients.auxiliary))
+    try file.setAttribute("auxk_k", Int64(c.auxK))
     try file.setAttribute("learning_rate", Double(c.learningRate))
     try file.setAttribute("warmup_steps", Int64(c.warmupSteps))
     try file.setAttribute("decay_fraction", c.decayFraction)
@@ -101,6 +103,9 @@ public struct CLTFileMetadata: Sendable, Equatable {
       shuffleRows: try int("shuffle_rows"), k: try int("k"), initialL0: try file.doubleAttribute("initial_l0")
     )
     c.seed = UInt64(bitPattern: try file.int64Attribute("seed"))
+    // Files written before AuxK have neither attribute: they were trained without it.
+    if try file.hasAttribute("auxk_coefficient") { c.coefficients.auxiliary = try float("auxk_coefficient") }
+    if try file.hasAttribute("auxk_k") { c.auxK = try int("auxk_k") }
     nLayers = try int("n_layers")
     dModel = try int("d_model")
     features = c.features

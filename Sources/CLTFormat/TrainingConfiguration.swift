@@ -16,7 +16,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
   public var warmupSteps: Int
   /// The fraction of steps at the end over which the learning rate decays linearly to 0.
   public var decayFraction: Double
-  /// λ (its final value), c, λ_p and ε; λ is warmed up linearly from 0 over the whole run.
+  /// λ (its final value), c, λ_p, ε and AuxK's α; λ is warmed up linearly from 0 over the whole run.
   public var coefficients: CLTLossCoefficients
   /// The largest global L2 norm of the gradients; larger ones are scaled down to it.
   public var gradientClip: Float
@@ -34,12 +34,16 @@ public struct TrainingConfiguration: Sendable, Equatable {
   public var initialL0: Double
   /// Seeds the parameters and the sampling order.
   public var seed: UInt64
+  /// k_aux of the AuxK term (used when `coefficients.auxiliary` > 0): per layer and token, how
+  /// many of the dead features' largest pre-activations reconstruct the main error.
+  public var auxK: Int
 
   public init(
     features: Int, batch: Int = 1024, steps: Int, learningRate: Float = 2e-4, warmupSteps: Int? = nil,
     decayFraction: Double = 0.2, coefficients: CLTLossCoefficients = CLTLossCoefficients(),
     gradientClip: Float = 1, deadWindow: Int = 1_000_000, shuffleRows: Int = 65_536,
-    activation: CLTActivationFunction = .jumpReLU, k: Int = 64, initialL0: Double = 128, seed: UInt64 = 0
+    activation: CLTActivationFunction = .jumpReLU, k: Int = 64, initialL0: Double = 128, seed: UInt64 = 0,
+    auxK: Int = 0
   ) {
     self.features = features
     self.batch = batch
@@ -55,5 +59,6 @@ public struct TrainingConfiguration: Sendable, Equatable {
     self.k = k
     self.initialL0 = initialL0
     self.seed = seed
+    self.auxK = auxK
   }
 }

@@ -56,6 +56,9 @@ public final class CLTActivations {
   /// "every token pulls the feature up", subtracted from a column sum in the encoder gradient.
   var deadAbove: [[(slot: Int32, token: Int32)]]
 
+  /// The AuxK term's selection and scratch (`CrossLayerTranscoder+AuxK`).
+  lazy var auxiliary = AuxiliaryActivations(nLayers: nLayers)
+
   /// For rank-selected activations: per layer, the smallest activation that was selected in this
   /// batch (BatchTopK's batch threshold; for TopK the mean over tokens of each token's k-th value).
   public internal(set) var selectedMinimum: [Float]

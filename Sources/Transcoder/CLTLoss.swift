@@ -7,6 +7,8 @@ public struct CLTLoss: Sendable, Equatable {
   public var sparsity: Double
   /// λ_p · Σ_l Σ_i relu(θ_i − h_i) / N.
   public var preActivation: Double
+  /// α · d · Σ_{l'} ‖e[l'] − ê[l']‖² / ‖e[l']‖², the AuxK term (`CrossLayerTranscoder+AuxK`).
+  public var auxiliary: Double = 0
 
-  public var total: Double { meanSquaredError + sparsity + preActivation }
+  public var total: Double { meanSquaredError + sparsity + preActivation + auxiliary }
 }

@@ -1,4 +1,4 @@
-/// The weights of the three loss terms and the straight-through estimator's bandwidth
+/// The weights of the loss terms and the straight-through estimator's bandwidth
 /// (see `CrossLayerTranscoder.loss` for the equations they enter).
 public struct CLTLossCoefficients: Sendable, Equatable {
   /// λ, the weight of the tanh sparsity penalty.
@@ -10,13 +10,18 @@ public struct CLTLossCoefficients: Sendable, Equatable {
   /// ε, the rectangle kernel's bandwidth in the JumpReLU threshold's pseudo-gradient
   /// (Rajamanoharan et al. 2024, eq. 11).
   public var bandwidth: Float
+  /// α, the weight of the AuxK term that makes dead features reconstruct the main error (0: off;
+  /// `CrossLayerTranscoder+AuxK`).
+  public var auxiliary: Float
 
   public init(
-    sparsity: Float = 1e-3, tanhScale: Float = 1, preActivation: Float = 3e-6, bandwidth: Float = 1e-3
+    sparsity: Float = 1e-3, tanhScale: Float = 1, preActivation: Float = 3e-6, bandwidth: Float = 1e-3,
+    auxiliary: Float = 0
   ) {
     self.sparsity = sparsity
     self.tanhScale = tanhScale
     self.preActivation = preActivation
     self.bandwidth = bandwidth
+    self.auxiliary = auxiliary
   }
 }

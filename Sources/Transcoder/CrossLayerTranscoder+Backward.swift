@@ -9,6 +9,7 @@ extension CrossLayerTranscoder {
   ///   MSE      = Σ_l Σ_n ‖ŷ[l]_n − y[l]_n‖² / N
   ///   sparsity = λ · Σ_l Σ_n Σ_i tanh(c · ‖W_dec,i^(l)‖ · a[l]_{n,i}) / N
   ///   preact   = λ_p · Σ_l Σ_n Σ_{i dead} relu(θref[l]_i − h[l]_{n,i}) / N
+  ///   auxk     = α · d · Σ_{l'} ‖e[l'] − ê[l']‖² / ‖e[l']‖²   (AuxK on dead features; `+AuxK`)
   ///
   /// The sparsity term is Ameisen et al.'s tanh-of-decoder-weighted-activation penalty, a smooth
   /// stand-in for L0 (zero for a feature that is off). The pre-activation term follows Anthropic's
@@ -23,7 +24,11 @@ extension CrossLayerTranscoder {
     _ activations: CLTActivations, targets: [FloatBuffer], coefficients: CLTLossCoefficients
   ) -> CLTLoss {
     let norms = (0..<nLayers).map { decoderNorms(layer: $0) }
-    return lossTerms(activations, targets: targets, coefficients: coefficients, norms: norms, gradients: nil)
+    var terms = lossTerms(
+      activations, targets: targets, coefficients: coefficients, norms: norms, gradients: nil)
+    terms.auxiliary = auxiliaryTerm(
+      activations, targets: targets, coefficient: coefficients.auxiliary, gradients: false)
+    return terms
   }
 
   /// Gradients of `loss(...).total` with respect to every parameter, in fresh buffers.
@@ -62,7 +67,7 @@ extension CrossLayerTranscoder {
     into grads: CLTGradients
   ) -> CLTLoss {
     let norms = (0..<nLayers).map { act.decoderNorms(layer: $0) }
-    let loss = lossTerms(act, targets: targets, coefficients: coefficients, norms: norms, gradients: grads)
+    var loss = lossTerms(act, targets: targets, coefficients: coefficients, norms: norms, gradients: grads)
     let n = act.tokens
     let d = dModel
     let scale = 1 / Float(n)
@@ -128,6 +133,8 @@ extension CrossLayerTranscoder {
       encoderGradient(act, layer: l, gradA: gradA, input: inputs[l], lambdaP: lambdaP, into: grads)
     }
     grads.decoderSquaredNormsWritten()
+    loss.auxiliary = auxiliaryBackward(
+      act, inputs: inputs, targets: targets, coefficient: coefficients.auxiliary, into: grads)
     return loss
   }
 

@@ -64,8 +64,10 @@ extension CrossLayerTranscoder {
       act.deadBelowCounts[l] = scan.deadBelow
       act.deadAbove[l] = scan.deadAbove
       store(scan, layer: l, into: act)
+      selectAuxiliary(layer: l, preActivations: h, rows: n, into: act)
     }
     decodeAll(act)
+    decodeAuxiliary(act)
     return act
   }
 

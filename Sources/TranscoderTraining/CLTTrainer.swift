@@ -10,7 +10,8 @@ import Transcoder
 /// Each step samples N shuffled tokens, scales them (`ActivationNormalizer`), runs the sparse
 /// forward pass, takes the gradients of
 ///   L = Σ_l ‖ŷ[l] − y[l]‖²/N + λ(t) Σ_l Σ_i tanh(c‖W_dec,i‖a_i)/N + λ_p Σ_{dead} relu(θ − h)/N
-/// (see `CrossLayerTranscoder.loss`), clips their global norm and applies Adam with the
+///       + α·d Σ_{l'} ‖e[l'] − ê[l']‖²/‖e[l']‖²
+/// (see `CrossLayerTranscoder.loss` and, for the AuxK term, `CrossLayerTranscoder+AuxK`), clips their global norm and applies Adam with the
 /// learning rate of `TrainingConfiguration.learningRate(step:)`. When the shards run out before
 /// the last step, the run goes over them again (another epoch), unless they are consumed.
 /// `checkpoint(to:createdBy:)` saves everything a run needs to continue (`init(resumingFrom:)`).
@@ -51,7 +52,7 @@ public final class CLTTrainer {
   let optimizer: AdamOptimizer
   private let batchInputs: [FloatBuffer]
   let batchOutputs: [FloatBuffer]
-  private let activations: CLTActivations
+  let activations: CLTActivations
   let gradients: CLTGradients
   /// Rank-selected activations: per layer, the running mean of the smallest selected activation,
   /// the threshold BatchTopK hands over to a JumpReLU at inference.
@@ -109,6 +110,7 @@ public final class CLTTrainer {
     batchInputs = (0..<l).map { _ in FloatBuffer(count: local.batch * d) }
     batchOutputs = (0..<l).map { _ in FloatBuffer(count: local.batch * d) }
     activations = CLTActivations(tokens: local.batch, nLayers: l, dModel: d, features: f)
+    activations.auxiliaryK = configuration.coefficients.auxiliary > 0 ? configuration.auxK : 0
     gradients = CLTGradients(nLayers: l, dModel: d, features: f)
     fireCounts = Array(repeating: Array(repeating: 0, count: f), count: l)
     lastFired = fireCounts
@@ -244,6 +246,7 @@ public final class CLTTrainer {
       bandwidth: coefficients.bandwidth,
       referenceThresholds: rankSelected && step > 0 ? runningThresholds : nil,
       sharing: mode.sharing(features: configuration.features))
+    try mode.shareAuxiliaryErrors(of: self)
     let t1 = clock.now
     let localLoss = transcoder.backward(
       activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients, into: gradients)
@@ -267,16 +270,19 @@ public final class CLTTrainer {
     step += 1
     return StepMetrics(
       step: step, tokensSeen: tokensSeen, meanSquaredError: loss.meanSquaredError, sparsity: loss.sparsity,
-      preActivation: loss.preActivation, learningRate: learningRate, lambda: coefficients.sparsity,
+      preActivation: loss.preActivation, auxiliary: loss.auxiliary, learningRate: learningRate,
+      lambda: coefficients.sparsity,
       gradientNorm: norm, nmse: metrics.nmse, explainedVariance: metrics.explainedVariance, l0: metrics.l0,
       deadFraction: metrics.dead,
       phaseSeconds: [seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)])
   }
 
   /// Per layer, the features that have not fired in the last `deadWindow` tokens: the
-  /// pre-activation term pulls these (and only these) back towards their threshold.
+  /// pre-activation term pulls these (and only these) back towards their threshold, and the AuxK
+  /// term makes them reconstruct the main error.
   private func deadFeatures() -> [[Int32]]? {
-    guard configuration.coefficients.preActivation > 0 else { return nil }
+    let c = configuration.coefficients
+    guard c.preActivation > 0 || c.auxiliary > 0 else { return nil }
     let now = tokensSeen
     let window = configuration.deadWindow
     return lastFired.map { layer in

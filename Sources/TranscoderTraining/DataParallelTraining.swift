@@ -73,14 +73,27 @@ struct DataParallelTraining: TrainingMode {
     }
     for buffer in gradients.buffers { try communicator.sum(buffer.pointer, count: buffer.count) }
     gradients.decoderGradientsChanged()
-    var terms = [loss.meanSquaredError, loss.sparsity, loss.preActivation]
+    var terms = [loss.meanSquaredError, loss.sparsity, loss.preActivation, loss.auxiliary]
     try communicator.sum(&terms)
     let ranks = Double(communicator.size)
     var mean = loss
     mean.meanSquaredError = terms[0] / ranks
     mean.sparsity = terms[1] / ranks
     mean.preActivation = terms[2] / ranks
+    mean.auxiliary = terms[3] / ranks
     return (mean, gradients.squaredNorm())
+  }
+
+  /// Each process's AuxK term normalises by the mean over the processes of their ‖e[l']‖², the
+  /// global batch's divided by their number: with the trainer's division of the summed gradients
+  /// by that number, the step is the one a single process takes on the whole batch. The dead
+  /// features, and so the term's targets, are the same on every process (their firing counts are
+  /// summed), so every process takes part in this collective or none.
+  func shareAuxiliaryErrors(of trainer: CLTTrainer) throws {
+    guard trainer.configuration.coefficients.auxiliary > 0 else { return }
+    var squares = trainer.transcoder.auxiliaryErrorSquares(trainer.activations, targets: trainer.batchOutputs)
+    try averageOverTokenShares(&squares)
+    trainer.activations.setAuxiliaryErrorSquares(squares)
   }
 
   /// The processes hold equally many tokens, so the mean of their means.

@@ -8,6 +8,8 @@ public struct StepMetrics: Sendable {
   public var meanSquaredError: Double
   public var sparsity: Double
   public var preActivation: Double
+  /// The AuxK term (0 when off or when no feature is dead).
+  public var auxiliary: Double = 0
   /// The learning rate and λ used.
   public var learningRate: Float
   public var lambda: Float
@@ -28,13 +30,13 @@ public struct StepMetrics: Sendable {
   public var meanNMSE: Double { nmse.reduce(0, +) / Double(max(nmse.count, 1)) }
   public var meanDeadFraction: Double { deadFraction.reduce(0, +) / Double(max(deadFraction.count, 1)) }
   public var meanL0: Double { l0.reduce(0, +) / Double(max(l0.count, 1)) }
-  public var totalLoss: Double { meanSquaredError + sparsity + preActivation }
+  public var totalLoss: Double { meanSquaredError + sparsity + preActivation + auxiliary }
 
   /// One JSON object on a line.
   public var jsonLine: String {
     func list(_ values: [Double]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
     return "{\"step\": \(step), \"tokens\": \(tokensSeen), \"loss\": \(totalLoss), "
-      + "\"mse\": \(meanSquaredError), \"sparsity\": \(sparsity), \"preact\": \(preActivation), "
+      + "\"mse\": \(meanSquaredError), \"sparsity\": \(sparsity), \"preact\": \(preActivation), \"auxk\": \(auxiliary), "
       + "\"lr\": \(learningRate), \"lambda\": \(lambda), \"grad_norm\": \(gradientNorm), "
       + "\"mean_nmse\": \(meanNMSE), \"mean_l0\": \(meanL0), \"nmse\": \(list(nmse)), \"l0\": \(list(l0)), "
       + "\"explained_variance\": \(list(explainedVariance)), \"seconds\": \(list(phaseSeconds)), \"dead_fraction\": \(list(deadFraction))}"

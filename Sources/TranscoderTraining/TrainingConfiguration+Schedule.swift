@@ -58,6 +58,10 @@ extension TrainingConfiguration {
     guard steps > 0 else { throw TrainingError.invalidConfiguration("--steps must be at least 1") }
     guard learningRate > 0 else { throw TrainingError.invalidConfiguration("--lr must be positive") }
     guard k > 0 else { throw TrainingError.invalidConfiguration("--k must be at least 1") }
+    guard coefficients.auxiliary == 0 || auxK > 0 else {
+      throw TrainingError.invalidConfiguration(
+        "--auxk-k must be at least 1 when --auxk-coefficient is positive")
+    }
     guard initialL0 > 0 else { throw TrainingError.invalidConfiguration("--initial-l0 must be positive") }
     guard shuffleRows >= batch else {
       throw TrainingError.invalidConfiguration(

@@ -40,6 +40,9 @@ protocol TrainingMode {
 
   /// How the forward pass divides the step, for a transcoder of `features` per layer in all.
   func sharing(features: Int) -> BatchSharing
+  /// Hands the forward pass the whole batch's ‖e[l']‖² for the AuxK term to normalise by, where
+  /// the processes divide the batch's tokens (one process has it already).
+  func shareAuxiliaryErrors(of trainer: CLTTrainer) throws
   /// The global batch's loss terms and the squared norm of the gradients over every process's
   /// share, from this process's loss and `trainer.gradients` (which it may reduce in place).
   func reduce(_ loss: CLTLoss, of trainer: CLTTrainer) throws -> (loss: CLTLoss, squaredNorm: Double)
@@ -77,6 +80,7 @@ extension TrainingMode {
   func commonRows(_ rows: Int) throws -> Int { rows }
   func gathered(_ local: [FloatBuffer], rows: Int, width: Int) throws -> [FloatBuffer] { local }
   func sharing(features: Int) -> BatchSharing { .tokens(communicator) }
+  func shareAuxiliaryErrors(of trainer: CLTTrainer) throws {}
   func reduce(_ loss: CLTLoss, of trainer: CLTTrainer) throws -> (loss: CLTLoss, squaredNorm: Double) {
     (loss, trainer.gradients.squaredNorm())
   }
@@ -105,6 +109,13 @@ func trainingMode(
   _ communicator: Communicator, shardFeatures: Bool, configuration: TrainingConfiguration
 ) throws -> any TrainingMode {
   if shardFeatures {
+    // Its top k_aux of each token would span every process's dead features and ê would need a
+    // sum over them, as ŷ does; neither is written yet.
+    guard configuration.coefficients.auxiliary == 0 else {
+      throw TrainingError.invalidConfiguration(
+        "--auxk-coefficient does not combine with --shard-features yet; give --auxk-coefficient 0, "
+          + "or train data parallel (without --shard-features)")
+    }
     return try FeatureShardedTraining(communicator, features: configuration.features)
   }
   if communicator.isDistributed {

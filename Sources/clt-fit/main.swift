@@ -129,6 +129,23 @@ struct CLTFit: ParsableCommand {
   var preactLambda: Float = 3e-6
 
   @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp(
+      "α of the AuxK term that makes dead features reconstruct the main error (0: off; default 1/32 "
+        + "for topk and batchtopk, 0 for jumprelu and with --shard-features).",
+      discussion: """
+        Per layer and token the --auxk-k largest positive pre-activations of dead features (see \
+        --dead-window) reconstruct e = y − ŷ through their decoder rows; the term is \
+        α·d_model·Σ‖e − ê‖²/‖e‖² over the layers they write to (Gao et al. 2024, A.2).
+        """))
+  var auxkCoefficient: Float?
+
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: "AuxK: dead features per layer and token that reconstruct the error (default: d_model/2).")
+  var auxkK: Int?
+
+  @Option(
     name: .long,
     help:
       "A held-out shard file or folder (repeatable): measured at the end, printed and stored in the output.")
@@ -187,6 +204,13 @@ struct CLTFit: ParsableCommand {
     try requireFinite(lambda, "--lambda", atLeast: 0)
     try requireFinite(tanhScale, "--tanh-scale", above: 0)
     try requireFinite(preactLambda, "--preact-lambda", atLeast: 0)
+    try requireFinite(auxkCoefficient, "--auxk-coefficient", atLeast: 0)
+    try require(auxkK, atLeast: 1, "--auxk-k")
+    if shardFeatures, let auxkCoefficient, auxkCoefficient > 0 {
+      throw ValidationError(
+        "--auxk-coefficient \(auxkCoefficient) does not combine with --shard-features yet; "
+          + "give --auxk-coefficient 0 or drop --shard-features")
+    }
     try require(tokens, atLeast: 1, "--tokens")
     try require(steps, atLeast: 1, "--steps")
     guard tokens == nil || steps == nil else {
@@ -226,6 +250,9 @@ struct CLTFit: ParsableCommand {
     }
     mpi?.finalize()
   }
+
+  /// AuxK's α when --auxk-coefficient is not given (rank-selected activations): Gao et al.'s 1/32.
+  static let defaultAuxKCoefficient: Float = 1 / 32
 
   /// The exit code of a run that every rank ended together (on SIGINT/SIGTERM).
   static var collectiveStop: Int32 { 128 + SIGINT }
@@ -287,6 +314,9 @@ struct CLTFit: ParsableCommand {
     configuration.coefficients.sparsity = lambda
     configuration.coefficients.tanhScale = tanhScale
     configuration.coefficients.preActivation = preactLambda
+    configuration.coefficients.auxiliary =
+      auxkCoefficient ?? (activation.selectsByRank && !shardFeatures ? Self.defaultAuxKCoefficient : 0)
+    configuration.auxK = auxkK ?? max(1, first.metadata.dModel / 2)
     configuration.shuffleRows = shuffleTokens ?? 0  // resolved once the shapes are known
     let createdBy = "clt-fit \(Self.configuration.version)"
     var writing: URL? = group.isRoot ? checkpointURL : nil  // this rank's checkpoint file
@@ -323,10 +353,10 @@ struct CLTFit: ParsableCommand {
       run.onProgress = { metrics, rate in
         StandardError.line(
           String(
-            format: "clt-fit: step %d/%d, %.0f tokens/s, loss %.4f (mse %.4f, sparsity %.4f, preact %.5f), "
-              + "mean L0 %.1f, mean NMSE %.4f, dead %.1f%%",
+            format: "clt-fit: step %d/%d, %.0f tokens/s, loss %.4f (mse %.4f, sparsity %.4f, preact %.5f, "
+              + "auxk %.4f), mean L0 %.1f, mean NMSE %.4f, dead %.1f%%",
             metrics.step, trainer.configuration.steps, rate, metrics.totalLoss, metrics.meanSquaredError,
-            metrics.sparsity, metrics.preActivation, metrics.meanL0, metrics.meanNMSE,
+            metrics.sparsity, metrics.preActivation, metrics.auxiliary, metrics.meanL0, metrics.meanNMSE,
             100 * metrics.meanDeadFraction))
       }
     }
@@ -373,9 +403,11 @@ struct CLTFit: ParsableCommand {
       StandardError.line(
         String(
           format:
-            "clt-fit: held-out (%d tokens): mean NMSE %.4f, mean L0 %.1f, dead %.1f%%; per layer NMSE %@",
+            "clt-fit: held-out (%d tokens): mean NMSE %.4f, mean L0 %.1f, dead %.1f%%; per layer NMSE %@; "
+            + "per layer dead %% %@",
           evaluation.tokens, evaluation.meanNMSE, evaluation.meanL0, 100 * evaluation.meanDeadFraction,
-          evaluation.nmse.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+          evaluation.nmse.map { String(format: "%.3f", $0) }.joined(separator: " "),
+          evaluation.deadFraction.map { String(format: "%.0f", 100 * $0) }.joined(separator: " ")))
     }
     do {
       try result.write(to: outputURL)

@@ -137,7 +137,9 @@ import TranscoderTraining
   func roundTrip() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
     let urls = try shards("data", count: 1, rows: 256)
-    let configuration = TrainingConfiguration(features: 8, batch: 32, steps: 3, shuffleRows: 128, seed: 9)
+    var configuration = TrainingConfiguration(
+      features: 8, batch: 32, steps: 3, shuffleRows: 128, seed: 9, auxK: 5)
+    configuration.coefficients.auxiliary = 0.125
     let (trainer, _) = try train(urls, configuration: configuration)
     let file = trainer.file(createdBy: "test 1")
     let url = dir.appendingPathComponent("clt.h5")
@@ -148,6 +150,9 @@ import TranscoderTraining
     #expect(leftovers.isEmpty)
     let loaded = try CLTFile.load(url: url)
     #expect(loaded.metadata == file.metadata)
+    #expect(
+      loaded.metadata.configuration.auxK == 5 && loaded.metadata.configuration.coefficients.auxiliary == 0.125
+    )
     #expect(loaded.normalizer == file.normalizer)
     #expect(loaded.frequencies == file.frequencies)
     #expect(
@@ -155,6 +160,21 @@ import TranscoderTraining
     #expect(
       loaded.metadata.tokensSeen == 96 && loaded.metadata.modelSHA256 == String(repeating: "a", count: 64))
     #expect(loaded.normalizer.inputScales.allSatisfy { $0 > 0 && $0.isFinite })
+  }
+
+  @Test("AuxK is refused up front with sharded features, whose selection it would have to span")
+  func auxKRefusedWithShardedFeatures() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data", count: 1, rows: 64)
+    var configuration = TrainingConfiguration(features: 8, batch: 32, steps: 1, shuffleRows: 64, auxK: 4)
+    configuration.coefficients.auxiliary = 0.1
+    let stream = try ShardStream(arguments: urls.map(\.path), readStandardInput: false)
+    do {
+      _ = try CLTTrainer(configuration: configuration, stream: stream, shardFeatures: true)
+      Issue.record("AuxK with sharded features was not refused")
+    } catch TrainingError.invalidConfiguration(let message) {
+      #expect(message.contains("--auxk-coefficient") && message.contains("--shard-features"), "\(message)")
+    }
   }
 
   @Test("shards of two different models: the error names the shard and the field")

@@ -62,13 +62,33 @@ struct MPITrainingTests {
     try compareSingleAndTwoRanks(["--activation", "batchtopk", "--k", "3"])
   }
 
+  @Test("AuxK on 2 ranks normalises by the global batch's error: equals one process")
+  func dataParallelAuxK() throws {
+    // The two ranks' log (rank 0 writes it, after the single run's): the term was on, features died.
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("auxk-\(UUID().uuidString).jsonl")
+    defer { try? FileManager.default.removeItem(at: log) }
+    // k 1 of 24 features and a window shorter than a step: a feature that did not fire in the last
+    // step is dead.
+    try compareSingleAndTwoRanks([
+      "--activation", "batchtopk", "--k", "1", "--dead-window", "32", "--auxk-coefficient", "0.5", "--auxk-k",
+      "4", "--log", log.path, "--log-every", "1",
+    ])
+    let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+    let terms = lines.compactMap { line in
+      (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["auxk"] as? Double
+    }
+    #expect(terms.count == 8 && terms.contains { $0 > 0 }, "auxk per step: \(terms)")
+  }
+
   @Test("--shard-features, JumpReLU: each rank holds half the features; one clt.h5 equal to one process's")
   func shardedJumpReLU() throws { try compareSingleAndTwoRanks([], sharded: true) }
 
   @Test("--shard-features, BatchTopK and TopK select across the ranks' features: equal to one process")
   func shardedRankSelection() throws {
-    try compareSingleAndTwoRanks(["--activation", "batchtopk", "--k", "3"], sharded: true)
-    try compareSingleAndTwoRanks(["--activation", "topk", "--k", "3"], sharded: true)
+    // AuxK, on by default for rank selection, is off with --shard-features (and refused when asked).
+    let noAuxK = ["--auxk-coefficient", "0"]
+    try compareSingleAndTwoRanks(["--activation", "batchtopk", "--k", "3"] + noAuxK, sharded: true)
+    try compareSingleAndTwoRanks(["--activation", "topk", "--k", "3"] + noAuxK, sharded: true)
   }
 
   @Test("--shard-features checkpoints a slice per rank; the run resumes on 2 ranks and not unsharded")

@@ -304,29 +304,15 @@ import Testing
     }
     groups.append(("W_dec", lay.decoderStart..<lay.decoderBiasStart))
     groups.append(("b_dec", lay.decoderBiasStart..<lay.count))
-    let delta = 1e-4
-    var checked = 0
-    var skipped = 0
-    for (name, range) in groups {
-      var worst: Double = 0
-      for index in range {
-        var plus = p
-        var minus = p
-        plus[index] += delta
-        minus[index] -= delta
-        let up = Self.referenceLoss(plus, x: x, y: y, k: k)
-        let down = Self.referenceLoss(minus, x: x, y: y, k: k)
-        guard up.mask == down.mask else {  // the step crossed a JumpReLU threshold: no derivative
-          skipped += 1
-          continue
-        }
-        let numeric = (up.total - down.total) / (2 * delta)
-        worst = max(worst, abs(analytic[index] - numeric) / max(1, abs(numeric)))
-        checked += 1
-      }
-      #expect(worst < 1e-4, "\(name): worst relative error \(worst)")
+    // A step that crosses a JumpReLU threshold changes the mask: no derivative there.
+    let check = FiniteDifferences(parameters: p, analytic: analytic, groups: groups) { q in
+      let loss = Self.referenceLoss(q, x: x, y: y, k: k)
+      return (loss.total, loss.mask)
     }
-    #expect(skipped * 20 < checked, "too few coordinates checked: \(checked), skipped \(skipped)")
+    for (name, worst) in check.worst { #expect(worst < 1e-4, "\(name): worst relative error \(worst)") }
+    #expect(
+      check.skipped * 20 < check.checked,
+      "too few coordinates checked: \(check.checked), skipped \(check.skipped)")
   }
 
   @Test(

@@ -58,6 +58,9 @@ double decoder_row_backward_reference(const float *w, const float *g, const int 
 float decoder_row_scatter(float *out, const float *w, const int *tokens, const float *values, size_t count,
                           size_t d);
 
+/// Returns w . g and does acc += a * g in the same pass over g. w, g, acc (d).
+float row_dot_axpy(const float *w, const float *g, float *acc, float a, size_t d);
+
 /// Returns the sum of x[i]^2 in double. x (n).
 double sum_squares(const float *x, size_t n);
 
