@@ -59,6 +59,10 @@ extension TrainingConfiguration {
     guard learningRate > 0 else { throw TrainingError.invalidConfiguration("--lr must be positive") }
     guard k > 0 else { throw TrainingError.invalidConfiguration("--k must be at least 1") }
     guard initialL0 > 0 else { throw TrainingError.invalidConfiguration("--initial-l0 must be positive") }
+    guard layerWeightExponent.isFinite && layerWeightExponent >= 0 else {
+      throw TrainingError.invalidConfiguration(
+        "--layer-weight-exponent must be at least 0 (0: every layer alike, 1: by raw output size)")
+    }
     guard shuffleRows >= batch else {
       throw TrainingError.invalidConfiguration(
         "the shuffle buffer (\(shuffleRows) rows) must hold at least one batch (\(batch) tokens)")

@@ -129,6 +129,19 @@ struct CLTFit: ParsableCommand {
   var preactLambda: Float = 3e-6
 
   @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp(
+      "Weight each layer's error by its raw output size to this power p (0: every layer alike).",
+      discussion: """
+        Inputs and targets are scaled per layer, so by default an error costs the same on every \
+        layer, although some layers' raw outputs are hundreds of times larger than others' and \
+        dominate the residual stream. With p > 0 layer l's squared error is weighted by \
+        (E‖y[l]‖²)^p in raw units, normalised to a mean of 1 over the layers: 1 is the raw-unit MSE, \
+        0.5 half way (in log scale). The printed and stored NMSE is per layer and unweighted.
+        """))
+  var layerWeightExponent: Double = 0
+
+  @Option(
     name: .long,
     help:
       "A held-out shard file or folder (repeatable): measured at the end, printed and stored in the output.")
@@ -187,6 +200,7 @@ struct CLTFit: ParsableCommand {
     try requireFinite(lambda, "--lambda", atLeast: 0)
     try requireFinite(tanhScale, "--tanh-scale", above: 0)
     try requireFinite(preactLambda, "--preact-lambda", atLeast: 0)
+    try requireFinite(layerWeightExponent, "--layer-weight-exponent", atLeast: 0)
     try require(tokens, atLeast: 1, "--tokens")
     try require(steps, atLeast: 1, "--steps")
     guard tokens == nil || steps == nil else {
@@ -287,6 +301,7 @@ struct CLTFit: ParsableCommand {
     configuration.coefficients.sparsity = lambda
     configuration.coefficients.tanhScale = tanhScale
     configuration.coefficients.preActivation = preactLambda
+    configuration.layerWeightExponent = layerWeightExponent
     configuration.shuffleRows = shuffleTokens ?? 0  // resolved once the shapes are known
     let createdBy = "clt-fit \(Self.configuration.version)"
     var writing: URL? = group.isRoot ? checkpointURL : nil  // this rank's checkpoint file

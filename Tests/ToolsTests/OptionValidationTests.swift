@@ -56,6 +56,7 @@ import Testing
       "--lambda inf", "--lambda nan", "--lambda -1", "--tanh-scale 0", "--tanh-scale nan", "--lr 0",
       "--lr -0.5", "--lr inf", "--batch 0", "--tokens -5", "--steps 0", "--shuffle-tokens 10",
       "--seed -1", "--log-every 0", "--dead-window -1", "--preact-lambda -1", "--preact-lambda inf",
+      "--layer-weight-exponent -0.5", "--layer-weight-exponent nan",
       "--eval-tokens 0", "--checkpoint-every 0", "--time-limit -5", "--time-limit nan",
       "--activation relu",
     ] + common)
