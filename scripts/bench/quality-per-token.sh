@@ -12,8 +12,10 @@
 # Environment: TOKENS (61440: 60 steps of 1024), THREADS (2), FIT_FLAGS (extra clt-fit options,
 # e.g. FIT_FLAGS="--lambda 3e-3"), EVAL_TOKENS (4096, the held-out shards' size), REPLACE_TOKENS
 # (0; N > 0 also runs `clt-replace --eval` on N tokens of held-out text: CE recovered, KL, top-1),
-# ACTS_DIR (results/acts), CORPUS (data/corpus, for REPLACE_TOKENS), OUT (results/quality-check), BIN (the release build's folder).
-# The trained CLT and the logs go to OUT/RUN/ (RUN = commit and a hash of FIT_FLAGS); every JSON
+# LABEL (a name for the run, in the JSON and the run's folder: say what BIN was built from when
+# it is not this checkout), ACTS_DIR (results/acts), CORPUS (data/corpus, for REPLACE_TOKENS),
+# OUT (results/quality-check), BIN (the release build's folder).
+# The trained CLT and the logs go to OUT/RUN/ (RUN: the commit, a hash of FIT_FLAGS, LABEL); every JSON
 # line is also appended to OUT/results.jsonl.
 set -euo pipefail
 
@@ -48,7 +50,7 @@ fi
 commit=$(git rev-parse --short=12 HEAD)
 dirty=false
 git diff --quiet HEAD -- Sources Package.swift || dirty=true
-run=$commit$([ -z "$FIT_FLAGS" ] || printf -- '-%s' "$(printf '%s' "$FIT_FLAGS" | sha256sum | cut -c1-8)")
+run=$commit$([ -z "$FIT_FLAGS" ] || printf -- '-%s' "$(printf '%s' "$FIT_FLAGS" | sha256sum | cut -c1-8)")${LABEL:+-$LABEL}
 dir=$OUT/$run
 mkdir -p "$dir"
 echo "==> clt-fit, $TOKENS tokens, $THREADS threads${FIT_FLAGS:+, $FIT_FLAGS} -> $dir" >&2
@@ -69,10 +71,11 @@ trained=$(grep -o 'after [0-9]* tokens' "$dir/clt-fit.log" | tail -1 | grep -o '
   exit 1
 }
 line=$(printf '%s\n' "$heldout" | jq -Rc \
-  --arg commit "$commit" --argjson dirty "$dirty" --arg flags "$FIT_FLAGS" --argjson tokens "$trained" \
+  --arg commit "$commit" --argjson dirty "$dirty" --arg label "${LABEL:-}" --arg flags "$FIT_FLAGS" \
+  --argjson tokens "$trained" \
   --argjson seconds "$seconds" --argjson threads "$THREADS" '
   capture("held-out \\((?<t>[0-9]+) tokens\\): mean NMSE (?<nmse>[-0-9.e]+), mean L0 (?<l0>[-0-9.e]+), dead (?<dead>[-0-9.e]+)%; per layer NMSE (?<layers>.*)")
-  | {commit: $commit, dirty: $dirty, fit_flags: $flags, tokens: $tokens, eval_tokens: (.t | tonumber),
+  | {commit: $commit, dirty: $dirty, label: $label, fit_flags: $flags, tokens: $tokens, eval_tokens: (.t | tonumber),
      heldout_mean_nmse: (.nmse | tonumber), heldout_mean_l0: (.l0 | tonumber),
      heldout_dead_fraction: ((.dead | tonumber) / 100),
      heldout_nmse: (.layers | split(" ") | map(select(length > 0) | tonumber)),
