@@ -326,6 +326,11 @@ struct CLTFit: ParsableCommand {
           + "layers of \(trainer.metadata.model); memory \(estimate.detail)"
           + (resume.map { "; resumed from \($0) at step \(trainer.step)" } ?? "")
           + (group.isDistributed ? "; \(group.size) ranks, \(trainer.localBatch) tokens each per step" : ""))
+      if let weights = trainer.normalizer.lossWeights(exponent: layerWeightExponent) {
+        StandardError.line(
+          "clt-fit: loss weight per layer (raw E‖y‖² to the power \(layerWeightExponent), mean 1): "
+            + weights.map { String(format: "%.3g", $0) }.joined(separator: " "))
+      }
     }
     let run = TrainingRun(trainer: trainer, checkpointURL: checkpointURL, createdBy: createdBy)
     run.budget = budget

@@ -71,11 +71,11 @@ trained=$(grep -o 'after [0-9]* tokens' "$dir/clt-fit.log" | tail -1 | grep -o '
   exit 1
 }
 line=$(printf '%s\n' "$heldout" | jq -Rc \
-  --arg commit "$commit" --argjson dirty "$dirty" --arg label "${LABEL:-}" --arg flags "$FIT_FLAGS" \
+  --arg commit "$commit" --argjson dirty "$dirty" --arg run_label "${LABEL:-}" --arg flags "$FIT_FLAGS" \
   --argjson tokens "$trained" \
   --argjson seconds "$seconds" --argjson threads "$THREADS" '
   capture("held-out \\((?<t>[0-9]+) tokens\\): mean NMSE (?<nmse>[-0-9.e]+), mean L0 (?<l0>[-0-9.e]+), dead (?<dead>[-0-9.e]+)%; per layer NMSE (?<layers>.*)")
-  | {commit: $commit, dirty: $dirty, label: $label, fit_flags: $flags, tokens: $tokens, eval_tokens: (.t | tonumber),
+  | {commit: $commit, dirty: $dirty, "label": $run_label, fit_flags: $flags, tokens: $tokens, eval_tokens: (.t | tonumber),
      heldout_mean_nmse: (.nmse | tonumber), heldout_mean_l0: (.l0 | tonumber),
      heldout_dead_fraction: ((.dead | tonumber) / 100),
      heldout_nmse: (.layers | split(" ") | map(select(length > 0) | tonumber)),
