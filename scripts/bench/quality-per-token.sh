@@ -39,9 +39,16 @@ SHAPE=(--features 1024 --activation batchtopk --k 32 --batch 1024 --lr 2e-3 --se
 for tool in clt-fit clt-replace; do
   [ -x "$BIN/$tool" ] || { echo "quality-check: error: no $BIN/$tool; run make build" >&2; exit 1; }
 done
+# The pipelines write activations to RESULTS/acts/, so ACTS_DIR must be a folder called acts.
 if [ ! -e "$TRAIN/done" ] || [ ! -e "$HELDOUT/done" ]; then
+  [ "$(basename "$ACTS_DIR")" = acts ] || {
+    echo "quality-check: error: ACTS_DIR=$ACTS_DIR lacks the demo's shards and is not a folder called acts" \
+      "for the pipelines to make them in; point it at one" >&2
+    exit 1
+  }
   echo "==> the demo's shards (corpus, model, gpt2-acts)" >&2
   make corpus models CORPUS_DIR="$CORPUS"
+  mkdir -p "$ACTS_DIR"
   make -C pipelines EXP=demo MODEL= BIN="$(realpath "$BIN")" CORPUS="$(realpath "$CORPUS")" \
     RESULTS="$(realpath "$ACTS_DIR/..")" \
     "$(realpath -m "$TRAIN/done")" "$(realpath -m "$HELDOUT/done")"
