@@ -1,6 +1,7 @@
 # CLTKit: reproducible set-up, tests and benchmarks.
 #   make test    install what is missing, fetch the tokenizer assets, build, run every test
 #   make bench   side-by-side speed against Hugging Face transformers on CPU torch
+#   make quality-check  held-out NMSE and L0 of the demo's CLT shape at a fixed token budget
 #   make demo    the whole pipeline on SmolLM2-135M (MODEL=gpt2: on GPT-2 small) into results/demo/
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -14,7 +15,7 @@ ASSETS := $(CLTKIT_HOME)/assets
 GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 
-.PHONY: all deps assets models links corpus build test bench bench-mpi demo format lint clean gpt2-download
+.PHONY: all deps assets models links corpus build test bench bench-mpi quality-check demo format lint clean gpt2-download
 
 all: build
 
@@ -62,6 +63,13 @@ bench: deps assets
 ## clt-fit on one process and on two MPI ranks of this machine (needs numpy, h5py); see docs/BENCHMARKS.md.
 bench-mpi: deps
 	scripts/bench/mpi-scaling.sh
+
+## Quality per token (issue 19): clt-fit at the demo's shape for a fixed token budget on the demo's
+## fixed SmolLM2-135M shards, scored on its held-out shards; one JSON line with the commit. Run it
+## before and after a trainer change. TOKENS, THREADS, FIT_FLAGS="..." (extra clt-fit options),
+## REPLACE_TOKENS=N (also clt-replace --eval); see docs/BENCHMARKS.md.
+quality-check: build
+	scripts/bench/quality-per-token.sh
 
 ## From nothing to a trained CLT, its metrics, graphs, pictures and REPORT.md in results/demo/
 ## (results/demo-gpt2/ with MODEL=gpt2, which needs models/gpt2). A second run reuses every

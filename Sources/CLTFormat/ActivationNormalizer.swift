@@ -1,3 +1,5 @@
+import Foundation
+
 /// Per-layer scalars that bring inputs and targets to a mean squared norm of d_model.
 ///
 /// MLP activations differ in size by orders of magnitude across layers (late layers of GPT-2 are
@@ -23,5 +25,19 @@ public struct ActivationNormalizer: Sendable, Equatable {
     func scale(_ m: Double) -> Float { m > 0 ? Float((Double(dModel) / m).squareRoot()) : 1 }
     self.init(
       inputScales: meanSquaredInputNorms.map(scale), outputScales: meanSquaredOutputNorms.map(scale))
+  }
+
+  /// w[l] ∝ (E‖y[l]‖²)^p, the raw mean squared norm of layer l's outputs (d / s_out[l]², what the
+  /// scales were made from) to the power p, normalised to a mean of 1 over the layers so that the
+  /// MSE term keeps its size beside λ and the learning rate; nil for p = 0 (every layer 1). p = 1
+  /// weighs each layer's normalised error by its raw size, so the loss is the raw-unit MSE of the
+  /// whole residual-stream contribution (up to one factor); 0 < p < 1 goes part of the way.
+  public func lossWeights(exponent p: Double) -> [Float]? {
+    guard p != 0, !outputScales.isEmpty else { return nil }
+    // (1 / s²)^p = s^(−2p); d cancels in the normalisation.
+    let raw = outputScales.map { Foundation.pow(Double($0), -2 * p) }
+    let mean = raw.reduce(0, +) / Double(raw.count)
+    guard mean > 0, mean.isFinite else { return nil }
+    return raw.map { Float($0 / mean) }
   }
 }

@@ -69,6 +69,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
     try file.setAttribute("k", Int64(c.k))
     try file.setAttribute("initial_l0", c.initialL0)
     try file.setAttribute("dead_window", Int64(c.deadWindow))
+    try file.setAttribute("layer_weight_exponent", c.layerWeightExponent)
     try file.setAttribute("seed", Int64(bitPattern: c.seed))
     try file.setAttribute("steps", Int64(steps))
     try file.setAttribute("tokens_seen", Int64(tokensSeen))
@@ -106,6 +107,10 @@ public struct CLTFileMetadata: Sendable, Equatable {
     // Files written before AuxK have neither attribute: they were trained without it.
     if try file.hasAttribute("auxk_coefficient") { c.coefficients.auxiliary = try float("auxk_coefficient") }
     if try file.hasAttribute("auxk_k") { c.auxK = try int("auxk_k") }
+    // Files written before the layer weights were trained with every layer weighted alike.
+    if try file.hasAttribute("layer_weight_exponent") {
+      c.layerWeightExponent = try file.doubleAttribute("layer_weight_exponent")
+    }
     nLayers = try int("n_layers")
     dModel = try int("d_model")
     features = c.features

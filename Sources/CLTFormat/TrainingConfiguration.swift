@@ -18,6 +18,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
   public var decayFraction: Double
   /// λ (its final value), c, λ_p, ε and AuxK's α; λ is warmed up linearly from 0 over the whole run.
   public var coefficients: CLTLossCoefficients
+  /// p in the loss's layer weights w[l] ∝ (raw E‖y[l]‖²)^p, normalised to mean 1
+  /// (`ActivationNormalizer.lossWeights`): 0 weighs every layer's normalised error alike, 1 by the
+  /// layer's raw size. The reported NMSE is the per-layer normalised one whatever p is.
+  public var layerWeightExponent: Double
   /// The largest global L2 norm of the gradients; larger ones are scaled down to it.
   public var gradientClip: Float
   /// A feature that has not fired in this many tokens counts as dead.
@@ -43,7 +47,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     decayFraction: Double = 0.2, coefficients: CLTLossCoefficients = CLTLossCoefficients(),
     gradientClip: Float = 1, deadWindow: Int = 1_000_000, shuffleRows: Int = 65_536,
     activation: CLTActivationFunction = .jumpReLU, k: Int = 64, initialL0: Double = 128, seed: UInt64 = 0,
-    auxK: Int = 0
+    auxK: Int = 0, layerWeightExponent: Double = 0
   ) {
     self.features = features
     self.batch = batch
@@ -60,5 +64,6 @@ public struct TrainingConfiguration: Sendable, Equatable {
     self.initialL0 = initialL0
     self.seed = seed
     self.auxK = auxK
+    self.layerWeightExponent = layerWeightExponent
   }
 }

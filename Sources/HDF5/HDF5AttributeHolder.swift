@@ -27,6 +27,15 @@ extension HDF5AttributeHolder {
     return status > 0
   }
 
+  /// Deletes the attribute called `name`, if there is one (so that a reader meets a file as an
+  /// older writer left it, without the attributes added since).
+  public func removeAttribute(_ name: String) throws {
+    guard try hasAttribute(name) else { return }
+    try HDF5Library.check(
+      H5Adelete(try objectID, name), path: filePath, name: objectName, operation: "remove attribute '\(name)'"
+    )
+  }
+
   /// Writes (or replaces) a UTF-8 string attribute, stored variable-length so h5py reads `str`.
   public func setAttribute(_ name: String, _ value: String) throws {
     let type = try HDF5Library.checkID(
@@ -131,11 +140,7 @@ extension HDF5AttributeHolder {
     _ name: String, type: hid_t, write: (hid_t) -> herr_t
   ) throws {
     let object = try objectID
-    if try hasAttribute(name) {
-      try HDF5Library.check(
-        H5Adelete(object, name), path: filePath, name: objectName,
-        operation: "replace attribute '\(name)'")
-    }
+    try removeAttribute(name)
     let space = try HDF5Library.checkID(
       H5Screate(H5S_SCALAR), path: filePath, name: objectName, operation: "create dataspace")
     defer { H5Sclose(space) }

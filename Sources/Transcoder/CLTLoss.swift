@@ -1,7 +1,7 @@
 /// The value of each loss term for one batch, accumulated in Double so that a finite-difference
 /// check can resolve changes far below Float's precision of the total.
 public struct CLTLoss: Sendable, Equatable {
-  /// Σ_l ‖ŷ[l] − y[l]‖² / N.
+  /// Σ_l w[l] ‖ŷ[l] − y[l]‖² / N (w[l] = 1 unless `CLTLossCoefficients.layerWeights` says otherwise).
   public var meanSquaredError: Double
   /// λ · Σ_l Σ_i tanh(c · ‖W_dec,i^(l)‖ · a_i) / N.
   public var sparsity: Double

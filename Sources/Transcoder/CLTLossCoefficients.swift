@@ -13,15 +13,21 @@ public struct CLTLossCoefficients: Sendable, Equatable {
   /// α, the weight of the AuxK term that makes dead features reconstruct the main error (0: off;
   /// `CrossLayerTranscoder+AuxK`).
   public var auxiliary: Float
+  /// w[l], one per layer, multiplying layer l's squared error in the MSE term; nil weighs every
+  /// layer 1. The targets are normalised per layer, so with equal weights an error on a layer
+  /// whose raw outputs are hundreds of times larger than the others' costs no more than on any
+  /// other; the trainer sets these from the raw sizes (`ActivationNormalizer.lossWeights`).
+  public var layerWeights: [Float]?
 
   public init(
     sparsity: Float = 1e-3, tanhScale: Float = 1, preActivation: Float = 3e-6, bandwidth: Float = 1e-3,
-    auxiliary: Float = 0
+    auxiliary: Float = 0, layerWeights: [Float]? = nil
   ) {
     self.sparsity = sparsity
     self.tanhScale = tanhScale
     self.preActivation = preActivation
     self.bandwidth = bandwidth
     self.auxiliary = auxiliary
+    self.layerWeights = layerWeights
   }
 }

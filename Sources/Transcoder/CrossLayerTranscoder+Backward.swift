@@ -6,7 +6,7 @@ import Kernels
 extension CrossLayerTranscoder {
   /// The training loss of one batch, `targets[l]` = y[l] (N, d) the MLP output of layer l:
   ///
-  ///   MSE      = Σ_l Σ_n ‖ŷ[l]_n − y[l]_n‖² / N
+  ///   MSE      = Σ_l w[l] Σ_n ‖ŷ[l]_n − y[l]_n‖² / N      (w[l] = `coefficients.layerWeights`, else 1)
   ///   sparsity = λ · Σ_l Σ_n Σ_i tanh(c · ‖W_dec,i^(l)‖ · a[l]_{n,i}) / N
   ///   preact   = λ_p · Σ_l Σ_n Σ_{i dead} relu(θref[l]_i − h[l]_{n,i}) / N
   ///   auxk     = α · d · Σ_{l'} ‖e[l'] − ê[l']‖² / ‖e[l']‖²   (AuxK on dead features; `+AuxK`)
@@ -45,7 +45,7 @@ extension CrossLayerTranscoder {
   /// of decoder gradients of features that did not fire are left stale and marked inactive in
   /// `grads.decoderRowsActive`, which is what the optimizer reads instead of zeros).
   ///
-  /// With g[l'] = ∂loss/∂ŷ[l'] = 2(ŷ[l'] − y[l'])/N and, per token and feature i of layer l,
+  /// With g[l'] = ∂loss/∂ŷ[l'] = 2w[l'](ŷ[l'] − y[l'])/N and, per token and feature i of layer l,
   ///   ∂loss/∂a_i = Σ_{l' ≥ l} W_dec[l→l']_i · g[l'] + (λ/N) · c‖W_dec,i‖ · (1 − tanh²(c‖W_dec,i‖ a_i)),
   /// the JumpReLU a = h · H(h − θ) is differentiated as in Rajamanoharan et al. 2024 (eqs. 10–11):
   ///   ∂a/∂h = 1[h > θ]                    (exact away from the jump),
@@ -140,8 +140,9 @@ extension CrossLayerTranscoder {
 
   // MARK: - Pieces
 
-  /// The three loss terms; with `gradients`, also g[l'] = 2(ŷ − y)/N into its output-gradient
-  /// buffers and ∂b_dec = Σ_n g, in the same pass. Fills `act.squaredErrors` and `residualSums`.
+  /// The three loss terms; with `gradients`, also g[l'] = 2w[l'](ŷ − y)/N into its output-gradient
+  /// buffers and ∂b_dec = Σ_n g, in the same pass. Fills `act.squaredErrors` and `residualSums`,
+  /// unweighted: they give the per-layer NMSE, which stays comparable whatever the weights.
   func lossTerms(
     _ act: CLTActivations, targets: [FloatBuffer], coefficients: CLTLossCoefficients, norms: [[Float]],
     gradients: CLTGradients?
@@ -149,10 +150,13 @@ extension CrossLayerTranscoder {
     let n = act.tokens
     let d = dModel
     precondition(targets.count == nLayers && targets.allSatisfy { $0.count >= n * d }, "y[l] is (N, d)")
-    let scale = 2 / Float(n)
+    let weights = coefficients.layerWeights
+    precondition(weights.map { $0.count == nLayers } ?? true, "one loss weight per layer")
     let g = gradients?.outputGradients(tokens: n)
     var mse: Double = 0
     for l in 0..<nLayers {
+      let weight = weights?[l] ?? 1
+      let scale = 2 * weight / Float(n)
       let yHat = act.reconstructions[l].pointer
       let y = targets[l].pointer
       var sums = [Double](repeating: 0, count: d)
@@ -168,7 +172,7 @@ extension CrossLayerTranscoder {
       }
       act.squaredErrors[l] = total
       act.residualSums[l] = sums
-      mse += total
+      mse += Double(weight) * total
       if let gradients {
         for j in 0..<d { gradients.decoderBiases[l][j] = Float(Double(scale) * sums[j]) }
       }

@@ -89,6 +89,10 @@ extension CLTTrainer {
         ("d_model", "\(m.dModel)", "\(self.metadata.dModel)"),
         ("features", "\(m.features)", "\(self.transcoder.features)"),
         ("activation", m.activation, self.configuration.activation.rawValue),
+        (
+          "layer_weight_exponent (--layer-weight-exponent)", "\(m.configuration.layerWeightExponent)",
+          "\(self.configuration.layerWeightExponent)"
+        ),
       ]
       for (field, saved, now) in checks where saved != now {
         throw mismatch("its \(field) is '\(saved)' but this run's is '\(now)'")

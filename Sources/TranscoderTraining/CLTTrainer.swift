@@ -9,9 +9,10 @@ import Transcoder
 ///
 /// Each step samples N shuffled tokens, scales them (`ActivationNormalizer`), runs the sparse
 /// forward pass, takes the gradients of
-///   L = Σ_l ‖ŷ[l] − y[l]‖²/N + λ(t) Σ_l Σ_i tanh(c‖W_dec,i‖a_i)/N + λ_p Σ_{dead} relu(θ − h)/N
+///   L = Σ_l w[l]‖ŷ[l] − y[l]‖²/N + λ(t) Σ_l Σ_i tanh(c‖W_dec,i‖a_i)/N + λ_p Σ_{dead} relu(θ − h)/N
 ///       + α·d Σ_{l'} ‖e[l'] − ê[l']‖²/‖e[l']‖²
-/// (see `CrossLayerTranscoder.loss` and, for the AuxK term, `CrossLayerTranscoder+AuxK`), clips their global norm and applies Adam with the
+/// (see `CrossLayerTranscoder.loss`, w from `layerWeightExponent`, and for the AuxK term
+/// `CrossLayerTranscoder+AuxK`), clips their global norm and applies Adam with the
 /// learning rate of `TrainingConfiguration.learningRate(step:)`. When the shards run out before
 /// the last step, the run goes over them again (another epoch), unless they are consumed.
 /// `checkpoint(to:createdBy:)` saves everything a run needs to continue (`init(resumingFrom:)`).
@@ -237,6 +238,7 @@ public final class CLTTrainer {
 
     var coefficients = configuration.coefficients
     coefficients.sparsity = configuration.sparsity(step: step)
+    coefficients.layerWeights = normalizer.lossWeights(exponent: configuration.layerWeightExponent)
     let learningRate = configuration.learningRate(step: step)
     let rankSelected = configuration.activation.selectsByRank
     let clock = ContinuousClock()

@@ -63,6 +63,10 @@ extension TrainingConfiguration {
         "--auxk-k must be at least 1 when --auxk-coefficient is positive")
     }
     guard initialL0 > 0 else { throw TrainingError.invalidConfiguration("--initial-l0 must be positive") }
+    guard layerWeightExponent.isFinite && layerWeightExponent >= 0 else {
+      throw TrainingError.invalidConfiguration(
+        "--layer-weight-exponent must be at least 0 (0: every layer alike, 1: by raw output size)")
+    }
     guard shuffleRows >= batch else {
       throw TrainingError.invalidConfiguration(
         "the shuffle buffer (\(shuffleRows) rows) must hold at least one batch (\(batch) tokens)")

@@ -146,6 +146,19 @@ struct CLTFit: ParsableCommand {
   var auxkK: Int?
 
   @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp(
+      "Weight each layer's error by its raw output size to this power p (0: every layer alike).",
+      discussion: """
+        Inputs and targets are scaled per layer, so by default an error costs the same on every \
+        layer, although some layers' raw outputs are hundreds of times larger than others' and \
+        dominate the residual stream. With p > 0 layer l's squared error is weighted by \
+        (E‖y[l]‖²)^p in raw units, normalised to a mean of 1 over the layers: 1 is the raw-unit MSE, \
+        0.5 half way (in log scale). The printed and stored NMSE is per layer and unweighted.
+        """))
+  var layerWeightExponent: Double = 0
+
+  @Option(
     name: .long,
     help:
       "A held-out shard file or folder (repeatable): measured at the end, printed and stored in the output.")
@@ -211,6 +224,7 @@ struct CLTFit: ParsableCommand {
         "--auxk-coefficient \(auxkCoefficient) does not combine with --shard-features yet; "
           + "give --auxk-coefficient 0 or drop --shard-features")
     }
+    try requireFinite(layerWeightExponent, "--layer-weight-exponent", atLeast: 0)
     try require(tokens, atLeast: 1, "--tokens")
     try require(steps, atLeast: 1, "--steps")
     guard tokens == nil || steps == nil else {
@@ -317,6 +331,7 @@ struct CLTFit: ParsableCommand {
     configuration.coefficients.auxiliary =
       auxkCoefficient ?? (activation.selectsByRank && !shardFeatures ? Self.defaultAuxKCoefficient : 0)
     configuration.auxK = auxkK ?? max(1, first.metadata.dModel / 2)
+    configuration.layerWeightExponent = layerWeightExponent
     configuration.shuffleRows = shuffleTokens ?? 0  // resolved once the shapes are known
     let createdBy = "clt-fit \(Self.configuration.version)"
     var writing: URL? = group.isRoot ? checkpointURL : nil  // this rank's checkpoint file
@@ -341,6 +356,11 @@ struct CLTFit: ParsableCommand {
           + "layers of \(trainer.metadata.model); memory \(estimate.detail)"
           + (resume.map { "; resumed from \($0) at step \(trainer.step)" } ?? "")
           + (group.isDistributed ? "; \(group.size) ranks, \(trainer.localBatch) tokens each per step" : ""))
+      if let weights = trainer.normalizer.lossWeights(exponent: layerWeightExponent) {
+        StandardError.line(
+          "clt-fit: loss weight per layer (raw E‖y‖² to the power \(layerWeightExponent), mean 1): "
+            + weights.map { String(format: "%.3g", $0) }.joined(separator: " "))
+      }
     }
     let run = TrainingRun(trainer: trainer, checkpointURL: checkpointURL, createdBy: createdBy)
     run.budget = budget

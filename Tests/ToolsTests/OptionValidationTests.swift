@@ -58,6 +58,7 @@ import Testing
       "--seed -1", "--log-every 0", "--dead-window -1", "--preact-lambda -1", "--preact-lambda inf",
       "--auxk-coefficient -1", "--auxk-coefficient nan", "--auxk-k 0",
       "--auxk-coefficient 0.5 --shard-features",
+      "--layer-weight-exponent -0.5", "--layer-weight-exponent nan",
       "--eval-tokens 0", "--checkpoint-every 0", "--time-limit -5", "--time-limit nan",
       "--activation relu",
     ] + common)

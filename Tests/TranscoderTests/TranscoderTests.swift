@@ -40,6 +40,11 @@ import Testing
     CLTLossCoefficients(sparsity: 0.5, tanhScale: 2, preActivation: 0, bandwidth: 0.2),  // + sparsity
     CLTLossCoefficients(sparsity: 0, tanhScale: 2, preActivation: 0.3, bandwidth: 0.2),  // + pre-activation
     CLTLossCoefficients(sparsity: 0.5, tanhScale: 2, preActivation: 0.3, bandwidth: 0.2),  // all three
+    // Layers weighted unequally in the MSE (as `--layer-weight-exponent` makes them), alone and with all three.
+    CLTLossCoefficients(
+      sparsity: 0, tanhScale: 2, preActivation: 0, bandwidth: 0.2, layerWeights: [0.2, 2.3, 0.5]),
+    CLTLossCoefficients(
+      sparsity: 0.5, tanhScale: 2, preActivation: 0.3, bandwidth: 0.2, layerWeights: [0.2, 2.3, 0.5]),
   ]
 
   // MARK: - Dense Double reference
@@ -154,7 +159,8 @@ import Testing
     var mse: Double = 0
     var sparsity: Double = 0
     for l in 0..<nLayers {
-      for m in 0..<(tokens * dModel) { mse += pow(yHat[l][m] - y[l][m], 2) }
+      let weight = Double(k.layerWeights?[l] ?? 1)
+      for m in 0..<(tokens * dModel) { mse += weight * pow(yHat[l][m] - y[l][m], 2) }
       let norms = referenceNorms(p, layer: l)
       for n in 0..<tokens {
         for i in 0..<features {
@@ -182,7 +188,8 @@ import Testing
       }
     }
     let sparseFree = CLTLossCoefficients(
-      sparsity: 0, tanhScale: k.tanhScale, preActivation: 0, bandwidth: k.bandwidth)
+      sparsity: 0, tanhScale: k.tanhScale, preActivation: 0, bandwidth: k.bandwidth,
+      layerWeights: k.layerWeights)
     let mse = referenceLossOfA(p, a: a, y: y, k: sparseFree)
     let sparsity = referenceLossOfA(p, a: a, y: y, k: k) - mse
     let pre = Double(k.preActivation) * preact / Double(tokens)
