@@ -7,5 +7,5 @@ HELDOUT_TOKENS := 4096
 PICTURE_LAYER := 15
 EVAL_TOKENS := 2048
 VARIANTS := clt
-FIT_clt := --features 1024 --activation batchtopk --k 32 --batch 1024 --lr 2e-3 --steps 300 \
+FIT_clt := --features 1024 --activation batchtopk --k 32 --batch 1024 --lr 2e-3 --steps 400 \
   --time-limit 12m --dead-window 100000 --seed 0
