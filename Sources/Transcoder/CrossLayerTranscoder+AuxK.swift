@@ -121,10 +121,15 @@ extension CrossLayerTranscoder {
       for source in first...target {
         let w = self.decoder(from: source, to: target).pointer
         let (dead, offsets) = (act.dead[source], aux.offsets[source])
-        let (tokens, values) = (aux.tokens[source], aux.values[source])
-        for (slot, i) in dead.enumerated() {
-          let row = w + Int(i) * d
-          for e in offsets[slot]..<offsets[slot + 1] { row_axpy(out + Int(tokens[e]) * d, row, values[e], d) }
+        aux.tokens[source].withUnsafeBufferPointer { tokens in
+          aux.values[source].withUnsafeBufferPointer { values in
+            for (slot, i) in dead.enumerated() where offsets[slot] < offsets[slot + 1] {
+              let first = offsets[slot]
+              _ = decoder_row_scatter(
+                out, w + Int(i) * d, tokens.baseAddress! + first, values.baseAddress! + first,
+                offsets[slot + 1] - first, d)
+            }
+          }
         }
       }
     }
@@ -222,16 +227,23 @@ extension CrossLayerTranscoder {
             for target in l..<self.nLayers {
               let row = self.decoder(from: l, to: target).pointer + i * d
               let gradRow = grads.decoderWeights[l][target - l].pointer + i * d
-              if rowsActive[i] == 0 {
-                gradRow.update(repeating: 0, count: d)
-              } else {
-                change -= sum_squares(gradRow, d)
-              }
               let g = errorGradients[target - first]
-              for e in entries {
-                gradA[e] += row_dot_axpy(row, g + Int(tokens[e]) * d, gradRow, values[e], d)
+              if rowsActive[i] == 0 {  // the row's gradient is this term's alone
+                change += tokens.withUnsafeBufferPointer { tokens in
+                  values.withUnsafeBufferPointer { values in
+                    decoder_row_backward(
+                      row, g, tokens.baseAddress! + entries.lowerBound,
+                      values.baseAddress! + entries.lowerBound,
+                      entries.count, d, 0, gradRow, gradA + entries.lowerBound)
+                  }
+                }
+              } else {  // a dead feature that fired in this batch: add to the main pass's gradient
+                change -= sum_squares(gradRow, d)
+                for e in entries {
+                  gradA[e] += row_dot_axpy(row, g + Int(tokens[e]) * d, gradRow, values[e], d)
+                }
+                change += sum_squares(gradRow, d)
               }
-              change += sum_squares(gradRow, d)
             }
             squaresAdded[slot] = change
             rowsActive[i] = 1
