@@ -77,24 +77,6 @@ void sparse_rows_axpy(float *restrict out, const float *restrict matrix, size_t 
 #define LANES 64
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
-float row_dot_axpy(const float *restrict w, const float *restrict g, float *restrict acc, float a, size_t d) {
-  float s[LANES] = {0};
-  size_t j = 0;
-  for (; j + LANES <= d; j += LANES)
-    for (int u = 0; u < LANES; u++) {
-      s[u] += w[j + u] * g[j + u];
-      acc[j + u] += a * g[j + u];
-    }
-  for (; j < d; j++) {
-    s[0] += w[j] * g[j];
-    acc[j] += a * g[j];
-  }
-  float total = 0;
-  for (int u = 0; u < LANES; u++) total += s[u];
-  return total;
-}
-
-__attribute__((target_clones("arch=x86-64-v3", "default")))
 double sum_squares(const float *x, size_t n) {
   double total = 0;
   size_t i = 0;
@@ -115,10 +97,19 @@ double sum_squares(const float *x, size_t n) {
 // Entries whose dot products are carried (8 partial sums each) between chunks; 64 of them are 2 KB.
 #define ENTRY_BLOCK 64
 
-double decoder_row_backward_reference(const float *restrict w, const float *restrict g,
-                                      const int *restrict tokens, const float *restrict values, size_t count,
-                                      size_t d, float scale, float *restrict grad_row, float *restrict grad_a) {
-  for (size_t j = 0; j < d; j++) grad_row[j] = scale * w[j];
+// One coordinate's Adam step from its gradient g (already scaled): the one definition that
+// adam_rows and the decoder kernels' scalar columns share.
+static inline void adam_coordinate(float *p, float *m, float *v, float g, const adam_step *k) {
+  *m = k->b1 * *m + (1 - k->b1) * g;
+  *v = k->b2 * *v + (1 - k->b2) * g * g;
+  *p -= k->lr * *m / (sqrtf(*v * k->inv_c2) + k->eps);
+}
+
+double decoder_row_backward_reference(float *restrict w, const float *restrict g, const int *restrict tokens,
+                                      const float *restrict values, size_t count, size_t d, float scale,
+                                      int accumulate, float *restrict grad_row, float *restrict grad_a,
+                                      const adam_step *adam, float *restrict m, float *restrict v) {
+  for (size_t j = 0; j < d; j++) grad_row[j] = (accumulate ? grad_row[j] : 0) + scale * w[j];
   for (size_t e = 0; e < count; e++) {
     const float *restrict gr = g + (size_t)tokens[e] * d;
     float s = 0;
@@ -128,69 +119,112 @@ double decoder_row_backward_reference(const float *restrict w, const float *rest
     }
     grad_a[e] += s;
   }
-  return sum_squares(grad_row, d);
+  const double squares = sum_squares(grad_row, d);
+  if (adam)
+    for (size_t j = 0; j < d; j++) adam_coordinate(w + j, m + j, v + j, adam->scale * grad_row[j], adam);
+  return squares;
 }
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #define DECODER_HAS_AVX2_PATH 1
 
+// Adam on 8 columns in registers: the vector form of adam_coordinate. Returns the new p.
+__attribute__((target("avx2,fma")))
+static inline __m256 adam_columns(__m256 p, __m256 grad, float *restrict m, float *restrict v,
+                                  const adam_step *k) {
+  const __m256 gs = _mm256_mul_ps(_mm256_set1_ps(k->scale), grad);
+  const __m256 mm = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(k->b1), _mm256_loadu_ps(m)),
+                                  _mm256_mul_ps(_mm256_set1_ps(1 - k->b1), gs));
+  const __m256 vv = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(k->b2), _mm256_loadu_ps(v)),
+                                  _mm256_mul_ps(_mm256_set1_ps(1 - k->b2), _mm256_mul_ps(gs, gs)));
+  _mm256_storeu_ps(m, mm);
+  _mm256_storeu_ps(v, vv);
+  const __m256 root = _mm256_sqrt_ps(_mm256_mul_ps(vv, _mm256_set1_ps(k->inv_c2)));
+  const __m256 step = _mm256_div_ps(_mm256_mul_ps(_mm256_set1_ps(k->lr), mm),
+                                    _mm256_add_ps(root, _mm256_set1_ps(k->eps)));
+  return _mm256_sub_ps(p, step);
+}
+
 // AVX2 with FMA: CHUNK = 32 columns are 4 registers of the row and 4 of its gradient, which stay
 // put while every entry of the block passes; each entry's dot product is carried between chunks
-// as 8 partial sums.
+// as 8 partial sums. The row itself changes (Adam) only in the last block, after every block's
+// dot products have read it.
 __attribute__((target("avx2,fma")))
-static double decoder_row_backward_avx2(const float *restrict w, const float *restrict g,
-                                        const int *restrict tokens, const float *restrict values,
-                                        size_t count, size_t d, float scale, float *restrict grad_row,
-                                        float *restrict grad_a) {
+static double decoder_row_backward_avx2(float *restrict w, const float *restrict g, const int *restrict tokens,
+                                        const float *restrict values, size_t count, size_t d, float scale,
+                                        int accumulate, float *restrict grad_row, float *restrict grad_a,
+                                        const adam_step *adam, float *restrict m, float *restrict v) {
   const size_t whole = d - d % CHUNK;
+  __m256 squares = _mm256_setzero_ps();
+  double tail_squares = 0;
   for (size_t first = 0; first < count || first == 0; first += ENTRY_BLOCK) {
-    const size_t m = count - first < ENTRY_BLOCK ? count - first : ENTRY_BLOCK;
+    const size_t n = count - first < ENTRY_BLOCK ? count - first : ENTRY_BLOCK;
+    const int last = first + ENTRY_BLOCK >= count;
     float dots[ENTRY_BLOCK][8] __attribute__((aligned(32)));
     memset(dots, 0, sizeof(dots));
     const __m256 s = _mm256_set1_ps(scale);
     for (size_t j0 = 0; j0 < whole; j0 += CHUNK) {
-      const __m256 w0 = _mm256_loadu_ps(w + j0), w1 = _mm256_loadu_ps(w + j0 + 8);
-      const __m256 w2 = _mm256_loadu_ps(w + j0 + 16), w3 = _mm256_loadu_ps(w + j0 + 24);
-      __m256 a0, a1, a2, a3;
-      if (first == 0) {
-        a0 = _mm256_mul_ps(s, w0), a1 = _mm256_mul_ps(s, w1);
-        a2 = _mm256_mul_ps(s, w2), a3 = _mm256_mul_ps(s, w3);
-      } else {
-        a0 = _mm256_loadu_ps(grad_row + j0), a1 = _mm256_loadu_ps(grad_row + j0 + 8);
-        a2 = _mm256_loadu_ps(grad_row + j0 + 16), a3 = _mm256_loadu_ps(grad_row + j0 + 24);
+      __m256 wc[4], a[4];
+      for (int u = 0; u < 4; u++) {
+        wc[u] = _mm256_loadu_ps(w + j0 + 8 * u);
+        if (first == 0) {
+          a[u] = _mm256_mul_ps(s, wc[u]);
+          if (accumulate) a[u] = _mm256_add_ps(a[u], _mm256_loadu_ps(grad_row + j0 + 8 * u));
+        } else {
+          a[u] = _mm256_loadu_ps(grad_row + j0 + 8 * u);
+        }
       }
-      for (size_t e = 0; e < m; e++) {
+      for (size_t e = 0; e < n; e++) {
         const float *restrict gr = g + (size_t)tokens[first + e] * d + j0;
         const __m256 g0 = _mm256_loadu_ps(gr), g1 = _mm256_loadu_ps(gr + 8);
         const __m256 g2 = _mm256_loadu_ps(gr + 16), g3 = _mm256_loadu_ps(gr + 24);
-        const __m256 p01 = _mm256_fmadd_ps(w1, g1, _mm256_mul_ps(w0, g0));
-        const __m256 p23 = _mm256_fmadd_ps(w3, g3, _mm256_mul_ps(w2, g2));
+        const __m256 p01 = _mm256_fmadd_ps(wc[1], g1, _mm256_mul_ps(wc[0], g0));
+        const __m256 p23 = _mm256_fmadd_ps(wc[3], g3, _mm256_mul_ps(wc[2], g2));
         _mm256_store_ps(dots[e], _mm256_add_ps(_mm256_load_ps(dots[e]), _mm256_add_ps(p01, p23)));
-        const __m256 a = _mm256_set1_ps(values[first + e]);
-        a0 = _mm256_fmadd_ps(a, g0, a0), a1 = _mm256_fmadd_ps(a, g1, a1);
-        a2 = _mm256_fmadd_ps(a, g2, a2), a3 = _mm256_fmadd_ps(a, g3, a3);
+        const __m256 av = _mm256_set1_ps(values[first + e]);
+        a[0] = _mm256_fmadd_ps(av, g0, a[0]), a[1] = _mm256_fmadd_ps(av, g1, a[1]);
+        a[2] = _mm256_fmadd_ps(av, g2, a[2]), a[3] = _mm256_fmadd_ps(av, g3, a[3]);
       }
-      _mm256_storeu_ps(grad_row + j0, a0), _mm256_storeu_ps(grad_row + j0 + 8, a1);
-      _mm256_storeu_ps(grad_row + j0 + 16, a2), _mm256_storeu_ps(grad_row + j0 + 24, a3);
+      for (int u = 0; u < 4; u++) {
+        if (!last) {
+          _mm256_storeu_ps(grad_row + j0 + 8 * u, a[u]);
+          continue;
+        }
+        squares = _mm256_fmadd_ps(a[u], a[u], squares);
+        if (adam)
+          _mm256_storeu_ps(w + j0 + 8 * u, adam_columns(wc[u], a[u], m + j0 + 8 * u, v + j0 + 8 * u, adam));
+        else
+          _mm256_storeu_ps(grad_row + j0 + 8 * u, a[u]);
+      }
     }
     for (size_t j = whole; j < d; j++) {  // the columns past the last whole chunk
-      float acc = first == 0 ? scale * w[j] : grad_row[j];
-      for (size_t e = 0; e < m; e++) {
+      float acc = first == 0 ? scale * w[j] + (accumulate ? grad_row[j] : 0) : grad_row[j];
+      for (size_t e = 0; e < n; e++) {
         const float gv = g[(size_t)tokens[first + e] * d + j];
         dots[e][0] += w[j] * gv;
         acc += values[first + e] * gv;
       }
       grad_row[j] = acc;
     }
-    for (size_t e = 0; e < m; e++) {
+    for (size_t e = 0; e < n; e++) {
       float total = 0;
       for (int u = 0; u < 8; u++) total += dots[e][u];
       grad_a[first + e] += total;
     }
-    if (count == 0) break;
+    if (last) {
+      for (size_t j = whole; j < d; j++) {
+        tail_squares += (double)grad_row[j] * grad_row[j];
+        if (adam) adam_coordinate(w + j, m + j, v + j, adam->scale * grad_row[j], adam);
+      }
+      break;
+    }
   }
-  return sum_squares(grad_row, d);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, squares);
+  double total = tail_squares;
+  for (int u = 0; u < 8; u++) total += lanes[u];
+  return total;
 }
 
 static int decoder_uses_avx2(void) {
@@ -203,13 +237,30 @@ static int decoder_uses_avx2(void) {
 }
 #endif
 
-double decoder_row_backward(const float *w, const float *g, const int *tokens, const float *values, size_t count,
-                            size_t d, float scale, float *grad_row, float *grad_a) {
+static double decoder_row_backward_any(float *w, const float *g, const int *tokens, const float *values,
+                                       size_t count, size_t d, float scale, int accumulate, float *grad_row,
+                                       float *grad_a, const adam_step *adam, float *m, float *v) {
 #ifdef DECODER_HAS_AVX2_PATH
   if (decoder_uses_avx2())
-    return decoder_row_backward_avx2(w, g, tokens, values, count, d, scale, grad_row, grad_a);
+    return decoder_row_backward_avx2(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam,
+                                     m, v);
 #endif
-  return decoder_row_backward_reference(w, g, tokens, values, count, d, scale, grad_row, grad_a);
+  return decoder_row_backward_reference(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a,
+                                        adam, m, v);
+}
+
+double decoder_row_backward(const float *w, const float *g, const int *tokens, const float *values, size_t count,
+                            size_t d, float scale, int accumulate, float *grad_row, float *grad_a) {
+  // Without an Adam step the row is only read.
+  return decoder_row_backward_any((float *)w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a,
+                                  NULL, NULL, NULL);
+}
+
+double decoder_row_backward_adam(float *w, const float *g, const int *tokens, const float *values, size_t count,
+                                 size_t d, float scale, int accumulate, float *grad_row, float *grad_a,
+                                 const adam_step *adam, float *m, float *v) {
+  return decoder_row_backward_any(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam, m,
+                                  v);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -240,25 +291,14 @@ float decoder_row_scatter(float *restrict out, const float *restrict w, const in
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 void adam_rows(float *restrict p, const float *restrict grad, const unsigned char *active, float *restrict m,
-               float *restrict v, size_t rows, size_t d, float scale, float b1, float b2, float lr, float c2,
-               float eps) {
-  float inv_c2 = 1.0f / c2;
+               float *restrict v, size_t rows, size_t d, const adam_step *k) {
   for (size_t r = 0; r < rows; r++) {
     float *pr = p + r * d, *mr = m + r * d, *vr = v + r * d;
     if (active == NULL || active[r]) {
       const float *gr = grad + r * d;
-      for (size_t j = 0; j < d; j++) {
-        float g = scale * gr[j];
-        mr[j] = b1 * mr[j] + (1 - b1) * g;
-        vr[j] = b2 * vr[j] + (1 - b2) * g * g;
-        pr[j] -= lr * mr[j] / (sqrtf(vr[j] * inv_c2) + eps);
-      }
+      for (size_t j = 0; j < d; j++) adam_coordinate(pr + j, mr + j, vr + j, k->scale * gr[j], k);
     } else {
-      for (size_t j = 0; j < d; j++) {
-        mr[j] = b1 * mr[j];
-        vr[j] = b2 * vr[j];
-        pr[j] -= lr * mr[j] / (sqrtf(vr[j] * inv_c2) + eps);
-      }
+      for (size_t j = 0; j < d; j++) adam_coordinate(pr + j, mr + j, vr + j, 0, k);
     }
   }
 }

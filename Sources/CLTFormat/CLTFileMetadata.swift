@@ -63,6 +63,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
     try file.setAttribute("warmup_steps", Int64(c.warmupSteps))
     try file.setAttribute("decay_fraction", c.decayFraction)
     try file.setAttribute("gradient_clip", Double(c.gradientClip))
+    try file.setAttribute("clip_previous_norm", Int64(c.clipByPreviousNorm ? 1 : 0))
     try file.setAttribute("batch", Int64(c.batch))
     try file.setAttribute("planned_steps", Int64(c.steps))
     try file.setAttribute("shuffle_rows", Int64(c.shuffleRows))
@@ -107,6 +108,10 @@ public struct CLTFileMetadata: Sendable, Equatable {
     // Files written before AuxK have neither attribute: they were trained without it.
     if try file.hasAttribute("auxk_coefficient") { c.coefficients.auxiliary = try float("auxk_coefficient") }
     if try file.hasAttribute("auxk_k") { c.auxK = try int("auxk_k") }
+    // Files written before it clipped each step by its own norm.
+    if try file.hasAttribute("clip_previous_norm") {
+      c.clipByPreviousNorm = try int("clip_previous_norm") != 0
+    }
     // Files written before the layer weights were trained with every layer weighted alike.
     if try file.hasAttribute("layer_weight_exponent") {
       c.layerWeightExponent = try file.doubleAttribute("layer_weight_exponent")

@@ -22,8 +22,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
   /// (`ActivationNormalizer.lossWeights`): 0 weighs every layer's normalised error alike, 1 by the
   /// layer's raw size. The reported NMSE is the per-layer normalised one whatever p is.
   public var layerWeightExponent: Double
-  /// The largest global L2 norm of the gradients; larger ones are scaled down to it.
+  /// The largest global L2 norm of the gradients; larger ones are scaled down to it (0: none).
   public var gradientClip: Float
+  /// Clip each step by the previous step's gradient norm instead of its own, so that one process
+  /// can take the decoders' Adam step inside the backward pass (`clt-fit --clip-previous-norm`):
+  /// about 1.2× the tokens a second, at some quality per token (docs/BENCHMARKS.md).
+  public var clipByPreviousNorm = false
   /// A feature that has not fired in this many tokens counts as dead.
   public var deadWindow: Int
   /// Rows held by the shuffle buffer.

@@ -46,12 +46,31 @@ public final class AdamOptimizer {
     parameters: [FloatBuffer], gradients: [FloatBuffer], rowMasks: [UnsafePointer<UInt8>?]? = nil,
     maskRows: Int = 0, gradientScale: Float = 1
   ) {
-    precondition(parameters.count == firstMoments.count && gradients.count == parameters.count)
+    let k = nextStep(gradientScale: gradientScale)
+    apply(k, parameters: parameters, gradients: gradients, rowMasks: rowMasks, maskRows: maskRows)
+  }
+
+  /// Begins step t + 1 and returns its constants, which `apply` and the decoder pass that updates
+  /// as it goes (`CrossLayerTranscoder.backward(…, decoderStep:)`) use; every buffer must then be
+  /// updated with them exactly once.
+  public func nextStep(gradientScale: Float) -> adam_step {
     step += 1
     let correction1 = 1 - Foundation.pow(beta1, Float(step))
     let correction2 = 1 - Foundation.pow(beta2, Float(step))
-    let (b1, b2, lr, eps) = (beta1, beta2, learningRate / correction1, epsilon)
-    for q in 0..<parameters.count {
+    return adam_step(
+      scale: gradientScale, b1: beta1, b2: beta2, lr: learningRate / correction1, inv_c2: 1 / correction2,
+      eps: epsilon)
+  }
+
+  /// Applies step `k` (from `nextStep`) to the parameter buffers whose index is not in `skipping`
+  /// (those some other pass has updated); the arguments are those of `update`.
+  public func apply(
+    _ k: adam_step, parameters: [FloatBuffer], gradients: [FloatBuffer],
+    rowMasks: [UnsafePointer<UInt8>?]? = nil,
+    maskRows: Int = 0, skipping: Range<Int> = 0..<0
+  ) {
+    precondition(parameters.count == firstMoments.count && gradients.count == parameters.count)
+    for q in 0..<parameters.count where !skipping.contains(q) {
       precondition(parameters[q].count == gradients[q].count, "parameter and gradient shapes differ")
       let mask = rowMasks?[q]
       let rows = mask == nil ? parameters[q].count : maskRows
@@ -59,12 +78,38 @@ public final class AdamOptimizer {
       let (p, g, m, v) = (
         parameters[q].pointer, gradients[q].pointer, firstMoments[q].pointer, secondMoments[q].pointer
       )
-      ParallelLoop.forEachChunk(count: rows, grain: max(1, 16384 / d)) { range in
-        let offset = range.lowerBound * d
-        adam_rows(
-          p + offset, g + offset, mask.map { $0 + range.lowerBound }, m + offset, v + offset, range.count, d,
-          gradientScale, b1, b2, lr, correction2, eps)
+      withUnsafePointer(to: k) { k in
+        ParallelLoop.forEachChunk(count: rows, grain: max(1, 16384 / d)) { range in
+          let offset = range.lowerBound * d
+          adam_rows(
+            p + offset, g + offset, mask.map { $0 + range.lowerBound }, m + offset, v + offset, range.count,
+            d, k)
+        }
       }
     }
   }
+
+  /// Step `k`'s moments for a transcoder's decoders, for the backward pass that applies it to
+  /// them as it computes their gradients.
+  public func decoderStep(_ k: adam_step, of transcoder: CrossLayerTranscoder) -> DecoderAdamStep {
+    var q = transcoder.decoderBufferIndices.lowerBound
+    var first: [[FloatBuffer]] = []
+    var second: [[FloatBuffer]] = []
+    for l in 0..<transcoder.nLayers {
+      let count = transcoder.nLayers - l
+      first.append(Array(firstMoments[q..<(q + count)]))
+      second.append(Array(secondMoments[q..<(q + count)]))
+      q += count
+    }
+    return DecoderAdamStep(constants: k, firstMoments: first, secondMoments: second)
+  }
+}
+
+/// Adam's step for the decoder weights, taken by the backward pass row by row while each row's
+/// gradient is in registers (`decoder_row_backward_adam`): the gradient is then never written to
+/// memory and read back. Moments at `[l][l' − l]`, like `CrossLayerTranscoder.decoderWeights`.
+public struct DecoderAdamStep {
+  public let constants: adam_step
+  let firstMoments: [[FloatBuffer]]
+  let secondMoments: [[FloatBuffer]]
 }

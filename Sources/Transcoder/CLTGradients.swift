@@ -18,6 +18,9 @@ public final class CLTGradients {
   public let decoderBiases: [FloatBuffer]
   /// Per source layer l, 1 where feature i fired in the batch (its rows of ∂W_dec[l→·] are valid).
   public let decoderRowsActive: [UnsafeMutablePointer<UInt8>]
+  /// Per source layer l, 1 where dead feature i took part in the AuxK term: its rows of ∂W_dec
+  /// hold that term's gradient before the main pass adds its own.
+  let auxiliaryRows: [UnsafeMutablePointer<UInt8>]
   let features: Int
   let dModel: Int
   private var outputGradientBuffers: [FloatBuffer] = []
@@ -67,10 +70,15 @@ public final class CLTGradients {
       mask.initialize(repeating: 1, count: features)
       return mask
     }
+    auxiliaryRows = (0..<nLayers).map { _ in
+      let mask = UnsafeMutablePointer<UInt8>.allocate(capacity: features)
+      mask.initialize(repeating: 0, count: features)
+      return mask
+    }
   }
 
   deinit {
-    for mask in decoderRowsActive { mask.deallocate() }
+    for mask in decoderRowsActive + auxiliaryRows { mask.deallocate() }
     rowSquares.deallocate()
   }
 

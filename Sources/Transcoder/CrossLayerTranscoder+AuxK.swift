@@ -192,71 +192,70 @@ extension CrossLayerTranscoder {
     return terms.reduce(0, +)
   }
 
-  /// Adds the AuxK term's gradients to `grads` (after the main backward pass: the decoder rows of
-  /// dead features that did not fire are stale there, so they are cleared before they are added
-  /// to and then marked active) and returns the term.
-  func auxiliaryBackward(
-    _ act: CLTActivations, inputs: [FloatBuffer], targets: [FloatBuffer], coefficient alpha: Float,
-    into grads: CLTGradients
+  /// The AuxK term's decoder gradients, before the main backward pass's decoder rows (which add
+  /// theirs to these): each selected dead feature's rows of ∂W_dec are written into `grads` and
+  /// marked in `grads.auxiliaryRows`, and ∂auxk/∂a of its entries kept for
+  /// `auxiliaryEncoderGradient`. Every row reads W_dec before any is updated, as the main pass's
+  /// own rows do. Returns the term.
+  func auxiliaryDecoderBackward(
+    _ act: CLTActivations, targets: [FloatBuffer], coefficient alpha: Float, into grads: CLTGradients
   ) -> Double {
+    for marks in grads.auxiliaryRows { marks.update(repeating: 0, count: features) }
     let value = auxiliaryTerm(act, targets: targets, coefficient: alpha, gradients: true)
     let aux = act.auxiliary
+    aux.clearEntryGradients()
     guard alpha > 0, let first = aux.firstLayer else { return value }
     let d = dModel
     let errorGradients = (first..<nLayers).map {
       aux.errorGradient(target: $0, count: act.tokens * d).pointer
     }
+    aux.allocateEntryGradients()
     for l in first..<nLayers where !aux.tokens[l].isEmpty {
-      let (dead, offsets) = (act.dead[l], aux.offsets[l])
-      let (tokens, values) = (aux.tokens[l], aux.values[l])
-      let x = inputs[l].pointer
-      let (gw, gb) = (grads.encoderWeights[l].pointer, grads.encoderBiases[l].pointer)
-      let rowsActive = grads.decoderRowsActive[l]
-      let gradA = aux.entryGradients(count: tokens.count)
-      // The change to the squared norm of the layer's decoder gradient rows, per dead feature:
-      // the backward pass recorded the norm for clipping, and these rows move after it.
-      var squaresAdded = [Double](repeating: 0, count: dead.count)
-      squaresAdded.withUnsafeMutableBufferPointer { squaresAdded in
-        let squaresAdded = squaresAdded.baseAddress!
-        ParallelLoop.forEachChunk(count: dead.count, grain: 8) { slots in
-          for slot in slots where offsets[slot] < offsets[slot + 1] {
-            let i = Int(dead[slot])
-            let entries = offsets[slot]..<offsets[slot + 1]
-            for e in entries { gradA[e] = 0 }
-            var change: Double = 0
-            for target in l..<self.nLayers {
-              let row = self.decoder(from: l, to: target).pointer + i * d
-              let gradRow = grads.decoderWeights[l][target - l].pointer + i * d
-              let g = errorGradients[target - first]
-              if rowsActive[i] == 0 {  // the row's gradient is this term's alone
-                change += tokens.withUnsafeBufferPointer { tokens in
-                  values.withUnsafeBufferPointer { values in
-                    decoder_row_backward(
-                      row, g, tokens.baseAddress! + entries.lowerBound,
-                      values.baseAddress! + entries.lowerBound,
-                      entries.count, d, 0, gradRow, gradA + entries.lowerBound)
-                  }
-                }
-              } else {  // a dead feature that fired in this batch: add to the main pass's gradient
-                change -= sum_squares(gradRow, d)
-                for e in entries {
-                  gradA[e] += row_dot_axpy(row, g + Int(tokens[e]) * d, gradRow, values[e], d)
-                }
-                change += sum_squares(gradRow, d)
+      let (dead, offsets, marks) = (act.dead[l], aux.offsets[l], grads.auxiliaryRows[l])
+      let gradA = aux.entryGradients(layer: l)!
+      aux.tokens[l].withUnsafeBufferPointer { tokens in
+        aux.values[l].withUnsafeBufferPointer { values in
+          let (tokens, values) = (tokens.baseAddress!, values.baseAddress!)
+          ParallelLoop.forEachChunk(count: dead.count, grain: 8) { slots in
+            for slot in slots where offsets[slot] < offsets[slot + 1] {
+              let i = Int(dead[slot])
+              let (start, count) = (offsets[slot], offsets[slot + 1] - offsets[slot])
+              (gradA + start).update(repeating: 0, count: count)
+              for target in l..<self.nLayers {
+                _ = decoder_row_backward(
+                  self.decoder(from: l, to: target).pointer + i * d, errorGradients[target - first],
+                  tokens + start, values + start, count, d, 0, 0,
+                  grads.decoderWeights[l][target - l].pointer + i * d, gradA + start)
               }
-            }
-            squaresAdded[slot] = change
-            rowsActive[i] = 1
-            for e in entries {
-              row_axpy(gw + i * d, x + Int(tokens[e]) * d, gradA[e], d)
-              gb[i] += gradA[e]
+              marks[i] = 1
             }
           }
         }
       }
-      grads.decoderSquaredNorms[l] += squaresAdded.reduce(0, +)
     }
     return value
+  }
+
+  /// Adds the AuxK term's gradients of layer l's encoder, after the main pass has written them:
+  /// ∂auxk/∂h = ∂auxk/∂a on the selected entries.
+  func auxiliaryEncoderGradient(
+    _ act: CLTActivations, layer l: Int, input: FloatBuffer, into grads: CLTGradients
+  ) {
+    let aux = act.auxiliary
+    guard !aux.tokens[l].isEmpty, let gradA = aux.entryGradients(layer: l) else { return }
+    let (dead, offsets, marks) = (act.dead[l], aux.offsets[l], grads.auxiliaryRows[l])
+    let (tokens, d) = (aux.tokens[l], dModel)
+    let x = input.pointer
+    let (gw, gb) = (grads.encoderWeights[l].pointer, grads.encoderBiases[l].pointer)
+    ParallelLoop.forEachChunk(count: dead.count, grain: 8) { slots in
+      for slot in slots where marks[Int(dead[slot])] != 0 {
+        let i = Int(dead[slot])
+        for e in offsets[slot]..<offsets[slot + 1] {
+          row_axpy(gw + i * d, x + Int(tokens[e]) * d, gradA[e], d)
+          gb[i] += gradA[e]
+        }
+      }
+    }
   }
 }
 
@@ -295,6 +294,7 @@ final class AuxiliaryActivations {
   private var reconstructions: [FloatBuffer?]
   private var errorGradients: [FloatBuffer?]
   private var entryGradientBuffer = FloatBuffer(count: 0)
+  private var entryGradientStarts: [Int] = []
 
   init(nLayers: Int) {
     offsets = Array(repeating: [0], count: nLayers)
@@ -308,10 +308,21 @@ final class AuxiliaryActivations {
 
   func errorGradient(target: Int, count: Int) -> FloatBuffer { Self.buffer(&errorGradients[target], count) }
 
-  /// ∂auxk/∂a of each entry of one layer: scratch, grown to the largest layer seen, not cleared.
-  func entryGradients(count: Int) -> UnsafeMutablePointer<Float> {
-    if entryGradientBuffer.count < count { entryGradientBuffer = FloatBuffer(count: count) }
-    return entryGradientBuffer.pointer
+  /// Sizes the scratch of ∂auxk/∂a for this forward pass's entries, every layer's at once (the
+  /// decoder's part of the backward pass fills them all before the encoders' part reads them).
+  func allocateEntryGradients() {
+    entryGradientStarts = [0]
+    for layer in tokens { entryGradientStarts.append(entryGradientStarts.last! + layer.count) }
+    let total = entryGradientStarts.last!
+    if entryGradientBuffer.count < total { entryGradientBuffer = FloatBuffer(count: total) }
+  }
+
+  /// Forgets the last step's ∂auxk/∂a: until `allocateEntryGradients`, there are none.
+  func clearEntryGradients() { entryGradientStarts = [] }
+
+  /// ∂auxk/∂a of each entry of layer l (after `allocateEntryGradients`; nil before), not cleared.
+  func entryGradients(layer l: Int) -> UnsafeMutablePointer<Float>? {
+    entryGradientStarts.isEmpty ? nil : entryGradientBuffer.pointer + entryGradientStarts[l]
   }
 
   private static func buffer(_ slot: inout FloatBuffer?, _ count: Int) -> FloatBuffer {

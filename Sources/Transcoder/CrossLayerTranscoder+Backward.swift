@@ -61,13 +61,23 @@ extension CrossLayerTranscoder {
   /// one pass over each row. ∂W_enc[l]_i = Σ_n ∂loss/∂h_{n,i} x[l]_n runs over the same entries;
   /// a dead feature's pull, −(λ_p/N) Σ_{n: h ≤ θ} x_n, is the column sum of x minus its few tokens
   /// above θ.
+  ///
+  /// With `decoderStep` the pass also takes Adam's step on every decoder row, each row as soon as
+  /// its gradient is known (`decoder_row_backward_adam`): the decoder gradients are then never
+  /// stored (their buffers in `grads` are scratch), which saves a third of a step's memory
+  /// traffic, and only their squared norms are recorded. The caller must have chosen the step's
+  /// gradient scale (clipping) beforehand, and must not update the decoders again.
   @discardableResult
   public func backward(
     _ act: CLTActivations, inputs: [FloatBuffer], targets: [FloatBuffer], coefficients: CLTLossCoefficients,
-    into grads: CLTGradients
+    into grads: CLTGradients, decoderStep: DecoderAdamStep? = nil
   ) -> CLTLoss {
     let norms = (0..<nLayers).map { act.decoderNorms(layer: $0) }
     var loss = lossTerms(act, targets: targets, coefficients: coefficients, norms: norms, gradients: grads)
+    // First the AuxK term's decoder rows, which the main pass adds to (and, with `decoderStep`,
+    // updates with the rest of each row's gradient).
+    loss.auxiliary = auxiliaryDecoderBackward(
+      act, targets: targets, coefficient: coefficients.auxiliary, into: grads)
     let n = act.tokens
     let d = dModel
     let scale = 1 / Float(n)
@@ -85,6 +95,7 @@ extension CrossLayerTranscoder {
       // ∂sparsity/∂‖W_dec,i‖ / ‖W_dec,i‖, and whether the feature fired (its decoder rows move).
       let normScale = grads.normScales.pointer
       let rowsActive = grads.decoderRowsActive[l]
+      let auxiliaryRows = grads.auxiliaryRows[l]
       for i in 0..<features {
         var s: Float = 0
         var fired = false
@@ -94,7 +105,7 @@ extension CrossLayerTranscoder {
           s += lambda * c * values[e] * (1 - u * u)
         }
         normScale[i] = norm[i] > 0 ? s / norm[i] : 0
-        rowsActive[i] = fired ? 1 : 0
+        rowsActive[i] = fired || auxiliaryRows[i] != 0 ? 1 : 0
       }
       // ∂loss/∂a of every entry, and ∂W_dec rows with their squared norms (for clipping).
       let gradA = grads.entryGradients(count: tokens.count)
@@ -108,12 +119,24 @@ extension CrossLayerTranscoder {
             let w = decoder(from: l, to: target).pointer
             let gw = grads.decoderWeights[l][target - l].pointer
             let gt = g[target].pointer
-            ParallelLoop.forEachChunk(count: features, grain: 256) { range in
-              for i in range where offsets[i] < offsets[i + 1] {
-                let first = offsets[i]
-                rowSquares[i] += decoder_row_backward(
-                  w + i * d, gt, tokens + first, values + first, offsets[i + 1] - first, d, normScale[i],
-                  gw + i * d, gradA + first)
+            let moments = decoderStep.map {
+              ($0.firstMoments[l][target - l].pointer, $0.secondMoments[l][target - l].pointer)
+            }
+            withUnsafePointer(to: decoderStep?.constants ?? adam_step()) { step in
+              ParallelLoop.forEachChunk(count: features, grain: 256) { range in
+                for i in range {
+                  let (first, count) = (offsets[i], offsets[i + 1] - offsets[i])
+                  let accumulate = Int32(auxiliaryRows[i])
+                  if let (m, v) = moments {  // every row takes Adam's step, fired or not
+                    rowSquares[i] += decoder_row_backward_adam(
+                      w + i * d, gt, tokens + first, values + first, count, d, normScale[i], accumulate,
+                      gw + i * d, gradA + first, step, m + i * d, v + i * d)
+                  } else if count > 0 || accumulate != 0 {
+                    rowSquares[i] += decoder_row_backward(
+                      w + i * d, gt, tokens + first, values + first, count, d, normScale[i], accumulate,
+                      gw + i * d, gradA + first)
+                  }
+                }
               }
             }
           }
@@ -131,10 +154,9 @@ extension CrossLayerTranscoder {
       }
       thresholdGradient(act, layer: l, gradA: gradA, lambdaP: lambdaP, bandwidth: eps, into: grads)
       encoderGradient(act, layer: l, gradA: gradA, input: inputs[l], lambdaP: lambdaP, into: grads)
+      auxiliaryEncoderGradient(act, layer: l, input: inputs[l], into: grads)
     }
     grads.decoderSquaredNormsWritten()
-    loss.auxiliary = auxiliaryBackward(
-      act, inputs: inputs, targets: targets, coefficient: coefficients.auxiliary, into: grads)
     return loss
   }
 

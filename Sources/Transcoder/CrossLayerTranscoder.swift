@@ -102,6 +102,9 @@ public final class CrossLayerTranscoder {
       + decoderWeights.flatMap { $0 } + decoderBiases
   }
 
+  /// The positions of the decoder weights in `parameterBuffers`.
+  public var decoderBufferIndices: Range<Int> { (3 * nLayers)..<(3 * nLayers + nLayers * (nLayers + 1) / 2) }
+
   /// W_dec[source→target], (F, d); target ≥ source.
   public func decoder(from source: Int, to target: Int) -> FloatBuffer {
     precondition(source <= target && target < nLayers, "features decode only to their layer and later ones")

@@ -42,6 +42,9 @@ extension CLTTrainer {
         try file.setAttribute("feature_ranks", Int64(self.communicator.size))
       }
       try file.setAttribute("adam_step", Int64(self.optimizer.step))
+      if let norm = self.previousGradientNorm {
+        try file.setAttribute("previous_gradient_norm", Double(norm))
+      }
       for (q, (m, v)) in zip(self.optimizer.firstMoments, self.optimizer.secondMoments).enumerated() {
         try CLTFile.write(file, "adam_m_\(q)", [m.count], m)
         try CLTFile.write(file, "adam_v_\(q)", [v.count], v)
@@ -60,7 +63,9 @@ extension CLTTrainer {
     let url = sliceURL(checkpoint)
     let path = url.path
     func mismatch(_ reason: String) -> TrainingError { .checkpointMismatch(path: path, reason: reason) }
-    var counts: (fire: [[Int]], last: [[Int]], running: [Float], adamStep: Int) = ([], [], [], 0)
+    var counts: (fire: [[Int]], last: [[Int]], running: [Float], adamStep: Int, previousNorm: Float?) = (
+      [], [], [], 0, nil
+    )
     let saved = try CLTFile.load(url: url) { file, loaded in
       guard try file.hasAttribute("checkpoint") else {
         throw mismatch("it is a finished clt.h5 without optimizer state, not a checkpoint")
@@ -111,6 +116,9 @@ extension CLTTrainer {
       try CLTFile.read(file, "running_threshold", into: running, path: path)
       counts.running = running.array
       counts.adamStep = Int(try file.int64Attribute("adam_step"))
+      if try file.hasAttribute("previous_gradient_norm") {
+        counts.previousNorm = Float(try file.doubleAttribute("previous_gradient_norm"))
+      }
     }
     for (to, from) in zip(transcoder.parameterBuffers, saved.transcoder.parameterBuffers) {
       to.pointer.update(from: from.pointer, count: to.count)
@@ -123,6 +131,7 @@ extension CLTTrainer {
     lastFired = counts.last
     runningThresholds = counts.running
     optimizer.restore(step: counts.adamStep)
+    previousGradientNorm = counts.previousNorm
   }
 
   /// An integer attribute as text, "none" when the file has none.

@@ -58,6 +58,10 @@ public final class CLTTrainer {
   /// Rank-selected activations: per layer, the running mean of the smallest selected activation,
   /// the threshold BatchTopK hands over to a JumpReLU at inference.
   public internal(set) var runningThresholds: [Float]
+  /// The last step's global gradient norm, which clips this step's gradient when the decoders
+  /// take Adam's step inside the backward pass (`updatesDecodersInBackward`); nil before the
+  /// first step.
+  public internal(set) var previousGradientNorm: Float?
 
   /// Opens the first shard (to learn the shapes), fills the shuffle buffer and estimates the
   /// normalisation; throws `TrainingError.noShards` when there is no data at all.
@@ -250,18 +254,34 @@ public final class CLTTrainer {
       sharing: mode.sharing(features: configuration.features))
     try mode.shareAuxiliaryErrors(of: self)
     let t1 = clock.now
+    optimizer.learningRate = learningRate
+    // With `clipByPreviousNorm` one process updates the decoders inside the backward pass, each
+    // row while its gradient is in registers, and so must fix the clipping factor before the
+    // global norm is known: it clips by the last step's norm instead. The first step, and every
+    // step of several processes (whose gradients are summed after the backward pass), clip by
+    // their own.
+    let staleClip = updatesDecodersInBackward ? previousGradientNorm.map(clipFactor(norm:)) : nil
+    let decoderStep = staleClip.map {
+      optimizer.decoderStep(optimizer.nextStep(gradientScale: $0), of: transcoder)
+    }
     let localLoss = transcoder.backward(
-      activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients, into: gradients)
+      activations, inputs: batchInputs, targets: batchOutputs, coefficients: coefficients, into: gradients,
+      decoderStep: decoderStep)
     let t2 = clock.now
     let (loss, squaredNorm) = try mode.reduce(localLoss, of: self)
     // Each process's gradient is a mean over its n rows: the global batch's is their sum / size.
     let ranks = Float(mode.tokenShares)
     let norm = Float(squaredNorm.squareRoot()) / ranks
-    let clip = norm > configuration.gradientClip && norm.isFinite ? configuration.gradientClip / norm : 1
-    optimizer.learningRate = learningRate
-    optimizer.update(
-      parameters: transcoder.parameterBuffers, gradients: gradients.buffers, rowMasks: gradients.rowMasks,
-      maskRows: transcoder.features, gradientScale: clip / ranks)
+    if let decoderStep {
+      optimizer.apply(
+        decoderStep.constants, parameters: transcoder.parameterBuffers, gradients: gradients.buffers,
+        skipping: transcoder.decoderBufferIndices)
+    } else {
+      optimizer.update(
+        parameters: transcoder.parameterBuffers, gradients: gradients.buffers, rowMasks: gradients.rowMasks,
+        maskRows: transcoder.features, gradientScale: clipFactor(norm: norm) / ranks)
+    }
+    previousGradientNorm = norm
     if rankSelected { try updateRunningThresholds() }
     let t3 = clock.now
     func seconds(_ d: Duration) -> Double {
@@ -277,6 +297,20 @@ public final class CLTTrainer {
       gradientNorm: norm, nmse: metrics.nmse, explainedVariance: metrics.explainedVariance, l0: metrics.l0,
       deadFraction: metrics.dead,
       phaseSeconds: [seconds(t1 - t0), seconds(t2 - t1), seconds(t3 - t2)])
+  }
+
+  /// Whether the decoders take Adam's step inside the backward pass (`backward(…, decoderStep:)`):
+  /// when asked (`clipByPreviousNorm`) and for one process, which holds every row's whole
+  /// gradient there. Saves about a fifth of a step at the demo's shape (docs/BENCHMARKS.md).
+  var updatesDecodersInBackward: Bool {
+    configuration.clipByPreviousNorm && mode.tokenShares == 1 && mode.featureSlice == nil
+  }
+
+  /// Global-norm clipping: the factor that brings a gradient of norm `norm` down to the limit
+  /// (none for a limit of 0).
+  private func clipFactor(norm: Float) -> Float {
+    let limit = configuration.gradientClip
+    return limit > 0 && norm > limit && norm.isFinite ? limit / norm : 1
   }
 
   /// Per layer, the features that have not fired in the last `deadWindow` tokens: the

@@ -55,7 +55,7 @@ import TranscoderTraining
   }
 
   @Test(
-    "A checkpoint restores parameters, normalisation, Adam's moments, step and counters; the run then finishes"
+    "A checkpoint restores parameters, normalisation, Adam's moments and last gradient norm, step and counters; the run then finishes"
   )
   func resume() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -68,6 +68,8 @@ import TranscoderTraining
     #expect(resumed.step == 3 && resumed.tokensSeen == 3 * 64)
     #expect(resumed.normalizer == first.normalizer)
     #expect(resumed.fireCounts == first.fireCounts && resumed.lastFired == first.lastFired)
+    // The next step clips by the last step's norm (its decoders update inside the backward pass).
+    #expect(resumed.previousGradientNorm != nil && resumed.previousGradientNorm == first.previousGradientNorm)
     #expect(
       resumed.transcoder.parameterBuffers.map(\.array) == first.transcoder.parameterBuffers.map(\.array))
     // Saving the resumed run again gives the same state, Adam's moments included.
@@ -83,6 +85,30 @@ import TranscoderTraining
     // The first run, going on without the interruption, takes the same schedule.
     while !first.isFinished { _ = try first.trainStep() }
     #expect(first.step == resumed.step && first.tokensSeen == resumed.tokensSeen)
+  }
+
+  @Test(
+    "--clip-previous-norm: the first step is the exact one; later steps clip by the last norm and still train"
+  )
+  func clipByPreviousNorm() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("data")
+    var lagged = Self.small
+    lagged.clipByPreviousNorm = true
+    let (exact, _) = try trainer(urls, Self.small)
+    let (fast, _) = try trainer(urls, lagged)
+    let first = (try #require(try exact.trainStep()), try #require(try fast.trainStep()))
+    #expect(
+      exact.transcoder.parameterBuffers.map(\.array) == fast.transcoder.parameterBuffers.map(\.array),
+      "with no previous norm the first step clips by its own")
+    #expect(first.0.gradientNorm > Self.small.gradientClip, "the steps are clipped")
+    var last = first.1
+    while !fast.isFinished { last = try #require(try fast.trainStep()) }
+    _ = try exact.trainStep()
+    #expect(
+      exact.transcoder.parameterBuffers.map(\.array) != fast.transcoder.parameterBuffers.map(\.array),
+      "the second step clips by the first step's norm")
+    #expect(last.meanNMSE < first.1.meanNMSE && last.meanNMSE.isFinite)
   }
 
   @Test("Resuming from a finished clt.h5 or a checkpoint of another shape is refused, naming the file")

@@ -145,6 +145,58 @@ import Testing
     #expect(abs(recorded - recomputed) <= 1e-5 * recomputed)
   }
 
+  @Test(
+    "Adam's step taken inside the backward pass equals the backward pass then Adam, AuxK rows included",
+    arguments: [0, 1] as [Float])
+  func decoderStepInBackwardMatchesSeparateUpdate(alpha: Float) {
+    let x = Reference.makeData(seed: 11, scale: 1)
+    let y = Reference.makeData(seed: 12, scale: 0.5)
+    var k = Reference.coefficientSets[3]
+    k.auxiliary = alpha
+    var results: [(parameters: [[Float]], moments: [[Float]], norm: Double, loss: Double)] = []
+    for fused in [false, true] {
+      let clt = Reference.makeTranscoder()
+      let optimizer = AdamOptimizer(parameters: clt.parameterBuffers, learningRate: 0.01)
+      let grads = CLTGradients(nLayers: clt.nLayers, dModel: clt.dModel, features: clt.features)
+      var norm = 0.0
+      var loss = 0.0
+      for step in 0..<3 {  // later steps start from moments the earlier ones left
+        let act = Self.forward(clt, x, dead: Self.dead)
+        if step == 0 { #expect(alpha == 0 || act.auxiliaryCount(layer: 0) > 0, "the term selects entries") }
+        let scale: Float = 0.7
+        if fused {
+          let adam = optimizer.nextStep(gradientScale: scale)
+          loss =
+            clt.backward(
+              act, inputs: x, targets: y, coefficients: k, into: grads,
+              decoderStep: optimizer.decoderStep(adam, of: clt)
+            ).total
+          optimizer.apply(
+            adam, parameters: clt.parameterBuffers, gradients: grads.buffers,
+            skipping: clt.decoderBufferIndices)
+        } else {
+          loss = clt.backward(act, inputs: x, targets: y, coefficients: k, into: grads).total
+          optimizer.update(
+            parameters: clt.parameterBuffers, gradients: grads.buffers, rowMasks: grads.rowMasks,
+            maskRows: clt.features, gradientScale: scale)
+        }
+        norm = grads.squaredNorm()
+      }
+      results.append(
+        (
+          clt.parameterBuffers.map(\.array), (optimizer.firstMoments + optimizer.secondMoments).map(\.array),
+          norm,
+          loss
+        ))
+    }
+    let (separate, fused) = (results[0], results[1])
+    #expect(abs(separate.norm - fused.norm) <= 1e-5 * separate.norm, "recorded |g|²")
+    #expect(abs(separate.loss - fused.loss) <= 1e-6 * abs(separate.loss), "loss")
+    for (a, b) in zip(separate.parameters + separate.moments, fused.parameters + fused.moments) {
+      for (u, v) in zip(a, b) { #expect(abs(u - v) <= 1e-5 * max(1, abs(u)), "parameter or moment") }
+    }
+  }
+
   @Test("Without dead features the AuxK term is zero and leaves the gradients as they were")
   func zeroWithoutDeadFeatures() {
     let clt = Reference.makeTranscoder()

@@ -25,39 +25,101 @@ import Testing
   }
 
   @Test(
-    "decoder_row_backward: ∂a = w·g[token] accumulated, ∂w = scale·w + Σ a·g[token], |∂w|² returned",
-    arguments: [0, 1, 63, 64, 65, 150])
-  func backwardMatchesDefinition(count: Int) {
+    "decoder_row_backward: ∂a = w·g[token] accumulated, ∂w = [∂w] + scale·w + Σ a·g[token], |∂w|² returned",
+    arguments: [0, 1, 63, 64, 65, 150], [false, true])
+  func backwardMatchesDefinition(count: Int, accumulate: Bool) {
     let d = Self.d
     var rng = XorShiftGenerator(seed: UInt64(100 + count))
-    let w = Self.random(d, &rng)
-    let g = Self.random(Self.tokens * d, &rng)
-    let (tokens, values) = Self.entries(count, &rng)
-    let before = Self.random(count, &rng)
+    let (w, g, tokens, values, before, prior) = Self.rowInputs(count, accumulate, &rng)
     let scale: Float = 0.37
     var gradA = before
-    var gradRow = [Float](repeating: .nan, count: d)
-    let squares = decoder_row_backward(w, g, tokens, values, count, d, scale, &gradRow, &gradA)
+    var gradRow = prior
+    let squares = decoder_row_backward(
+      w, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &gradRow, &gradA)
     var referenceA = before
-    var referenceRow = [Float](repeating: .nan, count: d)
+    var referenceRow = prior
+    var referenceW = w
     let referenceSquares = decoder_row_backward_reference(
-      w, g, tokens, values, count, d, scale, &referenceRow, &referenceA)
-    var expectedSquares = 0.0
+      &referenceW, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &referenceRow, &referenceA, nil,
+      nil,
+      nil)
+    let expected = Self.expected(w, g, tokens, values, scale, accumulate ? prior : nil, before)
     for j in 0..<d {
-      var row = Double(scale) * Double(w[j])
-      for e in 0..<count { row += Double(values[e]) * Double(g[Int(tokens[e]) * d + j]) }
-      #expect(abs(Double(gradRow[j]) - row) < 1e-4, "∂w[\(j)]")
-      #expect(abs(Double(referenceRow[j]) - row) < 1e-4, "reference ∂w[\(j)]")
-      expectedSquares += row * row
+      #expect(abs(Double(gradRow[j]) - expected.row[j]) < 1e-4, "∂w[\(j)]")
+      #expect(abs(Double(referenceRow[j]) - expected.row[j]) < 1e-4, "reference ∂w[\(j)]")
     }
+    #expect(referenceW == w, "without Adam the row is only read")
     for e in 0..<count {
-      var dot = Double(before[e])
-      for j in 0..<d { dot += Double(w[j]) * Double(g[Int(tokens[e]) * d + j]) }
-      #expect(abs(Double(gradA[e]) - dot) < 1e-4, "∂a[\(e)]")
-      #expect(abs(Double(referenceA[e]) - dot) < 1e-4, "reference ∂a[\(e)]")
+      #expect(abs(Double(gradA[e]) - expected.gradA[e]) < 1e-4, "∂a[\(e)]")
+      #expect(abs(Double(referenceA[e]) - expected.gradA[e]) < 1e-4, "reference ∂a[\(e)]")
     }
-    #expect(abs(squares - expectedSquares) <= 1e-5 * max(1, expectedSquares))
-    #expect(abs(referenceSquares - expectedSquares) <= 1e-5 * max(1, expectedSquares))
+    #expect(abs(squares - expected.squares) <= 1e-5 * max(1, expected.squares))
+    #expect(abs(referenceSquares - expected.squares) <= 1e-5 * max(1, expected.squares))
+  }
+
+  @Test(
+    "decoder_row_backward_adam: the same ∂a and |∂w|², and Adam's step on w, m and v from clip·∂w",
+    arguments: [0, 1, 64, 65, 150], [false, true])
+  func backwardWithAdamMatchesDefinition(count: Int, accumulate: Bool) {
+    let d = Self.d
+    var rng = XorShiftGenerator(seed: UInt64(200 + count))
+    let (w, g, tokens, values, before, prior) = Self.rowInputs(count, accumulate, &rng)
+    let m0 = Self.random(d, &rng).map { $0 * 0.1 }
+    let v0 = Self.random(d, &rng).map { $0 * $0 * 0.01 }
+    var step = adam_step(scale: 0.3, b1: 0.9, b2: 0.999, lr: 0.01, inv_c2: 1 / (1 - 0.999 * 0.999), eps: 1e-8)
+    let scale: Float = 0.37
+    let expected = Self.expected(w, g, tokens, values, scale, accumulate ? prior : nil, before)
+    for reference in [false, true] {
+      var (row, m, v, gradA, scratch) = (w, m0, v0, before, prior)
+      let squares =
+        reference
+        ? decoder_row_backward_reference(
+          &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA, &step, &m, &v)
+        : decoder_row_backward_adam(
+          &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA, &step, &m, &v)
+      let name = reference ? "reference" : "AVX2"
+      for j in 0..<d {
+        let grad = Double(step.scale) * expected.row[j]
+        let m1 = 0.9 * Double(m0[j]) + 0.1 * grad
+        let v1 = 0.999 * Double(v0[j]) + 0.001 * grad * grad
+        let w1 = Double(w[j]) - 0.01 * m1 / ((v1 * Double(step.inv_c2)).squareRoot() + 1e-8)
+        #expect(abs(Double(m[j]) - m1) < 1e-5, "\(name) m[\(j)]")
+        #expect(abs(Double(v[j]) - v1) < 1e-6, "\(name) v[\(j)]")
+        #expect(abs(Double(row[j]) - w1) < 1e-5, "\(name) w[\(j)]")
+      }
+      for e in 0..<count { #expect(abs(Double(gradA[e]) - expected.gradA[e]) < 1e-4, "\(name) ∂a[\(e)]") }
+      #expect(abs(squares - expected.squares) <= 1e-5 * max(1, expected.squares), "\(name) |∂w|²")
+    }
+  }
+
+  /// A decoder row, the output gradients g (tokens, d), `count` entries, their ∂a so far and (with
+  /// `accumulate`) a gradient row to add to, else NaNs that must not be read.
+  static func rowInputs(_ count: Int, _ accumulate: Bool, _ rng: inout XorShiftGenerator) -> (
+    w: [Float], g: [Float], tokens: [Int32], values: [Float], before: [Float], prior: [Float]
+  ) {
+    let w = random(d, &rng)
+    let g = random(tokens * d, &rng)
+    let (entryTokens, values) = entries(count, &rng)
+    let before = random(count, &rng)
+    let prior = accumulate ? random(d, &rng) : [Float](repeating: .nan, count: d)
+    return (w, g, entryTokens, values, before, prior)
+  }
+
+  /// The backward pass's results in double precision, from their definitions.
+  static func expected(
+    _ w: [Float], _ g: [Float], _ tokens: [Int32], _ values: [Float], _ scale: Float, _ prior: [Float]?,
+    _ before: [Float]
+  ) -> (row: [Double], gradA: [Double], squares: Double) {
+    let d = w.count
+    let row = (0..<d).map { j in
+      tokens.indices.reduce(Double(prior?[j] ?? 0) + Double(scale) * Double(w[j])) {
+        $0 + Double(values[$1]) * Double(g[Int(tokens[$1]) * d + j])
+      }
+    }
+    let gradA = tokens.indices.map { e in
+      (0..<d).reduce(Double(before[e])) { $0 + Double(w[$1]) * Double(g[Int(tokens[e]) * d + $1]) }
+    }
+    return (row, gradA, row.reduce(0) { $0 + $1 * $1 })
   }
 
   @Test("decoder_row_scatter adds a·w to each entry's token row, leaves the others, and returns |w|²")

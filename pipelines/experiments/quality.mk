@@ -9,5 +9,5 @@ HELDOUT_TOKENS := 32768
 EVAL_TOKENS := 4096
 VARIANTS := clt
 FIT_clt := --features 2048 --activation batchtopk --k 64 --batch 2048 --lr 1e-3 --steps 620 \
-  --time-limit 2h --shuffle-tokens 32768 --dead-window 200000 --seed 0
+  --time-limit 2h --shuffle-tokens 32768 --seed 0
 CHECKPOINT_EVERY := 100

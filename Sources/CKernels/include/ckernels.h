@@ -37,19 +37,37 @@ void row_axpy(float *out, const float *x, float a, size_t d);
 void sparse_rows_axpy(float *out, const float *matrix, size_t ld, const int *indices,
                       const float *values, size_t k, size_t d);
 
+/// One Adam step's constants (see AdamOptimizer): the gradient's scale (global-norm clipping),
+/// beta1, beta2, the learning rate over the first moment's bias correction, the inverse of the
+/// second moment's bias correction, and epsilon.
+typedef struct {
+  float scale, b1, b2, lr, inv_c2, eps;
+} adam_step;
+
 /// The backward pass through one decoder row w (d) for the `count` entries (tokens) its feature
 /// fired or nearly fired on, with g (N, d) the gradient of the loss at the target layer's output:
-///   grad_a[e] += w . g[tokens[e]]                          (accumulated over target layers)
-///   grad_row   = scale * w + sum_e values[e] * g[tokens[e]]   (values[e] = 0 for a near miss)
-/// and returns |grad_row|^2. The row's columns are taken 32 at a time and held in registers while
-/// every entry passes over them, so the gradient row is written once rather than once an entry.
-/// tokens, values, grad_a (count). AVX2 with FMA when the CPU has it.
+///   grad_a[e] += w . g[tokens[e]]                                  (accumulated over target layers)
+///   grad_row   = [grad_row if accumulate] + scale * w + sum_e values[e] * g[tokens[e]]
+/// (values[e] = 0 for a near miss), and returns |grad_row|^2. The row's columns are taken 32 at a
+/// time and held in registers while every entry passes over them, so the gradient row is written
+/// once rather than once an entry. tokens, values, grad_a (count). AVX2 with FMA when the CPU has it.
 double decoder_row_backward(const float *w, const float *g, const int *tokens, const float *values,
-                            size_t count, size_t d, float scale, float *grad_row, float *grad_a);
+                            size_t count, size_t d, float scale, int accumulate, float *grad_row, float *grad_a);
 
-/// The same in plain C, one entry at a time, for tests of the AVX2 path.
-double decoder_row_backward_reference(const float *w, const float *g, const int *tokens, const float *values,
-                                      size_t count, size_t d, float scale, float *grad_row, float *grad_a);
+/// decoder_row_backward with the row's Adam step in the same pass: the gradient is not stored
+/// but, 32 columns at a time while still in registers, scaled by adam->scale and applied to w and
+/// its moments m and v (d each), as adam_rows would. This saves writing the gradient and reading
+/// it back, a third of a training step's memory traffic. grad_row (d) is the gradient to add
+/// when `accumulate`, and otherwise scratch for rows of more than 64 entries; it is left holding
+/// no particular value. Returns |gradient|^2 before scaling.
+double decoder_row_backward_adam(float *w, const float *g, const int *tokens, const float *values, size_t count,
+                                 size_t d, float scale, int accumulate, float *grad_row, float *grad_a,
+                                 const adam_step *adam, float *m, float *v);
+
+/// The same two in plain C, one entry at a time, for tests of the AVX2 path (adam NULL: no step).
+double decoder_row_backward_reference(float *w, const float *g, const int *tokens, const float *values,
+                                      size_t count, size_t d, float scale, int accumulate, float *grad_row,
+                                      float *grad_a, const adam_step *adam, float *m, float *v);
 
 /// out[tokens[e]] += values[e] * w for each of the `count` entries: one decoder row added to the
 /// reconstructions (N, d) of the tokens its feature fired on, the row held in registers 32 columns
@@ -58,18 +76,15 @@ double decoder_row_backward_reference(const float *w, const float *g, const int 
 float decoder_row_scatter(float *out, const float *w, const int *tokens, const float *values, size_t count,
                           size_t d);
 
-/// Returns w . g and does acc += a * g in the same pass over g. w, g, acc (d).
-float row_dot_axpy(const float *w, const float *g, float *acc, float a, size_t d);
-
 /// Returns the sum of x[i]^2 in double. x (n).
 double sum_squares(const float *x, size_t n);
 
-/// Adam on `rows` rows of d parameters: where active is NULL or active[r] != 0, g = scale * grad[r];
+/// Adam on `rows` rows of d parameters: where active is NULL or active[r] != 0, g = k->scale * grad[r];
 /// otherwise g = 0 and grad[r] is not read (it may hold stale values).
-///   m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  p <- p - lr m / (sqrt(v / c2) + eps)
-/// lr already includes the first-moment bias correction. p, grad, m, v (rows, d), active (rows).
+///   m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  p <- p - lr m / (sqrt(v inv_c2) + eps)
+/// p, grad, m, v (rows, d), active (rows).
 void adam_rows(float *p, const float *grad, const unsigned char *active, float *m, float *v, size_t rows,
-               size_t d, float scale, float b1, float b2, float lr, float c2, float eps);
+               size_t d, const adam_step *k);
 
 
 // Half-precision kernels (half.c): matrices stored as IEEE binary16 bits (uint16_t), rows of
