@@ -40,7 +40,8 @@ let package = Package(
     /// The few element-wise loops that gain from AVX2, compiled with a run-time-selected variant.
     .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
     /// Whole-file outputs checked before the work and written without destroying anything
-    /// (temporary file and rename; special files written in place; leftovers of killed runs removed).
+    /// (temporary file and rename; special files written in place; leftovers of killed runs removed),
+    /// and the JSON the tools write by hand.
     .target(name: "OutputFiles"),
     /// A small, typed Swift wrapper over the HDF5 C API.
     .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -76,7 +77,7 @@ let package = Package(
     /// feature encoding of text, and faithfulness metrics.
     .target(
       name: "ReplacementModel",
-      dependencies: ["LanguageModels", "Transcoder", "CLTFormat", "Kernels"]),
+      dependencies: ["LanguageModels", "Transcoder", "CLTFormat", "Kernels", "OutputFiles"]),
     /// What each feature of a CLT is about, computed once beside it (NAME.index.json): top tokens
     /// and contexts on a corpus, frequency, logit effects; and the short labels graphs show.
     .target(

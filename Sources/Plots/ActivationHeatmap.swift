@@ -1,3 +1,4 @@
+import CLTFormat
 import Foundation
 
 /// A token × feature heatmap of one text's activations (from `clt-encode`): one row per token,
@@ -9,7 +10,7 @@ import Foundation
 /// the lower index. Columns are ordered by layer, then feature, so the picture reads bottom-up
 /// through the model from left to right.
 public struct ActivationHeatmap {
-  public var tokens: [EncodedToken]
+  public var tokens: [TokenFeatures]
   public var columns: [FeatureKey]
   /// values[row][column]: the activation, 0 where the feature was silent (or cut by --top).
   public var values: [[Double]]
@@ -18,17 +19,17 @@ public struct ActivationHeatmap {
   /// - Parameters:
   ///   - tokens: one document's tokens, in order.
   ///   - maxFeatures: the number of columns at most.
-  public init(tokens: [EncodedToken], maxFeatures: Int, source: String) {
+  public init(tokens: [TokenFeatures], maxFeatures: Int, source: String) {
     var totals: [FeatureKey: Double] = [:]
     for token in tokens {
-      for f in token.features { totals[f.key, default: 0] += f.activation }
+      for f in token.features { totals[f.key, default: 0] += Double(f.activation) }
     }
     let ranked = totals.sorted { a, b in a.value != b.value ? a.value > b.value : a.key < b.key }
     columns = ranked.prefix(maxFeatures).map(\.key).sorted()
     let index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
     values = tokens.map { token in
       var row = [Double](repeating: 0, count: index.count)
-      for f in token.features { if let c = index[f.key] { row[c] = max(row[c], f.activation) } }
+      for f in token.features { if let c = index[f.key] { row[c] = max(row[c], Double(f.activation)) } }
       return row
     }
     self.tokens = tokens

@@ -13,7 +13,7 @@ extension CLTFile {
   /// Throws `PlotError.madeWithAnotherTranscoder` unless line `line` of the clt-encode output `path`
   /// can come from this transcoder: the transcoder its `clt` field names, if any, is this one, and
   /// each of its features is one of this transcoder's.
-  public func checkMadeWith(_ token: EncodedToken, line: Int, path: String) throws {
+  public func checkMadeWith(_ token: TokenFeatures, line: Int, path: String) throws {
     let advice = "; give the CLT the clt-encode output was made with"
     let file = line == 1 ? Self.named(path) : "\(Self.named(path)) (line \(line))"
     if let reason = token.transcoder?.mismatch(with: metadata, file: file, cltPath: name) {

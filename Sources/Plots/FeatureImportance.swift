@@ -24,7 +24,7 @@ public struct FeatureImportance {
   }
 
   /// Σ over tokens of activation × decoder norm, per feature, the `top` largest.
-  public static func fromEncoded(_ tokens: [EncodedToken], file: CLTFile, top: Int, source: String) throws
+  public static func fromEncoded(_ tokens: [TokenFeatures], file: CLTFile, top: Int, source: String) throws
     -> FeatureImportance
   {
     var totals = Totals(file: file, source: source)
@@ -49,7 +49,7 @@ public struct FeatureImportance {
   static func streamedTotals(path: String, file: CLTFile) throws -> (totals: Totals, tokens: Int) {
     var totals = Totals(file: file, source: path)
     var count = 0
-    try EncodedToken.forEach(path, madeWith: file) { token in
+    try TokenFeatures.forEach(path, madeWith: file) { token in
       try totals.add(token)
       count += 1
       return true
@@ -70,7 +70,7 @@ public struct FeatureImportance {
       self.source = source
     }
 
-    mutating func add(_ token: EncodedToken) throws {
+    mutating func add(_ token: TokenFeatures) throws {
       for f in token.features {
         if norms[f.layer] == nil {
           norms[f.layer] = try FeatureImportance.decoderNorms(file, layers: [f.layer], source: source)[
@@ -81,7 +81,7 @@ public struct FeatureImportance {
             file: source,
             detail: "feature \(f.label) is not in the transcoder (\(file.transcoder.features) a layer)")
         }
-        totals[f.key, default: 0] += f.activation * n[f.feature]
+        totals[f.key, default: 0] += Double(f.activation) * n[f.feature]
       }
     }
 

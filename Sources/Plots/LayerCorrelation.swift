@@ -1,3 +1,4 @@
+import CLTFormat
 import Foundation
 
 /// Cross-layer correlations of feature activations (from `clt-encode`): an L × L matrix whose
@@ -22,7 +23,7 @@ public struct LayerCorrelation {
 
   /// - Parameters:
   ///   - layers: the number of layers; default one more than the highest layer in the input.
-  public init(tokens: [EncodedToken], measure: Measure, layers: Int? = nil, source: String) {
+  public init(tokens: [TokenFeatures], measure: Measure, layers: Int? = nil, source: String) {
     var moments = Moments(layers: layers)
     for token in tokens { moments.add(token, measure: measure) }
     self.init(moments: moments, measure: measure, source: source)
@@ -31,7 +32,7 @@ public struct LayerCorrelation {
   /// The matrix of a clt-encode file read as a stream: memory grows with L², not with the tokens.
   public init(path: String, measure: Measure, layers: Int? = nil) throws {
     var moments = Moments(layers: layers)
-    try EncodedToken.forEach(path) { token in
+    try TokenFeatures.forEach(path) { token in
       moments.add(token, measure: measure)
       return true
     }
@@ -61,7 +62,7 @@ public struct LayerCorrelation {
       products = [[Double]](repeating: sums, count: layers ?? 0)
     }
 
-    mutating func add(_ token: EncodedToken, measure: Measure) {
+    mutating func add(_ token: TokenFeatures, measure: Measure) {
       let highest = token.features.map(\.layer).max() ?? -1
       let l = fixedLayers ?? max(sums.count, highest + 1)
       if l > sums.count {
@@ -71,7 +72,7 @@ public struct LayerCorrelation {
       }
       var totals = [Double](repeating: 0, count: l)
       for f in token.features where f.layer >= 0 && f.layer < l {
-        totals[f.layer] += measure == .mass ? f.activation : 1
+        totals[f.layer] += measure == .mass ? Double(f.activation) : 1
       }
       count += 1
       for a in 0..<l where totals[a] != 0 {

@@ -50,7 +50,7 @@ public struct TopActivations {
 
   /// Takes the next line of the stream (lines of a document in order of position).
   /// - Complexity: O(f · count + window) for a token on which f chosen features fire.
-  public mutating func add(_ token: EncodedToken) {
+  public mutating func add(_ token: TokenFeatures) {
     tokensSeen += 1
     if token.doc != currentDoc {
       currentDoc = token.doc
@@ -59,7 +59,7 @@ public struct TopActivations {
     }
     var activations: [FeatureKey: Double] = [:]
     for f in token.features where f.activation > 0 && chosen.contains(f.key) {
-      activations[f.key] = max(activations[f.key] ?? 0, f.activation)
+      activations[f.key] = max(activations[f.key] ?? 0, Double(f.activation))
     }
     // The tokens after an earlier activation, for the contexts still waiting for them.
     pending = pending.filter { id in
@@ -116,7 +116,7 @@ public struct TopActivations {
     _ path: String, features: [FeatureKey], count: Int, window: Int, madeWith transcoder: CLTFile? = nil
   ) throws -> TopActivations {
     var top = TopActivations(features: features, count: count, window: window)
-    try EncodedToken.forEach(path, madeWith: transcoder) { token in
+    try TokenFeatures.forEach(path, madeWith: transcoder) { token in
       top.add(token)
       return true
     }

@@ -1,21 +1,22 @@
+import CLTFormat
 import Foundation
 
 /// The strongest features of each token as horizontal bars (from `clt-encode`): one small panel
 /// per token, its `top` features from the strongest down, the bar's length the activation on a
 /// scale shared by all panels, so panels compare.
 public struct TopFeaturesChart {
-  public var tokens: [EncodedToken]
+  public var tokens: [TokenFeatures]
   public var top: Int
   public var source: String
 
-  public init(tokens: [EncodedToken], top: Int, source: String) {
+  public init(tokens: [TokenFeatures], top: Int, source: String) {
     self.tokens = tokens
     self.top = top
     self.source = source
   }
 
   /// Each token's features to draw: the strongest first (ties: lower layer, then lower index).
-  func bars(_ token: EncodedToken) -> [EncodedToken.Feature] {
+  func bars(_ token: TokenFeatures) -> [FeatureActivation] {
     Array(
       token.features.sorted { a, b in
         a.activation != b.activation ? a.activation > b.activation : a.key < b.key
@@ -28,7 +29,7 @@ public struct TopFeaturesChart {
     let left = 150.0
     let plotWidth = 380.0
     let top0 = 70.0
-    let maximum = tokens.flatMap { $0.features.map(\.activation) }.max() ?? 1
+    let maximum = Double(tokens.flatMap { $0.features.map(\.activation) }.max() ?? 1)
     let scale = LinearScale(
       domain: LinearScale.niceDomain([0, maximum], includeZero: true), range: (left, left + plotWidth))
     let heights = tokens.map { Double(max(bars($0).count, 1)) * barHeight + panelGap }
@@ -58,11 +59,12 @@ public struct TopFeaturesChart {
       for (i, f) in features.enumerated() {
         let by = panelTop + Double(i) * barHeight
         svg.text(f.label, x: left - 6, y: by + 10, size: 9.5, anchor: .end, className: "bar-label")
+        let value = Double(f.activation)
         svg.rect(
-          x: left, y: by + 1, width: scale.map(f.activation) - left, height: barHeight - 2,
-          fill: "#3a6fb0", className: "bar", tooltip: "\(f.label): \(Axis.trimmed(f.activation))")
+          x: left, y: by + 1, width: scale.map(value) - left, height: barHeight - 2,
+          fill: "#3a6fb0", className: "bar", tooltip: "\(f.label): \(Axis.trimmed(value))")
         svg.text(
-          Axis.trimmed(f.activation), x: scale.map(f.activation) + 4, y: by + 10, size: 8.5, fill: "#444")
+          Axis.trimmed(value), x: scale.map(value) + 4, y: by + 10, size: 8.5, fill: "#444")
       }
       svg.endGroup()
       y += heights[t]

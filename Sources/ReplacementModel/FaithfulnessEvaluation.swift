@@ -1,5 +1,6 @@
 import CLTFormat
 import LanguageModels
+import OutputFiles
 import Transcoder
 
 /// What `clt-replace --eval` reports: how closely the replacement model follows the original on a

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLTFormat
 import Foundation
 import Plots
 import ToolSupport
@@ -36,7 +37,7 @@ struct Heatmap: ParsableCommand {
 
   func run() throws {
     try runReportingErrors(tool: "clt-plot heatmap") {
-      let tokens = try EncodedToken.readDocument(input, doc: doc)
+      let tokens = try TokenFeatures.readDocument(input, doc: doc)
       let heatmap = ActivationHeatmap(
         tokens: Array(tokens.prefix(maxTokens)), maxFeatures: features, source: input)
       try output.emit(heatmap.svg())

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLTFormat
 import Foundation
 import Plots
 import ToolSupport
@@ -36,7 +37,7 @@ struct TopFeatures: ParsableCommand {
 
   func run() throws {
     try runReportingErrors(tool: "clt-plot top-features") {
-      var tokens = try EncodedToken.readDocument(input, doc: doc)
+      var tokens = try TokenFeatures.readDocument(input, doc: doc)
       if let pos {
         tokens = tokens.filter { $0.pos == pos }
         guard !tokens.isEmpty else {

@@ -1,3 +1,4 @@
+import CLTFormat
 import Foundation
 import Plots
 import Testing
@@ -15,13 +16,31 @@ import Testing
   @Test("clt-encode lines are read with every field, and a document is chosen by its number")
   func reading() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
-    let tokens = try EncodedToken.read(input)
+    let tokens = try TokenFeatures.read(input)
     #expect(tokens.count == 4)
     #expect(tokens[1].token == PlotFixtures.nastyToken)
-    #expect(tokens[0].features[0] == EncodedToken.Feature(layer: 1, feature: 5, activation: 2.5))
-    #expect(try EncodedToken.document(nil, of: tokens, file: input).count == 3)
-    #expect(try EncodedToken.document(1, of: tokens, file: input).count == 1)
-    #expect(throws: PlotError.self) { try EncodedToken.document(7, of: tokens, file: input) }
+    #expect(tokens[0].features[0] == FeatureActivation(layer: 1, feature: 5, activation: 2.5))
+    #expect(try TokenFeatures.document(nil, of: tokens, file: input).count == 3)
+    #expect(try TokenFeatures.document(1, of: tokens, file: input).count == 1)
+    #expect(throws: PlotError.self) { try TokenFeatures.document(7, of: tokens, file: input) }
+  }
+
+  @Test("what clt-encode writes (jsonLine) reads back as the same lines: one definition of the format")
+  func writerAndReaderAgree() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let identity = TranscoderIdentity(model: "m \"q\"", modelSHA256: "ab12", nLayers: 3, features: 8)
+    let written = [
+      TokenFeatures(
+        doc: 0, pos: 0, tokenID: 50256, token: PlotFixtures.nastyToken,
+        features: [
+          .init(layer: 2, feature: 7, activation: 0.1), .init(layer: 0, feature: 3, activation: 3e-7),
+        ],
+        transcoder: identity),
+      TokenFeatures(doc: 1, pos: 4, tokenID: 11, token: "\u{FFFD}\n\t", features: []),
+    ]
+    let path = try PlotFixtures.write(
+      written.map(\.jsonLine).joined(separator: "\n") + "\n", "written.jsonl", in: dir)
+    #expect(try TokenFeatures.read(path) == written)
   }
 
   @Test("one document is read up to its end only; lines across 1 MiB blocks are read whole")
@@ -29,16 +48,16 @@ import Testing
     defer { try? FileManager.default.removeItem(at: dir) }
     let broken = try PlotFixtures.write(PlotFixtures.encodeLines + "not json\n", "broken.jsonl", in: dir)
     #expect(
-      try EncodedToken.readDocument(broken, doc: 0).map(\.pos) == [0, 1, 2],
+      try TokenFeatures.readDocument(broken, doc: 0).map(\.pos) == [0, 1, 2],
       "the bad line after it is never read")
     #expect(throws: PlotError.badLine(file: broken, line: 5, reason: "not valid JSON")) {
-      try EncodedToken.readDocument(broken, doc: 7)
+      try TokenFeatures.readDocument(broken, doc: 7)
     }
     let line =
       "{\"doc\": 0, \"pos\": 0, \"token_id\": 1, \"token\": \"\(String(repeating: "x", count: 997))\", \"features\": []}"
     let many = (0..<3000).map { line.replacingOccurrences(of: "\"pos\": 0", with: "\"pos\": \($0)") }
     let big = try PlotFixtures.write(many.joined(separator: "\n"), "big.jsonl", in: dir)
-    let tokens = try EncodedToken.read(big)
+    let tokens = try TokenFeatures.read(big)
     #expect(
       tokens.count == 3000 && tokens.map(\.pos) == Array(0..<3000), "no line lost or cut at a block edge")
     #expect(tokens.allSatisfy { $0.token.count == 997 })
@@ -50,16 +69,16 @@ import Testing
     let bad = try PlotFixtures.write(
       PlotFixtures.encodeLines + "{\"doc\": 0, \"pos\": 3\n", "bad.jsonl", in: dir)
     #expect(throws: PlotError.badLine(file: bad, line: 5, reason: "not valid JSON")) {
-      try EncodedToken.read(bad)
+      try TokenFeatures.read(bad)
     }
     let missing = try PlotFixtures.write(
       "{\"doc\": 0, \"pos\": 0, \"token_id\": 1, \"features\": []}\n", "missing.jsonl", in: dir)
     #expect(throws: PlotError.badLine(file: missing, line: 1, reason: "missing field \"token\"")) {
-      try EncodedToken.read(missing)
+      try TokenFeatures.read(missing)
     }
     let empty = try PlotFixtures.write("\n\n", "empty.jsonl", in: dir)
     #expect(throws: PlotError.emptyInput(file: empty, what: "clt-encode lines")) {
-      try EncodedToken.read(empty)
+      try TokenFeatures.read(empty)
     }
     let error = PlotError.badLine(file: bad, line: 5, reason: "not valid JSON")
     #expect(error.localizedDescription == "\(bad):5: not valid JSON")
@@ -68,7 +87,7 @@ import Testing
   @Test("the heatmap has a cell per token and feature, token labels with escaped characters, feature labels")
   func heatmap() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
-    let tokens = try EncodedToken.document(0, of: try EncodedToken.read(input), file: input)
+    let tokens = try TokenFeatures.document(0, of: try TokenFeatures.read(input), file: input)
     let heatmap = ActivationHeatmap(tokens: tokens, maxFeatures: 3, source: input)
     #expect(heatmap.columns.count == 3, "three of the four features make it")
     #expect(
@@ -94,7 +113,7 @@ import Testing
   @Test("top-features draws min(top, active) bars per token, strongest first")
   func topFeatures() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
-    let tokens = try EncodedToken.document(0, of: try EncodedToken.read(input), file: input)
+    let tokens = try TokenFeatures.document(0, of: try TokenFeatures.read(input), file: input)
     let svg = try SVGInspector(TopFeaturesChart(tokens: tokens, top: 2, source: input).svg())
     svg.expectPicture()
     #expect(svg.all("rect", className: "bar").count == 2 + 1 + 2)
@@ -110,8 +129,8 @@ import Testing
   @Test("correlations: an L × L matrix with 1 on the diagonal, r = −1 for layers that move oppositely")
   func correlations() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
-    func token(_ pos: Int, _ a: Double, _ b: Double) -> EncodedToken {
-      EncodedToken(
+    func token(_ pos: Int, _ a: Float, _ b: Float) -> TokenFeatures {
+      TokenFeatures(
         doc: 0, pos: pos, tokenID: pos, token: "t",
         features: [
           .init(layer: 0, feature: 0, activation: a), .init(layer: 1, feature: 0, activation: b),

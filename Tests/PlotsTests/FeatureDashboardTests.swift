@@ -1,3 +1,4 @@
+import CLTFormat
 import Foundation
 import Plots
 import Testing
@@ -7,7 +8,7 @@ import Testing
 @Suite struct FeatureDashboardTests {
   /// A random clt-encode stream: `docs` documents of 5…24 tokens, each token with a few of
   /// `layers` × `features` features at activations on a coarse grid (so that ties occur).
-  static func randomLines(docs: Int, layers: Int, features: Int, seed: UInt64) -> [EncodedToken] {
+  static func randomLines(docs: Int, layers: Int, features: Int, seed: UInt64) -> [TokenFeatures] {
     var state = seed
     func next(_ bound: Int) -> Int {  // SplitMix64
       state &+= 0x9E37_79B9_7F4A_7C15
@@ -16,32 +17,26 @@ import Testing
       z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
       return Int((z ^ (z >> 31)) % UInt64(bound))
     }
-    var tokens: [EncodedToken] = []
+    var tokens: [TokenFeatures] = []
     for doc in 0..<docs {
       for pos in 0..<(5 + next(20)) {
         var seen = Set<FeatureKey>()
-        var active: [EncodedToken.Feature] = []
+        var active: [FeatureActivation] = []
         for _ in 0..<next(4) {
           let key = FeatureKey(layer: next(layers), feature: next(features))
           guard seen.insert(key).inserted else { continue }
-          active.append(.init(layer: key.layer, feature: key.feature, activation: Double(1 + next(8)) / 4))
+          active.append(.init(layer: key.layer, feature: key.feature, activation: Float(1 + next(8)) / 4))
         }
         tokens.append(
-          EncodedToken(doc: doc, pos: pos, tokenID: pos, token: "t\(doc).\(pos)", features: active))
+          TokenFeatures(doc: doc, pos: pos, tokenID: pos, token: "t\(doc).\(pos)", features: active))
       }
     }
     return tokens
   }
 
   /// The tokens as clt-encode prints them.
-  static func jsonLines(_ tokens: [EncodedToken]) -> String {
-    tokens.map { t in
-      let features = t.features.map {
-        "{\"layer\": \($0.layer), \"feature\": \($0.feature), \"activation\": \($0.activation)}"
-      }.joined(separator: ", ")
-      return "{\"doc\": \(t.doc), \"pos\": \(t.pos), \"token_id\": \(t.tokenID), \"token\": \"\(t.token)\", "
-        + "\"features\": [\(features)]}"
-    }.joined(separator: "\n") + "\n"
+  static func jsonLines(_ tokens: [TokenFeatures]) -> String {
+    tokens.map(\.jsonLine).joined(separator: "\n") + "\n"
   }
 
   @Test("streamed top contexts equal a brute-force sort of every activation, windows clipped to the document")
@@ -54,8 +49,8 @@ import Testing
     let (count, window) = (5, 3)
     let top = try TopActivations.read(path, features: keys, count: count, window: window)
     #expect(top.tokensSeen == tokens.count)
-    func activation(_ t: EncodedToken, _ key: FeatureKey) -> Double {
-      t.features.first { $0.key == key }?.activation ?? 0
+    func activation(_ t: TokenFeatures, _ key: FeatureKey) -> Double {
+      Double(t.features.first { $0.key == key }?.activation ?? 0)
     }
     for key in keys {
       let firing = tokens.filter { activation($0, key) > 0 }
@@ -89,7 +84,7 @@ import Testing
       features: [FeatureKey(layer: 0, feature: 9), FeatureKey(layer: 3, feature: 3)], count: 2, window: 0)
     let dir = try PlotFixtures.directory("dashboard-w0")
     defer { try? FileManager.default.removeItem(at: dir) }
-    try EncodedToken.forEach(try PlotFixtures.write(PlotFixtures.encodeLines, "e.jsonl", in: dir)) {
+    try TokenFeatures.forEach(try PlotFixtures.write(PlotFixtures.encodeLines, "e.jsonl", in: dir)) {
       top.add($0)
       return true
     }

@@ -109,7 +109,7 @@ import Transcoder
     let file = try CLTFile.load(url: clt)
     let path = try PlotFixtures.write(PlotFixtures.encodeLines, "f.jsonl", in: dir)
     let chart = try FeatureImportance.fromEncoded(
-      try EncodedToken.read(path), file: file, top: 10, source: path)
+      try TokenFeatures.read(path), file: file, top: 10, source: path)
     let streamed = try FeatureImportance.fromEncoded(path: path, file: file, top: 10)
     #expect(streamed.bars.map(\.label) == chart.bars.map(\.label), "streaming ranks the same")
     #expect(zip(streamed.bars, chart.bars).allSatisfy { abs($0.value - $1.value) < 1e-9 })

@@ -1,50 +1,17 @@
 import CLTFormat
 import Foundation
 
-/// One line of `clt-encode`'s output: a token and the transcoder features active on it
-/// (docs/FORMATS.md, "clt-encode output").
-public struct EncodedToken: Sendable, Equatable {
-  /// A feature: its layer, its index in the layer and its activation (normalised units).
-  public struct Feature: Sendable, Equatable, Hashable {
-    public var layer: Int
-    public var feature: Int
-    public var activation: Double
+extension FeatureActivation {
+  /// The label every chart uses: `L{layer}/F{feature}`.
+  public var label: String { FeatureKey(layer: layer, feature: feature).label }
+  public var key: FeatureKey { FeatureKey(layer: layer, feature: feature) }
+}
 
-    public init(layer: Int, feature: Int, activation: Double) {
-      self.layer = layer
-      self.feature = feature
-      self.activation = activation
-    }
-
-    /// The label every chart uses: `L{layer}/F{feature}`.
-    public var label: String { FeatureKey(layer: layer, feature: feature).label }
-    public var key: FeatureKey { FeatureKey(layer: layer, feature: feature) }
-  }
-
-  public var doc: Int
-  public var pos: Int
-  public var tokenID: Int
-  public var token: String
-  public var features: [Feature]
-  /// The transcoder the line was made with, from its `clt` field: clt-encode writes it on its first
-  /// line only, and older outputs have none.
-  public var transcoder: TranscoderIdentity?
-
-  public init(
-    doc: Int, pos: Int, tokenID: Int, token: String, features: [Feature],
-    transcoder: TranscoderIdentity? = nil
-  ) {
-    self.doc = doc
-    self.pos = pos
-    self.tokenID = tokenID
-    self.token = token
-    self.features = features
-    self.transcoder = transcoder
-  }
-
+/// Reading clt-encode's lines (the type and its writer are CLTFormat's `TokenFeatures`).
+extension TokenFeatures {
   /// Reads a clt-encode JSON-lines file (`-`: stdin). Errors name the file, the line and the field.
-  public static func read(_ path: String) throws -> [EncodedToken] {
-    var tokens: [EncodedToken] = []
+  public static func read(_ path: String) throws -> [TokenFeatures] {
+    var tokens: [TokenFeatures] = []
     try forEach(path) {
       tokens.append($0)
       return true
@@ -55,8 +22,8 @@ public struct EncodedToken: Sendable, Equatable {
 
   /// The tokens of one document (the first when `doc` is nil), read until the document ends: the
   /// rest of a large file is never parsed.
-  public static func readDocument(_ path: String, doc: Int?) throws -> [EncodedToken] {
-    var tokens: [EncodedToken] = []
+  public static func readDocument(_ path: String, doc: Int?) throws -> [TokenFeatures] {
+    var tokens: [TokenFeatures] = []
     var seen = 0
     var docs: ClosedRange<Int>?
     try forEach(path) { token in
@@ -83,7 +50,7 @@ public struct EncodedToken: Sendable, Equatable {
   /// (the clt.h5 read with the lines) each line is first checked to have been made with it
   /// (`CLTFile.checkMadeWith`), so lines of another model's CLT are refused at the first such line.
   public static func forEach(
-    _ path: String, madeWith transcoder: CLTFile? = nil, _ body: (EncodedToken) throws -> Bool
+    _ path: String, madeWith transcoder: CLTFile? = nil, _ body: (TokenFeatures) throws -> Bool
   ) throws {
     try JSONLines.forEachObject(path) { line, object in
       let token = try parse(object, line: line, path: path)
@@ -93,13 +60,13 @@ public struct EncodedToken: Sendable, Equatable {
   }
 
   /// One line's object as a token, or an error naming the file, the line and the field.
-  static func parse(_ object: [String: Any], line: Int, path: String) throws -> EncodedToken {
+  static func parse(_ object: [String: Any], line: Int, path: String) throws -> TokenFeatures {
     func int(_ key: String) throws -> Int {
       let n: NSNumber = try JSONLines.field(object, key, path, line)
       return n.intValue
     }
     let list: [Any] = try JSONLines.field(object, "features", path, line)
-    let features = try list.enumerated().map { index, item -> Feature in
+    let features = try list.enumerated().map { index, item -> FeatureActivation in
       guard let f = item as? [String: Any], let layer = f["layer"] as? NSNumber,
         let feature = f["feature"] as? NSNumber, let activation = f["activation"] as? NSNumber
       else {
@@ -107,7 +74,8 @@ public struct EncodedToken: Sendable, Equatable {
           file: path, line: line,
           reason: "features[\(index)] needs numbers \"layer\", \"feature\" and \"activation\"")
       }
-      return Feature(layer: layer.intValue, feature: feature.intValue, activation: activation.doubleValue)
+      return FeatureActivation(
+        layer: layer.intValue, feature: feature.intValue, activation: activation.floatValue)
     }
     var transcoder: TranscoderIdentity?
     if object["clt"] != nil {
@@ -116,13 +84,14 @@ public struct EncodedToken: Sendable, Equatable {
         model: clt["model"] as? String, modelSHA256: clt["model_sha256"] as? String,
         nLayers: (clt["n_layers"] as? NSNumber)?.intValue, features: (clt["features"] as? NSNumber)?.intValue)
     }
-    return EncodedToken(
+    return TokenFeatures(
       doc: try int("doc"), pos: try int("pos"), tokenID: try int("token_id"),
       token: try JSONLines.field(object, "token", path, line), features: features, transcoder: transcoder)
   }
 
   /// The tokens of document `doc` (the first document when nil), in order.
-  public static func document(_ doc: Int?, of tokens: [EncodedToken], file: String) throws -> [EncodedToken] {
+  public static func document(_ doc: Int?, of tokens: [TokenFeatures], file: String) throws -> [TokenFeatures]
+  {
     let chosen = doc ?? tokens[0].doc
     let selected = tokens.filter { $0.doc == chosen }
     guard !selected.isEmpty else {

@@ -1,8 +1,8 @@
-/// The few pieces of JSON the encoders here write by hand, so that keys keep the documented order
-/// and a line costs no Foundation round trip.
-enum JSONText {
+/// The few pieces of JSON the tools write by hand (clt-encode's lines, clt-replace's evaluation),
+/// so that keys keep the documented order and a line costs no Foundation round trip.
+public enum JSONText {
   /// A JSON string literal: quotes, backslashes and control characters escaped.
-  static func string(_ text: String) -> String {
+  public static func string(_ text: String) -> String {
     var out = "\""
     for scalar in text.unicodeScalars {
       switch scalar {
@@ -21,8 +21,10 @@ enum JSONText {
   }
 
   /// A number, or null where JSON has none (NaN, ±∞).
-  static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
-  static func number(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
+  public static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+  public static func number(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
 
-  static func numbers(_ values: [Double]) -> String { "[" + values.map(number).joined(separator: ", ") + "]" }
+  public static func numbers(_ values: [Double]) -> String {
+    "[" + values.map(number).joined(separator: ", ") + "]"
+  }
 }
