@@ -202,11 +202,15 @@ struct GPT2Acts: ParsableCommand {
   /// The consumer has stopped (clt-fit reached --steps or --time-limit, failed, or was stopped):
   /// there is no one left to train on more shards, so the dump stops too, with nothing
   /// half-written. Shards printed but never read are removed when the reader was deleting the
-  /// ones it read (they were the pipe's, not the user's); otherwise they are listed.
+  /// ones it read (they were the pipe's, not the user's); otherwise they are listed. The reader
+  /// was deleting them if it was seen holding its lock in the folder, or if a shard printed to it
+  /// is gone: on a loaded machine a short run (clt-fit --steps 2) can take the lock, read, delete
+  /// and leave between two of this writer's looks.
   func readerGone(writer: ShardWriter, tokens: Int) {
     let unread = writer.completedShards.filter { FileManager.default.fileExists(atPath: $0.path) }
+    let readerDeleted = writer.sawConsumer || unread.count < writer.completedShards.count
     var note = ""
-    if !unread.isEmpty && writer.sawConsumer {
+    if !unread.isEmpty && readerDeleted {
       for url in unread { try? FileManager.default.removeItem(at: url) }
       note = "; removed the \(Self.shards(unread.count)) it had not read"
       rmdir(outDir)  // only if nothing else is in it

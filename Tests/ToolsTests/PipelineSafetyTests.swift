@@ -52,6 +52,21 @@ import Testing
   }
 
   @Test(
+    "A reader that deletes the shard it read and leaves before it was seen locking the folder gets the rest removed"
+  )
+  func quickConsumerStillCleansUp() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try writeCorpus(documents: 400)
+    // What a short clt-fit run does on a loaded machine between two of gpt2-acts's looks: read a
+    // path, delete that shard, exit (here without ever taking the consumer's lock).
+    let r = try bash(
+      "\(acts) --shard-tokens 64 --out-dir s corpus.txt | { read -r first; rm -f \"$first\"; }; "
+        + "echo \"status ${PIPESTATUS[*]}\" >&2", seconds: 60)
+    #expect(r.stderr.contains("status 0 0"), "both exit 0: \(r.stderr)")
+    #expect(names("s").isEmpty, "the shards it had not read are removed: \(names("s"))")
+  }
+
+  @Test(
     "--max-pending with a reader that deletes nothing does not hang: the limit is given up, with a message")
   func noDeadlockWithoutConsumer() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
