@@ -290,6 +290,45 @@ float decoder_row_scatter(float *restrict out, const float *restrict w, const in
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
+void decoder_rows_gather(float *restrict out, size_t ld_out, const float *restrict w, size_t ld_w,
+                         const intptr_t *restrict offsets, const int *restrict features,
+                         const float *restrict values, size_t tokens, size_t width) {
+  for (size_t t = 0; t < tokens; t++) {
+    float *restrict o = out + t * ld_out;
+    const intptr_t first = offsets[t], end = offsets[t + 1];
+    size_t j0 = 0;
+    for (; j0 + CHUNK <= width; j0 += CHUNK) {
+      float acc[CHUNK];
+      for (int u = 0; u < CHUNK; u++) acc[u] = o[j0 + u];
+      for (intptr_t e = first; e < end; e++) {
+        const float *restrict r = w + (size_t)features[e] * ld_w + j0;
+        const float a = values[e];
+        for (int u = 0; u < CHUNK; u++) acc[u] += a * r[u];
+      }
+      for (int u = 0; u < CHUNK; u++) o[j0 + u] = acc[u];
+    }
+    for (; j0 < width; j0++) {
+      float acc = o[j0];
+      for (intptr_t e = first; e < end; e++) acc += values[e] * w[(size_t)features[e] * ld_w + j0];
+      o[j0] = acc;
+    }
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+void row_block_squares(const float *restrict w, size_t rows, size_t width, size_t ld, float *restrict squares) {
+  for (size_t r = 0; r < rows; r++) {
+    const float *restrict x = w + r * ld;
+    float s[8] = {0};
+    size_t j = 0;
+    for (; j + 8 <= width; j += 8)
+      for (int u = 0; u < 8; u++) s[u] += x[j + u] * x[j + u];
+    for (; j < width; j++) s[0] += x[j] * x[j];
+    squares[r] += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  }
+}
+
+__attribute__((target_clones("arch=x86-64-v3", "default")))
 void adam_rows(float *restrict p, const float *restrict grad, const unsigned char *active, float *restrict m,
                float *restrict v, size_t rows, size_t d, const adam_step *k) {
   for (size_t r = 0; r < rows; r++) {

@@ -341,36 +341,53 @@ extension CrossLayerTranscoder {
 
   // MARK: - Decoder
 
-  /// ŷ[l'] = b_dec[l'] + Σ_{l ≤ l'} a[l] · W_dec[l→l'] for every target, feature by feature: each
-  /// active decoder row is read once and added to the rows of the tokens it fired on, and its
-  /// squared norm kept (`decoderRowSquares`). Targets run in parallel, largest (most source
-  /// layers) first.
-  func decodeAll(_ act: CLTActivations) {
+  /// ŷ[l'] = b_dec[l'] + Σ_{l ≤ l'} a[l] · W_dec[l→l'] for every target, token by token over
+  /// blocks of columns (`decoder_rows_gather`): within a block, the decoder rows of one (source,
+  /// target) pair (F × width) stay in L2 while every token's active features read theirs, and
+  /// each token's block of ŷ is written once. Going feature by feature instead (each row added
+  /// to its tokens' outputs, `decoder_row_scatter`) writes ŷ rows scattered over a 2-5 MB
+  /// matrix, once per active feature: that was a third of a training step. The rows' squared
+  /// norms (`decoderRowSquares`) are summed over the same blocks as they come into cache.
+  /// Targets run in parallel, largest (most source layers) first.
+  /// `columnBlock` overrides the block width (tests).
+  func decodeAll(_ act: CLTActivations, columnBlock: Int? = nil) {
     let (n, d) = (act.tokens, dModel)
+    let width = columnBlock ?? Self.decoderColumnBlock(features: features, tokens: n, dModel: d)
     ParallelLoop.forEachIndex(count: nLayers) { q in
       let target = self.nLayers - 1 - q
       let out = act.reconstructions[target].pointer
       let bias = self.decoderBiases[target].pointer
       for t in 0..<n { (out + t * d).update(from: bias, count: d) }
       for source in 0...target {
-        let w = self.decoder(from: source, to: target).pointer
-        let offsets = act.featureOffsets[source]
-        let tokens = act.entryTokens[source]
-        let values = act.entryValues[source]
-        let squares = act.decoderRowSquares[target][source].pointer
-        // Near misses (a = 0) are added too: harmless, and cheaper than skipping them.
-        tokens.withUnsafeBufferPointer { tokens in
-          values.withUnsafeBufferPointer { values in
-            for i in 0..<self.features where offsets[i] < offsets[i + 1] {
-              let first = offsets[i]
-              squares[i] = decoder_row_scatter(
-                out, w + i * d, tokens.baseAddress! + first, values.baseAddress! + first,
-                offsets[i + 1] - first, d)
+        act.decoderRowSquares[target][source].pointer.update(repeating: 0, count: self.features)
+      }
+      for column in stride(from: 0, to: d, by: width) {
+        let columns = min(width, d - column)
+        for source in 0...target {
+          let w = self.decoder(from: source, to: target).pointer + column
+          row_block_squares(w, self.features, columns, d, act.decoderRowSquares[target][source].pointer)
+          let rows = act.active[source]
+          rows.offsets.withUnsafeBufferPointer { offsets in
+            rows.indices.withUnsafeBufferPointer { features in
+              rows.values.withUnsafeBufferPointer { values in
+                decoder_rows_gather(
+                  out + column, d, w, d, offsets.baseAddress!, features.baseAddress!, values.baseAddress!, n,
+                  columns)
+              }
             }
           }
         }
       }
     }
+  }
+
+  /// Columns a block of the decoder's forward (`decodeAll`) takes: a multiple of 32 (the
+  /// kernel's register block) such that one pair's decoder rows and the targets' outputs for
+  /// the block, F × width and N × width floats, fit together in 1 MB, half a core's L2 here.
+  static func decoderColumnBlock(features: Int, tokens: Int, dModel: Int) -> Int {
+    let floats = (1 << 20) / MemoryLayout<Float>.size
+    let fitting = floats / max(features + tokens, 1) / 32 * 32
+    return min(max(fitting, 32), dModel)
   }
 }
 

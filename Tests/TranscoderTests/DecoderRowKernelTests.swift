@@ -140,6 +140,84 @@ import Testing
     #expect(abs(Double(squares) - norm) < 1e-4)
   }
 
+  @Test("decoder_rows_gather adds Σ a·w[feature] to each token's block of columns and nothing else")
+  func gatherMatchesDefinition() {
+    // A block of 70 columns (two 32-column chunks and a tail) inside wider rows, at other column
+    // offsets in w and out; tokens with no entries, fewer than 64 and more.
+    let (features, ldw, ldo, width, wColumn, oColumn, tokens) = (200, 100, 90, Self.d, 5, 7, 40)
+    var rng = XorShiftGenerator(seed: 9)
+    let w = Self.random(features * ldw, &rng)
+    var offsets = [0]
+    var chosen: [Int32] = []
+    var values: [Float] = []
+    for t in 0..<tokens {
+      let count = [0, 1, 31, 64, 65, 120][t % 6]
+      var set = Set<Int32>()
+      while set.count < count { set.insert(Int32.random(in: 0..<Int32(features), using: &rng)) }
+      chosen += set.sorted()
+      values += (0..<count).map { _ in Float.random(in: 0.1...3, using: &rng) }
+      offsets.append(chosen.count)
+    }
+    let start = Self.random(tokens * ldo, &rng)
+    var out = start
+    out.withUnsafeMutableBufferPointer { o in
+      w.withUnsafeBufferPointer { w in
+        decoder_rows_gather(
+          o.baseAddress! + oColumn, ldo, w.baseAddress! + wColumn, ldw, offsets, chosen, values, tokens, width
+        )
+      }
+    }
+    var expected = start.map(Double.init)
+    for t in 0..<tokens {
+      for e in offsets[t]..<offsets[t + 1] {
+        for j in 0..<width {
+          expected[t * ldo + oColumn + j] += Double(values[e]) * Double(w[Int(chosen[e]) * ldw + wColumn + j])
+        }
+      }
+    }
+    for k in out.indices { #expect(abs(Double(out[k]) - expected[k]) < 1e-4, "out[\(k)]") }
+  }
+
+  @Test("row_block_squares adds each row's squared norm over a block of columns")
+  func blockSquaresMatchDefinition() {
+    let (rows, ld, column, width) = (13, 90, 4, Self.d)
+    var rng = XorShiftGenerator(seed: 10)
+    let w = Self.random(rows * ld, &rng)
+    var squares = (0..<rows).map { Float($0) }
+    w.withUnsafeBufferPointer { row_block_squares($0.baseAddress! + column, rows, width, ld, &squares) }
+    for r in 0..<rows {
+      let expected =
+        Double(r) + (0..<width).reduce(0) { $0 + Double(w[r * ld + column + $1] * w[r * ld + column + $1]) }
+      #expect(abs(Double(squares[r]) - expected) < 1e-4, "row \(r)")
+    }
+  }
+
+  @Test("The decoder's forward over blocks of 32 columns equals one block of every column")
+  func decoderBlocksAgree() {
+    let (layers, d, features, tokens) = (3, Self.d, 24, 50)
+    let clt = CrossLayerTranscoder(nLayers: layers, dModel: d, features: features, seed: 3)
+    var rng = XorShiftGenerator(seed: 4)
+    for l in 0..<layers {
+      for i in 0..<features { clt.encoderBiases[l][i] = Float.random(in: 0...0.3, using: &rng) }
+    }
+    let inputs = (0..<layers).map { _ in FloatBuffer(Self.random(tokens * d, &rng)) }
+    let act = clt.forward(inputs: inputs, tokens: tokens, dead: nil, bandwidth: 0.2)
+    #expect(act.activeCount(layer: 0) > tokens)
+    let whole = act.reconstructions.map(\.array)
+    let squares = act.decoderRowSquares.map { $0.map(\.array) }
+    clt.decodeAll(act, columnBlock: 32)
+    for target in 0..<layers {
+      for (k, value) in act.reconstructions[target].array.enumerated() {
+        #expect(abs(value - whole[target][k]) < 1e-5, "ŷ[\(target)][\(k)]")
+      }
+      for source in 0...target {
+        for (i, square) in act.decoderRowSquares[target][source].array.enumerated() {
+          #expect(abs(square - squares[target][source][i]) < 1e-4 * max(1, square))
+        }
+      }
+    }
+  }
+
   @Test("The gradient norm the backward pass records equals the one read back from the gradients")
   func recordedNormEqualsRecomputed() {
     let clt = TranscoderTests.makeTranscoder()
