@@ -108,7 +108,8 @@ static inline void adam_coordinate(float *p, float *m, float *v, float g, const 
 double decoder_row_backward_reference(float *restrict w, const float *restrict g, const int *restrict tokens,
                                       const float *restrict values, size_t count, size_t d, float scale,
                                       int accumulate, float *restrict grad_row, float *restrict grad_a,
-                                      const adam_step *adam, float *restrict m, float *restrict v) {
+                                      const adam_step *adam, float *restrict m, float *restrict v,
+                                      float *restrict new_squares) {
   for (size_t j = 0; j < d; j++) grad_row[j] = (accumulate ? grad_row[j] : 0) + scale * w[j];
   for (size_t e = 0; e < count; e++) {
     const float *restrict gr = g + (size_t)tokens[e] * d;
@@ -120,8 +121,14 @@ double decoder_row_backward_reference(float *restrict w, const float *restrict g
     grad_a[e] += s;
   }
   const double squares = sum_squares(grad_row, d);
-  if (adam)
-    for (size_t j = 0; j < d; j++) adam_coordinate(w + j, m + j, v + j, adam->scale * grad_row[j], adam);
+  if (adam) {
+    float fresh = 0;
+    for (size_t j = 0; j < d; j++) {
+      adam_coordinate(w + j, m + j, v + j, adam->scale * grad_row[j], adam);
+      fresh += w[j] * w[j];
+    }
+    if (new_squares) *new_squares = fresh;
+  }
   return squares;
 }
 
@@ -154,9 +161,11 @@ __attribute__((target("avx2,fma")))
 static double decoder_row_backward_avx2(float *restrict w, const float *restrict g, const int *restrict tokens,
                                         const float *restrict values, size_t count, size_t d, float scale,
                                         int accumulate, float *restrict grad_row, float *restrict grad_a,
-                                        const adam_step *adam, float *restrict m, float *restrict v) {
+                                        const adam_step *adam, float *restrict m, float *restrict v,
+                                        float *restrict new_squares) {
   const size_t whole = d - d % CHUNK;
-  __m256 squares = _mm256_setzero_ps();
+  __m256 squares = _mm256_setzero_ps(), fresh = _mm256_setzero_ps();
+  float tail_fresh = 0;
   double tail_squares = 0;
   for (size_t first = 0; first < count || first == 0; first += ENTRY_BLOCK) {
     const size_t n = count - first < ENTRY_BLOCK ? count - first : ENTRY_BLOCK;
@@ -177,6 +186,12 @@ static double decoder_row_backward_avx2(float *restrict w, const float *restrict
       }
       for (size_t e = 0; e < n; e++) {
         const float *restrict gr = g + (size_t)tokens[first + e] * d + j0;
+        // This entry's next chunk of g, read after every other entry's chunk: its token rows are
+        // scattered, which the hardware prefetchers do not follow.
+        if (j0 + CHUNK < whole) {
+          _mm_prefetch((const char *)(gr + CHUNK), _MM_HINT_T0);
+          _mm_prefetch((const char *)(gr + CHUNK + 16), _MM_HINT_T0);
+        }
         const __m256 g0 = _mm256_loadu_ps(gr), g1 = _mm256_loadu_ps(gr + 8);
         const __m256 g2 = _mm256_loadu_ps(gr + 16), g3 = _mm256_loadu_ps(gr + 24);
         const __m256 p01 = _mm256_fmadd_ps(wc[1], g1, _mm256_mul_ps(wc[0], g0));
@@ -192,9 +207,11 @@ static double decoder_row_backward_avx2(float *restrict w, const float *restrict
           continue;
         }
         squares = _mm256_fmadd_ps(a[u], a[u], squares);
-        if (adam)
-          _mm256_storeu_ps(w + j0 + 8 * u, adam_columns(wc[u], a[u], m + j0 + 8 * u, v + j0 + 8 * u, adam));
-        else
+        if (adam) {
+          const __m256 stepped = adam_columns(wc[u], a[u], m + j0 + 8 * u, v + j0 + 8 * u, adam);
+          fresh = _mm256_fmadd_ps(stepped, stepped, fresh);
+          _mm256_storeu_ps(w + j0 + 8 * u, stepped);
+        } else
           _mm256_storeu_ps(grad_row + j0 + 8 * u, a[u]);
       }
     }
@@ -215,15 +232,23 @@ static double decoder_row_backward_avx2(float *restrict w, const float *restrict
     if (last) {
       for (size_t j = whole; j < d; j++) {
         tail_squares += (double)grad_row[j] * grad_row[j];
-        if (adam) adam_coordinate(w + j, m + j, v + j, adam->scale * grad_row[j], adam);
+        if (adam) {
+          adam_coordinate(w + j, m + j, v + j, adam->scale * grad_row[j], adam);
+          tail_fresh += w[j] * w[j];
+        }
       }
       break;
     }
   }
-  float lanes[8];
+  float lanes[8], fresh_lanes[8];
   _mm256_storeu_ps(lanes, squares);
+  _mm256_storeu_ps(fresh_lanes, fresh);
   double total = tail_squares;
-  for (int u = 0; u < 8; u++) total += lanes[u];
+  for (int u = 0; u < 8; u++) {
+    total += lanes[u];
+    tail_fresh += fresh_lanes[u];
+  }
+  if (adam && new_squares) *new_squares = tail_fresh;
   return total;
 }
 
@@ -239,28 +264,29 @@ static int decoder_uses_avx2(void) {
 
 static double decoder_row_backward_any(float *w, const float *g, const int *tokens, const float *values,
                                        size_t count, size_t d, float scale, int accumulate, float *grad_row,
-                                       float *grad_a, const adam_step *adam, float *m, float *v) {
+                                       float *grad_a, const adam_step *adam, float *m, float *v,
+                                       float *new_squares) {
 #ifdef DECODER_HAS_AVX2_PATH
   if (decoder_uses_avx2())
     return decoder_row_backward_avx2(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam,
-                                     m, v);
+                                     m, v, new_squares);
 #endif
   return decoder_row_backward_reference(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a,
-                                        adam, m, v);
+                                        adam, m, v, new_squares);
 }
 
 double decoder_row_backward(const float *w, const float *g, const int *tokens, const float *values, size_t count,
                             size_t d, float scale, int accumulate, float *grad_row, float *grad_a) {
   // Without an Adam step the row is only read.
   return decoder_row_backward_any((float *)w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a,
-                                  NULL, NULL, NULL);
+                                  NULL, NULL, NULL, NULL);
 }
 
 double decoder_row_backward_adam(float *w, const float *g, const int *tokens, const float *values, size_t count,
                                  size_t d, float scale, int accumulate, float *grad_row, float *grad_a,
-                                 const adam_step *adam, float *m, float *v) {
+                                 const adam_step *adam, float *m, float *v, float *new_squares) {
   return decoder_row_backward_any(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam, m,
-                                  v);
+                                  v, new_squares);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))

@@ -75,6 +75,13 @@ public final class CLTActivations {
   /// the decoder pass reads those rows anyway, and the sparsity penalty needs ‖W_dec,i‖, which
   /// would otherwise cost another pass over the whole decoder.
   let decoderRowSquares: [[FloatBuffer]]
+  /// The transcoder whose decoder rows, as they are now, `decoderRowSquares` measures, set by a
+  /// backward pass that took Adam's step on every row (`backward(…, decoderStep:)`, which has
+  /// each new row in registers). The next forward pass of that transcoder into these activations
+  /// then takes the squares instead of reading the whole decoder again (9% of a step at the demo's
+  /// shape), and clears it. Whatever else changes the decoder in between must clear it too;
+  /// `CLTTrainer` changes nothing else.
+  var decoderRowSquaresAreCurrent: ObjectIdentifier?
 
   /// h of one layer at a time, (N, F).
   let preActivationScratch: FloatBuffer

@@ -65,7 +65,8 @@ extension CrossLayerTranscoder {
   /// With `decoderStep` the pass also takes Adam's step on every decoder row, each row as soon as
   /// its gradient is known (`decoder_row_backward_adam`): the decoder gradients are then never
   /// stored (their buffers in `grads` are scratch), which saves a third of a step's memory
-  /// traffic, and only their squared norms are recorded. The caller must have chosen the step's
+  /// traffic, and only their squared norms are recorded, with the new rows' own squared norms for
+  /// the next forward pass (`CLTActivations.decoderRowSquaresAreCurrent`). The caller must have chosen the step's
   /// gradient scale (clipping) beforehand, and must not update the decoders again.
   @discardableResult
   public func backward(
@@ -119,6 +120,7 @@ extension CrossLayerTranscoder {
             let w = decoder(from: l, to: target).pointer
             let gw = grads.decoderWeights[l][target - l].pointer
             let gt = g[target].pointer
+            let newSquares = act.decoderRowSquares[target][l].pointer  // read into `norms` above
             let moments = decoderStep.map {
               ($0.firstMoments[l][target - l].pointer, $0.secondMoments[l][target - l].pointer)
             }
@@ -130,7 +132,7 @@ extension CrossLayerTranscoder {
                   if let (m, v) = moments {  // every row takes Adam's step, fired or not
                     rowSquares[i] += decoder_row_backward_adam(
                       w + i * d, gt, tokens + first, values + first, count, d, normScale[i], accumulate,
-                      gw + i * d, gradA + first, step, m + i * d, v + i * d)
+                      gw + i * d, gradA + first, step, m + i * d, v + i * d, newSquares + i)
                   } else if count > 0 || accumulate != 0 {
                     rowSquares[i] += decoder_row_backward(
                       w + i * d, gt, tokens + first, values + first, count, d, normScale[i], accumulate,
@@ -157,6 +159,8 @@ extension CrossLayerTranscoder {
       auxiliaryEncoderGradient(act, layer: l, input: inputs[l], into: grads)
     }
     grads.decoderSquaredNormsWritten()
+    // Every decoder row took its step above, and left its new squared norm.
+    act.decoderRowSquaresAreCurrent = decoderStep == nil ? nil : ObjectIdentifier(self)
     return loss
   }
 

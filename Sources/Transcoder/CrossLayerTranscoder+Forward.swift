@@ -347,25 +347,32 @@ extension CrossLayerTranscoder {
   /// each token's block of ŷ is written once. Going feature by feature instead (each row added
   /// to its tokens' outputs, `decoder_row_scatter`) writes ŷ rows scattered over a 2-5 MB
   /// matrix, once per active feature: that was a third of a training step. The rows' squared
-  /// norms (`decoderRowSquares`) are summed over the same blocks as they come into cache.
+  /// norms (`decoderRowSquares`) are summed over the same blocks as they come into cache, unless
+  /// the last backward pass left them (`decoderRowSquaresAreCurrent`).
   /// Targets run in parallel, largest (most source layers) first.
   /// `columnBlock` overrides the block width (tests).
   func decodeAll(_ act: CLTActivations, columnBlock: Int? = nil) {
     let (n, d) = (act.tokens, dModel)
     let width = columnBlock ?? Self.decoderColumnBlock(features: features, tokens: n, dModel: d)
+    let squaresKnown = act.decoderRowSquaresAreCurrent == ObjectIdentifier(self)
+    act.decoderRowSquaresAreCurrent = nil
     ParallelLoop.forEachIndex(count: nLayers) { q in
       let target = self.nLayers - 1 - q
       let out = act.reconstructions[target].pointer
       let bias = self.decoderBiases[target].pointer
       for t in 0..<n { (out + t * d).update(from: bias, count: d) }
-      for source in 0...target {
-        act.decoderRowSquares[target][source].pointer.update(repeating: 0, count: self.features)
+      if !squaresKnown {
+        for source in 0...target {
+          act.decoderRowSquares[target][source].pointer.update(repeating: 0, count: self.features)
+        }
       }
       for column in stride(from: 0, to: d, by: width) {
         let columns = min(width, d - column)
         for source in 0...target {
           let w = self.decoder(from: source, to: target).pointer + column
-          row_block_squares(w, self.features, columns, d, act.decoderRowSquares[target][source].pointer)
+          if !squaresKnown {
+            row_block_squares(w, self.features, columns, d, act.decoderRowSquares[target][source].pointer)
+          }
           let rows = act.active[source]
           rows.offsets.withUnsafeBufferPointer { offsets in
             rows.indices.withUnsafeBufferPointer { features in

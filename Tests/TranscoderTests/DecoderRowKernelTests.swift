@@ -41,8 +41,7 @@ import Testing
     var referenceW = w
     let referenceSquares = decoder_row_backward_reference(
       &referenceW, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &referenceRow, &referenceA, nil,
-      nil,
-      nil)
+      nil, nil, nil)
     let expected = Self.expected(w, g, tokens, values, scale, accumulate ? prior : nil, before)
     for j in 0..<d {
       #expect(abs(Double(gradRow[j]) - expected.row[j]) < 1e-4, "∂w[\(j)]")
@@ -71,13 +70,17 @@ import Testing
     let expected = Self.expected(w, g, tokens, values, scale, accumulate ? prior : nil, before)
     for reference in [false, true] {
       var (row, m, v, gradA, scratch) = (w, m0, v0, before, prior)
+      var newSquares: Float = .nan
       let squares =
         reference
         ? decoder_row_backward_reference(
-          &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA, &step, &m, &v)
+          &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA, &step, &m, &v,
+          &newSquares)
         : decoder_row_backward_adam(
-          &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA, &step, &m, &v)
+          &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA, &step, &m, &v,
+          &newSquares)
       let name = reference ? "reference" : "AVX2"
+      var stepped = 0.0
       for j in 0..<d {
         let grad = Double(step.scale) * expected.row[j]
         let m1 = 0.9 * Double(m0[j]) + 0.1 * grad
@@ -86,7 +89,9 @@ import Testing
         #expect(abs(Double(m[j]) - m1) < 1e-5, "\(name) m[\(j)]")
         #expect(abs(Double(v[j]) - v1) < 1e-6, "\(name) v[\(j)]")
         #expect(abs(Double(row[j]) - w1) < 1e-5, "\(name) w[\(j)]")
+        stepped += w1 * w1
       }
+      #expect(abs(Double(newSquares) - stepped) <= 1e-5 * max(1, stepped), "\(name) |w after the step|²")
       for e in 0..<count { #expect(abs(Double(gradA[e]) - expected.gradA[e]) < 1e-4, "\(name) ∂a[\(e)]") }
       #expect(abs(squares - expected.squares) <= 1e-5 * max(1, expected.squares), "\(name) |∂w|²")
     }
@@ -192,15 +197,26 @@ import Testing
     }
   }
 
-  @Test("The decoder's forward over blocks of 32 columns equals one block of every column")
-  func decoderBlocksAgree() {
-    let (layers, d, features, tokens) = (3, Self.d, 24, 50)
+  /// A transcoder of 3 layers, d = 70 and 24 features whose positive encoder biases make many of
+  /// them fire, with random inputs and targets for 50 tokens.
+  static func firingTranscoder(seed: UInt64) -> (
+    clt: CrossLayerTranscoder, inputs: [FloatBuffer], targets: [FloatBuffer]
+  ) {
+    let (layers, features, tokens) = (3, 24, 50)
     let clt = CrossLayerTranscoder(nLayers: layers, dModel: d, features: features, seed: 3)
-    var rng = XorShiftGenerator(seed: 4)
+    var rng = XorShiftGenerator(seed: seed)
     for l in 0..<layers {
       for i in 0..<features { clt.encoderBiases[l][i] = Float.random(in: 0...0.3, using: &rng) }
     }
     let inputs = (0..<layers).map { _ in FloatBuffer(Self.random(tokens * d, &rng)) }
+    let targets = (0..<layers).map { _ in FloatBuffer(Self.random(tokens * d, &rng)) }
+    return (clt, inputs, targets)
+  }
+
+  @Test("The decoder's forward over blocks of 32 columns equals one block of every column")
+  func decoderBlocksAgree() {
+    let (clt, inputs, _) = Self.firingTranscoder(seed: 4)
+    let (layers, tokens) = (clt.nLayers, inputs[0].count / Self.d)
     let act = clt.forward(inputs: inputs, tokens: tokens, dead: nil, bandwidth: 0.2)
     #expect(act.activeCount(layer: 0) > tokens)
     let whole = act.reconstructions.map(\.array)
@@ -216,6 +232,53 @@ import Testing
         }
       }
     }
+  }
+
+  @Test("After Adam's step in the backward pass, the next forward takes the new rows' norms it left")
+  func forwardTakesNormsLeftByBackward() {
+    let (clt, inputs, targets) = Self.firingTranscoder(seed: 5)
+    let (layers, d, features, tokens) = (clt.nLayers, Self.d, clt.features, inputs[0].count / Self.d)
+    let k = CLTLossCoefficients(sparsity: 0.5, tanhScale: 2, preActivation: 0.3, bandwidth: 0.2)
+    let optimizer = AdamOptimizer(parameters: clt.parameterBuffers, learningRate: 0.05)
+    let act = clt.forward(inputs: inputs, tokens: tokens, dead: nil, bandwidth: 0.2)
+    let before = act.decoderRowSquares.map { $0.map(\.array) }
+    clt.backward(
+      act, inputs: inputs, targets: targets, coefficients: k,
+      into: CLTGradients(nLayers: layers, dModel: d, features: features),
+      decoderStep: optimizer.decoderStep(optimizer.nextStep(gradientScale: 1), of: clt))
+    #expect(act.decoderRowSquaresAreCurrent == ObjectIdentifier(clt))
+    let other = CrossLayerTranscoder(nLayers: layers, dModel: d, features: features, seed: 3)
+    var changed = 0
+    for target in 0..<layers {
+      for source in 0...target {
+        let w = clt.decoder(from: source, to: target).array
+        for i in 0..<features {
+          let expected = (0..<d).reduce(0.0) { $0 + Double(w[i * d + $1]) * Double(w[i * d + $1]) }
+          let left = Double(act.decoderRowSquares[target][source][i])
+          #expect(abs(left - expected) <= 1e-5 * max(1, expected), "‖W_dec[\(source)→\(target)]_\(i)‖²")
+          if abs(left - Double(before[target][source][i])) > 1e-4 * expected { changed += 1 }
+        }
+      }
+    }
+    #expect(changed > features, "the step moved the rows")
+    // The same activations, into which the next forward pass goes, against fresh ones.
+    clt.forward(inputs: inputs, tokens: tokens, into: act, dead: nil, bandwidth: 0.2)
+    #expect(act.decoderRowSquaresAreCurrent == nil)
+    let fresh = clt.forward(inputs: inputs, tokens: tokens, dead: nil, bandwidth: 0.2)
+    for l in 0..<layers {
+      for (a, b) in zip(act.decoderNorms(layer: l), fresh.decoderNorms(layer: l)) {
+        #expect(abs(a - b) <= 1e-5 * max(1, b))
+      }
+      for (a, b) in zip(act.reconstructions[l].array, fresh.reconstructions[l].array) { #expect(a == b) }
+    }
+    // Another transcoder does not take them.
+    clt.backward(
+      act, inputs: inputs, targets: targets, coefficients: k,
+      into: CLTGradients(nLayers: layers, dModel: d, features: features),
+      decoderStep: optimizer.decoderStep(optimizer.nextStep(gradientScale: 1), of: clt))
+    other.forward(inputs: inputs, tokens: tokens, into: act, dead: nil, bandwidth: 0.2)
+    let otherFresh = other.forward(inputs: inputs, tokens: tokens, dead: nil, bandwidth: 0.2)
+    for l in 0..<layers { #expect(act.decoderNorms(layer: l) == otherFresh.decoderNorms(layer: l)) }
   }
 
   @Test("The gradient norm the backward pass records equals the one read back from the gradients")

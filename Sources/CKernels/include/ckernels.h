@@ -59,15 +59,18 @@ double decoder_row_backward(const float *w, const float *g, const int *tokens, c
 /// its moments m and v (d each), as adam_rows would. This saves writing the gradient and reading
 /// it back, a third of a training step's memory traffic. grad_row (d) is the gradient to add
 /// when `accumulate`, and otherwise scratch for rows of more than 64 entries; it is left holding
-/// no particular value. Returns |gradient|^2 before scaling.
+/// no particular value. Returns |gradient|^2 before scaling, and sets *new_squares (unless NULL)
+/// to |w|^2 after the step: the next forward pass needs the row's norm, and reading the 1.1 GB of
+/// decoder rows again for it cost 9% of a step at the demo's shape.
 double decoder_row_backward_adam(float *w, const float *g, const int *tokens, const float *values, size_t count,
                                  size_t d, float scale, int accumulate, float *grad_row, float *grad_a,
-                                 const adam_step *adam, float *m, float *v);
+                                 const adam_step *adam, float *m, float *v, float *new_squares);
 
 /// The same two in plain C, one entry at a time, for tests of the AVX2 path (adam NULL: no step).
 double decoder_row_backward_reference(float *w, const float *g, const int *tokens, const float *values,
                                       size_t count, size_t d, float scale, int accumulate, float *grad_row,
-                                      float *grad_a, const adam_step *adam, float *m, float *v);
+                                      float *grad_a, const adam_step *adam, float *m, float *v,
+                                      float *new_squares);
 
 /// out[tokens[e]] += values[e] * w for each of the `count` entries: one decoder row added to the
 /// reconstructions (N, d) of the tokens its feature fired on, the row held in registers 32 columns
