@@ -133,6 +133,7 @@ let package = Package(
       name: "gpt2-acts",
       dependencies: [
         "ToolSupport", "ModelLoading", "ActivationDump", "ActivationShards", "LanguageModels", "Tokenizers",
+        "Kernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(

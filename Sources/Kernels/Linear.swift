@@ -54,3 +54,22 @@ public func residualAdd(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Flo
     for i in range { out[i] += inp[i] }
   }
 }
+
+/// GFLOP/s of OpenBLAS's sgemm at one shape, (rows, inDim) · (inDim, outDim), over `calls` calls
+/// after one warm-up, on the configured threads: what a dense kernel reaches on this machine now,
+/// against which `--timing` lines put the sparse tools' tokens/s (docs/BENCHMARKS.md).
+public func measuredSgemmGFLOPS(rows: Int, inDim: Int, outDim: Int, calls: Int = 20) -> Double {
+  let inp = FloatBuffer((0..<(rows * inDim)).map { Float($0 % 7) * 0.1 })
+  let weight = FloatBuffer((0..<(inDim * outDim)).map { Float($0 % 5) * 0.1 })
+  let out = FloatBuffer(count: rows * outDim)
+  func call() {
+    linearForward(
+      out: out.pointer, inp: inp.pointer, weight: weight.pointer, bias: nil, rows: rows, inDim: inDim,
+      outDim: outDim)
+  }
+  call()
+  let clock = ContinuousClock()
+  let elapsed = clock.measure { for _ in 0..<calls { call() } }
+  let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+  return 2 * Double(rows) * Double(inDim) * Double(outDim) * Double(calls) / seconds / 1e9
+}

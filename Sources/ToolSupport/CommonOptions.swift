@@ -59,8 +59,8 @@ public struct CommonOptions: ParsableArguments {
     try require(threads, atLeast: 1, "--threads")
   }
 
-  /// Sets the BLAS thread count from --threads or the core count.
-  public func applyThreads() {
-    BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+  /// Sets the BLAS thread count from --threads, else the tool's `default`, else the core count.
+  public func applyThreads(default defaultThreads: Int? = nil) {
+    BLASThreads.set(threads ?? defaultThreads ?? ProcessInfo.processInfo.activeProcessorCount)
   }
 }

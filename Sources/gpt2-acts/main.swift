@@ -2,6 +2,7 @@ import ActivationDump
 import ActivationShards
 import ArgumentParser
 import Foundation
+import Kernels
 import LanguageModels
 import ModelLoading
 import Tokenizers
@@ -18,7 +19,9 @@ struct GPT2Acts: ParsableCommand {
       into windows of --context tokens, each starting with <|endoftext|>; the BOS row of each window \
       is not written unless --keep-bos. Each shard is written under a temporary name and renamed when \
       complete; only then is its path printed on stdout, so that `gpt2-acts corpus.txt | clt-fit` \
-      can start training while later shards are still being written. Progress goes to stderr.
+      can start training while later shards are still being written. On a pipe, gpt2-acts takes \
+      half the cores unless --threads says otherwise: the reader bounds the pipeline and needs the \
+      rest. Progress goes to stderr.
 
       The shard schema is in docs/FORMATS.md.
       """,
@@ -79,7 +82,9 @@ struct GPT2Acts: ParsableCommand {
 
   func run() throws {
     try runReportingErrors(tool: "gpt2-acts") {
-      common.applyThreads()
+      // Shards printed to a pipe feed a reader (clt-fit) that is slower and wants the cores too:
+      // with both tools on all of them, the demo-shape pipeline ran 0.9x as fast (BENCHMARKS.md).
+      common.applyThreads(default: StandardOutput.isPipe && !printTokens ? Self.threadsOnPipe : nil)
       let tokenizer = try modelOptions.loadTokenizer()
       if printTokens {
         var doc = 0
@@ -186,6 +191,7 @@ struct GPT2Acts: ParsableCommand {
       line.add("total_tokens", dump.tokensProcessed)
       line.add("total_seconds", total)
       line.add("rows", dump.rowsWritten)
+      line.add("threads", BLASThreads.current)
       line.print()
     }
   }
@@ -195,6 +201,8 @@ struct GPT2Acts: ParsableCommand {
 
   /// Shards allowed to wait on disk when stdout is a pipe and --max-pending is not given.
   static let pendingOnPipe = 2
+  /// Threads when stdout is a pipe and --threads is not given: half the cores.
+  static var threadsOnPipe: Int { max(1, ProcessInfo.processInfo.activeProcessorCount / 2) }
 
   /// Raised when the program reading stdout has closed it.
   struct ReaderGone: Error {}

@@ -61,6 +61,39 @@ import Tokenizers
     #expect(try core(["OPENBLAS_CORETYPE": "Prescott"]) == "Prescott", "the user's choice stands")
   }
 
+  @Test(
+    "On a pipe gpt2-acts takes half the cores, leaving the rest to its reader; to a file all; --threads wins")
+  func threadsOnPipe() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus()
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    func threads(_ extra: [String], toFile: Bool) throws -> Int? {
+      try? FileManager.default.removeItem(at: dir.appendingPathComponent("out"))
+      let arguments =
+        [
+          "--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir",
+          dir.appendingPathComponent("out").path, "--context", "8", "--max-tokens", "20", "--timing",
+        ] + extra + [corpus.path]
+      // The harness reads stdout through a pipe; bash sends it to a file instead.
+      let r =
+        toFile
+        ? try ToolHarness.runProgram(
+          "/bin/bash",
+          [
+            "-c", "\"$0\" \"$@\" > \"$OUT\"",
+            ToolHarness.binDirectory.appendingPathComponent("gpt2-acts").path,
+          ] + arguments, environment: ["OUT": dir.appendingPathComponent("paths.txt").path])
+        : try ToolHarness.run("gpt2-acts", arguments)
+      #expect(r.status == 0, "\(r.stderr)")
+      let line = r.stderr.split(separator: "\n").first { $0.hasPrefix("{") } ?? ""
+      let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      return object?["threads"] as? Int
+    }
+    #expect(try threads([], toFile: false) == max(1, cores / 2))
+    #expect(try threads([], toFile: true) == cores)
+    #expect(try threads(["--threads", "3"], toFile: false) == 3)
+  }
+
   @Test("shards hold exactly the corpus' tokens, windowed with BOS, and the model's own MLP activations")
   func shardsMatchDirectForward() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
