@@ -6,6 +6,9 @@
 # Batch 1024 with --clip-previous-norm, not 2048 without: at equal tokens it reached held-out NMSE
 # 0.306 against 0.337 (163,840 tokens), and it runs 1.1x the tokens a second; lr 1e-3 rather than
 # 2e-3, which led at 163,840 tokens but fell behind by 327,680 (docs/BENCHMARKS.md, session 13).
+# Training on fresh tokens instead (gpt2-acts | clt-fit, no dump) reached held-out NMSE 0.1935 in
+# the same 2 hours against the dump's 0.1900: the pipe's slower pace costs what fresh text gains
+# (session 15), so the dump stays.
 include models/smollm2.mk
 TRAIN_TOKENS := 500000
 HELDOUT_TOKENS := 32768
