@@ -29,6 +29,17 @@ static inline hid_t cltk_h5p_default(void) { return (hid_t)H5P_DEFAULT; }
 static inline hid_t cltk_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t cltk_h5p_link_create(void) { return H5P_LINK_CREATE; }
 
+/// A file access property list with HDF5's file locking off (see `HDF5Library.fileAccess`).
+static inline hid_t cltk_h5p_file_access_without_locking(void) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl < 0) return fapl;
+  if (H5Pset_file_locking(fapl, 0, 1) < 0) {
+    H5Pclose(fapl);
+    return -1;
+  }
+  return fapl;
+}
+
 // MARK: - Dataspaces
 static inline hid_t cltk_h5s_all(void) { return (hid_t)H5S_ALL; }
 static inline hsize_t cltk_h5s_unlimited(void) { return H5S_UNLIMITED; }

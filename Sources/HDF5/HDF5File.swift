@@ -36,7 +36,7 @@ public final class HDF5File: HDF5Container {
   /// Creates a file, truncating any existing file at `path`.
   public static func create(path: String) throws -> HDF5File {
     HDF5Library.ensureInitialized()
-    let id = H5Fcreate(path, cltk_h5f_acc_trunc(), cltk_h5p_default(), cltk_h5p_default())
+    let id = H5Fcreate(path, cltk_h5f_acc_trunc(), cltk_h5p_default(), HDF5Library.fileAccess)
     guard id >= 0 else {
       throw HDF5Error.cannotCreateFile(path: path, detail: HDF5Library.lastErrorDetail())
     }
@@ -62,7 +62,7 @@ public final class HDF5File: HDF5Container {
       throw HDF5Error.notHDF5File(path: path)
     }
     let flags = mode == .readOnly ? cltk_h5f_acc_rdonly() : cltk_h5f_acc_rdwr()
-    let id = H5Fis_hdf5(path) > 0 ? H5Fopen(path, flags, cltk_h5p_default()) : -1
+    let id = H5Fis_hdf5(path) > 0 ? H5Fopen(path, flags, HDF5Library.fileAccess) : -1
     guard id >= 0 else {
       let detail = HDF5Library.lastErrorDetail()
       throw Self.truncation(path: path, superblock: superblock)

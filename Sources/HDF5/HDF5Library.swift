@@ -13,6 +13,19 @@ enum HDF5Library {
     return true
   }()
 
+  /// How every file is created and opened: without HDF5's flock. That lock is held by the open
+  /// descriptor, and a process started from another thread holds a copy of each descriptor until
+  /// it has closed them all (Foundation's `Process` closes them one by one up to the limit), so a
+  /// file closed at that moment stayed locked and reopening it failed with "unable to lock file".
+  /// Network file systems without flock fail the same way. Nothing here relies on the lock: every
+  /// file is written under a temporary name and renamed into place, and a shard folder has its own
+  /// lock (`FolderLock`). Falls back to the default list if libhdf5 refuses.
+  static let fileAccess: hid_t = {
+    _ = initialized
+    let list = cltk_h5p_file_access_without_locking()
+    return list >= 0 ? list : cltk_h5p_default()
+  }()
+
   /// The opaque type an attribute read fills with a variable-length string's descriptor as stored
   /// (`cltk_h5_vlen_descriptor_type`); negative if libhdf5 refused to register its conversion.
   static let variableStringDescriptor: hid_t = {
