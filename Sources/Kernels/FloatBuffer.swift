@@ -1,3 +1,11 @@
+import CKernels
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A fixed-size, uninitialised-on-creation buffer of `Float`, owned by a class so that kernels
 /// can take raw pointers into it without the copy-on-write and closure nesting of `[Float]`.
 ///
@@ -15,18 +23,28 @@ public final class FloatBuffer: @unchecked Sendable {
   /// Allocates `count` elements, all zero.
   public init(count: Int) {
     self.count = count
-    pointer = .allocate(capacity: max(count, 1))
+    pointer = Self.allocate(count)
     pointer.initialize(repeating: 0, count: max(count, 1))
   }
 
   /// Copies `values` into a new buffer.
   public init(_ values: [Float]) {
     count = values.count
-    pointer = .allocate(capacity: max(count, 1))
+    pointer = Self.allocate(count)
     values.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: count) }
   }
 
-  deinit { pointer.deallocate() }
+  deinit { free(pointer) }
+
+  /// Storage for `count` floats from `allocate_buffer`: big buffers on huge pages, which makes
+  /// the sparse decoder's scattered row reads cheaper (docs/BENCHMARKS.md, "Huge pages").
+  private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+    let bytes = max(count, 1) * MemoryLayout<Float>.stride
+    guard let raw = allocate_buffer(bytes) else {
+      fatalError("out of memory: cannot allocate \(bytes) bytes for a buffer of \(count) floats")
+    }
+    return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+  }
 
   /// The contents as an array (a copy).
   public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }

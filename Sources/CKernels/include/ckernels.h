@@ -123,6 +123,12 @@ void sparse_half_rows_axpy(float *out, const uint16_t *matrix, size_t ld, const 
                            const float *values, size_t k, size_t d);
 
 
+/// `bytes` of memory for a buffer, freed with free(). From 2 MB up it starts on a 2 MB boundary and
+/// asks Linux for transparent huge pages (madvise), which Debian and Ubuntu give only to memory
+/// that asks: the decoder's rows and the gradient's token rows are read in a scattered order,
+/// and on 4 KB pages nearly every such row is a TLB miss. NULL if the memory is not there.
+void *allocate_buffer(size_t bytes);
+
 /// Has glibc map every allocation of `threshold` bytes or more on its own and unmap it on free
 /// (a fixed M_MMAP_THRESHOLD). Its default threshold grows to 32 MB as big buffers come and go,
 /// and what it then keeps in its heaps for reuse stays resident. No effect on other C libraries.
