@@ -12,8 +12,13 @@
 // The size of a transparent huge page on x86-64 and most arm64 kernels.
 #define HUGE_PAGE_BYTES ((size_t)2 << 20)
 
+// Set once by a tool before it allocates (clt-fit); read by every allocation after.
+static int huge_pages_wanted = 0;
+
+void use_huge_pages(int on) { huge_pages_wanted = on; }
+
 void *allocate_buffer(size_t bytes) {
-  if (bytes < HUGE_PAGE_BYTES) return malloc(bytes ? bytes : 1);
+  if (!huge_pages_wanted || bytes < HUGE_PAGE_BYTES) return malloc(bytes ? bytes : 1);
   void *p = NULL;
   if (posix_memalign(&p, HUGE_PAGE_BYTES, bytes) != 0) return NULL;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)

@@ -36,8 +36,17 @@ public final class FloatBuffer: @unchecked Sendable {
 
   deinit { free(pointer) }
 
-  /// Storage for `count` floats from `allocate_buffer`: big buffers on huge pages, which makes
-  /// the sparse decoder's scattered row reads cheaper (docs/BENCHMARKS.md, "Huge pages").
+  /// Asks for huge pages for every buffer of 2 MB or more allocated from now on (`use_huge_pages`).
+  /// clt-fit does, before it allocates: its sparse decoder reads rows in a scattered order and
+  /// its steps run about 1.2x faster on them. Tools that load a CLT and run for seconds do not,
+  /// since finding huge pages can cost the kernel seconds a gigabyte of compaction
+  /// (docs/BENCHMARKS.md, "Huge pages for the big buffers").
+  public static func useHugePages(_ on: Bool = true) {
+    use_huge_pages(on ? 1 : 0)
+  }
+
+  /// Storage for `count` floats from `allocate_buffer`: big buffers on huge pages once asked for
+  /// (`useHugePages`).
   private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
     let bytes = max(count, 1) * MemoryLayout<Float>.stride
     guard let raw = allocate_buffer(bytes) else {

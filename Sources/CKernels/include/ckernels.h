@@ -123,11 +123,17 @@ void sparse_half_rows_axpy(float *out, const uint16_t *matrix, size_t ld, const 
                            const float *values, size_t k, size_t d);
 
 
-/// `bytes` of memory for a buffer, freed with free(). From 2 MB up it starts on a 2 MB boundary and
-/// asks Linux for transparent huge pages (madvise), which Debian and Ubuntu give only to memory
-/// that asks: the decoder's rows and the gradient's token rows are read in a scattered order,
-/// and on 4 KB pages nearly every such row is a TLB miss. NULL if the memory is not there.
+/// `bytes` of memory for a buffer, freed with free(). After use_huge_pages(1), from 2 MB up it
+/// starts on a 2 MB boundary and asks Linux for transparent huge pages (madvise), which Debian and
+/// Ubuntu give only to memory that asks: the decoder's rows and the gradient's token rows are read
+/// in a scattered order, and on 4 KB pages nearly every such row is a TLB miss. NULL if the
+/// memory is not there.
 void *allocate_buffer(size_t bytes);
+
+/// Whether allocate_buffer asks for huge pages (off by default). They speed up clt-fit's steps
+/// about 1.2x, but the kernel may have to compact memory to find them: on a fragmented machine
+/// the first touch then costs seconds a gigabyte, which only a long run wins back.
+void use_huge_pages(int on);
 
 /// Has glibc map every allocation of `threshold` bytes or more on its own and unmap it on free
 /// (a fixed M_MMAP_THRESHOLD). Its default threshold grows to 32 MB as big buffers come and go,
