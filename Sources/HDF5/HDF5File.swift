@@ -98,8 +98,12 @@ public final class HDF5File: HDF5Container {
   /// allocates for them (nil if the size cannot be read).
   public var sizeOnDisk: Int? { Self.size(ofFileAt: filePath) }
 
+  /// `stat`, not FileManager's attributes: those describe a symbolic link itself (a few bytes),
+  /// and a shard folder of links to shards elsewhere must read as the shards' own sizes.
   private static func size(ofFileAt path: String) -> Int? {
-    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+    var status = stat()
+    guard stat(path, &status) == 0 else { return nil }
+    return Int(status.st_size)
   }
 
   /// Opens an existing file at a file URL.

@@ -60,6 +60,23 @@ private final class Box<T>: @unchecked Sendable {
     }
   }
 
+  @Test("a shard reached through a symbolic link reads like the shard itself")
+  func symbolicLinkToShard() throws {
+    let dir = try TemporaryDirectory()
+    let writer = try ShardWriter(
+      directory: dir.url, metadata: SyntheticRows.metadata(.f16), rowsPerShard: 8)
+    let shard = try rows.append(0..<8, to: writer)[0]
+    _ = try writer.finish()
+    // A folder of links is how a researcher picks a few shards of a large dump for a run.
+    let link = dir.url.appendingPathComponent("picked.h5")
+    try FileManager.default.createSymbolicLink(at: link, withDestinationURL: shard)
+    let reader = try ShardReader(url: link)
+    #expect(reader.rowCount == 8, "the link's target, not the link, is measured")
+    #expect(
+      try reader.readActivations(.mlpIn, rows: 0..<8) == rows.expected(.mlpIn, rows: 0..<8, dtype: .f16),
+      "the rows read through the link are the shard's")
+  }
+
   @Test("abort removes the in-progress temporary file and keeps completed shards")
   func abortRemovesTemporaryFile() throws {
     let dir = try TemporaryDirectory()
