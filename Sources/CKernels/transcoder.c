@@ -91,10 +91,10 @@ double sum_squares(const float *x, size_t n) {
   return total;
 }
 
-// Columns of a decoder row held in registers while every entry of the row passes over them: 32
-// floats are 4 AVX2 registers of the row's gradient and 4 of the row itself.
+// Columns of a decoder row held at once by the plain-C kernels below.
 #define CHUNK 32
-// Entries whose dot products are carried (8 partial sums each) between chunks; 64 of them are 2 KB.
+// Entries whose dot products the backward pass carries between chunks of columns (one vector of
+// partial sums each: 4 KB at AVX-512's width).
 #define ENTRY_BLOCK 64
 
 // One coordinate's Adam step from its gradient g (already scaled): the one definition that
@@ -105,7 +105,7 @@ static inline void adam_coordinate(float *p, float *m, float *v, float g, const 
   *p -= k->lr * *m / (sqrtf(*v * k->inv_c2) + k->eps);
 }
 
-double decoder_row_backward_reference(float *restrict w, const float *restrict g, const int *restrict tokens,
+static double decoder_row_backward_reference(float *restrict w, const float *restrict g, const int *restrict tokens,
                                       const float *restrict values, size_t count, size_t d, float scale,
                                       int accumulate, float *restrict grad_row, float *restrict grad_a,
                                       const adam_step *adam, float *restrict m, float *restrict v,
@@ -132,144 +132,55 @@ double decoder_row_backward_reference(float *restrict w, const float *restrict g
   return squares;
 }
 
-#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#include <immintrin.h>
-#define DECODER_HAS_AVX2_PATH 1
+// The decoder's two sparse passes at AVX-512's and AVX2's widths (decoder_vectors.h), picked when
+// called by decoder_widest_vector; the plain-C backward above serves every other CPU. The gather
+// sums a token's output block in GATHER_VECTORS registers: 128 columns at AVX-512's width, which
+// the forward pass's column blocks (decoderColumnBlock) are a multiple of at the demo's shape.
+#if defined(__x86_64__) && defined(__clang__)
+#define GATHER_VECTORS 8
 
-// Adam on 8 columns in registers: the vector form of adam_coordinate. Returns the new p.
-__attribute__((target("avx2,fma")))
-static inline __m256 adam_columns(__m256 p, __m256 grad, float *restrict m, float *restrict v,
-                                  const adam_step *k) {
-  const __m256 gs = _mm256_mul_ps(_mm256_set1_ps(k->scale), grad);
-  const __m256 mm = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(k->b1), _mm256_loadu_ps(m)),
-                                  _mm256_mul_ps(_mm256_set1_ps(1 - k->b1), gs));
-  const __m256 vv = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(k->b2), _mm256_loadu_ps(v)),
-                                  _mm256_mul_ps(_mm256_set1_ps(1 - k->b2), _mm256_mul_ps(gs, gs)));
-  _mm256_storeu_ps(m, mm);
-  _mm256_storeu_ps(v, vv);
-  const __m256 root = _mm256_sqrt_ps(_mm256_mul_ps(vv, _mm256_set1_ps(k->inv_c2)));
-  const __m256 step = _mm256_div_ps(_mm256_mul_ps(_mm256_set1_ps(k->lr), mm),
-                                    _mm256_add_ps(root, _mm256_set1_ps(k->eps)));
-  return _mm256_sub_ps(p, step);
-}
+#define VF 16
+#define VECTOR_TARGET __attribute__((target("avx512f")))
+#define NAMED(name) name##_avx512
+#include "decoder_vectors.h"
+#undef VF
+#undef VECTOR_TARGET
+#undef NAMED
 
-// AVX2 with FMA: CHUNK = 32 columns are 4 registers of the row and 4 of its gradient, which stay
-// put while every entry of the block passes; each entry's dot product is carried between chunks
-// as 8 partial sums. The row itself changes (Adam) only in the last block, after every block's
-// dot products have read it.
-__attribute__((target("avx2,fma")))
-static double decoder_row_backward_avx2(float *restrict w, const float *restrict g, const int *restrict tokens,
-                                        const float *restrict values, size_t count, size_t d, float scale,
-                                        int accumulate, float *restrict grad_row, float *restrict grad_a,
-                                        const adam_step *adam, float *restrict m, float *restrict v,
-                                        float *restrict new_squares) {
-  const size_t whole = d - d % CHUNK;
-  __m256 squares = _mm256_setzero_ps(), fresh = _mm256_setzero_ps();
-  float tail_fresh = 0;
-  double tail_squares = 0;
-  for (size_t first = 0; first < count || first == 0; first += ENTRY_BLOCK) {
-    const size_t n = count - first < ENTRY_BLOCK ? count - first : ENTRY_BLOCK;
-    const int last = first + ENTRY_BLOCK >= count;
-    float dots[ENTRY_BLOCK][8] __attribute__((aligned(32)));
-    memset(dots, 0, sizeof(dots));
-    const __m256 s = _mm256_set1_ps(scale);
-    for (size_t j0 = 0; j0 < whole; j0 += CHUNK) {
-      __m256 wc[4], a[4];
-      for (int u = 0; u < 4; u++) {
-        wc[u] = _mm256_loadu_ps(w + j0 + 8 * u);
-        if (first == 0) {
-          a[u] = _mm256_mul_ps(s, wc[u]);
-          if (accumulate) a[u] = _mm256_add_ps(a[u], _mm256_loadu_ps(grad_row + j0 + 8 * u));
-        } else {
-          a[u] = _mm256_loadu_ps(grad_row + j0 + 8 * u);
-        }
-      }
-      for (size_t e = 0; e < n; e++) {
-        const float *restrict gr = g + (size_t)tokens[first + e] * d + j0;
-        // This entry's next chunk of g, read after every other entry's chunk: its token rows are
-        // scattered, which the hardware prefetchers do not follow.
-        if (j0 + CHUNK < whole) {
-          _mm_prefetch((const char *)(gr + CHUNK), _MM_HINT_T0);
-          _mm_prefetch((const char *)(gr + CHUNK + 16), _MM_HINT_T0);
-        }
-        const __m256 g0 = _mm256_loadu_ps(gr), g1 = _mm256_loadu_ps(gr + 8);
-        const __m256 g2 = _mm256_loadu_ps(gr + 16), g3 = _mm256_loadu_ps(gr + 24);
-        const __m256 p01 = _mm256_fmadd_ps(wc[1], g1, _mm256_mul_ps(wc[0], g0));
-        const __m256 p23 = _mm256_fmadd_ps(wc[3], g3, _mm256_mul_ps(wc[2], g2));
-        _mm256_store_ps(dots[e], _mm256_add_ps(_mm256_load_ps(dots[e]), _mm256_add_ps(p01, p23)));
-        const __m256 av = _mm256_set1_ps(values[first + e]);
-        a[0] = _mm256_fmadd_ps(av, g0, a[0]), a[1] = _mm256_fmadd_ps(av, g1, a[1]);
-        a[2] = _mm256_fmadd_ps(av, g2, a[2]), a[3] = _mm256_fmadd_ps(av, g3, a[3]);
-      }
-      for (int u = 0; u < 4; u++) {
-        if (!last) {
-          _mm256_storeu_ps(grad_row + j0 + 8 * u, a[u]);
-          continue;
-        }
-        squares = _mm256_fmadd_ps(a[u], a[u], squares);
-        if (adam) {
-          const __m256 stepped = adam_columns(wc[u], a[u], m + j0 + 8 * u, v + j0 + 8 * u, adam);
-          fresh = _mm256_fmadd_ps(stepped, stepped, fresh);
-          _mm256_storeu_ps(w + j0 + 8 * u, stepped);
-        } else
-          _mm256_storeu_ps(grad_row + j0 + 8 * u, a[u]);
-      }
-    }
-    for (size_t j = whole; j < d; j++) {  // the columns past the last whole chunk
-      float acc = first == 0 ? scale * w[j] + (accumulate ? grad_row[j] : 0) : grad_row[j];
-      for (size_t e = 0; e < n; e++) {
-        const float gv = g[(size_t)tokens[first + e] * d + j];
-        dots[e][0] += w[j] * gv;
-        acc += values[first + e] * gv;
-      }
-      grad_row[j] = acc;
-    }
-    for (size_t e = 0; e < n; e++) {
-      float total = 0;
-      for (int u = 0; u < 8; u++) total += dots[e][u];
-      grad_a[first + e] += total;
-    }
-    if (last) {
-      for (size_t j = whole; j < d; j++) {
-        tail_squares += (double)grad_row[j] * grad_row[j];
-        if (adam) {
-          adam_coordinate(w + j, m + j, v + j, adam->scale * grad_row[j], adam);
-          tail_fresh += w[j] * w[j];
-        }
-      }
-      break;
-    }
-  }
-  float lanes[8], fresh_lanes[8];
-  _mm256_storeu_ps(lanes, squares);
-  _mm256_storeu_ps(fresh_lanes, fresh);
-  double total = tail_squares;
-  for (int u = 0; u < 8; u++) {
-    total += lanes[u];
-    tail_fresh += fresh_lanes[u];
-  }
-  if (adam && new_squares) *new_squares = tail_fresh;
-  return total;
-}
+#define VF 8
+#define VECTOR_TARGET __attribute__((target("avx2,fma")))
+#define NAMED(name) name##_avx2
+#include "decoder_vectors.h"
+#undef VF
+#undef VECTOR_TARGET
+#undef NAMED
+#endif
 
-static int decoder_uses_avx2(void) {
-  static int known = -1;
-  if (known < 0) {
+int decoder_widest_vector(void) {
+  static int known = 0;
+  if (known == 0) {
+    int widest = 1;
+#if defined(__x86_64__) && defined(__clang__)
     __builtin_cpu_init();
-    known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) widest = 8;
+    if (__builtin_cpu_supports("avx512f")) widest = 16;
+#endif
+    known = widest;
   }
   return known;
 }
-#endif
 
-static double decoder_row_backward_any(float *w, const float *g, const int *tokens, const float *values,
-                                       size_t count, size_t d, float scale, int accumulate, float *grad_row,
-                                       float *grad_a, const adam_step *adam, float *m, float *v,
-                                       float *new_squares) {
-#ifdef DECODER_HAS_AVX2_PATH
-  if (decoder_uses_avx2())
-    return decoder_row_backward_avx2(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam,
-                                     m, v, new_squares);
+double decoder_row_backward_at(int floats, float *w, const float *g, const int *tokens, const float *values,
+                               size_t count, size_t d, float scale, int accumulate, float *grad_row, float *grad_a,
+                               const adam_step *adam, float *m, float *v, float *new_squares) {
+  if (floats == 0 || floats > decoder_widest_vector()) floats = decoder_widest_vector();
+#if defined(__x86_64__) && defined(__clang__)
+  if (floats == 16)
+    return decoder_row_backward_avx512(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam,
+                                       m, v, new_squares);
+  if (floats == 8)
+    return decoder_row_backward_avx2(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam, m,
+                                     v, new_squares);
 #endif
   return decoder_row_backward_reference(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a,
                                         adam, m, v, new_squares);
@@ -278,15 +189,15 @@ static double decoder_row_backward_any(float *w, const float *g, const int *toke
 double decoder_row_backward(const float *w, const float *g, const int *tokens, const float *values, size_t count,
                             size_t d, float scale, int accumulate, float *grad_row, float *grad_a) {
   // Without an Adam step the row is only read.
-  return decoder_row_backward_any((float *)w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a,
-                                  NULL, NULL, NULL, NULL);
+  return decoder_row_backward_at(0, (float *)w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a,
+                                 NULL, NULL, NULL, NULL);
 }
 
 double decoder_row_backward_adam(float *w, const float *g, const int *tokens, const float *values, size_t count,
                                  size_t d, float scale, int accumulate, float *grad_row, float *grad_a,
                                  const adam_step *adam, float *m, float *v, float *new_squares) {
-  return decoder_row_backward_any(w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam, m,
-                                  v, new_squares);
+  return decoder_row_backward_at(0, w, g, tokens, values, count, d, scale, accumulate, grad_row, grad_a, adam, m,
+                                 v, new_squares);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -316,7 +227,7 @@ float decoder_row_scatter(float *restrict out, const float *restrict w, const in
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))
-void decoder_rows_gather(float *restrict out, size_t ld_out, const float *restrict w, size_t ld_w,
+static void decoder_rows_gather_c(float *restrict out, size_t ld_out, const float *restrict w, size_t ld_w,
                          const intptr_t *restrict offsets, const int *restrict features,
                          const float *restrict values, size_t tokens, size_t width) {
   for (size_t t = 0; t < tokens; t++) {
@@ -339,6 +250,22 @@ void decoder_rows_gather(float *restrict out, size_t ld_out, const float *restri
       o[j0] = acc;
     }
   }
+}
+
+void decoder_rows_gather_at(int floats, float *out, size_t ld_out, const float *w, size_t ld_w,
+                            const intptr_t *offsets, const int *features, const float *values, size_t tokens,
+                            size_t width) {
+  if (floats == 0 || floats > decoder_widest_vector()) floats = decoder_widest_vector();
+#if defined(__x86_64__) && defined(__clang__)
+  if (floats == 16) return decoder_rows_gather_avx512(out, ld_out, w, ld_w, offsets, features, values, tokens, width);
+  if (floats == 8) return decoder_rows_gather_avx2(out, ld_out, w, ld_w, offsets, features, values, tokens, width);
+#endif
+  decoder_rows_gather_c(out, ld_out, w, ld_w, offsets, features, values, tokens, width);
+}
+
+void decoder_rows_gather(float *out, size_t ld_out, const float *w, size_t ld_w, const intptr_t *offsets,
+                         const int *features, const float *values, size_t tokens, size_t width) {
+  decoder_rows_gather_at(0, out, ld_out, w, ld_w, offsets, features, values, tokens, width);
 }
 
 __attribute__((target_clones("arch=x86-64-v3", "default")))

@@ -391,6 +391,11 @@ extension CrossLayerTranscoder {
   /// Columns a block of the decoder's forward (`decodeAll`) takes: a multiple of 32 (the
   /// kernel's register block) such that one pair's decoder rows and the targets' outputs for
   /// the block, F × width and N × width floats, fit together in 1 MB, half a core's L2 here.
+  /// The vector width, in floats, of the decoder's sparse passes on this CPU (16 with AVX-512, 8
+  /// with AVX2, 1 in plain C): their rounding, and much of their speed, depends on it, so
+  /// `clt-fit --timing` reports it.
+  public static var decoderVectorFloats: Int { Int(decoder_widest_vector()) }
+
   static func decoderColumnBlock(features: Int, tokens: Int, dModel: Int) -> Int {
     let floats = (1 << 20) / MemoryLayout<Float>.size
     let fitting = floats / max(features + tokens, 1) / 32 * 32

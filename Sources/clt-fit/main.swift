@@ -443,6 +443,7 @@ struct CLTFit: ParsableCommand {
       line.add("wall_seconds", timed.wallSeconds)
       line.add("wall_tokens_per_second", Double(timed.tokens) / timed.wallSeconds)
       line.add("phase_seconds", timed.phaseSeconds.map { $0 / Double(timed.steps) })
+      line.add("decoder_vector_floats", CrossLayerTranscoder.decoderVectorFloats)
       // What a dense kernel reaches on this machine now (the encoder's product), beside which
       // the step's tokens/s is read: the machine's speed varies from day to day (BENCHMARKS.md).
       line.add(

@@ -6,11 +6,15 @@ import Testing
 @testable import Transcoder
 
 /// The decoder-row kernels that the training passes spend most of their time in, against plain
-/// loops. The transcoder tests use d = 8, which only reaches the kernels' tail columns; these use a
-/// d with two whole 32-column chunks and a tail, and more entries than one block of 64.
+/// loops, at every vector width this CPU has (AVX-512, AVX2, plain C). The transcoder tests use
+/// d = 8, which only reaches the kernels' tail columns; these use a d with whole chunks of columns
+/// (one of 64 at AVX-512's width, two of 32 at AVX2's) and a tail, and more entries than one
+/// block of 64.
 @Suite struct DecoderRowKernelTests {
   static let d = 70
   static let tokens = 300
+  /// The vector widths in floats the kernels can be run at here, widest first.
+  static let widths = [16, 8, 1].filter { $0 <= decoder_widest_vector() }
 
   static func random(_ count: Int, _ rng: inout XorShiftGenerator) -> [Float] {
     (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
@@ -32,28 +36,28 @@ import Testing
     var rng = XorShiftGenerator(seed: UInt64(100 + count))
     let (w, g, tokens, values, before, prior) = Self.rowInputs(count, accumulate, &rng)
     let scale: Float = 0.37
+    let expected = Self.expected(w, g, tokens, values, scale, accumulate ? prior : nil, before)
+    for floats in Self.widths {
+      var (row, gradA, gradRow) = (w, before, prior)
+      let squares = decoder_row_backward_at(
+        Int32(floats), &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &gradRow, &gradA, nil,
+        nil, nil, nil)
+      for j in 0..<d {
+        #expect(abs(Double(gradRow[j]) - expected.row[j]) < 1e-4, "\(floats) floats: ∂w[\(j)]")
+      }
+      #expect(row == w, "\(floats) floats: without Adam the row is only read")
+      for e in 0..<count {
+        #expect(abs(Double(gradA[e]) - expected.gradA[e]) < 1e-4, "\(floats) floats: ∂a[\(e)]")
+      }
+      #expect(abs(squares - expected.squares) <= 1e-5 * max(1, expected.squares), "\(floats) floats: |∂w|²")
+    }
     var gradA = before
     var gradRow = prior
-    let squares = decoder_row_backward(
-      w, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &gradRow, &gradA)
-    var referenceA = before
-    var referenceRow = prior
-    var referenceW = w
-    let referenceSquares = decoder_row_backward_reference(
-      &referenceW, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &referenceRow, &referenceA, nil,
-      nil, nil, nil)
-    let expected = Self.expected(w, g, tokens, values, scale, accumulate ? prior : nil, before)
-    for j in 0..<d {
-      #expect(abs(Double(gradRow[j]) - expected.row[j]) < 1e-4, "∂w[\(j)]")
-      #expect(abs(Double(referenceRow[j]) - expected.row[j]) < 1e-4, "reference ∂w[\(j)]")
-    }
-    #expect(referenceW == w, "without Adam the row is only read")
+    decoder_row_backward(w, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &gradRow, &gradA)
     for e in 0..<count {
-      #expect(abs(Double(gradA[e]) - expected.gradA[e]) < 1e-4, "∂a[\(e)]")
-      #expect(abs(Double(referenceA[e]) - expected.gradA[e]) < 1e-4, "reference ∂a[\(e)]")
+      #expect(
+        abs(Double(gradA[e]) - expected.gradA[e]) < 1e-4, "the widest path, as training calls it: ∂a[\(e)]")
     }
-    #expect(abs(squares - expected.squares) <= 1e-5 * max(1, expected.squares))
-    #expect(abs(referenceSquares - expected.squares) <= 1e-5 * max(1, expected.squares))
   }
 
   @Test(
@@ -68,18 +72,19 @@ import Testing
     var step = adam_step(scale: 0.3, b1: 0.9, b2: 0.999, lr: 0.01, inv_c2: 1 / (1 - 0.999 * 0.999), eps: 1e-8)
     let scale: Float = 0.37
     let expected = Self.expected(w, g, tokens, values, scale, accumulate ? prior : nil, before)
-    for reference in [false, true] {
+    for floats in Self.widths + [0] {
       var (row, m, v, gradA, scratch) = (w, m0, v0, before, prior)
       var newSquares: Float = .nan
       let squares =
-        reference
-        ? decoder_row_backward_reference(
+        floats == 0
+        ? decoder_row_backward_adam(
           &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA, &step, &m, &v,
           &newSquares)
-        : decoder_row_backward_adam(
-          &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA, &step, &m, &v,
-          &newSquares)
-      let name = reference ? "reference" : "AVX2"
+        : decoder_row_backward_at(
+          Int32(floats), &row, g, tokens, values, count, d, scale, accumulate ? 1 : 0, &scratch, &gradA,
+          &step,
+          &m, &v, &newSquares)
+      let name = floats == 0 ? "the widest path" : "\(floats) floats"
       var stepped = 0.0
       for j in 0..<d {
         let grad = Double(step.scale) * expected.row[j]
@@ -147,9 +152,10 @@ import Testing
 
   @Test("decoder_rows_gather adds Σ a·w[feature] to each token's block of columns and nothing else")
   func gatherMatchesDefinition() {
-    // A block of 70 columns (two 32-column chunks and a tail) inside wider rows, at other column
-    // offsets in w and out; tokens with no entries, fewer than 64 and more.
-    let (features, ldw, ldo, width, wColumn, oColumn, tokens) = (200, 100, 90, Self.d, 5, 7, 40)
+    // A block of 246 columns inside wider rows, at other column offsets in w and out: blocks of 8,
+    // 4, 2 and 1 vectors and a tail at AVX-512's width (128 + 64 + 32 + 16 + 6), of 8, 4 and 2 at
+    // AVX2's; tokens with no entries, fewer than 64 and more.
+    let (features, ldw, ldo, width, wColumn, oColumn, tokens) = (200, 256, 260, 246, 5, 7, 40)
     var rng = XorShiftGenerator(seed: 9)
     let w = Self.random(features * ldw, &rng)
     var offsets = [0]
@@ -164,14 +170,6 @@ import Testing
       offsets.append(chosen.count)
     }
     let start = Self.random(tokens * ldo, &rng)
-    var out = start
-    out.withUnsafeMutableBufferPointer { o in
-      w.withUnsafeBufferPointer { w in
-        decoder_rows_gather(
-          o.baseAddress! + oColumn, ldo, w.baseAddress! + wColumn, ldw, offsets, chosen, values, tokens, width
-        )
-      }
-    }
     var expected = start.map(Double.init)
     for t in 0..<tokens {
       for e in offsets[t]..<offsets[t + 1] {
@@ -180,7 +178,22 @@ import Testing
         }
       }
     }
-    for k in out.indices { #expect(abs(Double(out[k]) - expected[k]) < 1e-4, "out[\(k)]") }
+    for floats in Self.widths + [0] {
+      var out = start
+      out.withUnsafeMutableBufferPointer { o in
+        w.withUnsafeBufferPointer { w in
+          let (o, w) = (o.baseAddress! + oColumn, w.baseAddress! + wColumn)
+          if floats == 0 {
+            decoder_rows_gather(o, ldo, w, ldw, offsets, chosen, values, tokens, width)
+          } else {
+            decoder_rows_gather_at(Int32(floats), o, ldo, w, ldw, offsets, chosen, values, tokens, width)
+          }
+        }
+      }
+      for k in out.indices {
+        #expect(abs(Double(out[k]) - expected[k]) < 1e-4, "\(floats) floats: out[\(k)]")
+      }
+    }
   }
 
   @Test("row_block_squares adds each row's squared norm over a block of columns")

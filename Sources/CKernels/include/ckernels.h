@@ -48,14 +48,15 @@ typedef struct {
 /// fired or nearly fired on, with g (N, d) the gradient of the loss at the target layer's output:
 ///   grad_a[e] += w . g[tokens[e]]                                  (accumulated over target layers)
 ///   grad_row   = [grad_row if accumulate] + scale * w + sum_e values[e] * g[tokens[e]]
-/// (values[e] = 0 for a near miss), and returns |grad_row|^2. The row's columns are taken 32 at a
-/// time and held in registers while every entry passes over them, so the gradient row is written
-/// once rather than once an entry. tokens, values, grad_a (count). AVX2 with FMA when the CPU has it.
+/// (values[e] = 0 for a near miss), and returns |grad_row|^2. The row's columns are taken 4 vectors
+/// at a time (64 columns with AVX-512, 32 with AVX2) and held in registers while every entry
+/// passes over them, so the gradient row is written once rather than once an entry.
+/// tokens, values, grad_a (count). At the widest vectors the CPU has (decoder_widest_vector).
 double decoder_row_backward(const float *w, const float *g, const int *tokens, const float *values,
                             size_t count, size_t d, float scale, int accumulate, float *grad_row, float *grad_a);
 
 /// decoder_row_backward with the row's Adam step in the same pass: the gradient is not stored
-/// but, 32 columns at a time while still in registers, scaled by adam->scale and applied to w and
+/// but, a chunk of columns at a time while still in registers, scaled by adam->scale and applied to w and
 /// its moments m and v (d each), as adam_rows would. This saves writing the gradient and reading
 /// it back, a third of a training step's memory traffic. grad_row (d) is the gradient to add
 /// when `accumulate`, and otherwise scratch for rows of more than 64 entries; it is left holding
@@ -66,11 +67,18 @@ double decoder_row_backward_adam(float *w, const float *g, const int *tokens, co
                                  size_t d, float scale, int accumulate, float *grad_row, float *grad_a,
                                  const adam_step *adam, float *m, float *v, float *new_squares);
 
-/// The same two in plain C, one entry at a time, for tests of the AVX2 path (adam NULL: no step).
-double decoder_row_backward_reference(float *w, const float *g, const int *tokens, const float *values,
-                                      size_t count, size_t d, float scale, int accumulate, float *grad_row,
-                                      float *grad_a, const adam_step *adam, float *m, float *v,
-                                      float *new_squares);
+/// The widest vectors, in floats, that this CPU runs the decoder kernels on: 16 (AVX-512), 8 (AVX2
+/// with FMA) or 1 (plain C). On the Xeon of docs/BENCHMARKS.md (session 17), AVX-512 made a
+/// demo-shape training step 1.08x faster than AVX2: half the instructions per entry, and the
+/// forward pass's 128-column register block.
+int decoder_widest_vector(void);
+
+/// decoder_row_backward_adam (adam NULL: decoder_row_backward) on vectors of `floats` floats: 16, 8
+/// or 1 (plain C, one entry at a time), or 0 for the widest; at most the widest. For tests of
+/// every path on one CPU.
+double decoder_row_backward_at(int floats, float *w, const float *g, const int *tokens, const float *values,
+                               size_t count, size_t d, float scale, int accumulate, float *grad_row, float *grad_a,
+                               const adam_step *adam, float *m, float *v, float *new_squares);
 
 /// out[tokens[e]] += values[e] * w for each of the `count` entries: one decoder row added to the
 /// reconstructions (N, d) of the tokens its feature fired on, the row held in registers 32 columns
@@ -82,7 +90,8 @@ float decoder_row_scatter(float *out, const float *w, const int *tokens, const f
 /// The decoder's forward for one (source, target) layer pair over a block of `width` columns,
 /// token by token:
 ///   out[t, :width] += sum_{e in offsets[t] ..< offsets[t + 1]} values[e] * w[features[e], :width]
-/// for t < tokens. Each token's sum is held in registers 32 columns at a time, so its output is
+/// for t < tokens. Each token's sum is held in registers (128 columns at a time with AVX-512, 64
+/// with AVX2), so its output is
 /// read and written once and the decoder rows are only read. Called on column blocks whose
 /// decoder rows (F × width) stay in L2, this reads every row block from L2 instead of writing a
 /// token's output once per active feature as decoder_row_scatter does (1.2-2.1x fewer ns per
@@ -90,6 +99,11 @@ float decoder_row_scatter(float *out, const float *w, const int *tokens, const f
 /// out (tokens, ld_out), w (F, ld_w), offsets (tokens + 1), features and values (offsets[tokens]).
 void decoder_rows_gather(float *out, size_t ld_out, const float *w, size_t ld_w, const intptr_t *offsets,
                          const int *features, const float *values, size_t tokens, size_t width);
+
+/// decoder_rows_gather on vectors of `floats` floats (as decoder_row_backward_at), for tests.
+void decoder_rows_gather_at(int floats, float *out, size_t ld_out, const float *w, size_t ld_w,
+                            const intptr_t *offsets, const int *features, const float *values, size_t tokens,
+                            size_t width);
 
 /// squares[r] += |w[r, :width]|^2 for r < rows: a block of columns of the decoder rows' squared
 /// norms. w (rows, ld), squares (rows).
