@@ -7,12 +7,14 @@ HELDOUT_TOKENS := 4096
 PICTURE_LAYER := 15
 EVAL_TOKENS := 2048
 VARIANTS := clt
-# A checkpoint of this CLT is 3.3 GB and takes about 16 s to write here: every 50 steps (the
-# pipelines' default) that was 13% of the 12 minutes. A crashed demo loses at most 200 steps.
-CHECKPOINT_EVERY := 200
+# A checkpoint of this CLT is 3.5 GB. Session 16 wrote one in about 16 s; session 17's demo took
+# 45-56 s for each of its two (steps 200 and 400 of 423), 14% of the 12 minutes, and the one at
+# step 400 guarded 23 steps. Every 250 steps the demo writes one; a crash loses at most 250 steps.
+CHECKPOINT_EVERY := 250
 # --clip-previous-norm trains about 1.2x the tokens in the 12 minutes; at equal time it gave the
 # better replacement model, at equal tokens a slightly worse one (docs/BENCHMARKS.md).
-# --steps is the most the 12 minutes may hold (the time limit shortens the plan to what fits): 600
-# steps of 1024 tokens need ~870 tokens/s, what the AVX-512 build makes on a quiet machine.
+# --steps is the most the 12 minutes may hold; the time limit shortens the plan to what fits (423
+# steps in session 17: its steps ran at ~850 tokens/s, but the 12 minutes also held the set-up,
+# the checkpoints and the shard reads; 480, the old figure, would cut a faster machine short).
 FIT_clt := --features 1024 --activation batchtopk --k 32 --batch 1024 --lr 2e-3 --steps 600 \
   --time-limit 12m --clip-previous-norm --seed 0
