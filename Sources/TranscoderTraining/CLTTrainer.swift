@@ -37,7 +37,9 @@ public final class CLTTrainer {
   public internal(set) var lastFired: [[Int]]
   private let firstPlannedSteps: Int
   let stream: ShardStream
-  private let buffer: ShuffleBuffer
+  /// The stream and the shuffle buffer, which only the read-ahead touches while one is pending.
+  private let source: BatchSource
+  private var buffer: ShuffleBuffer { source.buffer }
   /// How the processes divide each step (one process: `SingleProcessTraining`).
   let mode: any TrainingMode
   /// The processes training together (one when launched without mpirun).
@@ -51,8 +53,16 @@ public final class CLTTrainer {
   /// The first of this process's features in each layer (0 unless the features are sharded).
   public var featureOffset: Int { mode.featureSlice?.lowerBound ?? 0 }
   let optimizer: AdamOptimizer
-  private let batchInputs: [FloatBuffer]
-  let batchOutputs: [FloatBuffer]
+  /// Whether each step reads the next step's batch on a thread of its own while it computes
+  /// (`BatchReadAhead`). Off, every read happens at the start of its own step; a run is
+  /// bit-identical either way, which is what turning it off is for (tests, measurements).
+  public var readsAhead = true
+  /// This step's batch, and the one the read-ahead fills for the next step.
+  private var batch: TrainingBatch
+  private var spareBatch: TrainingBatch
+  private var readAhead: BatchReadAhead?
+  private var batchInputs: [FloatBuffer] { batch.inputs }
+  var batchOutputs: [FloatBuffer] { batch.outputs }
   let activations: CLTActivations
   let gradients: CLTGradients
   /// Rank-selected activations: per layer, the running mean of the smallest selected activation,
@@ -104,29 +114,32 @@ public final class CLTTrainer {
           neededBytes: estimate.bytes, availableBytes: memoryLimit, detail: estimate.detail)
       }
     }
-    buffer = ShuffleBuffer(
-      capacity: local.shuffleRows, nLayers: l, dModel: d, seed: mode.samplingSeed(configuration.seed))
+    source = BatchSource(
+      stream: stream,
+      buffer: ShuffleBuffer(
+        capacity: local.shuffleRows, nLayers: l, dModel: d, seed: mode.samplingSeed(configuration.seed)),
+      seed: configuration.seed)
     transcoder = CrossLayerTranscoder(
       nLayers: l, dModel: d, features: configuration.features, seed: configuration.seed, slice: slice)
     transcoder.activation = configuration.activation
     transcoder.k = configuration.k
     optimizer = AdamOptimizer(
       parameters: transcoder.parameterBuffers, learningRate: configuration.learningRate)
-    batchInputs = (0..<l).map { _ in FloatBuffer(count: local.batch * d) }
-    batchOutputs = (0..<l).map { _ in FloatBuffer(count: local.batch * d) }
+    batch = TrainingBatch(rows: local.batch, nLayers: l, dModel: d)
+    spareBatch = TrainingBatch(rows: local.batch, nLayers: l, dModel: d)
     activations = CLTActivations(tokens: local.batch, nLayers: l, dModel: d, features: f)
     activations.auxiliaryK = configuration.coefficients.auxiliary > 0 ? configuration.auxK : 0
     gradients = CLTGradients(nLayers: l, dModel: d, features: f)
     fireCounts = Array(repeating: Array(repeating: 0, count: f), count: l)
     lastFired = fireCounts
     runningThresholds = Array(repeating: 0, count: l)
-    try buffer.fill(to: local.shuffleRows, from: stream)
-    guard buffer.count > 0 else {
+    try source.buffer.fill(to: local.shuffleRows, from: stream)
+    guard source.buffer.count > 0 else {
       throw TrainingError.noShards(
-        "the shards hold no usable rows (\(buffer.skippedRows) had NaN or Inf)"
+        "the shards hold no usable rows (\(source.buffer.skippedRows) had NaN or Inf)"
           + (communicator.isDistributed ? " on rank \(communicator.rank)" : ""))
     }
-    normalizer = try mode.normalizer(buffer)
+    normalizer = try mode.normalizer(source.buffer)
     if let checkpoint {
       try restore(from: checkpoint)
     } else {
@@ -195,10 +208,14 @@ public final class CLTTrainer {
   /// finishes with a decayed learning rate and its full λ.
   public func limit(toSteps steps: Int) {
     configuration.steps = max(step, min(firstPlannedSteps, steps))
+    if isFinished { finishReadingAhead() }
   }
 
-  /// Rows skipped for NaN or Inf so far.
-  public var skippedRows: Int { buffer.skippedRows }
+  /// Rows skipped for NaN or Inf so far (waits for the batch being read ahead).
+  public var skippedRows: Int {
+    finishReadingAhead()
+    return buffer.skippedRows
+  }
 
   /// Whether every step has been taken.
   public var isFinished: Bool { step >= configuration.steps }
@@ -207,38 +224,59 @@ public final class CLTTrainer {
   /// gone over again).
   public private(set) var isOutOfData = false
 
-  /// Passes over the shards started after the first (epochs begun).
-  public private(set) var passes = 0
+  /// Passes over the shards started after the first (epochs begun; waits for the batch being
+  /// read ahead).
+  public var passes: Int {
+    finishReadingAhead()
+    return source.passes
+  }
 
-  /// Rows in the shuffle buffer now.
-  public var bufferedRows: Int { buffer.count }
+  /// Rows in the shuffle buffer now, after the batch being read ahead was taken from it.
+  public var bufferedRows: Int {
+    finishReadingAhead()
+    return buffer.count
+  }
+
+  /// Waits until the next step's batch, if one is being read, is in: afterwards nothing touches
+  /// the shards or the shuffle buffer until the next `trainStep`, so the stream may be closed or
+  /// inspected. What the reading found (the batch, or its error) is kept for that step.
+  public func finishReadingAhead() {
+    _ = try? readAhead?.wait()
+  }
+
+  /// This step's batch into `batch`: the one read ahead during the last step if there is one,
+  /// else read now. False when consumed shards have run out.
+  private func takeBatch() throws -> Bool {
+    guard let pending = readAhead else {
+      return try source.next(
+        localBatch, into: batch, inputScales: normalizer.inputScales, outputScales: normalizer.outputScales)
+    }
+    readAhead = nil
+    let read = try pending.wait()
+    swap(&batch, &spareBatch)
+    return read
+  }
+
+  /// Starts reading the next step's batch into the spare buffers, unless this step is the last
+  /// planned (a time limit may still end the run earlier: `limit(toSteps:)` then waits for it).
+  private func readNextBatchAhead() {
+    guard readsAhead, step + 1 < configuration.steps else { return }
+    let (source, rows, into) = (source, localBatch, spareBatch)
+    let (inputScales, outputScales) = (normalizer.inputScales, normalizer.outputScales)
+    readAhead = BatchReadAhead {
+      try source.next(rows, into: into, inputScales: inputScales, outputScales: outputScales)
+    }
+  }
 
   /// Takes one step and returns what it measured, or nil when the shards are consumed and no
   /// batch is left (`isOutOfData`).
   public func trainStep() throws -> StepMetrics? {
     let n = localBatch
-    let capacity = buffer.capacity
-    // Keep the buffer well mixed: refill whenever it is half empty. When the shards run out the
-    // next pass starts at once, its shards in another order, so the buffer never drains: refilled
-    // only once empty, it held the first shards alone for many steps, and the training NMSE jumped
-    // at every epoch boundary (0.19 to 0.46 at 512k tokens on SmolLM2).
-    let wanted = max(n, capacity / 2)
-    if try !buffer.fill(to: wanted, from: stream) {
-      passes += 1
-      stream.rewind(shufflingWith: configuration.seed &+ UInt64(passes))
-      try buffer.fill(to: wanted, from: stream)
-      guard buffer.count >= n else {
-        if stream.consume || stream.consumeStandardInput {
-          isOutOfData = true
-          return nil
-        }
-        throw TrainingError.noShards(
-          "the shards hold \(buffer.count) usable rows, fewer than one batch of \(n); lower --batch")
-      }
+    guard try takeBatch() else {
+      isOutOfData = true
+      return nil
     }
-    buffer.sample(
-      n, inputs: batchInputs, outputs: batchOutputs, inputScales: normalizer.inputScales,
-      outputScales: normalizer.outputScales)
+    readNextBatchAhead()
 
     var coefficients = configuration.coefficients
     coefficients.sparsity = configuration.sparsity(step: step)

@@ -29,7 +29,8 @@ extension TrainingConfiguration {
     let model = 4 * 4 * parameters
     let shuffle = shuffleRows * 2 * l * d * 4
     let activeEntries = batch * l * Int(Swift.max(initialL0, Double(k))) * 2
-    let batchBytes = 4 * batch * l * d * 4 + batch * f * 4 + activeEntries * 16
+    // Inputs and targets twice (this step's and the next, read ahead), reconstructions, errors.
+    let batchBytes = 6 * batch * l * d * 4 + batch * f * 4 + activeEntries * 16
     let gib = { (bytes: Int) in String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
     return (
       model + shuffle + batchBytes,

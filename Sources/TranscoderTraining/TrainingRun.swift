@@ -58,6 +58,9 @@ public final class TrainingRun {
   /// Takes the steps until the plan is done, the consumed shards run out or a signal arrives.
   public func run() throws -> Outcome {
     let group = trainer.communicator
+    // The last step may have started reading a batch that no step will take; the caller may close
+    // the stream once this returns.
+    defer { trainer.finishReadingAhead() }
     let started = Date()
     let startTokens = trainer.tokensSeen
     let startStep = trainer.step

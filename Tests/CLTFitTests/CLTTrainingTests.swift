@@ -89,6 +89,31 @@ import TranscoderTraining
     #expect(trainer.passes >= 2, "\(trainer.passes) passes begun after the first")
   }
 
+  @Test(
+    "reading each batch ahead, on a thread of its own, trains bit for bit the run that reads it in its step")
+  func readingAheadChangesNothing() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let urls = try shards("ahead", count: 4, rows: 512)
+    // 2.5 passes over the shards, so the read-ahead also starts the later passes.
+    let configuration = TrainingConfiguration(
+      features: 16, batch: 256, steps: 20, learningRate: 1e-3, shuffleRows: 1024, initialL0: 4, seed: 9)
+    func run(readingAhead: Bool) throws -> CLTTrainer {
+      let trainer = try CLTTrainer(
+        configuration: configuration,
+        stream: try ShardStream(arguments: urls.map(\.path), readStandardInput: false))
+      trainer.readsAhead = readingAhead
+      while !trainer.isFinished { _ = try trainer.trainStep() }
+      return trainer
+    }
+    let (ahead, inStep) = (try run(readingAhead: true), try run(readingAhead: false))
+    #expect(ahead.passes == inStep.passes && ahead.passes >= 2, "\(ahead.passes) and \(inStep.passes) passes")
+    for (q, (a, b)) in zip(ahead.transcoder.parameterBuffers, inStep.transcoder.parameterBuffers).enumerated()
+    {
+      let same = a.array == b.array
+      #expect(same, "parameter buffer \(q) differs")
+    }
+  }
+
   @Test("a rewound stream with a seed visits the same shards in an order drawn from the seed")
   func shuffledRewind() throws {
     defer { try? FileManager.default.removeItem(at: dir) }
