@@ -60,7 +60,7 @@ final class BatchSource: @unchecked Sendable {
 }
 
 /// The next batch, read on a thread of its own while the current step computes. The shard reads,
-/// the float16 conversion and the sampling (about a tenth of a step at the demo's shape,
+/// the float16 conversion and the sampling (5% of a whole step at the demo's shape,
 /// docs/BENCHMARKS.md) then overlap the step's arithmetic instead of adding to it. The batch is
 /// the one the step would have read itself: the source does the same things in the same order,
 /// so a run is bit-identical with or without reading ahead.

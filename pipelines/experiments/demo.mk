@@ -14,7 +14,8 @@ CHECKPOINT_EVERY := 250
 # --clip-previous-norm trains about 1.2x the tokens in the 12 minutes; at equal time it gave the
 # better replacement model, at equal tokens a slightly worse one (docs/BENCHMARKS.md).
 # --steps is the most the 12 minutes may hold; the time limit shortens the plan to what fits (423
-# steps in session 17: its steps ran at ~850 tokens/s, but the 12 minutes also held the set-up,
-# the checkpoints and the shard reads; 480, the old figure, would cut a faster machine short).
+# steps in session 17 on a Xeon whose steps ran at ~850 tokens/s, the 12 minutes also holding the
+# set-up, the checkpoints and the shard reads; 389 in session 18 on an AMD EPYC at ~575, the
+# shard reads now overlapping the steps; 480, the old figure, would cut a faster machine short).
 FIT_clt := --features 1024 --activation batchtopk --k 32 --batch 1024 --lr 2e-3 --steps 600 \
   --time-limit 12m --clip-previous-norm --seed 0
