@@ -7,8 +7,8 @@ import Transcoder
 
 /// Trains a cross-layer transcoder (JumpReLU, TopK or BatchTopK) on a stream of activation shards.
 ///
-/// Each step samples N shuffled tokens, scales them (`ActivationNormalizer`), runs the sparse
-/// forward pass, takes the gradients of
+/// Each step samples N shuffled tokens (read while the step before computes: `BatchSource`),
+/// scales them (`ActivationNormalizer`), runs the sparse forward pass, takes the gradients of
 ///   L = Σ_l w[l]‖ŷ[l] − y[l]‖²/N + λ(t) Σ_l Σ_i tanh(c‖W_dec,i‖a_i)/N + λ_p Σ_{dead} relu(θ − h)/N
 ///       + α·d Σ_{l'} ‖e[l'] − ê[l']‖²/‖e[l']‖²
 /// (see `CrossLayerTranscoder.loss`, w from `layerWeightExponent`, and for the AuxK term
