@@ -2,6 +2,7 @@
 #   make test    install what is missing, fetch the tokenizer assets, build, run every test
 #   make bench   side-by-side speed against Hugging Face transformers on CPU torch
 #   make quality-check  held-out NMSE and L0 of the demo's CLT shape at a fixed token budget
+#   make bench-pipeline gpt2-acts | clt-fit at the demo's shape, over its whole wall (BIN_B: A/B)
 #   make demo    the whole pipeline on SmolLM2-135M (MODEL=gpt2: on GPT-2 small) into results/demo/
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -15,7 +16,7 @@ ASSETS := $(CLTKIT_HOME)/assets
 GPT2_RANKS := $(ASSETS)/gpt2.tiktoken
 BIN = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 
-.PHONY: all deps assets models links corpus build test bench bench-mpi quality-check demo format lint clean gpt2-download
+.PHONY: all deps assets models links corpus build test bench bench-mpi bench-pipeline quality-check demo format lint clean gpt2-download
 
 all: build
 
@@ -63,6 +64,11 @@ bench: deps assets
 ## clt-fit on one process and on two MPI ranks of this machine (needs numpy, h5py); see docs/BENCHMARKS.md.
 bench-mpi: deps
 	scripts/bench/mpi-scaling.sh
+
+## The brief's first line, gpt2-acts | clt-fit, at the demo's shape, timed over its whole wall;
+## BIN_B=other/build/bin interleaves a second build (A, B, A, B); see docs/BENCHMARKS.md.
+bench-pipeline: build models corpus
+	scripts/bench/pipeline.sh
 
 ## Quality per token (issue 19): clt-fit at the demo's shape for a fixed token budget on the demo's
 ## fixed SmolLM2-135M shards, scored on its held-out shards; one JSON line with the commit. Run it

@@ -1,10 +1,17 @@
 import Dispatch
+import Synchronization
 
 /// Splits element-wise work across the same number of threads BLAS uses, so that LayerNorm, GELU
 /// and residual adds do not leave a core idle between matrix products (and do not oversubscribe it).
 public enum ParallelLoop {
   /// Calls `body` on disjoint sub-ranges covering 0..<count, concurrently when the work is large
   /// enough (at least `grain` elements a thread) and more than one thread is configured.
+  ///
+  /// The range is cut into up to `piecesPerThread` pieces a thread, fixed by `count` and the thread
+  /// count alone, which the threads claim one at a time. Why: with one half each, a phase ends when
+  /// the slower thread does, and a thread is slower whenever another process (gpt2-acts feeding
+  /// clt-fit through a pipe) shares its core, or its half holds more of the work (features that
+  /// fire more often). Which thread runs a piece never changes what the piece computes.
   @inline(__always)
   public static func forEachChunk(count: Int, grain: Int = 16384, _ body: (Range<Int>) -> Void) {
     let threads = min(BLASThreads.current, count / max(grain, 1))
@@ -12,17 +19,25 @@ public enum ParallelLoop {
       body(0..<count)
       return
     }
-    let chunk = (count + threads - 1) / threads
+    let pieces = min(threads * piecesPerThread, count / max(grain, 1))
+    let size = (count + pieces - 1) / pieces
+    let next = Atomic<Int>(0)
     withoutActuallyEscaping(body) { body in
-      // Chunk t touches only its own range (see `UncheckedSendable` for why this is unchecked).
+      // Piece p touches only its own range (see `UncheckedSendable` for why this is unchecked).
       nonisolated(unsafe) let body = body
-      DispatchQueue.concurrentPerform(iterations: threads) { t in
-        let start = t * chunk
-        let end = min(count, start + chunk)
-        if start < end { body(start..<end) }
+      DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        while true {
+          let start = next.wrappingAdd(1, ordering: .relaxed).oldValue * size
+          guard start < count else { return }
+          body(start..<min(count, start + size))
+        }
       }
     }
   }
+
+  /// Pieces a thread of `forEachChunk`: enough that a thread slowed down by half hands the rest
+  /// of its share to the other, few enough that claiming them costs nothing measurable.
+  public static let piecesPerThread = 8
 
   /// Calls `body(i)` for every i in 0..<count, handing indices out one at a time to the configured
   /// threads, for a few items of uneven size (a transcoder's target layers, which have 1 to L

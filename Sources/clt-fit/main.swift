@@ -20,6 +20,8 @@ struct CLTFit: ParsableCommand {
       paths are read from stdin, one per line, so that `gpt2-acts corpus.txt | clt-fit -o clt.h5` \
       starts training on the first shard while later ones are written; shards read from stdin are \
       deleted once loaded (--keep-shards keeps them), which bounds the disk the pipeline takes. \
+      Reading a pipe, clt-fit runs at the lowest priority (--keep-priority does not): the writer \
+      bounds the pipeline, and clt-fit still gets every core the writer leaves. \
       Every shard must come from the same model (architecture, model_sha256, n_layers, d_model).
 
       Without --steps or --tokens, training takes one pass over the data: the rows of the \
@@ -216,6 +218,12 @@ struct CLTFit: ParsableCommand {
 
   @Flag(
     name: .long,
+    help: "Reading shard paths from a pipe, keep this process's priority (by default it drops to the lowest)."
+  )
+  var keepPriority = false
+
+  @Flag(
+    name: .long,
     help: ArgumentHelp(
       "Under mpirun: divide every layer's features among the ranks instead of the batch.",
       discussion: """
@@ -334,6 +342,8 @@ struct CLTFit: ParsableCommand {
       throw ValidationError(
         "no shards: give shard files or folders, or pipe shard paths in (gpt2-acts corpus.txt | clt-fit)")
     }
+    let yieldsToWriter = readStdin && !keepPriority && ProcessPriority.standardInputIsPipe
+    if yieldsToWriter { ProcessPriority.lower(to: ProcessPriority.pipeConsumer) }
     let stream = try ShardStream(
       arguments: explicit, readStandardInput: readStdin,
       share: shardFeatures ? (0, 1) : (group.rank, group.size))
@@ -410,6 +420,9 @@ struct CLTFit: ParsableCommand {
     run.log = logHandle
     run.logEvery = logEvery
     run.interruptReceived = { interrupt.received }
+    // libdispatch starts each worker thread at its QoS class's own niceness, after the first
+    // lowering: each step lowers the threads started since.
+    if yieldsToWriter { run.afterEachStep = { ProcessPriority.lower(to: ProcessPriority.pipeConsumer) } }
     if !quiet {
       run.onProgress = { metrics, rate in
         StandardError.line(

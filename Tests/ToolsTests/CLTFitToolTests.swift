@@ -173,4 +173,106 @@ import Testing
     #expect(result.status != 0)
     #expect(result.stderr.contains("GiB") && result.stderr.contains("--features"), "\(result.stderr)")
   }
+
+  /// The niceness of each of `pid`'s threads (field 19 of /proc/PID/task/TID/stat).
+  static func threadNiceness(_ pid: Int32) -> [Int] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    return tasks.compactMap { tid in
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+        let end = stat.lastIndex(of: ")")
+      else { return nil }
+      // Fields from the third on follow the command name's closing parenthesis.
+      let fields = stat[stat.index(after: end)...].split(separator: " ")
+      return fields.count > 16 ? Int(fields[16]) : nil
+    }
+  }
+
+  @Test(
+    "clt-fit reading a pipe drops every thread, OpenBLAS's too, to the lowest priority; --keep-priority keeps it"
+  )
+  func pipeConsumerTakesTheLowestPriority() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try #require(FileManager.default.fileExists(atPath: "/proc/self/task"), "needs Linux's /proc")
+    // What clt-fit starts with: this process's niceness, which it inherits.
+    let own = Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
+    var waited: TimeInterval = 0
+    for keep in [false, true] {
+      let process = Process()
+      process.executableURL = ToolHarness.binDirectory.appendingPathComponent("clt-fit")
+      process.arguments =
+        ["-q", "-o", dir.appendingPathComponent("clt.h5").path, "--threads", "2"]
+        + (keep ? ["--keep-priority"] : [])
+      let silent = Pipe()  // open and silent: clt-fit waits for its first shard path
+      process.standardInput = silent
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      let start = Date()
+      var niceness: [Int] = []
+      repeat {
+        Thread.sleep(forTimeInterval: 0.1)
+        niceness = Self.threadNiceness(process.processIdentifier)
+      } while (keep ? Date().timeIntervalSince(start) < 2 + 3 * waited : niceness.contains { $0 != 19 })
+        && Date().timeIntervalSince(start) < 60 && process.isRunning
+      if !keep { waited = Date().timeIntervalSince(start) }
+      try silent.fileHandleForWriting.close()
+      process.waitUntilExit()
+      #expect(niceness.count > 1, "clt-fit runs more than one thread")
+      #expect(niceness.allSatisfy { $0 == (keep ? own : 19) }, "keep \(keep): \(niceness)")
+      // No shard path came: one line of error and a non-zero exit, not a hang.
+      #expect(process.terminationStatus != 0)
+    }
+  }
+
+  /// Seconds of CPU that `pid` has used (utime + stime from /proc/PID/stat, at 100 ticks a second).
+  static func cpuSeconds(_ pid: Int32) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let end = stat.lastIndex(of: ")")
+    else { return nil }
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+      return nil
+    }
+    return (user + system) / 100
+  }
+
+  @Test("clt-fit on a pipe lowers the worker threads that start while it trains (libdispatch's own)")
+  func pipeConsumerLowersItsTrainingThreads() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try #require(FileManager.default.fileExists(atPath: "/proc/self/task"), "needs Linux's /proc")
+    let shards = try dumpShards()
+    let first = try #require(
+      try FileManager.default.contentsOfDirectory(atPath: shards.path).filter { $0.hasSuffix(".h5") }.min())
+    let process = Process()
+    process.executableURL = ToolHarness.binDirectory.appendingPathComponent("clt-fit")
+    process.arguments = [
+      "-q", "-o", dir.appendingPathComponent("clt.h5").path, "--threads", "2", "--features", "16", "--batch",
+      "16", "--steps", "100000", "--shuffle-tokens", "32", "--keep-shards",
+    ]
+    let feed = Pipe()
+    process.standardInput = feed
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer {
+      try? feed.fileHandleForWriting.close()
+      process.terminate()
+      process.waitUntilExit()
+    }
+    // One shard's steps, then clt-fit waits on the open pipe for the next path: idle, every
+    // thread it trained with still there.
+    feed.fileHandleForWriting.write(Data((shards.appendingPathComponent(first).path + "\n").utf8))
+    let pid = process.processIdentifier
+    var (busy, idle) = (0.0, 0)
+    let deadline = Date().addingTimeInterval(60)
+    while idle < 10 && Date() < deadline && process.isRunning {
+      Thread.sleep(forTimeInterval: 0.1)
+      let used = Self.cpuSeconds(pid) ?? busy
+      idle = used == busy && used > 0 ? idle + 1 : 0
+      busy = used
+    }
+    let niceness = Self.threadNiceness(pid)
+    #expect(idle >= 10, "clt-fit did not settle to wait for the next shard")
+    // The main thread, OpenBLAS's and the batch reader's, and libdispatch's workers.
+    #expect(niceness.count > 3, "\(niceness)")
+    #expect(niceness.allSatisfy { $0 == 19 }, "\(niceness)")
+  }
 }

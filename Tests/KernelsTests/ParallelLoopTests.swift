@@ -1,0 +1,66 @@
+import Dispatch
+import Foundation
+import Kernels
+import Testing
+
+/// `ParallelLoop.forEachChunk`: fixed pieces, each index once, claimed by whichever thread is free.
+@Suite(.serialized) struct ParallelLoopTests {
+  /// The ranges `forEachChunk` hands out, in the order they finished.
+  final class Ranges: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var ranges: [Range<Int>] = []
+    func append(_ range: Range<Int>) {
+      lock.lock()
+      ranges.append(range)
+      lock.unlock()
+    }
+  }
+
+  func withThreads<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+    let before = BLASThreads.current
+    BLASThreads.set(count)
+    defer { BLASThreads.set(before) }
+    return try body()
+  }
+
+  @Test("the pieces cover every index once and depend on the count and thread count alone")
+  func piecesCoverTheRange() {
+    for (count, grain) in [(1000, 10), (1024, 256), (7, 1), (100, 60), (5, 16)] {
+      let seen = Ranges()
+      withThreads(2) { ParallelLoop.forEachChunk(count: count, grain: grain) { seen.append($0) } }
+      let sorted = seen.ranges.sorted { $0.lowerBound < $1.lowerBound }
+      #expect(sorted.first?.lowerBound == 0 && sorted.last?.upperBound == count, "count \(count)")
+      #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "count \(count)")
+      // As many pieces as 2 threads × piecesPerThread allow at this grain, all one size but the last.
+      let pieces = count / grain >= 2 ? min(2 * ParallelLoop.piecesPerThread, count / grain) : 1
+      #expect(sorted.count == pieces, "count \(count), grain \(grain): \(sorted)")
+      #expect(Set(sorted.dropLast().map(\.count)).count <= 1, "count \(count): \(sorted)")
+    }
+  }
+
+  @Test("a thread held up in its first piece leaves the other pieces to the other thread")
+  func piecesAreClaimedByWhicheverThreadIsFree() throws {
+    // With one fixed half a thread, piece 0's thread would own the pieces after it, so they could
+    // not finish while piece 0 waits for them.
+    try #require(ProcessInfo.processInfo.activeProcessorCount >= 2, "needs 2 cores")
+    let count = 64
+    let others = DispatchSemaphore(value: 0)
+    let seen = Ranges()
+    var finishedWhileWaiting = 0
+    withThreads(2) {
+      ParallelLoop.forEachChunk(count: count, grain: 1) { range in
+        if range.lowerBound == 0 {
+          let (pieces, deadline) = (2 * ParallelLoop.piecesPerThread, DispatchTime.now() + 30)
+          for _ in 1..<pieces where others.wait(timeout: deadline) == .success {
+            finishedWhileWaiting += 1
+          }
+        } else {
+          seen.append(range)
+          others.signal()
+        }
+      }
+    }
+    #expect(finishedWhileWaiting == 2 * ParallelLoop.piecesPerThread - 1)
+    #expect(seen.ranges.count == 2 * ParallelLoop.piecesPerThread - 1)
+  }
+}
