@@ -93,7 +93,7 @@ extension CLTTrainer {
         ("n_layers", "\(m.nLayers)", "\(self.metadata.nLayers)"),
         ("d_model", "\(m.dModel)", "\(self.metadata.dModel)"),
         ("features", "\(m.features)", "\(self.transcoder.features)"),
-        ("activation", m.activation, self.configuration.activation.rawValue),
+        ("activation (--activation)", m.activation, self.configuration.activation.rawValue),
         (
           "layer_weight_exponent (--layer-weight-exponent)", "\(m.configuration.layerWeightExponent)",
           "\(self.configuration.layerWeightExponent)"

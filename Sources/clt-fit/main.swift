@@ -59,12 +59,22 @@ struct CLTFit: ParsableCommand {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "How features fire: jumprelu (above a learned threshold), topk (the k largest per token) or "
-        + "batchtopk (the k·batch largest of a batch)."))
-  var activation: CLTActivationFunction = .jumpReLU
+      "How features fire: batchtopk (the k·batch largest of a batch), topk (the k largest per token) "
+        + "or jumprelu (above a learned threshold).",
+      discussion: """
+        BatchTopK holds L0 at k from the first step and is stored as a JumpReLU at its running \
+        threshold, the CLT every tool and circuit-tracer run. The JumpReLU's L0 is set by λ, \
+        which warms up over the whole run: in 6 minutes of the brief's first line on SmolLM2 it \
+        went from 126 to 184 features a token while training 159 tokens a second, to held-out \
+        NMSE 0.727; BatchTopK trained 290 a second, to 0.442 at L0 29 (docs/BENCHMARKS.md).
+        """))
+  var activation: CLTActivationFunction = Self.defaultActivation
 
-  @Option(name: .long, parsing: .unconditional, help: "Active features per token for topk and batchtopk.")
-  var k: Int = 64
+  @Option(
+    name: .long, parsing: .unconditional,
+    help:
+      "Active features per token for topk and batchtopk (default: 32, or a quarter of --features if fewer).")
+  var k: Int?
 
   @Option(
     name: .long, parsing: .unconditional,
@@ -81,8 +91,10 @@ struct CLTFit: ParsableCommand {
 
   @Option(
     name: .long, parsing: .unconditional,
-    help: "Peak learning rate of Adam (linear warm-up, then linear decay over the last 20%).")
-  var lr: Float = 2e-4
+    help: ArgumentHelp(
+      "Peak learning rate of Adam (linear warm-up, then linear decay over the last 20%; default 2e-3 "
+        + "for topk and batchtopk, 2e-4 for jumprelu)."))
+  var lr: Float?
 
   @Option(name: .long, parsing: .unconditional, help: "Tokens per step.")
   var batch: Int = 1024
@@ -269,7 +281,7 @@ struct CLTFit: ParsableCommand {
     }
     try require(shuffleTokens, atLeast: batch, "--shuffle-tokens", because: "--batch")
     try require(k, atLeast: 1, "--k")
-    if activation.selectsByRank, let features {
+    if activation.selectsByRank, let k, let features {
       try require(k, atMost: features, "--k", because: "--features")
     }
     try requireFinite(initialL0, "--initial-l0", above: 0)
@@ -302,6 +314,26 @@ struct CLTFit: ParsableCommand {
       throw exit
     }
     mpi?.finalize()
+  }
+
+  /// The activation when --activation is not given. BatchTopK holds L0 at k from the first step,
+  /// so each step's sparse decoder passes cost what k says; a JumpReLU starts near --initial-l0
+  /// (128) and λ only warms up over the run: in the first 6 minutes of the brief's first line it
+  /// fired 126–184 features a token and trained at 0.55× BatchTopK's pace (docs/BENCHMARKS.md). Stored
+  /// as a JumpReLU at BatchTopK's running threshold, the CLT is one every other tool and
+  /// circuit-tracer read as usual.
+  static let defaultActivation = CLTActivationFunction.batchTopK
+
+  /// k when --k is not given: the demo's 32, which at 1024 features a layer trained 1.4x the tokens a
+  /// second of k 64 and so reached the lower NMSE in equal time (docs/BENCHMARKS.md, session 13); at
+  /// most a quarter of the features, so that a small test CLT stays sparse.
+  static func defaultK(features: Int) -> Int { min(32, max(1, features / 4)) }
+
+  /// The learning rate when --lr is not given: 2e-3 for rank selection (the demo's; on SmolLM2 2e-3
+  /// reached held-out NMSE 0.491 on 59,392 tokens with BatchTopK k 32, and 0.792 at the reference
+  /// trainer's 1e-4; issue 19), 2e-4 for the JumpReLU, whose thresholds move with it.
+  static func defaultLearningRate(_ activation: CLTActivationFunction) -> Float {
+    activation.selectsByRank ? 2e-3 : 2e-4
   }
 
   /// AuxK's α when --auxk-coefficient is not given (rank-selected activations): Gao et al.'s 1/32.
@@ -366,9 +398,11 @@ struct CLTFit: ParsableCommand {
     let evalStream = try eval.isEmpty ? nil : ShardStream(arguments: eval, readStandardInput: false)
     try evalStream?.requireModel(of: first.metadata, at: first.url.path)
     let features = try features ?? defaultFeatures(for: first.metadata, group: group, quiet: quiet)
+    let k = self.k ?? Self.defaultK(features: features)
     if activation.selectsByRank { try require(k, atMost: features, "--k", because: "--features") }
     var configuration = TrainingConfiguration(
-      features: features, batch: batch, steps: totalSteps, learningRate: lr, seed: seed)
+      features: features, batch: batch, steps: totalSteps,
+      learningRate: lr ?? Self.defaultLearningRate(activation), seed: seed)
     configuration.activation = activation
     configuration.k = k
     configuration.initialL0 = initialL0
@@ -529,9 +563,9 @@ struct CLTFit: ParsableCommand {
     var candidate = TrainingConfiguration(features: 4096, batch: batch, steps: 1)
     candidate.shuffleRows = shuffleTokens ?? Self.shuffleRows(metadata, batch: batch)
     candidate.initialL0 = initialL0
-    candidate.k = k
     func estimate(_ f: Int) -> (bytes: Int, detail: String) {
       candidate.features = f
+      candidate.k = k ?? Self.defaultK(features: f)
       return candidate.perProcess(group.size, shardingFeatures: shardFeatures)
         .memoryEstimate(nLayers: metadata.nLayers, dModel: metadata.dModel)
     }

@@ -1,3 +1,4 @@
+import CLTFormat
 import Foundation
 import Testing
 
@@ -57,6 +58,11 @@ import Testing
     #expect(!fit.stderr.contains("pass 2"), "one pass, not several: \(fit.stderr)")
     let left = try FileManager.default.contentsOfDirectory(atPath: work.path).sorted()
     #expect(left == ["clt.h5", "corpus.txt"], "the pipeline leaves no shards behind: \(left)")
+    // The recipe the line trains by default: the demo's BatchTopK, k 32 at learning rate 2e-3.
+    let trained = try CLTFile.summary(url: work.appendingPathComponent("clt.h5")).metadata.configuration
+    #expect(
+      trained.activation == .batchTopK && trained.k == 32 && trained.learningRate == 2e-3,
+      "\(trained.activation) k \(trained.k) lr \(trained.learningRate)")
 
     try "The committee met on".write(
       to: work.appendingPathComponent("prompt.txt"), atomically: true, encoding: .utf8)

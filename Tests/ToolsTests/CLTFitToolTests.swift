@@ -56,6 +56,8 @@ import Testing
     #expect(try file.stringAttribute("model_sha256").count == 64)
     #expect(try file.int64Attribute("steps") == 20 && file.int64Attribute("tokens_seen") == 640)
     #expect(try file.openDataset("W_dec_0_1").shape == [16, 16])
+    // Without --k, a small CLT gets a quarter of its features as k, so that it stays sparse.
+    #expect(try file.stringAttribute("activation") == "batchtopk" && file.int64Attribute("k") == 4)
     let log = try String(contentsOfFile: dir.path + "/metrics.jsonl", encoding: .utf8)
     #expect(log.split(separator: "\n").count == 4)
   }

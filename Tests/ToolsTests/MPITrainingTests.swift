@@ -55,7 +55,7 @@ struct MPITrainingTests {
   }
 
   @Test("JumpReLU on 2 ranks equals one process on the same global batch and seed")
-  func dataParallelJumpReLU() throws { try compareSingleAndTwoRanks([]) }
+  func dataParallelJumpReLU() throws { try compareSingleAndTwoRanks(["--activation", "jumprelu"]) }
 
   @Test("BatchTopK on 2 ranks selects across the global batch: equals one process")
   func dataParallelBatchTopK() throws {
@@ -81,7 +81,7 @@ struct MPITrainingTests {
   }
 
   @Test("--shard-features, JumpReLU: each rank holds half the features; one clt.h5 equal to one process's")
-  func shardedJumpReLU() throws { try compareSingleAndTwoRanks([], sharded: true) }
+  func shardedJumpReLU() throws { try compareSingleAndTwoRanks(["--activation", "jumprelu"], sharded: true) }
 
   @Test("--shard-features, BatchTopK and TopK select across the ranks' features: equal to one process")
   func shardedRankSelection() throws {
