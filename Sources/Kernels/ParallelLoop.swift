@@ -1,6 +1,10 @@
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Splits element-wise work across the same number of threads BLAS uses, so that LayerNorm, GELU
 /// and residual adds do not leave a core idle between matrix products (and do not oversubscribe it).
 public enum ParallelLoop {
@@ -26,6 +30,7 @@ public enum ParallelLoop {
       // Piece p touches only its own range (see `UncheckedSendable` for why this is unchecked).
       nonisolated(unsafe) let body = body
       DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        lowerThisWorker()
         while true {
           let start = next.wrappingAdd(1, ordering: .relaxed).oldValue * size
           guard start < count else { return }
@@ -49,8 +54,34 @@ public enum ParallelLoop {
     }
     withoutActuallyEscaping(body) { body in
       nonisolated(unsafe) let body = body
-      DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+      DispatchQueue.concurrentPerform(iterations: count) {
+        lowerThisWorker()
+        body($0)
+      }
     }
+  }
+
+  /// Makes every thread that runs a share of a loop take at least this niceness first.
+  ///
+  /// Why: libdispatch starts its workers at its QoS class's own niceness (0), not at the
+  /// process's, and at times of its own choosing, so a tool that lowered all its threads
+  /// (`clt-fit` on a pipe) would still do a fresh worker's share at full priority. A worker
+  /// lowering itself before each share cannot be missed. One `getpriority` a share; nil stops it (threads already lowered stay so).
+  public static func lowerWorkers(to niceness: Int32?) {
+    workerNiceness.store(niceness ?? Int32.min, ordering: .relaxed)
+  }
+
+  /// `lowerWorkers`'s niceness; `Int32.min` while unset.
+  private static let workerNiceness = Atomic<Int32>(Int32.min)
+
+  private static func lowerThisWorker() {
+    let niceness = workerNiceness.load(ordering: .relaxed)
+    guard niceness != Int32.min else { return }
+    #if canImport(Glibc)
+      // On Linux `who` 0 is the calling thread, which has a niceness of its own.
+      let which = __priority_which_t(PRIO_PROCESS.rawValue)
+      if getpriority(which, 0) < niceness { setpriority(which, 0, niceness) }
+    #endif
   }
 }
 

@@ -26,8 +26,8 @@ public enum ProcessPriority {
   /// Lowers the priority of every thread of this process to `niceness` (never raises it). Linux
   /// keeps a niceness for each thread, and some threads (OpenBLAS's pool) exist before `main`, so
   /// each is set by its id from /proc/self/task. A thread inherits its creator's niceness, except
-  /// libdispatch's workers, which start at their QoS class's own: a caller that uses them lowers
-  /// again after they may have started (clt-fit after each step). Returns how many threads were
+  /// libdispatch's workers, which start at their QoS class's own: a caller that uses them also
+  /// sets `ParallelLoop.lowerWorkers`, so that each lowers itself before its work. Returns how many threads were
   /// lowered; a failure leaves a thread as it was, which costs speed only.
   @discardableResult
   public static func lower(to niceness: Int32) -> Int {

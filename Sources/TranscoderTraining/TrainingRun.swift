@@ -45,8 +45,6 @@ public final class TrainingRun {
   /// `progressInterval` seconds and after the last step.
   public var onProgress: ((StepMetrics, Double) -> Void)?
   public var progressInterval: TimeInterval = 2
-  /// Called after every step, before anything else the step is followed by.
-  public var afterEachStep: (() -> Void)?
   public private(set) var timing = Timing()
   /// The last step's metrics.
   public private(set) var lastMetrics: StepMetrics?
@@ -70,7 +68,6 @@ public final class TrainingRun {
     while !trainer.isFinished {
       let stepStart = Date()
       guard let metrics = try trainer.trainStep() else { break }
-      afterEachStep?()
       if let budget {
         let fit = budget.lastStepThatFits(
           elapsed: Date().timeIntervalSince(processStart), trainingSeconds: Date().timeIntervalSince(started),

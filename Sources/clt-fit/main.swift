@@ -375,7 +375,12 @@ struct CLTFit: ParsableCommand {
         "no shards: give shard files or folders, or pipe shard paths in (gpt2-acts corpus.txt | clt-fit)")
     }
     let yieldsToWriter = readStdin && !keepPriority && ProcessPriority.standardInputIsPipe
-    if yieldsToWriter { ProcessPriority.lower(to: ProcessPriority.pipeConsumer) }
+    if yieldsToWriter {
+      // libdispatch starts its workers at its QoS class's own niceness, whenever it likes: they
+      // lower themselves before each share of a parallel loop.
+      ProcessPriority.lower(to: ProcessPriority.pipeConsumer)
+      ParallelLoop.lowerWorkers(to: ProcessPriority.pipeConsumer)
+    }
     let stream = try ShardStream(
       arguments: explicit, readStandardInput: readStdin,
       share: shardFeatures ? (0, 1) : (group.rank, group.size))
@@ -454,9 +459,6 @@ struct CLTFit: ParsableCommand {
     run.log = logHandle
     run.logEvery = logEvery
     run.interruptReceived = { interrupt.received }
-    // libdispatch starts each worker thread at its QoS class's own niceness, after the first
-    // lowering: each step lowers the threads started since.
-    if yieldsToWriter { run.afterEachStep = { ProcessPriority.lower(to: ProcessPriority.pipeConsumer) } }
     if !quiet {
       run.onProgress = { metrics, rate in
         StandardError.line(

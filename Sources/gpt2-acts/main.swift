@@ -38,8 +38,15 @@ struct GPT2Acts: ParsableCommand {
   @Option(name: .long, parsing: .unconditional, help: "Windows per forward pass.")
   var batch: Int = 8
 
-  @Option(name: .long, parsing: .unconditional, help: "Rows (tokens) per shard.")
-  var shardTokens: Int = 16384
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp(
+      "Rows (tokens) per shard (default: \(shardRows), or \(shardRowsOnPipe) when stdout is a pipe).",
+      discussion: """
+        A reader on the pipe starts when the first shard is finished and trains the last one after \
+        gpt2-acts has stopped: smaller shards on a pipe shorten both waits.
+        """))
+  var shardTokens: Int?
 
   @Option(name: .long, help: "Element type of mlp_in/mlp_out.")
   var dtype: ShardDType = .f16
@@ -118,7 +125,8 @@ struct GPT2Acts: ParsableCommand {
     // couple waiting, no more.
     let toPipe = StandardOutput.isPipe
     let writer = try ShardWriter(
-      directory: URL(fileURLWithPath: outDir), metadata: metadata, rowsPerShard: shardTokens,
+      directory: URL(fileURLWithPath: outDir), metadata: metadata,
+      rowsPerShard: shardTokens ?? (toPipe ? Self.shardRowsOnPipe : Self.shardRows),
       maxPending: maxPending ?? (toPipe ? Self.pendingOnPipe : nil))
     for leftover in writer.removedLeftovers {
       StandardError.line("gpt2-acts: removed \(leftover), left by an interrupted run")
@@ -201,6 +209,13 @@ struct GPT2Acts: ParsableCommand {
 
   /// Shards allowed to wait on disk when stdout is a pipe and --max-pending is not given.
   static let pendingOnPipe = 2
+  /// Rows a shard when --shard-tokens is not given: 16,384 (1.13 GB for SmolLM2) in a folder
+  /// kept for later, and a quarter of that on a pipe. There `clt-fit` waits for the first shard
+  /// before its first step, and trains the last alone: with SmolLM2 at ~330 tokens/s, 50 s each
+  /// way at 16,384 rows. In 5-minute runs of the brief's first line the smaller shards trained
+  /// 1.18x the tokens (docs/BENCHMARKS.md).
+  static let shardRows = 16384
+  static let shardRowsOnPipe = 4096
   /// Threads when stdout is a pipe and --threads is not given: half the cores.
   static var threadsOnPipe: Int { max(1, ProcessInfo.processInfo.activeProcessorCount / 2) }
 

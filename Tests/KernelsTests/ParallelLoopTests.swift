@@ -38,6 +38,34 @@ import Testing
     }
   }
 
+  @Test("with lowerWorkers every thread that runs a piece first takes that niceness, libdispatch's too")
+  func workersLowerThemselves() throws {
+    try #require(
+      FileManager.default.fileExists(atPath: "/proc/self/task"), "needs Linux's per-thread niceness")
+    let which = __priority_which_t(PRIO_PROCESS.rawValue)
+    // One step below this thread's niceness: libdispatch's workers start at 0, above it.
+    let target = min(19, max(1, getpriority(which, 0) + 1))
+    final class Seen: @unchecked Sendable {
+      let lock = NSLock()
+      var niceness: [Int32] = []
+    }
+    let seen = Seen()
+    ParallelLoop.lowerWorkers(to: target)
+    defer { ParallelLoop.lowerWorkers(to: nil) }
+    withThreads(2) {
+      ParallelLoop.forEachChunk(count: 64, grain: 1) { _ in
+        let now = getpriority(which, 0)
+        seen.lock.lock()
+        seen.niceness.append(now)
+        seen.lock.unlock()
+        Thread.sleep(forTimeInterval: 0.001)  // so that both threads take pieces
+      }
+    }
+    #expect(
+      seen.niceness.count == 16 && seen.niceness.allSatisfy { $0 >= target },
+      "\(seen.niceness), target \(target)")
+  }
+
   @Test("a thread held up in its first piece leaves the other pieces to the other thread")
   func piecesAreClaimedByWhicheverThreadIsFree() throws {
     // With one fixed half a thread, piece 0's thread would own the pieces after it, so they could

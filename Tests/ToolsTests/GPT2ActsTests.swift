@@ -61,6 +61,28 @@ import Tokenizers
     #expect(try core(["OPENBLAS_CORETYPE": "Prescott"]) == "Prescott", "the user's choice stands")
   }
 
+  /// gpt2-acts into a fresh `out` folder with stdout a pipe (the harness reads it through one)
+  /// or, `toFile`, a file (bash redirects it).
+  func actsWithStdout(_ arguments: [String], corpus: URL, toFile: Bool) throws -> ToolHarness.Result {
+    try? FileManager.default.removeItem(at: dir.appendingPathComponent("out"))
+    let arguments =
+      [
+        "--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir",
+        dir.appendingPathComponent("out").path,
+      ] + arguments + [corpus.path]
+    let r =
+      toFile
+      ? try ToolHarness.runProgram(
+        "/bin/bash",
+        [
+          "-c", "\"$0\" \"$@\" > \"$OUT\"",
+          ToolHarness.binDirectory.appendingPathComponent("gpt2-acts").path,
+        ] + arguments, environment: ["OUT": dir.appendingPathComponent("paths.txt").path])
+      : try ToolHarness.run("gpt2-acts", arguments)
+    #expect(r.status == 0, "\(r.stderr)")
+    return r
+  }
+
   @Test(
     "On a pipe gpt2-acts takes half the cores, leaving the rest to its reader; to a file all; --threads wins")
   func threadsOnPipe() throws {
@@ -68,23 +90,8 @@ import Tokenizers
     let corpus = try writeCorpus()
     let cores = ProcessInfo.processInfo.activeProcessorCount
     func threads(_ extra: [String], toFile: Bool) throws -> Int? {
-      try? FileManager.default.removeItem(at: dir.appendingPathComponent("out"))
-      let arguments =
-        [
-          "--model", model.path, "--tokenizer", rankFile.path, "--quiet", "--out-dir",
-          dir.appendingPathComponent("out").path, "--context", "8", "--max-tokens", "20", "--timing",
-        ] + extra + [corpus.path]
-      // The harness reads stdout through a pipe; bash sends it to a file instead.
-      let r =
-        toFile
-        ? try ToolHarness.runProgram(
-          "/bin/bash",
-          [
-            "-c", "\"$0\" \"$@\" > \"$OUT\"",
-            ToolHarness.binDirectory.appendingPathComponent("gpt2-acts").path,
-          ] + arguments, environment: ["OUT": dir.appendingPathComponent("paths.txt").path])
-        : try ToolHarness.run("gpt2-acts", arguments)
-      #expect(r.status == 0, "\(r.stderr)")
+      let r = try actsWithStdout(
+        ["--context", "8", "--max-tokens", "20", "--timing"] + extra, corpus: corpus, toFile: toFile)
       let line = r.stderr.split(separator: "\n").first { $0.hasPrefix("{") } ?? ""
       let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
       return object?["threads"] as? Int
@@ -92,6 +99,26 @@ import Tokenizers
     #expect(try threads([], toFile: false) == max(1, cores / 2))
     #expect(try threads([], toFile: true) == cores)
     #expect(try threads(["--threads", "3"], toFile: false) == 3)
+  }
+
+  @Test("On a pipe gpt2-acts writes shards of 4096 rows, to a file 16384; --shard-tokens wins")
+  func shardRowsOnPipe() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = try writeCorpus(Array(repeating: Self.documents, count: 80).flatMap { $0 })
+    // The rows of each shard gpt2-acts wrote for the first 5000 tokens.
+    func shardRows(_ extra: [String], toFile: Bool) throws -> [Int] {
+      _ = try actsWithStdout(
+        ["--context", "64", "--batch", "16", "--max-tokens", "5000"] + extra, corpus: corpus, toFile: toFile)
+      let out = dir.appendingPathComponent("out")
+      return try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasSuffix(".h5") }
+        .sorted()
+        .map { try ShardReader(url: out.appendingPathComponent($0)).rowCount }
+    }
+    let onPipe = try shardRows([], toFile: false)
+    #expect(onPipe.count == 2 && onPipe[0] == 4096, "\(onPipe)")
+    let toFile = try shardRows([], toFile: true)
+    #expect(toFile == [onPipe.reduce(0, +)], "the same rows in one shard: \(toFile) against \(onPipe)")
+    #expect(try shardRows(["--shard-tokens", "3000"], toFile: false).first == 3000)
   }
 
   @Test("shards hold exactly the corpus' tokens, windowed with BOS, and the model's own MLP activations")
