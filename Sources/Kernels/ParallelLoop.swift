@@ -47,16 +47,25 @@ public enum ParallelLoop {
   /// Calls `body(i)` for every i in 0..<count, handing indices out one at a time to the configured
   /// threads, for a few items of uneven size (a transcoder's target layers, which have 1 to L
   /// source layers each). With one thread the order is 0, 1, ..., so results are reproducible.
+  ///
+  /// Why not `concurrentPerform(iterations: count)`: its width is the machine's CPU count, so on
+  /// a 16-core machine `--threads 2` would still run 16 items at once.
   public static func forEachIndex(count: Int, _ body: (Int) -> Void) {
-    guard BLASThreads.current > 1 && count > 1 else {
+    let threads = min(BLASThreads.current, count)
+    guard threads > 1 else {
       for i in 0..<count { body(i) }
       return
     }
+    let next = Atomic<Int>(0)
     withoutActuallyEscaping(body) { body in
       nonisolated(unsafe) let body = body
-      DispatchQueue.concurrentPerform(iterations: count) {
+      DispatchQueue.concurrentPerform(iterations: threads) { _ in
         lowerThisWorker()
-        body($0)
+        while true {
+          let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+          guard i < count else { return }
+          body(i)
+        }
       }
     }
   }

@@ -3,7 +3,8 @@ import Foundation
 import Kernels
 import Testing
 
-/// `ParallelLoop.forEachChunk`: fixed pieces, each index once, claimed by whichever thread is free.
+/// `ParallelLoop.forEachChunk`: fixed pieces, each index once, claimed by whichever thread is free;
+/// `forEachIndex`: each index once, on no more threads than configured.
 @Suite(.serialized) struct ParallelLoopTests {
   /// The ranges `forEachChunk` hands out, in the order they finished.
   final class Ranges: @unchecked Sendable {
@@ -90,5 +91,34 @@ import Testing
     }
     #expect(finishedWhileWaiting == 2 * ParallelLoop.piecesPerThread - 1)
     #expect(seen.ranges.count == 2 * ParallelLoop.piecesPerThread - 1)
+  }
+
+  @Test("forEachIndex runs each index once, on no more threads at a time than configured")
+  func indicesRunOnTheConfiguredThreads() {
+    // On a machine with more cores than threads, libdispatch's own width would run more at once
+    // (on a 2-core machine the two coincide, so there only the coverage is checked).
+    final class Running: @unchecked Sendable {
+      let lock = NSLock()
+      var now = 0, most = 0, seen: [Int] = []
+    }
+    for threads in [1, 2] {
+      let running = Running()
+      withThreads(threads) {
+        ParallelLoop.forEachIndex(count: 12) { i in
+          running.lock.lock()
+          running.now += 1
+          running.most = max(running.most, running.now)
+          running.seen.append(i)
+          running.lock.unlock()
+          Thread.sleep(forTimeInterval: 0.002)
+          running.lock.lock()
+          running.now -= 1
+          running.lock.unlock()
+        }
+      }
+      #expect(running.seen.sorted() == Array(0..<12), "\(threads) threads: \(running.seen)")
+      #expect(running.most <= threads, "\(threads) threads, \(running.most) at once")
+      if threads == 1 { #expect(running.seen == Array(0..<12)) }
+    }
   }
 }
