@@ -1,8 +1,9 @@
 # The clt-fit quality target (issue 4): a CLT on SmolLM2-135M trained for at most 2 hours here,
 # measured on held-out text. 500k training tokens (34 GB of float16 shards; at ~330 tokens/s
-# training goes over them about 4.7 times: held-out NMSE 0.186, docs/BENCHMARKS.md, session 21), 32k held-out tokens. BatchTopK keeps L0 at k = 64 a layer
-# from the first step and hands over to a JumpReLU at the running threshold. --time-limit shortens
-# the learning-rate schedule to the steps that fit in 2 hours at the measured pace.
+# training goes over them about 4.7 times: held-out NMSE 0.186, docs/BENCHMARKS.md, session 21),
+# 32k held-out tokens. BatchTopK keeps L0 at k = 64 a layer from the first step and hands over to
+# a JumpReLU at the running threshold. --time-limit shortens the learning-rate schedule to the
+# steps that fit in 2 hours at the measured pace.
 # Batch 1024 with --clip-previous-norm, not 2048 without: at equal tokens it reached held-out NMSE
 # 0.306 against 0.337 (163,840 tokens), and it runs 1.1x the tokens a second; lr 1e-3 rather than
 # 2e-3, which led at 163,840 tokens but fell behind by 327,680 (docs/BENCHMARKS.md, session 13).
