@@ -72,6 +72,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
     try file.setAttribute("dead_window", Int64(c.deadWindow))
     try file.setAttribute("layer_weight_exponent", c.layerWeightExponent)
     try file.setAttribute("seed", Int64(bitPattern: c.seed))
+    try file.setAttribute("initialization", c.initialization.rawValue)
     try file.setAttribute("steps", Int64(steps))
     try file.setAttribute("tokens_seen", Int64(tokensSeen))
     try file.setAttribute("architecture", architecture)
@@ -115,6 +116,16 @@ public struct CLTFileMetadata: Sendable, Equatable {
     // Files written before the layer weights were trained with every layer weighted alike.
     if try file.hasAttribute("layer_weight_exponent") {
       c.layerWeightExponent = try file.doubleAttribute("layer_weight_exponent")
+    }
+    // Files written before the features were seeded from tokens started from random values.
+    c.initialization = .random
+    if try file.hasAttribute("initialization") {
+      let name = try file.stringAttribute("initialization")
+      guard let initialization = FeatureInitialization(rawValue: name) else {
+        throw CLTFileError.unsupportedTranscoder(
+          path: file.filePath, reason: "initialization '\(name)' is not one of tokens, random")
+      }
+      c.initialization = initialization
     }
     nLayers = try int("n_layers")
     dModel = try int("d_model")

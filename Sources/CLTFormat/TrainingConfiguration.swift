@@ -42,6 +42,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
   public var initialL0: Double
   /// Seeds the parameters and the sampling order.
   public var seed: UInt64
+  /// Whether features start from the first batch's tokens or from the seed's random values alone
+  /// (clt-fit's default depends on the activation: `CLTFit.defaultInitialization`).
+  public var initialization: FeatureInitialization = .random
   /// k_aux of the AuxK term (used when `coefficients.auxiliary` > 0): per layer and token, how
   /// many of the dead features' largest pre-activations reconstruct the main error.
   public var auxK: Int

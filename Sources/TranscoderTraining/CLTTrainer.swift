@@ -147,7 +147,7 @@ public final class CLTTrainer {
     }
   }
 
-  /// b_dec and (JumpReLU) the thresholds, from the first batch: up to 4096 rows spread over the
+  /// b_dec, the features (`--init tokens`) and (JumpReLU) the thresholds, from the first batch: up to 4096 rows spread over the
   /// shuffle buffer, an equal share from each process, gathered so that every process starts
   /// from the same parameters.
   private func initializeFromFirstBatch() throws {
@@ -158,10 +158,18 @@ public final class CLTTrainer {
       outputScales: normalizer.outputScales)
     let d = transcoder.dModel
     let n = share * ranks
-    initializeDecoderBiases(targets: try mode.gathered(batchOutputs, rows: share, width: d), tokens: n)
+    let inputs = try mode.gathered(batchInputs, rows: share, width: d)
+    let targets = try mode.gathered(batchOutputs, rows: share, width: d)
+    initializeDecoderBiases(targets: targets, tokens: n)
+    if configuration.initialization == .tokens {
+      let c = configuration
+      transcoder.seedFeatures(
+        inputs: inputs, targets: targets, tokens: n, firstFeature: featureOffset,
+        activeFeatures: c.activation.selectsByRank ? Double(c.k) : min(c.initialL0, Double(c.features) / 2))
+    }
     if configuration.activation == .jumpReLU {
       transcoder.calibrateThresholds(
-        inputs: try mode.gathered(batchInputs, rows: share, width: d), tokens: n,
+        inputs: inputs, tokens: n,
         fraction: min(0.5, configuration.initialL0 / Double(configuration.features)))
     }
   }

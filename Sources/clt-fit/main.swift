@@ -144,6 +144,19 @@ struct CLTFit: ParsableCommand {
   @Option(name: .long, parsing: .unconditional, help: "Seeds the parameters and the shuffling.")
   var seed: UInt64 = 0
 
+  @Option(
+    name: .customLong("init"),
+    help: ArgumentHelp(
+      "How features start: tokens (each from one token of the first batch) or random (default: tokens "
+        + "for topk and batchtopk, random for jumprelu).",
+      discussion: """
+        With tokens, each feature's encoder points at one token's input (less the batch's mean) \
+        and its own layer's decoder writes a k-th of that token's output. With BatchTopK on \
+        SmolLM2 it reached held-out NMSE 0.3386 at L0 28.0 after 245,760 tokens, against \
+        random's 0.3458 at L0 32.6 (docs/BENCHMARKS.md).
+        """))
+  var initialization: FeatureInitialization?
+
   @Option(name: .long, help: "Write one JSON line of metrics every --log-every steps to this file.")
   var log: String?
 
@@ -332,6 +345,13 @@ struct CLTFit: ParsableCommand {
   /// The learning rate when --lr is not given: 2e-3 for rank selection (the demo's; on SmolLM2 2e-3
   /// reached held-out NMSE 0.491 on 59,392 tokens with BatchTopK k 32, and 0.792 at the reference
   /// trainer's 1e-4; issue 19), 2e-4 for the JumpReLU, whose thresholds move with it.
+  /// Features seeded from tokens helped BatchTopK on SmolLM2 (docs/BENCHMARKS.md) and on the
+  /// tests' synthetic dictionary (training NMSE 0.0052 against 0.0097 after 1,500 steps), but
+  /// hurt a JumpReLU there (0.025 against 0.004), so a JumpReLU keeps the random start.
+  static func defaultInitialization(_ activation: CLTActivationFunction) -> FeatureInitialization {
+    activation.selectsByRank ? .tokens : .random
+  }
+
   static func defaultLearningRate(_ activation: CLTActivationFunction) -> Float {
     activation.selectsByRank ? 2e-3 : 2e-4
   }
@@ -411,6 +431,7 @@ struct CLTFit: ParsableCommand {
     configuration.activation = activation
     configuration.k = k
     configuration.initialL0 = initialL0
+    configuration.initialization = initialization ?? Self.defaultInitialization(activation)
     configuration.deadWindow = deadWindow ?? (activation.selectsByRank ? 2 * batch : 1_000_000)
     configuration.gradientClip = gradientClip
     configuration.clipByPreviousNorm = clipPreviousNorm
@@ -603,5 +624,6 @@ struct CLTFit: ParsableCommand {
 }
 
 extension CLTActivationFunction: ExpressibleByArgument {}
+extension FeatureInitialization: ExpressibleByArgument {}
 
 CLTFit.main()
