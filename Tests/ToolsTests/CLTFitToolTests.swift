@@ -253,7 +253,8 @@ import Testing
     let process = Process()
     process.executableURL = ToolHarness.binDirectory.appendingPathComponent("clt-fit")
     process.arguments = [
-      "-q", "-o", dir.appendingPathComponent("clt.h5").path, "--threads", "2", "--features", "16", "--batch",
+      "-q", "-o", dir.appendingPathComponent("clt.h5").path, "--threads", "2", "--features", "1024",
+      "--batch",
       "16", "--steps", "100000", "--shuffle-tokens", "32", "--keep-shards",
     ]
     let feed = Pipe()
@@ -266,18 +267,26 @@ import Testing
       process.waitUntilExit()
     }
     // One shard's steps, then clt-fit waits on the open pipe for the next path: idle, every
-    // thread it trained with still there.
-    feed.fileHandleForWriting.write(Data((shards.appendingPathComponent(first).path + "\n").utf8))
+    // thread it trained with still there. A shard is 4 steps of about 20 ms, most of it on the
+    // main thread, and the kernel charges CPU time in 10 ms ticks to whichever thread runs at
+    // the tick, so the workers may not have been charged yet (on a busy machine, often not): the
+    // shard is fed again (it is kept) until two threads have been, at most 20 times. 1024
+    // features give the workers a share of each step.
     let pid = process.processIdentifier
     var (busy, idle) = (0.0, 0)
-    let deadline = Date().addingTimeInterval(60)
-    while idle < 10 && Date() < deadline && process.isRunning {
-      Thread.sleep(forTimeInterval: 0.1)
-      let used = Self.cpuSeconds(pid) ?? busy
-      idle = used == busy && used > 0 ? idle + 1 : 0
-      busy = used
+    let deadline = Date().addingTimeInterval(120)
+    var threads = Self.threads(pid)
+    for _ in 0..<20 where threads.filter({ $0.ticks > 0 }).count < 2 {
+      feed.fileHandleForWriting.write(Data((shards.appendingPathComponent(first).path + "\n").utf8))
+      idle = 0
+      while idle < 10 && Date() < deadline && process.isRunning {
+        Thread.sleep(forTimeInterval: 0.1)
+        let used = Self.cpuSeconds(pid) ?? busy
+        idle = used == busy && used > 0 ? idle + 1 : 0
+        busy = used
+      }
+      threads = Self.threads(pid)
     }
-    let threads = Self.threads(pid)
     #expect(idle >= 10, "clt-fit did not settle to wait for the next shard")
     // The main thread, OpenBLAS's and the batch reader's, and libdispatch's workers.
     #expect(threads.count > 3, "\(threads)")
