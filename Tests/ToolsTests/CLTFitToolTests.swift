@@ -254,8 +254,7 @@ import Testing
     process.executableURL = ToolHarness.binDirectory.appendingPathComponent("clt-fit")
     process.arguments = [
       "-q", "-o", dir.appendingPathComponent("clt.h5").path, "--threads", "2", "--features", "1024",
-      "--batch",
-      "16", "--steps", "100000", "--shuffle-tokens", "32", "--keep-shards",
+      "--batch", "16", "--steps", "100000", "--shuffle-tokens", "32", "--keep-shards",
     ]
     let feed = Pipe()
     process.standardInput = feed
