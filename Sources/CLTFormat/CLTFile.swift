@@ -69,6 +69,10 @@ public struct CLTFile {
         }
         try Self.write(file, Self.inputScales, [t.nLayers], FloatBuffer(normalizer.inputScales))
         try Self.write(file, Self.outputScales, [t.nLayers], FloatBuffer(normalizer.outputScales))
+        if let outliers = normalizer.outliers {
+          try Self.write(file, Self.outlierThresholds, [t.nLayers], FloatBuffer(outliers.thresholds))
+          try Self.write(file, Self.outlierWeights, [t.nLayers], FloatBuffer(outliers.weights))
+        }
         try evaluation?.write(to: file)
         try extra?(file)
         try file.close()
@@ -95,6 +99,10 @@ public struct CLTFile {
   /// Per-layer normalisation scales, (L).
   public static let inputScales = "input_scale"
   public static let outputScales = "output_scale"
+  /// Per layer, the normalised squared norm above which a training target row was an outlier
+  /// token, and the weight of its error, (L) each; only in files trained with outlier tokens.
+  public static let outlierThresholds = "outlier_threshold"
+  public static let outlierWeights = "outlier_weight"
 
   /// One float32 dataset of `shape` holding `buffer`.
   public static func write(_ file: HDF5File, _ name: String, _ shape: [Int], _ buffer: FloatBuffer) throws {
@@ -160,8 +168,15 @@ public struct CLTFile {
       try fill(transcoder.decoderBiases[layer], Self.decoderBiases(layer))
       frequencies.append(try read(Self.frequencies(layer), count: f))
     }
+    let outliers =
+      try file.contains(Self.outlierThresholds)
+      ? OutlierWeights(
+        thresholds: try read(Self.outlierThresholds, count: l),
+        weights: try read(Self.outlierWeights, count: l))
+      : nil
     let normalizer = ActivationNormalizer(
-      inputScales: try read(Self.inputScales, count: l), outputScales: try read(Self.outputScales, count: l))
+      inputScales: try read(Self.inputScales, count: l), outputScales: try read(Self.outputScales, count: l),
+      outliers: outliers)
     var loaded = CLTFile(
       transcoder: transcoder, normalizer: normalizer, frequencies: frequencies, metadata: metadata)
     loaded.evaluation = try CLTEvaluation(file: file, nLayers: l)

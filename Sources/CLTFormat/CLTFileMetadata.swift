@@ -71,6 +71,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
     try file.setAttribute("initial_l0", c.initialL0)
     try file.setAttribute("dead_window", Int64(c.deadWindow))
     try file.setAttribute("layer_weight_exponent", c.layerWeightExponent)
+    try file.setAttribute("outlier_factor", c.outlierFactor)
     try file.setAttribute("seed", Int64(bitPattern: c.seed))
     try file.setAttribute("initialization", c.initialization.rawValue)
     try file.setAttribute("steps", Int64(steps))
@@ -116,6 +117,10 @@ public struct CLTFileMetadata: Sendable, Equatable {
     // Files written before the layer weights were trained with every layer weighted alike.
     if try file.hasAttribute("layer_weight_exponent") {
       c.layerWeightExponent = try file.doubleAttribute("layer_weight_exponent")
+    }
+    // Files written before outlier tokens were set apart let every token set the scales.
+    if try file.hasAttribute("outlier_factor") {
+      c.outlierFactor = try file.doubleAttribute("outlier_factor")
     }
     // Files written before the features were seeded from tokens started from random values.
     c.initialization = .random

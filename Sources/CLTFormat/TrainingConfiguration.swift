@@ -22,6 +22,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
   /// (`ActivationNormalizer.lossWeights`): 0 weighs every layer's normalised error alike, 1 by the
   /// layer's raw size. The reported NMSE is the per-layer normalised one whatever p is.
   public var layerWeightExponent: Double
+  /// κ: a token whose MLP output's squared norm at a layer is above κ × the layer's median is an
+  /// outlier, left out of that layer's output scale and weighted as the all-token scale would
+  /// weigh it (`ActivationNormalizer`, `OutlierWeights`; clt-fit `--outlier-factor`). 0: none, every
+  /// token sets the scale (the library's default; clt-fit's is `CLTFit.defaultOutlierFactor`).
+  public var outlierFactor: Double = 0
   /// The largest global L2 norm of the gradients; larger ones are scaled down to it (0: none).
   public var gradientClip: Float
   /// Clip each step by the previous step's gradient norm instead of its own, so that one process

@@ -6,7 +6,8 @@ import Kernels
 extension CrossLayerTranscoder {
   /// The training loss of one batch, `targets[l]` = y[l] (N, d) the MLP output of layer l:
   ///
-  ///   MSE      = Σ_l w[l] Σ_n ‖ŷ[l]_n − y[l]_n‖² / N      (w[l] = `coefficients.layerWeights`, else 1)
+  ///   MSE      = Σ_l w[l] Σ_n ω[l]_n ‖ŷ[l]_n − y[l]_n‖² / N  (w[l] = `coefficients.layerWeights`, else 1;
+  ///              ω[l]_n = `coefficients.outlierWeights` for an outlier token, else 1)
   ///   sparsity = λ · Σ_l Σ_n Σ_i tanh(c · ‖W_dec,i^(l)‖ · a[l]_{n,i}) / N
   ///   preact   = λ_p · Σ_l Σ_n Σ_{i dead} relu(θref[l]_i − h[l]_{n,i}) / N
   ///   auxk     = α · d · Σ_{l'} ‖e[l'] − ê[l']‖² / ‖e[l']‖²   (AuxK on dead features; `+AuxK`)
@@ -166,9 +167,10 @@ extension CrossLayerTranscoder {
 
   // MARK: - Pieces
 
-  /// The three loss terms; with `gradients`, also g[l'] = 2w[l'](ŷ − y)/N into its output-gradient
-  /// buffers and ∂b_dec = Σ_n g, in the same pass. Fills `act.squaredErrors` and `residualSums`,
-  /// unweighted: they give the per-layer NMSE, which stays comparable whatever the weights.
+  /// The three loss terms; with `gradients`, also g[l'] = 2w[l']·ω[l']_n(ŷ − y)/N into its
+  /// output-gradient buffers (ω the outlier tokens' weight, 1 for the others) and ∂b_dec = Σ_n g, in
+  /// the same pass. Fills `act.squaredErrors` and `residualSums`, unweighted: they give the
+  /// per-layer NMSE, which stays comparable whatever the weights.
   func lossTerms(
     _ act: CLTActivations, targets: [FloatBuffer], coefficients: CLTLossCoefficients, norms: [[Float]],
     gradients: CLTGradients?
@@ -179,6 +181,8 @@ extension CrossLayerTranscoder {
     let weights = coefficients.layerWeights
     precondition(weights.map { $0.count == nLayers } ?? true, "one loss weight per layer")
     let g = gradients?.outputGradients(tokens: n)
+    let outliers = coefficients.outlierWeights
+    precondition(outliers.map { $0.thresholds.count == nLayers } ?? true, "one outlier threshold per layer")
     var mse: Double = 0
     for l in 0..<nLayers {
       let weight = weights?[l] ?? 1
@@ -186,21 +190,26 @@ extension CrossLayerTranscoder {
       let yHat = act.reconstructions[l].pointer
       let y = targets[l].pointer
       var sums = [Double](repeating: 0, count: d)
+      var weightedSums = [Double](repeating: 0, count: d)
       var total: Double = 0
+      var weightedTotal: Double = 0
       for t in 0..<n {
         let base = t * d
+        let rowWeight = outliers?.weight(layer: l, row: y + base, d: d) ?? 1
         for j in 0..<d {
           let r = yHat[base + j] - y[base + j]
           total += Double(r * r)
+          weightedTotal += Double(rowWeight) * Double(r * r)
           sums[j] += Double(r)
-          if let g { g[l][base + j] = scale * r }
+          weightedSums[j] += Double(rowWeight * r)
+          if let g { g[l][base + j] = scale * rowWeight * r }
         }
       }
       act.squaredErrors[l] = total
       act.residualSums[l] = sums
-      mse += Double(weight) * total
+      mse += Double(weight) * weightedTotal
       if let gradients {
-        for j in 0..<d { gradients.decoderBiases[l][j] = Float(Double(scale) * sums[j]) }
+        for j in 0..<d { gradients.decoderBiases[l][j] = Float(Double(scale) * weightedSums[j]) }
       }
     }
     var sparsity: Double = 0

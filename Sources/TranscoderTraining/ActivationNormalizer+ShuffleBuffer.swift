@@ -1,10 +1,12 @@
 import CLTFormat
 
 extension ActivationNormalizer {
-  /// Estimated from the rows a shuffle buffer holds now.
-  public init(buffer: ShuffleBuffer) {
-    let norms = buffer.meanSquaredNorms()
+  /// Estimated from the rows a shuffle buffer holds now, with the outlier tokens above
+  /// `outlierFactor` × each layer's median squared norm set apart (0: none).
+  public init(buffer: ShuffleBuffer, outlierFactor: Double) {
+    let rows = Double(max(buffer.count, 1))
     self.init(
-      meanSquaredInputNorms: norms.inputs, meanSquaredOutputNorms: norms.outputs, dModel: buffer.dModel)
+      meanSquaredInputNorms: buffer.inputSquaredNormSums().map { $0 / rows },
+      outputRowSquares: buffer.outputRowSquares(), dModel: buffer.dModel, outlierFactor: outlierFactor)
   }
 }

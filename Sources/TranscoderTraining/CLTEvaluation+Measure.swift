@@ -24,6 +24,12 @@ extension CLTEvaluation {
     var targetSum = [[Double]](repeating: [Double](repeating: 0, count: d), count: nL)
     var active = [Int](repeating: 0, count: nL)
     var fired = [[Bool]](repeating: [Bool](repeating: false, count: f), count: nL)
+    // The same sums over the typical tokens (`typicalNMSE`), whose bound the first batch sets.
+    var typicalBounds: [Float]?
+    var typicalError = [Double](repeating: 0, count: nL)
+    var typicalSquares = [Double](repeating: 0, count: nL)
+    var typicalSum = [[Double]](repeating: [Double](repeating: 0, count: d), count: nL)
+    var typicalCount = [Int](repeating: 0, count: nL)
     let reconstruction = FloatBuffer(count: batch * d)
     var tokens = 0
     while tokens < maxTokens {
@@ -34,11 +40,19 @@ extension CLTEvaluation {
         n, inputs: inputs, outputs: outputs, inputScales: normalizer.inputScales,
         outputScales: normalizer.outputScales)
       let activations = (0..<nL).map { transcoder.encode(layer: $0, input: inputs[$0].pointer, rows: n) }
+      let rowSquares = outputs.map { y in
+        (0..<n).map { t in (0..<d).reduce(Float(0)) { $0 + y[t * d + $1] * y[t * d + $1] } }
+      }
+      let bounds =
+        typicalBounds ?? rowSquares.map { Float(Self.typicalTokenFactor) * $0.sorted()[$0.count / 2] }
+      typicalBounds = bounds
       for l in 0..<nL {
         transcoder.reconstruct(target: l, from: activations, into: reconstruction.pointer)
         let y = outputs[l].pointer
         let yHat = reconstruction.pointer
         for t in 0..<n {
+          let typical = rowSquares[l][t] <= bounds[l]
+          if typical { typicalCount[l] += 1 }
           for j in 0..<d {
             let target = Double(y[t * d + j])
             let r = Double(yHat[t * d + j]) - target
@@ -46,6 +60,11 @@ extension CLTEvaluation {
             residualSum[l][j] += r
             targetSquares[l] += target * target
             targetSum[l][j] += target
+            if typical {
+              typicalError[l] += r * r
+              typicalSquares[l] += target * target
+              typicalSum[l][j] += target
+            }
           }
         }
         active[l] += activations[l].indices.count
@@ -55,7 +74,7 @@ extension CLTEvaluation {
     }
     guard tokens > 0 else { throw TrainingError.noShards("the --eval shards hold no usable rows") }
     let count = Double(tokens)
-    func centred(_ squares: Double, _ sums: [Double]) -> Double {
+    func centred(_ squares: Double, _ sums: [Double], count: Double = count) -> Double {
       squares - sums.reduce(0) { $0 + $1 * $1 } / count
     }
     var nmse: [Double] = []
@@ -65,8 +84,12 @@ extension CLTEvaluation {
       nmse.append(variance > 0 ? squaredError[l] / variance : 0)
       explained.append(variance > 0 ? 1 - centred(squaredError[l], residualSum[l]) / variance : 0)
     }
+    let typicalNMSE = (0..<nL).map { l in
+      let variance = centred(typicalSquares[l], typicalSum[l], count: Double(max(typicalCount[l], 1)))
+      return variance > 0 ? typicalError[l] / variance : 0
+    }
     return CLTEvaluation(
       tokens: tokens, nmse: nmse, explainedVariance: explained, l0: active.map { Double($0) / count },
-      deadFraction: fired.map { Double($0.filter { !$0 }.count) / Double(f) })
+      deadFraction: fired.map { Double($0.filter { !$0 }.count) / Double(f) }, typicalNMSE: typicalNMSE)
   }
 }

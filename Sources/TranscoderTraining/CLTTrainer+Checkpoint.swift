@@ -98,6 +98,10 @@ extension CLTTrainer {
           "layer_weight_exponent (--layer-weight-exponent)", "\(m.configuration.layerWeightExponent)",
           "\(self.configuration.layerWeightExponent)"
         ),
+        (
+          "outlier_factor (--outlier-factor)", "\(m.configuration.outlierFactor)",
+          "\(self.configuration.outlierFactor)"
+        ),
       ]
       for (field, saved, now) in checks where saved != now {
         throw mismatch("its \(field) is '\(saved)' but this run's is '\(now)'")

@@ -139,7 +139,7 @@ public final class CLTTrainer {
         "the shards hold no usable rows (\(source.buffer.skippedRows) had NaN or Inf)"
           + (communicator.isDistributed ? " on rank \(communicator.rank)" : ""))
     }
-    normalizer = try mode.normalizer(source.buffer)
+    normalizer = try mode.normalizer(source.buffer, outlierFactor: configuration.outlierFactor)
     if let checkpoint {
       try restore(from: checkpoint)
     } else {
@@ -289,6 +289,7 @@ public final class CLTTrainer {
     var coefficients = configuration.coefficients
     coefficients.sparsity = configuration.sparsity(step: step)
     coefficients.layerWeights = normalizer.lossWeights(exponent: configuration.layerWeightExponent)
+    coefficients.outlierWeights = normalizer.outliers
     let learningRate = configuration.learningRate(step: step)
     let rankSelected = configuration.activation.selectsByRank
     let clock = ContinuousClock()

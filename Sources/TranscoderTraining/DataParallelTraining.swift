@@ -29,15 +29,25 @@ struct DataParallelTraining: TrainingMode {
     seed &+ UInt64(communicator.rank) &* 0x9E37_79B9_7F4A_7C15
   }
 
-  /// Scales from every process's rows together (the same rows one process would have held).
-  func normalizer(_ buffer: ShuffleBuffer) throws -> ActivationNormalizer {
-    let sums = buffer.squaredNormSums()
-    var totals = sums.inputs + sums.outputs + [Double(buffer.count)]
+  /// Scales from every process's rows together (the same rows one process would have held, up
+  /// to the fewest any process holds for the outputs, whose median needs every row's norm).
+  func normalizer(_ buffer: ShuffleBuffer, outlierFactor: Double) throws -> ActivationNormalizer {
+    var totals = buffer.inputSquaredNormSums() + [Double(buffer.count)]
     try communicator.sum(&totals)
-    let (l, rows) = (buffer.nLayers, max(totals[2 * buffer.nLayers], 1))
+    let (l, rows) = (buffer.nLayers, max(totals[buffer.nLayers], 1))
+    let common = try commonRows(buffer.count)
+    let local = FloatBuffer(buffer.outputRowSquares().flatMap { $0.prefix(common) })
+    let all = FloatBuffer(count: local.count * communicator.size)
+    try communicator.gather(local.pointer, count: local.count, into: all.pointer)
+    let outputRows = (0..<l).map { layer in
+      (0..<communicator.size).flatMap { rank in
+        let start = (rank * l + layer) * common
+        return (start..<start + common).map { all[$0] }
+      }
+    }
     return ActivationNormalizer(
-      meanSquaredInputNorms: totals[0..<l].map { $0 / rows },
-      meanSquaredOutputNorms: totals[l..<(2 * l)].map { $0 / rows }, dModel: buffer.dModel)
+      meanSquaredInputNorms: totals[0..<l].map { $0 / rows }, outputRowSquares: outputRows,
+      dModel: buffer.dModel, outlierFactor: outlierFactor)
   }
 
   func commonRows(_ rows: Int) throws -> Int { Int(try communicator.minimum(Int64(rows))) }

@@ -104,29 +104,25 @@ public final class ShuffleBuffer {
     count = kept
   }
 
-  /// Per layer, the mean of ‖row‖² over the rows held, for inputs and for outputs: what
-  /// `ActivationNormalizer` is estimated from.
-  public func meanSquaredNorms() -> (inputs: [Double], outputs: [Double]) {
-    let sums = squaredNormSums()
-    return (sums.inputs.map { $0 / Double(max(count, 1)) }, sums.outputs.map { $0 / Double(max(count, 1)) })
+  /// Per layer, Σ ‖row‖² over the input rows held: the input scales' estimate (processes training
+  /// together add theirs before dividing by the rows they hold together).
+  public func inputSquaredNormSums() -> [Double] {
+    rowSquares(inputs).map { $0.reduce(0) { $0 + Double($1) } }
   }
 
-  /// Per layer, Σ ‖row‖² over the rows held, for inputs and for outputs (processes training
-  /// together add theirs before dividing by the rows they hold together).
-  public func squaredNormSums() -> (inputs: [Double], outputs: [Double]) {
-    func norms(_ buffer: FloatBuffer) -> [Double] {
-      var sums = [Double](repeating: 0, count: nLayers)
-      for r in 0..<count {
-        for l in 0..<nLayers {
-          let row = buffer.pointer + r * rowWidth + l * dModel
-          var s: Float = 0
-          for j in 0..<dModel { s += row[j] * row[j] }
-          sums[l] += Double(s)
-        }
+  /// Per layer, ‖row‖² of each output row held, in the order held (raw units): what the output
+  /// scales and their outlier tokens are found from (`ActivationNormalizer`).
+  public func outputRowSquares() -> [[Float]] { rowSquares(outputs) }
+
+  private func rowSquares(_ buffer: FloatBuffer) -> [[Float]] {
+    (0..<nLayers).map { l in
+      (0..<count).map { r in
+        let row = buffer.pointer + r * rowWidth + l * dModel
+        var s: Float = 0
+        for j in 0..<dModel { s += row[j] * row[j] }
+        return s
       }
-      return sums
     }
-    return (norms(inputs), norms(outputs))
   }
 
   /// Removes `n` rows chosen uniformly at random without replacement and writes them layer-major:

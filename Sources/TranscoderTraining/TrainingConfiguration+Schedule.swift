@@ -68,6 +68,10 @@ extension TrainingConfiguration {
       throw TrainingError.invalidConfiguration(
         "--layer-weight-exponent must be at least 0 (0: every layer alike, 1: by raw output size)")
     }
+    guard outlierFactor == 0 || (outlierFactor.isFinite && outlierFactor >= 1) else {
+      throw TrainingError.invalidConfiguration(
+        "--outlier-factor must be 0 (no outlier tokens) or at least 1 (times the median squared norm)")
+    }
     guard shuffleRows >= batch else {
       throw TrainingError.invalidConfiguration(
         "the shuffle buffer (\(shuffleRows) rows) must hold at least one batch (\(batch) tokens)")

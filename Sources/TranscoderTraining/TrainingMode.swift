@@ -29,7 +29,7 @@ protocol TrainingMode {
   /// The seed of this process's sampling order: processes sampling their own rows draw apart.
   func samplingSeed(_ seed: UInt64) -> UInt64
   /// The scales, estimated from the rows the processes hold together.
-  func normalizer(_ buffer: ShuffleBuffer) throws -> ActivationNormalizer
+  func normalizer(_ buffer: ShuffleBuffer, outlierFactor: Double) throws -> ActivationNormalizer
   /// The rows of the first batch each process takes, the same number on each: `rows` or fewer.
   func commonRows(_ rows: Int) throws -> Int
   /// The first batch over every process: per layer, the processes' `rows` rows of `width` each,
@@ -74,8 +74,8 @@ extension TrainingMode {
   var featureSlice: Range<Int>? { nil }
   func perProcess(_ configuration: TrainingConfiguration) -> TrainingConfiguration { configuration }
   func samplingSeed(_ seed: UInt64) -> UInt64 { seed }
-  func normalizer(_ buffer: ShuffleBuffer) throws -> ActivationNormalizer {
-    ActivationNormalizer(buffer: buffer)
+  func normalizer(_ buffer: ShuffleBuffer, outlierFactor: Double) throws -> ActivationNormalizer {
+    ActivationNormalizer(buffer: buffer, outlierFactor: outlierFactor)
   }
   func commonRows(_ rows: Int) throws -> Int { rows }
   func gathered(_ local: [FloatBuffer], rows: Int, width: Int) throws -> [FloatBuffer] { local }

@@ -43,7 +43,7 @@ struct SyntheticDictionary {
   /// Writes `shards` shards of `rows` tokens to `directory` and returns their URLs.
   mutating func writeShards(
     to directory: URL, shards: Int, rows: Int, model: String = "synthetic",
-    sha: String = String(repeating: "a", count: 64), nanRows: Int = 0
+    sha: String = String(repeating: "a", count: 64), nanRows: Int = 0, outlierRows: Int = 0
   ) throws -> [URL] {
     let metadata = ShardMetadata(
       architecture: "synthetic", model: model, modelSHA256: sha, nLayers: nLayers, dModel: dModel,
@@ -68,6 +68,10 @@ struct SyntheticDictionary {
         }
       }
       for t in 0..<min(nanRows, rows) { x[t * dModel] = .nan }  // layer 0 of the first rows
+      // Massive outputs: the last layer's first rows, 1000 times their size.
+      for t in 0..<min(outlierRows, rows) {
+        for j in 0..<dModel { y[((nLayers - 1) * rows + t) * dModel + j] *= 1000 }
+      }
       let tokens = [Int32](repeating: 0, count: rows)
       let positions = (0..<rows).map { Int32($0) }
       urls += try tokens.withUnsafeBufferPointer { t in

@@ -45,7 +45,27 @@ import Testing
       sparsity: 0, tanhScale: 2, preActivation: 0, bandwidth: 0.2, layerWeights: [0.2, 2.3, 0.5]),
     CLTLossCoefficients(
       sparsity: 0.5, tanhScale: 2, preActivation: 0.3, bandwidth: 0.2, layerWeights: [0.2, 2.3, 0.5]),
+    // Outlier tokens' errors weighted apart (`--outlier-factor`): the targets' rows have squared
+    // norms of about 0.67, so each threshold puts some of the 5 tokens above it.
+    CLTLossCoefficients(
+      sparsity: 0, tanhScale: 2, preActivation: 0, bandwidth: 0.2,
+      outlierWeights: OutlierWeights(thresholds: [0.6, 0.7, 0.5], weights: [0.1, 0.02, 3])),
+    CLTLossCoefficients(
+      sparsity: 0.5, tanhScale: 2, preActivation: 0.3, bandwidth: 0.2, layerWeights: [0.2, 2.3, 0.5],
+      outlierWeights: OutlierWeights(thresholds: [0.6, 0.7, 0.5], weights: [0.1, 0.02, 3])),
   ]
+
+  /// ω[l]_n: the outlier weight of token n's target row at layer l, from its squared norm summed
+  /// in Float as the definition says, or 1.
+  static func referenceTokenWeight(_ y: [[Double]], layer l: Int, token n: Int, k: CLTLossCoefficients)
+    -> Double
+  {
+    guard let outliers = k.outlierWeights else { return 1 }
+    let squares = (0..<dModel).reduce(Float(0)) {
+      $0 + Float(y[l][n * dModel + $1]) * Float(y[l][n * dModel + $1])
+    }
+    return squares > outliers.thresholds[l] ? Double(outliers.weights[l]) : 1
+  }
 
   // MARK: - Dense Double reference
 
@@ -160,7 +180,10 @@ import Testing
     var sparsity: Double = 0
     for l in 0..<nLayers {
       let weight = Double(k.layerWeights?[l] ?? 1)
-      for m in 0..<(tokens * dModel) { mse += weight * pow(yHat[l][m] - y[l][m], 2) }
+      for m in 0..<(tokens * dModel) {
+        mse +=
+          weight * referenceTokenWeight(y, layer: l, token: m / dModel, k: k) * pow(yHat[l][m] - y[l][m], 2)
+      }
       let norms = referenceNorms(p, layer: l)
       for n in 0..<tokens {
         for i in 0..<features {
@@ -189,7 +212,7 @@ import Testing
     }
     let sparseFree = CLTLossCoefficients(
       sparsity: 0, tanhScale: k.tanhScale, preActivation: 0, bandwidth: k.bandwidth,
-      layerWeights: k.layerWeights)
+      layerWeights: k.layerWeights, outlierWeights: k.outlierWeights)
     let mse = referenceLossOfA(p, a: a, y: y, k: sparseFree)
     let sparsity = referenceLossOfA(p, a: a, y: y, k: k) - mse
     let pre = Double(k.preActivation) * preact / Double(tokens)
@@ -287,6 +310,12 @@ import Testing
     let y = Self.makeData(seed: 12, scale: 0.5)
     let loss = clt.loss(Self.trainingForward(clt, x, k), targets: y, coefficients: k)
     let want = Self.referenceLoss(Self.parameters(clt), x: Self.doubles(x), y: Self.doubles(y), k: k)
+    if k.outlierWeights != nil {  // both kinds of token occur, so the weights are exercised
+      let weights = (0..<Self.nLayers).flatMap { l in
+        (0..<Self.tokens).map { Self.referenceTokenWeight(Self.doubles(y), layer: l, token: $0, k: k) == 1 }
+      }
+      #expect(Set(weights).count == 2)
+    }
     #expect(abs(loss.meanSquaredError - want.mse) < 1e-5 * max(1, want.mse))
     #expect(abs(loss.sparsity - want.sparsity) < 1e-5 * max(1, want.sparsity))
     #expect(abs(loss.preActivation - want.preact) < 1e-5 * max(1, want.preact))

@@ -70,7 +70,8 @@ start=$EPOCHREALTIME
 seconds=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 # clt-fit's last lines: "held-out (N tokens): mean NMSE X, mean L0 Y, dead Z%; per layer NMSE ...;
-# per layer dead % ..." (the dead percentages since AuxK)
+# per layer dead % ...; typical tokens (...): mean NMSE X, per layer ..." (the dead percentages
+# since AuxK, the typical tokens' NMSE since outlier tokens were set apart)
 # and "wrote OUTPUT after N tokens; ...".
 heldout=$(grep 'clt-fit: held-out' "$dir/clt-fit.log" | tail -1)
 trained=$(grep -o 'after [0-9]* tokens' "$dir/clt-fit.log" | tail -1 | grep -o '[0-9]*')
@@ -82,12 +83,14 @@ line=$(printf '%s\n' "$heldout" | jq -Rc \
   --arg commit "$commit" --argjson dirty "$dirty" --arg run_label "${LABEL:-}" --arg flags "$FIT_FLAGS" \
   --argjson tokens "$trained" \
   --argjson seconds "$seconds" --argjson threads "$THREADS" '
-  capture("held-out \\((?<t>[0-9]+) tokens\\): mean NMSE (?<nmse>[-0-9.e]+), mean L0 (?<l0>[-0-9.e]+), dead (?<dead>[-0-9.e]+)%; per layer NMSE (?<layers>[-0-9.e ]+)(; per layer dead % (?<deadl>[0-9 ]+))?$")
+  capture("held-out \\((?<t>[0-9]+) tokens\\): mean NMSE (?<nmse>[-0-9.e]+), mean L0 (?<l0>[-0-9.e]+), dead (?<dead>[-0-9.e]+)%; per layer NMSE (?<layers>[-0-9.e ]+)(; per layer dead % (?<deadl>[0-9 ]+))?(; typical tokens [^:]*: mean NMSE (?<typical>[-0-9.e]+), per layer (?<typicall>[-0-9.e ]+))?$")
   | {commit: $commit, dirty: $dirty, "label": $run_label, fit_flags: $flags, tokens: $tokens, eval_tokens: (.t | tonumber),
      heldout_mean_nmse: (.nmse | tonumber), heldout_mean_l0: (.l0 | tonumber),
      heldout_dead_fraction: ((.dead | tonumber) / 100),
      heldout_nmse: (.layers | split(" ") | map(select(length > 0) | tonumber)),
      heldout_dead_percent: ((.deadl // "") | split(" ") | map(select(length > 0) | tonumber)),
+     heldout_typical_mean_nmse: (.typical // null | if . then tonumber else null end),
+     heldout_typical_nmse: ((.typicall // "") | split(" ") | map(select(length > 0) | tonumber)),
      train_seconds: $seconds, threads: $threads}')
 
 if [ "$REPLACE_TOKENS" -gt 0 ]; then
