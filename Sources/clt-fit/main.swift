@@ -226,8 +226,8 @@ struct CLTFit: ParsableCommand {
         the tokens below κ × the median, and an outlier's error weighs what it did under the \
         all-token scale. There κ = 50 took the typical tokens' held-out NMSE from 0.420 to 0.381 \
         (layer 11's from 1.44 to 0.46) but fitted layer 11's outliers worse, and the replacement \
-        model came out level (top-1 25.7% against 27.2%, KL 2.86 against 2.82), so it is off by \
-        default (docs/BENCHMARKS.md).
+        model came out slightly worse (top-1 24.9% against 25.6%, KL 3.03 against 2.91 over 8,128 \
+        predictions), so it is off by default (docs/BENCHMARKS.md).
         """))
   var outlierFactor: Double = 0
 
