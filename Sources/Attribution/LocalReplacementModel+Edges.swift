@@ -63,7 +63,10 @@ extension LocalReplacementModel {
     if top == nLayers { inject(nLayers) }
     var l = min(top, nLayers - 1)
     while l >= 0 {
-      if l < top { readMLPOutputSources(layer: l, gradient: gradient, batch: batch, weights: weights) }
+      if l < top {
+        readMLPOutputSources(layer: l, gradient: gradient, batch: batch, weights: weights)
+        skipBackward(layer: l, gradient: gradient, batch: batch)
+      }
       inject(l)
       attentionBackward(layer: l, gradient: gradient, batch: batch)
       l -= 1
@@ -241,6 +244,41 @@ extension LocalReplacementModel {
       for (kk, b) in live.enumerated() {
         let out = weights.pointer + b * sources
         for (i, column) in columns.enumerated() { out[column] += products[kk * k + i] }
+      }
+    }
+  }
+
+  /// G ← G + Jᵀ G through layer `l`'s skip connection (W_skip, then the frozen MLP norm), for the
+  /// targets above layer l, and the skip's constant output into their constants. Runs after the
+  /// MLP's sources read G, before the targets of layer l join (they read the MLP's input).
+  private func skipBackward(layer l: Int, gradient: FloatBuffer, batch: Batch) {
+    guard !skipWeights.isEmpty else { return }
+    let c = model.dModel
+    let norm = model.layers[l].mlpNorm
+    let weight = skipWeights[l].pointer
+    let constant = skipConstants[l]
+    let hasConstant = constant.contains { $0 != 0 }
+    batch.eachPosition { q, scratch in
+      let live = batch.live(position: q, fromLayer: l + 1)
+      let m = live.count
+      guard m > 0 else { return }
+      if hasConstant {
+        let dots = constant.withUnsafeBufferPointer {
+          scratch.dots(gradient, position: q, live: live, with: $0.baseAddress!)
+        }
+        for (k, b) in live.enumerated() { scratch.constants[b] += dots[k] }
+      }
+      // (m, C_out) · W_skipᵀ: W is input-major (C_in, C_out).
+      let rows = scratch.gather(gradient.pointer + q * batch.count * c, live: live, dim: c)
+      cblas_sgemm(
+        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(c), Int32(c), 1, rows, Int32(c), weight,
+        Int32(c), 0, scratch.compactOut.pointer, Int32(c))
+      let rstd = record.mlpRstd[l][q]
+      for (k, b) in live.enumerated() {
+        let row = scratch.compactOut.pointer + k * c
+        norm.backwardInPlace(row, rstd: rstd)
+        let g = gradient.pointer + (q * batch.count + b) * c
+        for j in 0..<c { g[j] += row[j] }
       }
     }
   }

@@ -15,7 +15,8 @@ public struct LocalForward {
 
 extension LocalReplacementModel {
   /// Runs the local replacement model forward: frozen attention and norms, each MLP replaced by
-  /// Σ_{s ≤ l} a[s] · W_dec[s→l] / s_out[l] + b_dec[l] / s_out[l] (+ the error). Being linear, it
+  /// Σ_{s ≤ l} a[s] · W_dec[s→l] / s_out[l] + b_dec[l] / s_out[l] (+ the skip term through the
+  /// frozen MLP norm, + the error). Being linear, it
   /// is what the edges differentiate; the tests check them against it.
   /// - Parameters:
   ///   - activations: feature activations to use (default: the recorded ones).
@@ -43,6 +44,7 @@ extension LocalReplacementModel {
         target: l, from: acts, bias: transcoder.decoderBiases[l].pointer, into: reconstruction.pointer)
       let s = normalizer.outputScales[l]
       for k in 0..<n * c { x[k] += reconstruction[k] / s + (includeErrors ? errors[l][k] : 0) }
+      if !skipWeights.isEmpty { addFrozenSkip(layer: l, residual: mid.pointer, into: x.pointer) }
     }
     let normed = [Float](unsafeUninitializedCapacity: c) { row, count in
       model.finalNorm.frozenLinear(
@@ -58,6 +60,21 @@ extension LocalReplacementModel {
       }
     }
     return LocalForward(mlpInputResiduals: residuals, final: x, logits: logits)
+  }
+
+  /// out += (norm_frozen(residual) + β) · W_skip_raw for every position: layer `l`'s skip term in
+  /// the local replacement model, affine in the residual at the MLP's input. residual, out (n, C).
+  func addFrozenSkip(layer l: Int, residual: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    let (n, c) = (positions, model.dModel)
+    let norm = model.layers[l].mlpNorm
+    let b = norm.constant
+    let normed = FloatBuffer(count: n * c)
+    for p in 0..<n {
+      norm.frozenLinear(out: normed.pointer + p * c, x: residual + p * c, rstd: record.mlpRstd[l][p])
+      for j in 0..<c { normed[p * c + j] += b[j] }
+    }
+    linearForwardAccumulating(
+      out: out, inp: normed.pointer, weight: skipWeights[l].pointer, rows: n, inDim: c, outDim: c)
   }
 
   /// Layer `l`'s attention with its recorded patterns and norm denominators: affine in x.

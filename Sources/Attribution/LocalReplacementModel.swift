@@ -45,6 +45,13 @@ public final class LocalReplacementModel {
   let attentionConstants: [[Float]]
   /// The mean unembedding row (C): logits are attributed relative to the mean logit.
   let meanUnembedding: [Float]
+  /// Per layer, the transcoder's skip connection in model units, W_skip[l] · s_in[l] / s_out[l]
+  /// (C, C), input-major; empty without one. It is a path, not a node: the gradient at MLP l's
+  /// output flows through it (and the frozen MLP norm) into the residual stream, as it does
+  /// through circuit-tracer's skip transcoders, so no node's edges change meaning.
+  let skipWeights: [FloatBuffer]
+  /// Per layer, what the skip adds for a zero residual: the MLP norm's bias (LayerNorm) · W (C).
+  let skipConstants: [[Float]]
 
   /// Records the forward pass of `tokens` and binds the transcoder to it. `decoders` are the
   /// transcoder's in half precision (`HalfDecoders.loadTranscoder`); nil rounds the transcoder's own.
@@ -83,12 +90,30 @@ public final class LocalReplacementModel {
       return constantFirstPosition ? Self.withoutFirstRow(encoded) : encoded
     }
     self.constantFirstPosition = constantFirstPosition
+    let skips = Self.skipWeights(transcoder, normalizer: normalizer)
+    skipWeights = skips
+    skipConstants = skips.indices.map { l in
+      let b = model.layers[l].mlpNorm.constant
+      guard b.contains(where: { $0 != 0 }) else { return [Float](repeating: 0, count: c) }
+      return [Float](unsafeUninitializedCapacity: c) { out, count in
+        linearForward(
+          out: out.baseAddress!, inp: b, weight: skips[l].pointer, bias: nil, rows: 1, inDim: c, outDim: c)
+        count = c
+      }
+    }
+    let skipped = FloatBuffer(count: skips.isEmpty ? 0 : n * c)
     errors = (0..<model.nLayers).map { l in
       let error = FloatBuffer(count: n * c)
       decoders.reconstruct(
         target: l, from: activations, bias: transcoder.decoderBiases[l].pointer, into: error.pointer)
       let s = normalizer.outputScales[l]
       for k in 0..<n * c { error[k] = record.mlpOut[l][k] - error[k] / s }
+      if !skips.isEmpty {
+        linearForward(
+          out: skipped.pointer, inp: record.mlpIn[l].pointer, weight: skips[l].pointer, bias: nil, rows: n,
+          inDim: c, outDim: c)
+        for k in 0..<n * c { error[k] -= skipped[k] }
+      }
       return error
     }
     self.activations = activations
@@ -114,6 +139,18 @@ public final class LocalReplacementModel {
       for j in 0..<c { mean[j] += Double(row[j]) }
     }
     meanUnembedding = mean.map { Float($0 / Double(model.vocabularySize)) }
+  }
+
+  /// W_skip[l] · s_in[l] / s_out[l] for every layer, or none without a skip connection.
+  static func skipWeights(_ transcoder: CrossLayerTranscoder, normalizer: ActivationNormalizer)
+    -> [FloatBuffer]
+  {
+    transcoder.skipWeights.enumerated().map { l, w in
+      let scale = normalizer.inputScales[l] / normalizer.outputScales[l]
+      let scaled = FloatBuffer(count: w.count)
+      for k in 0..<w.count { scaled[k] = w[k] * scale }
+      return scaled
+    }
   }
 
   /// `a` with row 0's features removed (the row kept, empty).

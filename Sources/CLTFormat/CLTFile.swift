@@ -53,8 +53,10 @@ public struct CLTFile {
     do {
       try OutputTarget(path: url.path).write { temporary in
         let file = try HDF5File.create(path: temporary.path)
-        try metadata.write(to: file)
         let t = transcoder
+        var metadata = metadata
+        metadata.configuration.skipConnection = t.hasSkip  // the version says whether W_skip is there
+        try metadata.write(to: file)
         let (f, d) = (t.features, t.dModel)
         for l in 0..<t.nLayers {
           try Self.write(file, Self.encoderWeights(l), [f, d], t.encoderWeights[l])
@@ -66,6 +68,7 @@ public struct CLTFile {
           }
           try Self.write(file, Self.decoderBiases(l), [d], t.decoderBiases[l])
           try Self.write(file, Self.frequencies(l), [f], FloatBuffer(frequencies[l]))
+          if t.hasSkip { try Self.write(file, Self.skipWeights(l), [d, d], t.skipWeights[l]) }
         }
         try Self.write(file, Self.inputScales, [t.nLayers], FloatBuffer(normalizer.inputScales))
         try Self.write(file, Self.outputScales, [t.nLayers], FloatBuffer(normalizer.outputScales))
@@ -94,6 +97,8 @@ public struct CLTFile {
   public static func decoderWeights(from s: Int, to l: Int) -> String { "W_dec_\(s)_\(l)" }
   /// b_dec[l], (d).
   public static func decoderBiases(_ l: Int) -> String { "b_dec_\(l)" }
+  /// W_skip[l], (d, d), input-major: the skip connection's weights (format_version 3 only).
+  public static func skipWeights(_ l: Int) -> String { "W_skip_\(l)" }
   /// Firing frequency per feature of layer l, (F).
   public static func frequencies(_ l: Int) -> String { "frequency_\(l)" }
   /// Per-layer normalisation scales, (L).
@@ -154,7 +159,8 @@ public struct CLTFile {
       try fill(buffer, name)
       return buffer.array
     }
-    let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, decoders: decoders)
+    let skip = metadata.configuration.skipConnection
+    let transcoder = CrossLayerTranscoder(nLayers: l, dModel: d, features: f, decoders: decoders, skip: skip)
     transcoder.activation = metadata.configuration.activation
     transcoder.k = metadata.configuration.k
     var frequencies: [[Float]] = []
@@ -167,6 +173,7 @@ public struct CLTFile {
       }
       try fill(transcoder.decoderBiases[layer], Self.decoderBiases(layer))
       frequencies.append(try read(Self.frequencies(layer), count: f))
+      if skip { try fill(transcoder.skipWeights[layer], Self.skipWeights(layer)) }
     }
     let outliers =
       try file.contains(Self.outlierThresholds)

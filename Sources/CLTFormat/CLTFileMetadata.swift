@@ -7,6 +7,10 @@ import Transcoder
 public struct CLTFileMetadata: Sendable, Equatable {
   /// The clt.h5 layout this code writes and reads; attribute `format_version`.
   public static let formatVersion: Int64 = 2
+  /// The layout of a transcoder with a skip connection (`W_skip_{l}`): version 2 plus those
+  /// datasets. A file with them says 3, so that a build which reads only 2 refuses it instead of
+  /// dropping the skip term without a word.
+  public static let skipFormatVersion: Int64 = 3
 
   public var nLayers: Int
   public var dModel: Int
@@ -48,7 +52,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
 
   func write(to file: HDF5File) throws {
     let c = configuration
-    try file.setAttribute("format_version", Self.formatVersion)
+    try file.setAttribute("format_version", c.skipConnection ? Self.skipFormatVersion : Self.formatVersion)
     try file.setAttribute("n_layers", Int64(nLayers))
     try file.setAttribute("d_model", Int64(dModel))
     try file.setAttribute("features", Int64(features))
@@ -90,9 +94,12 @@ public struct CLTFileMetadata: Sendable, Equatable {
   init(file: HDF5File) throws {
     if ShardMetadata.describes(file) { throw CLTFileError.shardGiven(path: file.filePath) }
     let version = try file.int64Attribute("format_version")
-    guard version == Self.formatVersion else {
+    guard version == Self.formatVersion || version == Self.skipFormatVersion else {
       throw CLTFileError.unsupportedTranscoder(
-        path: file.filePath, reason: "format_version is \(version); this build reads \(Self.formatVersion)")
+        path: file.filePath,
+        reason:
+          "format_version is \(version); this build reads \(Self.formatVersion) and \(Self.skipFormatVersion)"
+      )
     }
     func int(_ name: String) throws -> Int { Int(try file.int64Attribute(name)) }
     func float(_ name: String) throws -> Float { Float(try file.doubleAttribute(name)) }
@@ -107,6 +114,7 @@ public struct CLTFileMetadata: Sendable, Equatable {
       shuffleRows: try int("shuffle_rows"), k: try int("k"), initialL0: try file.doubleAttribute("initial_l0")
     )
     c.seed = UInt64(bitPattern: try file.int64Attribute("seed"))
+    c.skipConnection = version == Self.skipFormatVersion
     // Files written before AuxK have neither attribute: they were trained without it.
     if try file.hasAttribute("auxk_coefficient") { c.coefficients.auxiliary = try float("auxk_coefficient") }
     if try file.hasAttribute("auxk_k") { c.auxK = try int("auxk_k") }

@@ -27,6 +27,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
   /// weigh it (`ActivationNormalizer`, `OutlierWeights`; clt-fit `--outlier-factor`). 0: none, every
   /// token sets the scale (the library's default; clt-fit's is `CLTFit.defaultOutlierFactor`).
   public var outlierFactor: Double = 0
+  /// Whether the transcoder has a skip connection, ŷ[l] += x[l] · W_skip[l] (clt-fit `--skip`,
+  /// its default; the library's default is without, as every file before it was).
+  public var skipConnection = false
   /// The largest global L2 norm of the gradients; larger ones are scaled down to it (0: none).
   public var gradientClip: Float
   /// Clip each step by the previous step's gradient norm instead of its own, so that one process

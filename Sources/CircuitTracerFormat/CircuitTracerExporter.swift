@@ -32,6 +32,7 @@ public enum CircuitTracerExporter {
     guard activation != .topK else {
       throw ConversionError.unsupportedActivation(path: source, activation: activation.rawValue)
     }
+    guard !t.hasSkip else { throw ConversionError.skipConnection(path: source) }
     let fm = FileManager.default
     if fm.fileExists(atPath: directory.path) && !replacing {
       throw ConversionError.outputExists(path: directory.path)

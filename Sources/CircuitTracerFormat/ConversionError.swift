@@ -21,6 +21,9 @@ public enum ConversionError: Error, LocalizedError, Equatable {
   case modelMismatch(path: String, field: String, transcoder: String, model: String)
   /// A transcoder circuit-tracer cannot run (TopK selects by rank, which it has no activation for).
   case unsupportedActivation(path: String, activation: String)
+  /// A transcoder with a skip connection: circuit-tracer 0.5 loads a CLT folder without its W_skip
+  /// (`load_clt` never reads one), so the export would run as a different transcoder there.
+  case skipConnection(path: String)
   /// The output exists and replacing it was not asked for.
   case outputExists(path: String)
   /// The output cannot be written.
@@ -53,6 +56,10 @@ public enum ConversionError: Error, LocalizedError, Equatable {
     case .unsupportedActivation(let path, let activation):
       return "\(path): activation '\(activation)' has no circuit-tracer equivalent (it loads JumpReLU "
         + "with thresholds, or ReLU); only jumprelu and batchtopk transcoders can be exported"
+    case .skipConnection(let path):
+      return "\(path): the transcoder has a skip connection (W_skip), which circuit-tracer 0.5 does not "
+        + "load from a CLT folder, so it would run there without it; train with clt-fit --no-skip "
+        + "to export"
     case .outputExists(let path):
       return "\(path) already exists; remove it, choose another -o, or pass --force to replace it"
     case .outputNotWritable(let path, let reason):

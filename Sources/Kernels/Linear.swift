@@ -35,6 +35,30 @@ public func linearTransposedForward(
   if let bias { addBias(out, bias: bias, rows: rows, dim: outDim) }
 }
 
+/// out += inp · weight, for a weight stored input-major (as `linearForward`): a linear term added
+/// to an output already holding other terms (a transcoder's skip connection), in sgemm's own pass.
+/// inp (rows, inDim), weight (inDim, outDim), out (rows, outDim).
+public func linearForwardAccumulating(
+  out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int,
+  inDim: Int, outDim: Int
+) {
+  cblas_sgemm(
+    CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(outDim), Int32(inDim),
+    1, inp, Int32(inDim), weight, Int32(outDim), 1, out, Int32(outDim))
+}
+
+/// out = inpᵀ · grad: the gradient of an input-major weight (`linearForward`) from its layer's
+/// inputs and the gradient of its outputs, summed over the rows.
+/// inp (rows, inDim), grad (rows, outDim), out (inDim, outDim).
+public func linearWeightGradient(
+  out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, grad: UnsafePointer<Float>, rows: Int,
+  inDim: Int, outDim: Int
+) {
+  cblas_sgemm(
+    CblasRowMajor, CblasTrans, CblasNoTrans, Int32(inDim), Int32(outDim), Int32(rows),
+    1, inp, Int32(inDim), grad, Int32(outDim), 0, out, Int32(outDim))
+}
+
 /// Adds a bias to every row, in place (a separate pass rather than sgemm's beta = 1 on a
 /// pre-filled output, which costs two passes).
 /// x (rows, dim), bias (dim).

@@ -79,6 +79,7 @@ public final class CLTReplacement: MLPReplacement {
     let outputScale = 1 / normalizer.outputScales[l]
     if let statistics {
       transcoder.reconstruct(target: l, from: activations, into: reconstruction.pointer)
+      transcoder.addSkip(layer: l, input: scaled.pointer, rows: rows, into: reconstruction.pointer)
       for t in 0..<rows where positions.position(ofRow: t) != 0 {
         let row = reconstruction.pointer + t * d
         for j in 0..<d { row[j] *= outputScale }
@@ -90,6 +91,7 @@ public final class CLTReplacement: MLPReplacement {
       addSteeringEffect(target: l, to: output, rows: rows, positions: positions, scale: outputScale)
     } else {
       transcoder.reconstruct(target: l, from: steered, into: reconstruction.pointer)
+      transcoder.addSkip(layer: l, input: scaled.pointer, rows: rows, into: reconstruction.pointer)
       for t in 0..<rows where positions.position(ofRow: t) != 0 {
         let (out, row) = (output + t * d, reconstruction.pointer + t * d)
         for j in 0..<d { out[j] = row[j] * outputScale }

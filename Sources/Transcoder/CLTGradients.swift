@@ -16,6 +16,8 @@ public final class CLTGradients {
   public let decoderWeights: [[FloatBuffer]]
   /// ∂loss/∂b_dec[l'], (d) each.
   public let decoderBiases: [FloatBuffer]
+  /// ∂loss/∂W_skip[l], (d, d) each; empty without a skip connection.
+  public let skipWeights: [FloatBuffer]
   /// Per source layer l, 1 where feature i fired in the batch (its rows of ∂W_dec[l→·] are valid).
   public let decoderRowsActive: [UnsafeMutablePointer<UInt8>]
   /// Per source layer l, 1 where dead feature i took part in the AuxK term: its rows of ∂W_dec
@@ -39,7 +41,7 @@ public final class CLTGradients {
   /// Every gradient buffer in the order of `CrossLayerTranscoder.parameterBuffers`.
   public var buffers: [FloatBuffer] {
     (0..<encoderWeights.count).flatMap { [encoderWeights[$0], encoderBiases[$0], logThresholds[$0]] }
-      + decoderWeights.flatMap { $0 } + decoderBiases
+      + decoderWeights.flatMap { $0 } + decoderBiases + skipWeights
   }
 
   /// Per buffer of `buffers`, the row mask the optimizer must honour (nil: every row is valid).
@@ -48,11 +50,12 @@ public final class CLTGradients {
     let decoders = decoderWeights.indices.flatMap { l in
       [UnsafePointer<UInt8>?](repeating: UnsafePointer(decoderRowsActive[l]), count: decoderWeights[l].count)
     }
-    return dense + decoders + [UnsafePointer<UInt8>?](repeating: nil, count: decoderBiases.count)
+    return dense + decoders
+      + [UnsafePointer<UInt8>?](repeating: nil, count: decoderBiases.count + skipWeights.count)
   }
 
   /// Zero gradients for a transcoder of this shape, every row marked valid.
-  public init(nLayers: Int, dModel: Int, features: Int) {
+  public init(nLayers: Int, dModel: Int, features: Int, skip: Bool = false) {
     self.features = features
     self.dModel = dModel
     encoderWeights = (0..<nLayers).map { _ in FloatBuffer(count: features * dModel) }
@@ -62,6 +65,7 @@ public final class CLTGradients {
       (l..<nLayers).map { _ in FloatBuffer(count: features * dModel) }
     }
     decoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: dModel) }
+    skipWeights = skip ? (0..<nLayers).map { _ in FloatBuffer(count: dModel * dModel) } : []
     normScales = FloatBuffer(count: features)
     rowSquares = .allocate(capacity: features)
     decoderSquaredNorms = [Double](repeating: 0, count: nLayers)

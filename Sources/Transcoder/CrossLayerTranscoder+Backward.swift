@@ -37,7 +37,7 @@ extension CrossLayerTranscoder {
     _ activations: CLTActivations, inputs: [FloatBuffer], targets: [FloatBuffer],
     coefficients: CLTLossCoefficients
   ) -> CLTGradients {
-    let grads = CLTGradients(nLayers: nLayers, dModel: dModel, features: features)
+    let grads = CLTGradients(nLayers: nLayers, dModel: dModel, features: features, skip: hasSkip)
     backward(activations, inputs: inputs, targets: targets, coefficients: coefficients, into: grads)
     return grads
   }
@@ -76,6 +76,7 @@ extension CrossLayerTranscoder {
   ) -> CLTLoss {
     let norms = (0..<nLayers).map { act.decoderNorms(layer: $0) }
     var loss = lossTerms(act, targets: targets, coefficients: coefficients, norms: norms, gradients: grads)
+    skipGradient(act, inputs: inputs, into: grads)
     // First the AuxK term's decoder rows, which the main pass adds to (and, with `decoderStep`,
     // updates with the rest of each row's gradient).
     loss.auxiliary = auxiliaryDecoderBackward(
@@ -229,6 +230,18 @@ extension CrossLayerTranscoder {
     return CLTLoss(
       meanSquaredError: mse * inverse, sparsity: Double(coefficients.sparsity) * sparsity * inverse,
       preActivation: Double(coefficients.preActivation) * preact * inverse)
+  }
+
+  /// ∂loss/∂W_skip[l] = x[l]ᵀ · g[l] for every layer (sgemm), when the transcoder has a skip
+  /// connection: g is the whole reconstruction's gradient, which the skip term shares.
+  private func skipGradient(_ act: CLTActivations, inputs: [FloatBuffer], into grads: CLTGradients) {
+    guard hasSkip else { return }
+    let g = grads.outputGradients(tokens: act.tokens)
+    for l in 0..<nLayers {
+      linearWeightGradient(
+        out: grads.skipWeights[l].pointer, inp: inputs[l].pointer, grad: g[l].pointer, rows: act.tokens,
+        inDim: dModel, outDim: dModel)
+    }
   }
 
   /// ∂loss/∂logθ[l] (JumpReLU only; zero otherwise).

@@ -67,6 +67,9 @@ extension CrossLayerTranscoder {
       selectAuxiliary(layer: l, preActivations: h, rows: n, into: act)
     }
     decodeAll(act)
+    for l in 0..<nLayers {
+      addSkip(layer: l, input: inputs[l].pointer, rows: n, into: act.reconstructions[l].pointer)
+    }
     decodeAuxiliary(act)
     return act
   }

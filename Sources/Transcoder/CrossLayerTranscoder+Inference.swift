@@ -80,6 +80,19 @@ extension CrossLayerTranscoder {
   }
 }
 
+extension CrossLayerTranscoder {
+  /// out += input · W_skip[layer], the skip connection's term of ŷ[layer] (nothing without one).
+  /// Callers add it to `reconstruct`'s output: the skip reads the layer's own input, which the
+  /// features' sum does not. input (rows, d), out (rows, d), both in normalised units.
+  public func addSkip(
+    layer: Int, input: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>
+  ) {
+    guard hasSkip else { return }
+    linearForwardAccumulating(
+      out: out, inp: input, weight: skipWeights[layer].pointer, rows: rows, inDim: dModel, outDim: dModel)
+  }
+}
+
 /// out += Σ_k values[k] · decoder[indices[k], :], the decoder rows of the active features only.
 /// out (dModel), indices (k), values (k), decoder (features, rowStride), rowStride ≥ dModel
 /// (default dModel; larger for a slice of the columns).

@@ -10,12 +10,17 @@ import Kernels
 /// - `encoderWeights[l]` W_enc[l] (F, d) and `encoderBiases[l]` b_enc[l] (F);
 /// - `logThresholds[l]` logθ[l] (F): the JumpReLU threshold θ = exp(logθ) stays positive;
 /// - `decoderWeights[l][l' − l]` W_dec[l→l'] (F, d) for l' ≥ l: row i is feature i's vector in layer l';
-/// - `decoderBiases[l']` b_dec[l'] (d).
+/// - `decoderBiases[l']` b_dec[l'] (d);
+/// - `skipWeights[l]` W_skip[l] (d, d), input-major, when the transcoder has a skip connection
+///   (Paulo et al. 2025, "Transcoders beat sparse autoencoders"; circuit-tracer's `W_skip`): a
+///   linear map from the MLP's input to its output that takes the MLP's linear part off the
+///   features, which then spend their budget on what is not linear.
 ///
 /// The forward pass is
 ///   h[l] = x[l] · W_enc[l]ᵀ + b_enc[l]                          (dense, sgemm)
 ///   a[l] = h[l] ⊙ 1[h[l] > θ[l]]                                 (JumpReLU)
 ///   ŷ[l'] = b_dec[l'] + Σ_{l ≤ l'} a[l] · W_dec[l→l']            (sparse)
+///           + x[l'] · W_skip[l']                                   (dense, sgemm; with a skip)
 /// The decoder sum is computed from the active features only: with k active features a token costs
 /// O(k · L · d) instead of the O(F · L² · d) of a dense product. On a CPU this is where training
 /// wins: a GPU pays the dense product because gathers are slow there, a CPU's gathers are cheap
@@ -29,6 +34,10 @@ public final class CrossLayerTranscoder {
   public let logThresholds: [FloatBuffer]
   public let decoderWeights: [[FloatBuffer]]
   public let decoderBiases: [FloatBuffer]
+  /// W_skip[l] (d, d) per layer, or empty: the transcoder has no skip connection.
+  public let skipWeights: [FloatBuffer]
+  /// Whether ŷ includes the linear skip term x · W_skip.
+  public var hasSkip: Bool { !skipWeights.isEmpty }
   /// How pre-activations become activations; JumpReLU unless set.
   public var activation: CLTActivationFunction = .jumpReLU
   /// k for the rank-selected activations (active features per token, on average for BatchTopK).
@@ -40,8 +49,9 @@ public final class CrossLayerTranscoder {
 
   /// A transcoder whose parameters are all zero (θ = 1), to be filled from a file: drawing random
   /// values only to overwrite them was a seventh of the time of loading a SmolLM2 CLT. Without
-  /// `decoders` it holds no decoder weights: it can encode but not reconstruct.
-  public init(nLayers: Int, dModel: Int, features: Int, decoders: Bool = true) {
+  /// `decoders` it holds no decoder weights: it can encode but not reconstruct. With `skip` it
+  /// holds W_skip (zero).
+  public init(nLayers: Int, dModel: Int, features: Int, decoders: Bool = true, skip: Bool = false) {
     precondition(nLayers > 0 && dModel > 0 && features > 0, "a transcoder needs positive sizes")
     self.nLayers = nLayers
     self.dModel = dModel
@@ -54,6 +64,7 @@ public final class CrossLayerTranscoder {
       decoders ? (l..<nLayers).map { _ in FloatBuffer(count: features * dModel) } : []
     }
     decoderBiases = (0..<nLayers).map { _ in FloatBuffer(count: dModel) }
+    skipWeights = skip ? (0..<nLayers).map { _ in FloatBuffer(count: dModel * dModel) } : []
   }
 
   /// A transcoder with parameters drawn from `seed` alone, so a run is reproducible.
@@ -61,12 +72,13 @@ public final class CrossLayerTranscoder {
   /// summed contributions of up to L source layers small at the start (as the paper's
   /// initialisation scales decoders by the number of layers); biases start at zero and every
   /// threshold at `initialThreshold` (training then calibrates the thresholds on the data).
+  /// W_skip, with `skip`, starts at zero (as circuit-tracer's and sparsify's do).
   public convenience init(
-    nLayers: Int, dModel: Int, features: Int, seed: UInt64, initialThreshold: Float = 0.1
+    nLayers: Int, dModel: Int, features: Int, seed: UInt64, initialThreshold: Float = 0.1, skip: Bool = false
   ) {
     self.init(
       nLayers: nLayers, dModel: dModel, features: features, seed: seed, slice: 0..<features,
-      initialThreshold: initialThreshold)
+      initialThreshold: initialThreshold, skip: skip)
   }
 
   /// Features `slice` of each layer of the transcoder `init(nLayers:dModel:features:seed:)` makes
@@ -75,10 +87,10 @@ public final class CrossLayerTranscoder {
   /// process would, without any of them holding the whole.
   public convenience init(
     nLayers: Int, dModel: Int, features total: Int, seed: UInt64, slice: Range<Int>,
-    initialThreshold: Float = 0.1
+    initialThreshold: Float = 0.1, skip: Bool = false
   ) {
     precondition(initialThreshold > 0 && slice.lowerBound >= 0 && slice.upperBound <= total)
-    self.init(nLayers: nLayers, dModel: dModel, features: slice.count)
+    self.init(nLayers: nLayers, dModel: dModel, features: slice.count, skip: skip)
     var rng = XorShiftGenerator(seed: seed)
     let kept = (slice.lowerBound * dModel)..<(slice.upperBound * dModel)
     func fillUniform(_ buffer: FloatBuffer, bound: Float) {
@@ -96,10 +108,12 @@ public final class CrossLayerTranscoder {
   }
 
   /// Every parameter buffer in one fixed order (per layer W_enc, b_enc, logθ; then W_dec[l→l'] for
-  /// l ≤ l'; then b_dec per layer), matching `CLTGradients.buffers`, so an optimizer can pair them.
+  /// l ≤ l'; then b_dec per layer; then W_skip per layer, if any), matching `CLTGradients.buffers`,
+  /// so an optimizer can pair them. W_skip comes last so that the other buffers keep the positions
+  /// that checkpoints written before it number their Adam moments by.
   public var parameterBuffers: [FloatBuffer] {
     (0..<nLayers).flatMap { [encoderWeights[$0], encoderBiases[$0], logThresholds[$0]] }
-      + decoderWeights.flatMap { $0 } + decoderBiases
+      + decoderWeights.flatMap { $0 } + decoderBiases + skipWeights
   }
 
   /// The positions of the decoder weights in `parameterBuffers`.

@@ -48,6 +48,7 @@ extension CLTEvaluation {
       typicalBounds = bounds
       for l in 0..<nL {
         transcoder.reconstruct(target: l, from: activations, into: reconstruction.pointer)
+        transcoder.addSkip(layer: l, input: inputs[l].pointer, rows: n, into: reconstruction.pointer)
         let y = outputs[l].pointer
         let yHat = reconstruction.pointer
         for t in 0..<n {

@@ -102,6 +102,10 @@ extension CLTTrainer {
           "outlier_factor (--outlier-factor)", "\(m.configuration.outlierFactor)",
           "\(self.configuration.outlierFactor)"
         ),
+        (
+          "skip connection (--skip)", m.configuration.skipConnection ? "on" : "off",
+          self.configuration.skipConnection ? "on" : "off"
+        ),
       ]
       for (field, saved, now) in checks where saved != now {
         throw mismatch("its \(field) is '\(saved)' but this run's is '\(now)'")

@@ -120,7 +120,8 @@ public final class CLTTrainer {
         capacity: local.shuffleRows, nLayers: l, dModel: d, seed: mode.samplingSeed(configuration.seed)),
       seed: configuration.seed)
     transcoder = CrossLayerTranscoder(
-      nLayers: l, dModel: d, features: configuration.features, seed: configuration.seed, slice: slice)
+      nLayers: l, dModel: d, features: configuration.features, seed: configuration.seed, slice: slice,
+      skip: configuration.skipConnection)
     transcoder.activation = configuration.activation
     transcoder.k = configuration.k
     optimizer = AdamOptimizer(
@@ -129,7 +130,7 @@ public final class CLTTrainer {
     spareBatch = TrainingBatch(rows: local.batch, nLayers: l, dModel: d)
     activations = CLTActivations(tokens: local.batch, nLayers: l, dModel: d, features: f)
     activations.auxiliaryK = configuration.coefficients.auxiliary > 0 ? configuration.auxK : 0
-    gradients = CLTGradients(nLayers: l, dModel: d, features: f)
+    gradients = CLTGradients(nLayers: l, dModel: d, features: f, skip: configuration.skipConnection)
     fireCounts = Array(repeating: Array(repeating: 0, count: f), count: l)
     lastFired = fireCounts
     runningThresholds = Array(repeating: 0, count: l)

@@ -116,6 +116,13 @@ func trainingMode(
         "--auxk-coefficient does not combine with --shard-features yet; give --auxk-coefficient 0, "
           + "or train data parallel (without --shard-features)")
     }
+    // Every process would add the whole skip term to its partial ŷ, which the sum over
+    // processes would then count once per process.
+    guard !configuration.skipConnection else {
+      throw TrainingError.invalidConfiguration(
+        "the skip connection (--skip) does not combine with --shard-features yet; add --no-skip, or "
+          + "train data parallel (without --shard-features)")
+    }
     return try FeatureShardedTraining(communicator, features: configuration.features)
   }
   if communicator.isDistributed {

@@ -24,11 +24,27 @@ import Transcoder
     }
   }
 
-  func replacement(_ family: Family, length: Int = 9, constantFirstPosition: Bool = false) throws -> (
+  /// A model family, with a transcoder with or without a skip connection: the invariants below
+  /// hold for both, the skip being one more linear path through each MLP.
+  struct Setup: CustomTestStringConvertible {
+    let family: Family
+    let skip: Bool
+    var testDescription: String { family.rawValue + (skip ? " with W_skip" : "") }
+    static let all = Family.allCases.flatMap { f in [false, true].map { Setup(family: f, skip: $0) } }
+  }
+
+  func replacement(_ setup: Setup, length: Int = 9, constantFirstPosition: Bool = false) throws -> (
     any LanguageModel, LocalReplacementModel
   ) {
+    try replacement(
+      setup.family, length: length, constantFirstPosition: constantFirstPosition, skip: setup.skip)
+  }
+
+  func replacement(
+    _ family: Family, length: Int = 9, constantFirstPosition: Bool = false, skip: Bool = false
+  ) throws -> (any LanguageModel, LocalReplacementModel) {
     let (model, attribution) = try family.load()
-    let (clt, normalizer) = TinyModels.transcoder(for: model)
+    let (clt, normalizer) = TinyModels.transcoder(for: model, skip: skip)
     let tokens = TinyModels.prompt(length, vocabulary: model.description.vocabularySize)
     let local = try LocalReplacementModel(
       model: attribution, tokens: tokens, transcoder: clt, normalizer: normalizer,
@@ -73,8 +89,8 @@ import Transcoder
 
   @Test(
     "with its error terms the local replacement model reproduces the original logits and feature pre-activations",
-    arguments: Family.allCases)
-  func errorsMakeReplacementExact(family: Family) throws {
+    arguments: Setup.all)
+  func errorsMakeReplacementExact(family: Setup) throws {
     let (_, local) = try replacement(family)
     #expect(local.featureCount > 20, "the test transcoder must have active features (\(local.featureCount))")
     let run = local.forward()
@@ -92,8 +108,8 @@ import Transcoder
 
   @Test(
     "incoming edges plus constant terms equal each feature's pre-activation and each logit",
-    arguments: Family.allCases)
-  func linearityInvariant(family: Family) throws {
+    arguments: Setup.all)
+  func linearityInvariant(family: Setup) throws {
     let (_, local) = try replacement(family)
     let run = local.forward()
     let targets = (0..<local.featureCount).map(local.featureTarget) + [0, 3, 5].map(local.logitTarget)
@@ -110,8 +126,8 @@ import Transcoder
 
   @Test(
     "a constant first position has no feature nodes and no error edges, and the invariants still hold",
-    arguments: Family.allCases)
-  func constantFirstPosition(family: Family) throws {
+    arguments: Setup.all)
+  func constantFirstPosition(family: Setup) throws {
     let (_, plain) = try replacement(family)
     let (_, local) = try replacement(family, constantFirstPosition: true)
     #expect(plain.activations.contains { $0.offsets[1] > 0 }, "the test needs features at position 0")
@@ -137,8 +153,8 @@ import Transcoder
 
   @Test(
     "an edge equals the change in its target when the source's activation is perturbed",
-    arguments: Family.allCases)
-  func edgeEqualsPerturbation(family: Family) throws {
+    arguments: Setup.all)
+  func edgeEqualsPerturbation(family: Setup) throws {
     let (local, base, targets, rows) = try everyTarget(family, logit: 1)
     var checked = 0
     for source in stride(from: 0, to: local.featureCount, by: 3) {
@@ -157,8 +173,8 @@ import Transcoder
 
   @Test(
     "an error node's edge equals the change in its target when that error is scaled",
-    arguments: Family.allCases)
-  func errorEdgeEqualsPerturbation(family: Family) throws {
+    arguments: Setup.all)
+  func errorEdgeEqualsPerturbation(family: Setup) throws {
     let (local, base, targets, rows) = try everyTarget(family, logit: 2)
     let c = local.model.dModel
     for (layer, position) in [(0, 0), (0, 4), (1, 6), (local.nLayers - 1, local.positions - 1)] {
@@ -172,8 +188,35 @@ import Transcoder
     }
   }
 
+  @Test(
+    "a skip connection's errors are the skip-free errors less mlp_in · W_skip · s_in / s_out",
+    arguments: Family.allCases)
+  func skipErrorsInModelUnits(family: Family) throws {
+    let (model, plain) = try replacement(family)
+    let (_, skipped) = try replacement(family, skip: true)
+    let record = try plain.model.record(tokens: plain.record.tokens)
+    let (n, c) = (plain.positions, model.description.dModel)
+    let (clt, normalizer) = TinyModels.transcoder(for: model, skip: true)
+    var largest: Float = 0
+    for l in 0..<plain.nLayers {
+      let scale = normalizer.inputScales[l] / normalizer.outputScales[l]
+      for p in 0..<n {
+        for j in 0..<c {
+          var skip: Float = 0
+          for i in 0..<c { skip += record.mlpIn[l][p * c + i] * clt.skipWeights[l][i * c + j] }
+          skip *= scale
+          largest = max(largest, abs(skip))
+          let want = plain.errors[l][p * c + j] - skip
+          #expect(
+            abs(skipped.errors[l][p * c + j] - want) < 1e-4 * max(1, abs(want)), "layer \(l) position \(p)")
+        }
+      }
+    }
+    #expect(largest > 0.1, "the skip term must matter here (\(largest))")
+  }
+
   /// A replacement model, its unperturbed run, every feature and one logit as targets, and their edges.
-  func everyTarget(_ family: Family, logit: Int) throws -> (
+  func everyTarget(_ family: Setup, logit: Int) throws -> (
     LocalReplacementModel, LocalForward, [AttributionTarget], EdgeRows
   ) {
     let (_, local) = try replacement(family)

@@ -21,15 +21,23 @@ enum TinyModels {
   }
 
   /// A transcoder for `model` with non-trivial normalisation scales, so that the tests see them.
-  static func transcoder(for model: any LanguageModel, features: Int = 24, seed: UInt64 = 7)
+  /// With `skip` it has a skip connection too, W_skip[l] filled with values of either sign
+  /// that differ per layer, row and column; the other parameters are the same as without.
+  static func transcoder(
+    for model: any LanguageModel, features: Int = 24, seed: UInt64 = 7, skip: Bool = false
+  )
     -> (CrossLayerTranscoder, ActivationNormalizer)
   {
     let info = model.description
     let clt = CrossLayerTranscoder(
-      nLayers: info.nLayers, dModel: info.dModel, features: features, seed: seed, initialThreshold: 0.3)
+      nLayers: info.nLayers, dModel: info.dModel, features: features, seed: seed, initialThreshold: 0.3,
+      skip: skip)
     for l in 0..<info.nLayers {
       for i in 0..<features { clt.encoderBiases[l][i] = Float(i % 5) * 0.05 - 0.1 }
       for j in 0..<info.dModel { clt.decoderBiases[l][j] = Float(j % 7) * 0.01 }
+    }
+    for (l, w) in clt.skipWeights.enumerated() {
+      for k in 0..<w.count { w[k] = 0.1 * Foundation.sin(Float(k * 7 + l * 3 + 1)) }
     }
     let normalizer = ActivationNormalizer(
       inputScales: (0..<info.nLayers).map { 1.3 + 0.1 * Float($0) },

@@ -107,6 +107,28 @@ import Transcoder
     #expect(config["cltkit_model_sha256"] == RandomCLT.model.sha256)
   }
 
+  @Test("a transcoder with a skip connection is refused: circuit-tracer 0.5 would load it without W_skip")
+  func skipConnectionRefused() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let plain = RandomCLT.make()
+    let skip = CrossLayerTranscoder(
+      nLayers: plain.transcoder.nLayers, dModel: plain.transcoder.dModel, features: plain.transcoder.features,
+      skip: true)
+    for (to, from) in zip(skip.parameterBuffers, plain.transcoder.parameterBuffers) {
+      to.pointer.update(from: from.pointer, count: from.count)
+    }
+    var file = plain
+    file.transcoder = skip
+    let target = dir.appendingPathComponent("skip")
+    let error = #expect(throws: ConversionError.self) {
+      try CircuitTracerExporter.export(file, source: "clt.h5", to: target, createdBy: "test")
+    }
+    #expect(
+      error?.localizedDescription.contains("clt.h5") == true
+        && error?.localizedDescription.contains("W_skip") == true)
+    #expect(!FileManager.default.fileExists(atPath: target.path), "nothing written")
+  }
+
   @Test(
     "a config whose features read the residual stream is refused, naming the hook found and the one required")
   func residualStreamRefused() throws {

@@ -39,12 +39,14 @@ import Transcoder
     }
   }
 
-  @Test("the pure replacement writes (b_dec + Σ a·W_dec) / s_out into every MLP output but position 0's")
-  func replacementWritesTheReconstruction() throws {
+  @Test(
+    "the pure replacement writes (b_dec + Σ a·W_dec + s_in·x·W_skip) / s_out into every MLP output but position 0's",
+    arguments: [false, true])
+  func replacementWritesTheReconstruction(skip: Bool) throws {
     let model = try TestModels.gpt2()
     let d = model.description.dModel
     let tokens = TestModels.tokens(8, for: model)
-    let file = try makeCLTFile(for: model, tokens: tokens)
+    let file = try makeCLTFile(for: model, tokens: tokens, skip: skip)
     let clt = try CLTReplacement(file: file, keepsError: false)
     let recorder = RecordingHook(clt, dModel: d)
     let original = try model.forward(tokens: tokens, batch: 1, length: 8, taps: nil, computeLogits: true)
@@ -57,6 +59,14 @@ import Transcoder
     for l in 0..<model.description.nLayers {
       var expected = [Float](repeating: 0, count: 8 * d)
       file.transcoder.reconstruct(target: l, from: clt.activations, into: &expected)
+      if skip {  // the skip term from the input this run gave the MLP, in the transcoder's units
+        let x = recorder.inputs[l].map { $0 * file.normalizer.inputScales[l] }
+        for t in 0..<8 {
+          for j in 0..<d {
+            for i in 0..<d { expected[t * d + j] += x[t * d + i] * file.transcoder.skipWeights[l][i * d + j] }
+          }
+        }
+      }
       let scale = file.normalizer.outputScales[l]
       let got = recorder.outputs[l]
       #expect(Array(got[0..<d]) == Array(originalOutputs.outputs[l][0..<d]), "position 0 keeps the MLP")

@@ -32,9 +32,10 @@ enum TestModels {
 
 /// A random transcoder for `model`, its normalisation scales measured on the model's own
 /// activations for `tokens` (so that about half the features fire, as with a real one), wrapped
-/// as a clt.h5 would be, with the model's identity in its metadata.
+/// as a clt.h5 would be, with the model's identity in its metadata. With `skip` it has a skip
+/// connection too, of small weights of either sign.
 func makeCLTFile(
-  for model: any LanguageModel, features: Int = 24, seed: UInt64 = 1, tokens: [Int32]
+  for model: any LanguageModel, features: Int = 24, seed: UInt64 = 1, tokens: [Int32], skip: Bool = false
 ) throws -> CLTFile {
   let info = model.description
   let taps = MLPTaps(nLayers: info.nLayers, rows: tokens.count, dModel: info.dModel)
@@ -51,7 +52,11 @@ func makeCLTFile(
     meanSquaredInputNorms: meanSquares(taps.mlpIn), meanSquaredOutputNorms: meanSquares(taps.mlpOut),
     dModel: info.dModel)
   let transcoder = CrossLayerTranscoder(
-    nLayers: info.nLayers, dModel: info.dModel, features: features, seed: seed, initialThreshold: 0.1)
+    nLayers: info.nLayers, dModel: info.dModel, features: features, seed: seed, initialThreshold: 0.1,
+    skip: skip)
+  for (l, w) in transcoder.skipWeights.enumerated() {
+    for k in 0..<w.count { w[k] = 0.2 * Foundation.sin(Float(3 * k + l + 1)) }
+  }
   for l in 0..<info.nLayers {  // non-zero decoder biases, so that the bias path is exercised too
     for j in 0..<info.dModel { transcoder.decoderBiases[l][j] = 0.01 * Float(j % 5) }
   }
@@ -74,6 +79,8 @@ final class RecordingHook: MLPReplacement {
   let inner: (any MLPReplacement)?
   let dModel: Int
   var outputs: [[Float]] = []
+  /// Each layer's MLP input, as the hook received it.
+  var inputs: [[Float]] = []
 
   init(_ inner: (any MLPReplacement)?, dModel: Int) {
     self.inner = inner
@@ -84,7 +91,11 @@ final class RecordingHook: MLPReplacement {
     layer: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, rows: Int,
     positions: RowPositions
   ) {
-    if layer == 0 { outputs.removeAll() }
+    if layer == 0 {
+      outputs.removeAll()
+      inputs.removeAll()
+    }
+    inputs.append(Array(UnsafeBufferPointer(start: input, count: rows * dModel)))
     inner?.replace(layer: layer, input: input, output: output, rows: rows, positions: positions)
     outputs.append(Array(UnsafeBufferPointer(start: output, count: rows * dModel)))
   }
