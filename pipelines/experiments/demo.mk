@@ -17,5 +17,7 @@ CHECKPOINT_EVERY := 250
 # steps in session 17 on a Xeon whose steps ran at ~850 tokens/s, the 12 minutes also holding the
 # set-up, the checkpoints and the shard reads; 389 in session 18 on an AMD EPYC at ~575, the
 # shard reads now overlapping the steps; 480, the old figure, would cut a faster machine short).
+# The CLT has clt-fit's default skip connection: session 25's demo reached held-out NMSE 0.285 and
+# top-1 39.8% with it in 255 steps, against 0.323 and 31.1% without in 315 (docs/BENCHMARKS.md).
 FIT_clt := --features 1024 --activation batchtopk --k 32 --batch 1024 --lr 2e-3 --steps 600 \
   --time-limit 12m --clip-previous-norm --seed 0
