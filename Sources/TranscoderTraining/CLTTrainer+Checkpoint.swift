@@ -103,7 +103,7 @@ extension CLTTrainer {
           "\(self.configuration.outlierFactor)"
         ),
         (
-          "skip connection (--skip)", m.configuration.skipConnection ? "on" : "off",
+          "skip connection (--skip or --no-skip)", m.configuration.skipConnection ? "on" : "off",
           self.configuration.skipConnection ? "on" : "off"
         ),
       ]
