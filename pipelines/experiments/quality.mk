@@ -12,7 +12,8 @@
 # (session 15), so the dump stays.
 # Since session 25 the CLT has a skip connection (clt-fit's default): at the demo's shape it gave
 # more than twice the tokens' worth of held-out NMSE and top-1 agreement for 13% of the pace. The
-# 2-hour figures above were measured without it; it has not been run to the end with it yet.
+# 2-hour figures above were measured without it. With it (session 26, a slower host: 1.62M tokens)
+# the run reached held-out NMSE 0.1595 at L0 47.3, CE recovered 97.9%, top-1 58.4%.
 include models/smollm2.mk
 TRAIN_TOKENS := 500000
 HELDOUT_TOKENS := 32768
